@@ -1,0 +1,194 @@
+//===- MoeAttrs.cpp - moe dialect enums and attributes --------------------===//
+
+#include "dialects/moe/IR/MoeAttrs.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace moec::moe;
+
+#include "dialects/moe/IR/MoeEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/moe/IR/MoeAttrs.cpp.inc"
+
+void MoeDialect::registerAttributes() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/moe/IR/MoeAttrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// GroupLimitAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GroupLimitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t nGroup, int64_t topkGroup, GroupScore) {
+  if (nGroup < 1)
+    return emitError() << "n_group must be positive, got " << nGroup;
+  if (topkGroup < 1 || topkGroup > nGroup)
+    return emitError() << "topk_group must be in [1, n_group = " << nGroup
+                       << "], got " << topkGroup;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ActivationAttr
+//===----------------------------------------------------------------------===//
+
+static bool isOne(const APFloat &value) { return value.isExactlyValue(1.0); }
+static bool isZero(const APFloat &value) { return value.isZero(); }
+
+LogicalResult
+ActivationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       ActivationKind kind, APFloat alpha, APFloat beta,
+                       std::optional<APFloat> limit) {
+  bool hasParameters = !isOne(alpha) || !isZero(beta) || limit.has_value();
+  if (kind != ActivationKind::Swiglu && hasParameters)
+    return emitError() << "alpha, beta and limit apply only to swiglu, not "
+                       << stringifyActivationKind(kind);
+  if (!alpha.isFinite() || !beta.isFinite())
+    return emitError() << "swiglu alpha and beta must be finite";
+  if (limit && (!limit->isFinite() || limit->isNegative() || limit->isZero()))
+    return emitError() << "swiglu limit must be positive and finite";
+  return success();
+}
+
+bool ActivationAttr::isGated() const {
+  return getKind() == ActivationKind::SiluGated ||
+         getKind() == ActivationKind::Swiglu;
+}
+
+ActivationAttr ActivationAttr::getCanonical() const {
+  if (getKind() == ActivationKind::Swiglu && isOne(getAlpha()) &&
+      isZero(getBeta()) && !getLimit())
+    return ActivationAttr::get(getContext(), ActivationKind::SiluGated);
+  return *this;
+}
+
+Attribute ActivationAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseLess() || parser.parseKeyword(&keyword))
+    return {};
+  std::optional<ActivationKind> kind = symbolizeActivationKind(keyword);
+  if (!kind) {
+    parser.emitError(loc, "unknown activation '") << keyword << "'";
+    return {};
+  }
+  APFloat alpha(1.0), beta(0.0);
+  std::optional<APFloat> limit;
+  llvm::StringSet<> seen;
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc nameLoc = parser.getCurrentLocation();
+    StringRef name;
+    double value;
+    if (parser.parseKeyword(&name) || parser.parseEqual() ||
+        parser.parseFloat(value))
+      return {};
+    if (!seen.insert(name).second) {
+      parser.emitError(nameLoc, "duplicate activation parameter '")
+          << name << "'";
+      return {};
+    }
+    if (name == "alpha") {
+      alpha = APFloat(value);
+    } else if (name == "beta") {
+      beta = APFloat(value);
+    } else if (name == "limit") {
+      limit = APFloat(value);
+    } else {
+      parser.emitError(nameLoc, "unknown activation parameter '")
+          << name << "'; expected alpha, beta or limit";
+      return {};
+    }
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), *kind, alpha, beta, limit);
+}
+
+void ActivationAttr::print(AsmPrinter &printer) const {
+  printer << '<' << stringifyActivationKind(getKind());
+  if (!isOne(getAlpha())) {
+    printer << ", alpha = ";
+    printer.printFloat(getAlpha());
+  }
+  if (!isZero(getBeta())) {
+    printer << ", beta = ";
+    printer.printFloat(getBeta());
+  }
+  if (getLimit()) {
+    printer << ", limit = ";
+    printer.printFloat(*getLimit());
+  }
+  printer << '>';
+}
+
+//===----------------------------------------------------------------------===//
+// PackingAttr
+//===----------------------------------------------------------------------===//
+
+unsigned PackingAttr::getBits() const {
+  switch (getFormat()) {
+  case PackedFormat::Sint2:
+  case PackedFormat::Uint2:
+    return 2;
+  case PackedFormat::Sint4:
+  case PackedFormat::Uint4:
+  case PackedFormat::E2M1:
+    return 4;
+  case PackedFormat::Sint8:
+  case PackedFormat::Uint8:
+  case PackedFormat::E4M3FN:
+  case PackedFormat::E5M2:
+    return 8;
+  }
+  llvm_unreachable("unknown packed format");
+}
+
+bool PackingAttr::isIntegerFormat() const {
+  return getFormat() != PackedFormat::E2M1 &&
+         getFormat() != PackedFormat::E4M3FN &&
+         getFormat() != PackedFormat::E5M2;
+}
+
+LogicalResult
+PackingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                    PackedFormat format, ArrayRef<int64_t> block, Type scale,
+                    Type zeroPoint, PackingOrder order) {
+  if (block.empty())
+    return emitError() << "block needs one entry per weight dimension";
+  for (int64_t size : block)
+    if (size < 1)
+      return emitError() << "block sizes must be positive, got " << size;
+  if (!isa<Float32Type, Float16Type, BFloat16Type, Float8E8M0FNUType>(scale))
+    return emitError() << "scale type must be f32, f16, bf16 or f8E8M0FNU, got "
+                       << scale;
+  bool isFloatFormat = format == PackedFormat::E2M1 ||
+                       format == PackedFormat::E4M3FN ||
+                       format == PackedFormat::E5M2;
+  if (zeroPoint) {
+    if (isFloatFormat)
+      return emitError() << "float format " << stringifyPackedFormat(format)
+                         << " takes no zero point";
+    if (!isa<IntegerType, FloatType>(zeroPoint))
+      return emitError() << "zero point type must be an integer or float "
+                            "type, got "
+                         << zeroPoint;
+  }
+  bool isByteFormat = format == PackedFormat::Sint8 ||
+                      format == PackedFormat::Uint8 ||
+                      format == PackedFormat::E4M3FN ||
+                      format == PackedFormat::E5M2;
+  if (isByteFormat && order != PackingOrder::LowFirst)
+    return emitError() << "order applies only to sub-byte formats, not "
+                       << stringifyPackedFormat(format);
+  return success();
+}

@@ -1,0 +1,20 @@
+//===- MoeOps.h - moe dialect operations ------------------------*- C++ -*-===//
+
+#ifndef MOEC_DIALECTS_MOE_IR_MOEOPS_H
+#define MOEC_DIALECTS_MOE_IR_MOEOPS_H
+
+#include "dialects/moe/IR/MoeAttrs.h"
+#include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/IR/MoeTypes.h"
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "dialects/moe/IR/MoeOps.h.inc"
+
+#endif // MOEC_DIALECTS_MOE_IR_MOEOPS_H

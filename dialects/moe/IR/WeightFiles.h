@@ -1,0 +1,43 @@
+//===- WeightFiles.h - Connect moe.weight ops to the store ------*- C++ -*-===//
+//
+// A module names the files holding its weights in `moe.weight_files`;
+// these helpers load them into the context's WeightStore and check the
+// `moe.weight` ops against it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_DIALECTS_MOE_IR_WEIGHTFILES_H
+#define MOEC_DIALECTS_MOE_IR_WEIGHTFILES_H
+
+#include "dialects/moe/IR/MoeOps.h"
+#include "runtime/DType.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <optional>
+#include <string>
+
+namespace moec::moe {
+
+/// The store dtype of an MLIR element type, if the store can hold it.
+std::optional<rt::DType> getDType(mlir::Type elementType);
+
+/// The MLIR element type of a store dtype.
+mlir::Type getElementType(mlir::MLIRContext *context, rt::DType dtype);
+
+/// Resolves a path listed in `moe.weight_files`: relative paths are relative
+/// to the directory of the file the module was parsed from (its location),
+/// or to the current directory when it has none.
+std::string resolveWeightPath(mlir::ModuleOp module, llvm::StringRef path);
+
+/// Loads every file the module lists into its context's weight store.
+/// Emits an error on the module for a missing or malformed file.
+mlir::LogicalResult loadWeightFiles(mlir::ModuleOp module);
+
+/// Checks that the store holds `op`'s key with its element type and shape;
+/// emits an error on `op` otherwise.
+mlir::LogicalResult verifyWeightInStore(WeightOp op);
+
+} // namespace moec::moe
+
+#endif // MOEC_DIALECTS_MOE_IR_WEIGHTFILES_H

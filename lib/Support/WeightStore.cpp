@@ -1,0 +1,174 @@
+//===- WeightStore.cpp - Weights referenced by key ------------------------===//
+
+#include "moec/Support/WeightStore.h"
+
+#include "runtime/SafeTensors.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <cassert>
+#include <mutex>
+
+using namespace moec;
+
+namespace {
+struct Entry {
+  rt::DType dtype;
+  llvm::SmallVector<int64_t> shape;
+  const uint8_t *data = nullptr;
+  size_t size = 0;
+  /// Index into Impl::files, or -1 for a blob held in `blob`.
+  int fileIndex = -1;
+  std::unique_ptr<std::vector<uint8_t>> blob;
+};
+} // namespace
+
+struct WeightStore::Impl {
+  // Passes may run on several functions at once and create blobs
+  // concurrently; every access to the tables goes through this lock.
+  mutable std::mutex mutex;
+  std::vector<std::unique_ptr<rt::SafeTensorsFile>> files;
+  llvm::StringMap<unsigned> fileIndexByRealPath;
+  llvm::StringMap<Entry> entries;
+
+  llvm::StringRef fileOf(const Entry &entry) const {
+    return entry.fileIndex < 0 ? llvm::StringRef()
+                               : llvm::StringRef(files[entry.fileIndex]->path());
+  }
+
+  /// Registers every tensor of the already-validated `file` under its name.
+  llvm::Error adopt(std::unique_ptr<rt::SafeTensorsFile> file,
+                    llvm::StringRef realPath, bool replaceBlobs) {
+    for (const rt::TensorInfo &info : file->tensors()) {
+      auto it = entries.find(info.name);
+      if (it == entries.end())
+        continue;
+      if (replaceBlobs && it->second.fileIndex < 0)
+        continue;
+      return llvm::createStringError(
+          "weight '%s' is provided by both '%s' and '%s'", info.name.c_str(),
+          it->second.fileIndex < 0 ? "a pass-created blob"
+                                   : fileOf(it->second).str().c_str(),
+          file->path().c_str());
+    }
+    unsigned index = files.size();
+    for (const rt::TensorInfo &info : file->tensors()) {
+      Entry &entry = entries[info.name];
+      entry.dtype = info.dtype;
+      entry.shape.assign(info.shape.begin(), info.shape.end());
+      entry.data = file->data(info);
+      entry.size = info.size;
+      entry.fileIndex = index;
+      entry.blob.reset();
+    }
+    fileIndexByRealPath[realPath] = index;
+    files.push_back(std::move(file));
+    return llvm::Error::success();
+  }
+};
+
+WeightStore::WeightStore() : impl(std::make_unique<Impl>()) {}
+WeightStore::~WeightStore() = default;
+
+static llvm::Expected<std::unique_ptr<rt::SafeTensorsFile>>
+openSafeTensors(llvm::StringRef path, llvm::SmallVectorImpl<char> &realPath) {
+  if (std::error_code ec = llvm::sys::fs::real_path(path, realPath))
+    return llvm::createStringError(ec, "cannot open weights file '%s': %s",
+                                   path.str().c_str(), ec.message().c_str());
+  std::string error;
+  std::unique_ptr<rt::SafeTensorsFile> file =
+      rt::SafeTensorsFile::open(path.str(), error);
+  if (!file)
+    return llvm::createStringError(error);
+  return file;
+}
+
+llvm::Error WeightStore::addSafeTensorsFile(llvm::StringRef path) {
+  llvm::SmallString<256> realPath;
+  auto file = openSafeTensors(path, realPath);
+  if (!file)
+    return file.takeError();
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  if (impl->fileIndexByRealPath.count(realPath))
+    return llvm::Error::success();
+  return impl->adopt(std::move(*file), realPath, /*replaceBlobs=*/false);
+}
+
+std::string WeightStore::addBlob(llvm::StringRef keyHint, rt::DType dtype,
+                                 llvm::ArrayRef<int64_t> shape,
+                                 std::vector<uint8_t> bytes) {
+  assert(rt::numElements({shape.begin(), shape.end()}) *
+                 static_cast<int64_t>(rt::dtypeSize(dtype)) ==
+             static_cast<int64_t>(bytes.size()) &&
+         "blob size does not match its shape");
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  std::string key = keyHint.empty() ? std::string("blob") : keyHint.str();
+  for (unsigned suffix = 1; impl->entries.count(key); ++suffix)
+    key = (keyHint.empty() ? "blob" : keyHint).str() + "_" +
+          std::to_string(suffix);
+  Entry &entry = impl->entries[key];
+  entry.dtype = dtype;
+  entry.shape.assign(shape.begin(), shape.end());
+  entry.blob = std::make_unique<std::vector<uint8_t>>(std::move(bytes));
+  entry.data = entry.blob->data();
+  entry.size = entry.blob->size();
+  return key;
+}
+
+llvm::Expected<WeightView> WeightStore::lookup(llvm::StringRef key) const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto it = impl->entries.find(key);
+  if (it == impl->entries.end())
+    return llvm::createStringError("no weight named '%s' in the weight store",
+                                   key.str().c_str());
+  const Entry &entry = it->second;
+  return WeightView{entry.dtype, entry.shape,
+                    llvm::ArrayRef<uint8_t>(entry.data, entry.size),
+                    impl->fileOf(entry)};
+}
+
+bool WeightStore::contains(llvm::StringRef key) const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->entries.count(key);
+}
+
+bool WeightStore::isUnsavedBlob(llvm::StringRef key) const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto it = impl->entries.find(key);
+  return it != impl->entries.end() && it->second.fileIndex < 0;
+}
+
+llvm::Error WeightStore::saveBlobs(llvm::ArrayRef<std::string> keys,
+                                   llvm::StringRef path) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  std::vector<rt::TensorToWrite> tensors;
+  for (const std::string &key : keys) {
+    auto it = impl->entries.find(key);
+    if (it == impl->entries.end() || it->second.fileIndex >= 0)
+      return llvm::createStringError("'%s' is not an unsaved blob",
+                                     key.c_str());
+    const Entry &entry = it->second;
+    tensors.push_back({key, entry.dtype,
+                       std::vector<int64_t>(entry.shape.begin(),
+                                            entry.shape.end()),
+                       entry.data, entry.size});
+  }
+  std::string error;
+  if (!rt::writeSafeTensors(path.str(), tensors, {{"producer", "moec"}},
+                            error))
+    return llvm::createStringError(error);
+  llvm::SmallString<256> realPath;
+  auto file = openSafeTensors(path, realPath);
+  if (!file)
+    return file.takeError();
+  // The file now backs these keys; adopting it releases the blobs' memory.
+  return impl->adopt(std::move(*file), realPath, /*replaceBlobs=*/true);
+}
+
+size_t WeightStore::size() const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  return impl->entries.size();
+}

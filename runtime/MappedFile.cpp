@@ -1,0 +1,48 @@
+//===- MappedFile.cpp - Read-only memory-mapped files ---------------------===//
+
+#include "runtime/MappedFile.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace moec::rt {
+
+std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
+                                             std::string &error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cannot open '" + path + "': " + std::strerror(errno);
+    return nullptr;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    error = "'" + path + "' is not a regular file";
+    ::close(fd);
+    return nullptr;
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  const uint8_t *data = nullptr;
+  // mmap rejects a zero length; an empty file maps to an empty view.
+  if (size != 0) {
+    void *addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr == MAP_FAILED) {
+      error = "cannot map '" + path + "': " + std::strerror(errno);
+      ::close(fd);
+      return nullptr;
+    }
+    data = static_cast<const uint8_t *>(addr);
+  }
+  ::close(fd);
+  return std::unique_ptr<MappedFile>(new MappedFile(path, data, size));
+}
+
+MappedFile::~MappedFile() {
+  if (size_ != 0)
+    ::munmap(const_cast<uint8_t *>(data_), size_);
+}
+
+} // namespace moec::rt

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+#===- scripts/install-deps.sh - Install moec's build and test dependencies -===#
+#
+# Installs every Debian package moec needs to build and test. Idempotent: a
+# package already present is skipped, and apt is not touched when nothing is
+# missing. Node.js and npm come from NodeSource on the CI machines; they are
+# only checked here, because Debian's npm conflicts with them.
+#
+#===------------------------------------------------------------------------===#
+set -euo pipefail
+
+packages=(
+  # Build tools.
+  cmake ninja-build ccache pkg-config
+  # LLVM/MLIR 22 (shared libLLVM/libMLIR, lit, FileCheck, clang, lld).
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  # Unit tests.
+  libgtest-dev
+  # ONNX frontend and its conformance data.
+  libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
+  # Test-model generators and references (run with /usr/bin/python3).
+  python3-onnx python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+else
+  echo "install-deps: all ${#packages[@]} Debian packages present"
+fi
+
+# Node.js and npm are used only by benchmarks and the ONNX Runtime oracle.
+for tool in node npm; do
+  if command -v "$tool" >/dev/null 2>&1; then
+    echo "install-deps: $tool $("$tool" --version)"
+  else
+    echo "install-deps: warning: $tool not found (needed only for ONNX Runtime cross-checks and benchmarks)" >&2
+  fi
+done

@@ -1,0 +1,28 @@
+//===- moec-opt.cpp - moec's optimizer driver -----------------------------===//
+//
+// Runs any moec or upstream MLIR pass on textual IR, lit-test style. Pass and
+// dialect plugins load with --load-pass-plugin / --load-dialect-plugin.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/Transforms/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  moec::moe::registerMoeTransformsPasses();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<moec::moe::MoeDialect>();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "moec optimizer driver\n", registry));
+}
