@@ -71,10 +71,39 @@ ActivationAttr ActivationAttr::getCanonical() const {
   return *this;
 }
 
-Attribute ActivationAttr::parse(AsmParser &parser, Type) {
+/// Parses one `name = value` activation parameter.
+static ParseResult parseActivationParameter(AsmParser &parser,
+                                            llvm::StringSet<> &seen,
+                                            APFloat &alpha, APFloat &beta,
+                                            std::optional<APFloat> &limit) {
+  SMLoc nameLoc = parser.getCurrentLocation();
+  StringRef name;
+  double value;
+  if (parser.parseKeyword(&name) || parser.parseEqual() ||
+      parser.parseFloat(value))
+    return failure();
+  if (!seen.insert(name).second)
+    return parser.emitError(nameLoc, "duplicate activation parameter '")
+           << name << "'";
+  if (name == "alpha")
+    alpha = APFloat(value);
+  else if (name == "beta")
+    beta = APFloat(value);
+  else if (name == "limit")
+    limit = APFloat(value);
+  else
+    return parser.emitError(nameLoc, "unknown activation parameter '")
+           << name << "'; expected alpha, beta or limit";
+  return success();
+}
+
+/// Parses `kind` then, when `parametersInBrackets`, an optional
+/// `<p = v, ...>`; otherwise an optional `, p = v, ...` list.
+static ActivationAttr parseActivation(AsmParser &parser,
+                                      bool parametersInBrackets) {
   SMLoc loc = parser.getCurrentLocation();
   StringRef keyword;
-  if (parser.parseLess() || parser.parseKeyword(&keyword))
+  if (parser.parseKeyword(&keyword))
     return {};
   std::optional<ActivationKind> kind = symbolizeActivationKind(keyword);
   if (!kind) {
@@ -84,50 +113,68 @@ Attribute ActivationAttr::parse(AsmParser &parser, Type) {
   APFloat alpha(1.0), beta(0.0);
   std::optional<APFloat> limit;
   llvm::StringSet<> seen;
-  while (succeeded(parser.parseOptionalComma())) {
-    SMLoc nameLoc = parser.getCurrentLocation();
-    StringRef name;
-    double value;
-    if (parser.parseKeyword(&name) || parser.parseEqual() ||
-        parser.parseFloat(value))
+  auto parseOne = [&]() -> ParseResult {
+    return parseActivationParameter(parser, seen, alpha, beta, limit);
+  };
+  if (parametersInBrackets) {
+    if (succeeded(parser.parseOptionalLess()) &&
+        (parser.parseCommaSeparatedList(parseOne) || parser.parseGreater()))
       return {};
-    if (!seen.insert(name).second) {
-      parser.emitError(nameLoc, "duplicate activation parameter '")
-          << name << "'";
-      return {};
-    }
-    if (name == "alpha") {
-      alpha = APFloat(value);
-    } else if (name == "beta") {
-      beta = APFloat(value);
-    } else if (name == "limit") {
-      limit = APFloat(value);
-    } else {
-      parser.emitError(nameLoc, "unknown activation parameter '")
-          << name << "'; expected alpha, beta or limit";
-      return {};
-    }
+  } else {
+    while (succeeded(parser.parseOptionalComma()))
+      if (failed(parseOne()))
+        return {};
   }
-  if (parser.parseGreater())
+  return ActivationAttr::getChecked([&] { return parser.emitError(loc); },
+                                    parser.getContext(), *kind, alpha, beta,
+                                    limit);
+}
+
+/// Prints the parameters that differ from their defaults, each preceded by
+/// `separator` except the first, which `first` precedes.
+static void printActivationParameters(AsmPrinter &printer,
+                                      ActivationAttr attr, StringRef first,
+                                      StringRef separator) {
+  StringRef next = first;
+  auto print = [&](StringRef name, const APFloat &value) {
+    printer << next << name << " = ";
+    printer.printFloat(value);
+    next = separator;
+  };
+  if (!isOne(attr.getAlpha()))
+    print("alpha", attr.getAlpha());
+  if (!isZero(attr.getBeta()))
+    print("beta", attr.getBeta());
+  if (attr.getLimit())
+    print("limit", *attr.getLimit());
+}
+
+Attribute ActivationAttr::parse(AsmParser &parser, Type) {
+  ActivationAttr attr;
+  if (parser.parseLess() ||
+      !(attr = parseActivation(parser, /*parametersInBrackets=*/false)) ||
+      parser.parseGreater())
     return {};
-  return getChecked([&] { return parser.emitError(loc); },
-                    parser.getContext(), *kind, alpha, beta, limit);
+  return attr;
 }
 
 void ActivationAttr::print(AsmPrinter &printer) const {
   printer << '<' << stringifyActivationKind(getKind());
-  if (!isOne(getAlpha())) {
-    printer << ", alpha = ";
-    printer.printFloat(getAlpha());
-  }
-  if (!isZero(getBeta())) {
-    printer << ", beta = ";
-    printer.printFloat(getBeta());
-  }
-  if (getLimit()) {
-    printer << ", limit = ";
-    printer.printFloat(*getLimit());
-  }
+  printActivationParameters(printer, *this, ", ", ", ");
+  printer << '>';
+}
+
+ActivationAttr ActivationAttr::parseInline(AsmParser &parser) {
+  return parseActivation(parser, /*parametersInBrackets=*/true);
+}
+
+void ActivationAttr::printInline(AsmPrinter &printer) const {
+  printer << stringifyActivationKind(getKind());
+  bool hasParameters =
+      !isOne(getAlpha()) || !isZero(getBeta()) || getLimit().has_value();
+  if (!hasParameters)
+    return;
+  printActivationParameters(printer, *this, "<", ", ");
   printer << '>';
 }
 

@@ -142,6 +142,9 @@ def Moe_ActivationAttr : Moe_Attr<"Activation", "activation"> {
     #moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>
     #moe.activation<gelu>
     ```
+
+    Ops print it inline, without the attribute prefix:
+    `activation swiglu<alpha = 1.702, beta = 1.0, limit = 7.0>`.
   }];
   let parameters = (ins
     EnumParameter<Moe_ActivationKind>:$kind,
@@ -163,6 +166,9 @@ def Moe_ActivationAttr : Moe_Attr<"Activation", "activation"> {
     /// The canonical spelling: swiglu with alpha 1, beta 0 and no limit is
     /// silu_gated.
     ActivationAttr getCanonical() const;
+    /// The inline form ops use: `kind` or `kind<name = value, ...>`.
+    static ActivationAttr parseInline(::mlir::AsmParser &parser);
+    void printInline(::mlir::AsmPrinter &printer) const;
   }];
 }
 

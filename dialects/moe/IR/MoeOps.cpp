@@ -62,6 +62,40 @@ static bool isZeroConstant(Value value) {
   return value && matchPattern(value, m_AnyZeroFloat());
 }
 
+/// The `activation` custom directive: an ActivationAttr in inline form.
+static ParseResult parseActivation(OpAsmParser &parser,
+                                   ActivationAttr &activation) {
+  activation = ActivationAttr::parseInline(parser);
+  return success(static_cast<bool>(activation));
+}
+
+static void printActivation(OpAsmPrinter &printer, Operation *,
+                            ActivationAttr activation) {
+  activation.printInline(printer);
+}
+
+/// The `EnumKeyword` custom directive: an enum attribute as a bare keyword
+/// (`softmax`), where the default format would print a second space.
+template <typename EnumAttrT>
+static ParseResult parseEnumKeyword(OpAsmParser &parser, EnumAttrT &attr) {
+  using EnumT = decltype(std::declval<EnumAttrT>().getValue());
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<EnumT> value = symbolizeEnum<EnumT>(keyword);
+  if (!value)
+    return parser.emitError(loc, "unknown keyword '") << keyword << "'";
+  attr = EnumAttrT::get(parser.getContext(), *value);
+  return success();
+}
+
+template <typename EnumAttrT>
+static void printEnumKeyword(OpAsmPrinter &printer, Operation *,
+                             EnumAttrT attr) {
+  printer << stringifyEnum(attr.getValue());
+}
+
 //===----------------------------------------------------------------------===//
 // WeightOp
 //===----------------------------------------------------------------------===//

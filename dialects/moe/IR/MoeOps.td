@@ -64,7 +64,8 @@ def Moe_PackedWeightOp : Moe_Op<"packed_weight", [Pure]> {
   let results = (outs Moe_PackedType:$result);
   let assemblyFormat = [{
     $data `,` $scales (`zero_points` $zero_points^)? attr-dict `:`
-    type($data) `,` type($scales) (`,` type($zero_points)^)? `->` type($result)
+    type($data) `,` type($scales) (`,` type($zero_points)^)? `->`
+    qualified(type($result))
   }];
   let hasVerifier = 1;
 }
@@ -119,7 +120,7 @@ def Moe_RouterOp : Moe_Op<"router", [Pure,
   let results = (outs Moe_FloatTensor:$weights, Moe_IdTensor:$ids);
   let assemblyFormat = [{
     $logits (`bias` $selection_bias^)? `top_k` `=` $top_k
-    `scoring` `=` $scoring (`normalize` $normalize^)?
+    `scoring` `=` custom<EnumKeyword>($scoring) (`normalize` $normalize^)?
     (`scale` `=` $scale^)? (`groups` `=` $groups^)? attr-dict
     `:` type($logits) (`,` type($selection_bias)^)?
     `->` type($weights) `,` type($ids)
@@ -164,7 +165,7 @@ def Moe_ExpertsOp : Moe_Op<"experts", [Pure, AttrSizedOperandSegments,
     ```mlir
     // GPT-OSS experts: interleaved gate/up with biases, clamped SwiGLU.
     %y = moe.experts %x, %weights, %ids
-        #moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>
+        activation swiglu<alpha = 1.702, beta = 1.0, limit = 7.0>
         gate_up %gu gate_up_bias %gub layout interleaved
         down %d down_bias %db
         : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi32>,
@@ -187,9 +188,10 @@ def Moe_ExpertsOp : Moe_Op<"experts", [Pure, AttrSizedOperandSegments,
                        OptionalAttr<Moe_GateUpLayoutAttr>:$layout);
   let results = (outs Moe_FloatTensor:$output);
   let assemblyFormat = [{
-    $input `,` $routing_weights `,` $expert_ids qualified($activation)
+    $input `,` $routing_weights `,` $expert_ids
+    `activation` custom<Activation>($activation)
     (`gate_up` $gate_up^)? (`gate_up_bias` $gate_up_bias^)?
-    (`layout` $layout^)?
+    (`layout` custom<EnumKeyword>($layout)^)?
     (`gate` $gate^)? (`gate_bias` $gate_bias^)?
     (`up` $up^)? (`up_bias` $up_bias^)?
     `down` $down (`down_bias` $down_bias^)? attr-dict
@@ -286,7 +288,7 @@ def Moe_ActivationOp : Moe_Op<"activation", [Pure]> {
     `input` is `[M, 2I]` in `layout` and `output` `[M, I]`.
 
     ```mlir
-    %a = moe.activation #moe.activation<silu_gated> %h layout interleaved
+    %a = moe.activation silu_gated %h layout interleaved
         : tensor<?x256xf32> -> tensor<?x128xf32>
     ```
   }];
@@ -295,7 +297,8 @@ def Moe_ActivationOp : Moe_Op<"activation", [Pure]> {
                        OptionalAttr<Moe_GateUpLayoutAttr>:$layout);
   let results = (outs Moe_FloatTensor:$output);
   let assemblyFormat = [{
-    qualified($activation) $input (`up` $up^)? (`layout` $layout^)? attr-dict
+    custom<Activation>($activation) $input (`up` $up^)? (`layout` custom<EnumKeyword>($layout)^)?
+    attr-dict
     `:` type($input) (`,` type($up)^)? `->` type($output)
   }];
   let builders = [
