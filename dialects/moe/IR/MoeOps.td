@@ -197,6 +197,31 @@ def Moe_ExpertsOp : Moe_Op<"experts", [Pure, AttrSizedOperandSegments,
     `down` $down (`down_bias` $down_bias^)? attr-dict
     `:` functional-type(operands, results)
   }];
+  let builders = [
+    // Fused gate/up projections.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$routingWeights,
+                   "::mlir::Value":$expertIds, "ActivationAttr":$activation,
+                   "GateUpLayout":$layout, "::mlir::Value":$gateUp,
+                   "::mlir::Value":$down,
+                   CArg<"::mlir::Value", "{}">:$gateUpBias,
+                   CArg<"::mlir::Value", "{}">:$downBias), [{
+      build($_builder, $_state, input.getType(), input, routingWeights,
+            expertIds, gateUp, gateUpBias, /*gate=*/{}, /*gate_bias=*/{},
+            /*up=*/{}, /*up_bias=*/{}, down, downBias, activation,
+            GateUpLayoutAttr::get($_builder.getContext(), layout));
+    }]>,
+    // Separate gate and up projections; `gate` is null for an ungated
+    // activation.
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$routingWeights,
+                   "::mlir::Value":$expertIds, "ActivationAttr":$activation,
+                   "::mlir::Value":$gate, "::mlir::Value":$up,
+                   "::mlir::Value":$down), [{
+      build($_builder, $_state, input.getType(), input, routingWeights,
+            expertIds, /*gate_up=*/{}, /*gate_up_bias=*/{}, gate,
+            /*gate_bias=*/{}, up, /*up_bias=*/{}, down, /*down_bias=*/{},
+            activation, GateUpLayoutAttr());
+    }]>
+  ];
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
   let extraClassDeclaration = [{

@@ -1,0 +1,33 @@
+# -*- Python -*-
+# lit configuration for moec's regression tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "moec"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.moec_obj_root, "test")
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
+config.substitutions.append(("%moec_libs", os.path.join(config.moec_obj_root, "lib")))
+config.substitutions.append(("%moec_obj_root", config.moec_obj_root))
+config.substitutions.append(("%moec_src_root", config.moec_src_root))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
+tools = [
+    "moec-opt",
+    # Debian's python3-onnx and python3-numpy live with the system Python,
+    # which is not necessarily the first python3 on PATH.
+    ToolSubst("%python", "/usr/bin/python3", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
