@@ -206,6 +206,69 @@ bool PackingAttr::isIntegerFormat() const {
          getFormat() != PackedFormat::E5M2;
 }
 
+// `<format, block = [b0, ...], scale = T (, zero_point = T)? (, order = O)?>`
+Attribute PackingAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef formatName;
+  SmallVector<int64_t> block;
+  Type scale, zeroPoint;
+  PackingOrder order = PackingOrder::LowFirst;
+  if (parser.parseLess() || parser.parseKeyword(&formatName))
+    return {};
+  std::optional<PackedFormat> format = symbolizePackedFormat(formatName);
+  if (!format) {
+    parser.emitError(loc, "unknown packed format '") << formatName << "'";
+    return {};
+  }
+  auto parseBlockSize = [&]() -> ParseResult {
+    return parser.parseInteger(block.emplace_back());
+  };
+  if (parser.parseComma() || parser.parseKeyword("block") ||
+      parser.parseEqual() ||
+      parser.parseCommaSeparatedList(AsmParser::Delimiter::Square,
+                                     parseBlockSize) ||
+      parser.parseComma() || parser.parseKeyword("scale") ||
+      parser.parseEqual() || parser.parseType(scale))
+    return {};
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    if (succeeded(parser.parseOptionalKeyword("zero_point"))) {
+      if (zeroPoint || parser.parseEqual() || parser.parseType(zeroPoint)) {
+        if (zeroPoint)
+          parser.emitError(keyLoc, "duplicate zero_point");
+        return {};
+      }
+      continue;
+    }
+    StringRef orderName;
+    if (parser.parseKeyword("order", "or 'zero_point'") ||
+        parser.parseEqual() || parser.parseKeyword(&orderName))
+      return {};
+    std::optional<PackingOrder> parsed = symbolizePackingOrder(orderName);
+    if (!parsed) {
+      parser.emitError(keyLoc, "unknown packing order '") << orderName << "'";
+      return {};
+    }
+    order = *parsed;
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), *format, block, scale, zeroPoint,
+                    order);
+}
+
+void PackingAttr::print(AsmPrinter &printer) const {
+  printer << '<' << stringifyPackedFormat(getFormat()) << ", block = [";
+  llvm::interleaveComma(getBlock(), printer);
+  printer << "], scale = " << getScale();
+  if (getZeroPoint())
+    printer << ", zero_point = " << getZeroPoint();
+  if (getOrder() != PackingOrder::LowFirst)
+    printer << ", order = " << stringifyPackingOrder(getOrder());
+  printer << '>';
+}
+
 LogicalResult
 PackingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                     PackedFormat format, ArrayRef<int64_t> block, Type scale,

@@ -210,10 +210,7 @@ def Moe_PackingAttr : Moe_Attr<"Packing", "packing"> {
     OptionalParameter<"::mlir::Type">:$zero_point,
     DefaultValuedParameter<"PackingOrder", "PackingOrder::LowFirst">:$order
   );
-  let assemblyFormat = [{
-    `<` $format `,` `block` `=` `[` $block `]` `,` `scale` `=` $scale
-    (`,` `zero_point` `=` $zero_point^)? (`,` `order` `=` $order^)? `>`
-  }];
+  let hasCustomAssemblyFormat = 1;
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     /// Bits per packed element: 2, 4 or 8.
