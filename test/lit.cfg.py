@@ -26,6 +26,8 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
 tools = [
     "moec-opt",
+    "not",
+    "count",
     # Debian's python3-onnx and python3-numpy live with the system Python,
     # which is not necessarily the first python3 on PATH.
     ToolSubst("%python", "/usr/bin/python3", unresolved="fatal"),
