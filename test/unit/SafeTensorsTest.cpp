@@ -82,46 +82,39 @@ TEST(SafeTensorsTest, ReadsAHandWrittenFile) {
 
 TEST(SafeTensorsTest, RejectsMalformedFiles) {
   std::vector<uint8_t> four(4, 0);
-  EXPECT_NE(parseError({1, 2, 3}).find("too small"), std::string::npos);
-  std::vector<uint8_t> hugeHeader = {255, 255, 255, 255, 0, 0, 0, 0};
-  EXPECT_NE(parseError(hugeHeader).find("header length"), std::string::npos);
-  EXPECT_NE(parseError(makeImage("{\"x\":", {})).find("invalid JSON"),
-            std::string::npos);
-  EXPECT_NE(parseError(makeImage("[]", {})).find("not a JSON object"),
-            std::string::npos);
-  EXPECT_NE(
-      parseError(makeImage(
-                     R"({"x":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}})",
-                     four))
-          .find("unknown dtype 'F31'"),
-      std::string::npos);
-  EXPECT_NE(
-      parseError(makeImage(
-                     R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})",
-                     four))
-          .find("holds 4 bytes but its F32 shape needs 8"),
-      std::string::npos);
-  EXPECT_NE(
-      parseError(makeImage(
-                     R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                     four))
-          .find("fall outside the 4-byte data section"),
-      std::string::npos);
-  EXPECT_NE(
-      parseError(makeImage(
-                     R"({"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})",
-                     four))
-          .find("non-negative integers"),
-      std::string::npos);
-  EXPECT_NE(parseError(makeImage(
-                           R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
-                           R"("y":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
-                           four))
-                .find("overlap"),
-            std::string::npos);
-  EXPECT_NE(parseError(makeImage(R"({"__metadata__":{"a":1}})", {}))
-                .find("metadata value 'a' is not a string"),
-            std::string::npos);
+  auto tensor = [](const char *entry) {
+    return std::string(R"({"x":)") + entry + "}";
+  };
+  struct Case {
+    std::vector<uint8_t> image;
+    const char *message;
+  } cases[] = {
+      {{1, 2, 3}, "too small"},
+      {{255, 255, 255, 255, 0, 0, 0, 0}, "header length"},
+      {makeImage("{\"x\":", {}), "invalid JSON"},
+      {makeImage("[]", {}), "not a JSON object"},
+      {makeImage(tensor(R"({"dtype":"F31","shape":[1],"data_offsets":[0,4]})"),
+                 four),
+       "unknown dtype 'F31'"},
+      {makeImage(tensor(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})"),
+                 four),
+       "holds 4 bytes but its F32 shape needs 8"},
+      {makeImage(tensor(R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})"),
+                 four),
+       "fall outside the 4-byte data section"},
+      {makeImage(tensor(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})"),
+                 four),
+       "non-negative integers"},
+      {makeImage(R"({"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+                 R"("y":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+                 four),
+       "overlap"},
+      {makeImage(R"({"__metadata__":{"a":1}})", {}),
+       "metadata value 'a' is not a string"},
+  };
+  for (const Case &c : cases)
+    EXPECT_NE(parseError(c.image).find(c.message), std::string::npos)
+        << c.message;
 }
 
 TEST(SafeTensorsTest, MissingFileNamesThePath) {

@@ -220,10 +220,8 @@ LogicalResult RouterOp::verify() {
 
   if (getNormalize() && getScoring() == RouterScoring::SoftmaxAfterTopK)
     return emitOpError("'normalize' is implied by scoring softmax_after_topk");
-  if (std::optional<APFloat> scale = getScaleAttr()
-                                         ? std::optional(getScaleAttr().getValue())
-                                         : std::nullopt)
-    if (!scale->isFiniteNonZero() || scale->isNegative())
+  if (FloatAttr scale = getScaleAttr())
+    if (!scale.getValue().isFiniteNonZero() || scale.getValue().isNegative())
       return emitOpError("scale must be positive and finite");
 
   if (GroupLimitAttr groups = getGroupsAttr()) {
