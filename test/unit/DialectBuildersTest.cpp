@@ -43,9 +43,7 @@ TEST_F(DialectBuildersTest, DispatchSizesRowsByTokensTimesK) {
 }
 
 TEST_F(DialectBuildersTest, SparsePathChainsThroughBuilders) {
-  Value x = value(tensor({kDynamic, 64}));
-  Value weights = value(tensor({kDynamic, 2}));
-  Value ids = value(tensor({kDynamic, 2}, builder.getI32Type()));
+  auto [x, weights, ids] = routedTokens(kDynamic, 64, 2);
   Value gateUp = value(tensor({8, 256, 64}));
   Value down = value(tensor({8, 64, 128}));
   auto dispatch = DispatchOp::create(builder, loc, x, ids, 8);
@@ -69,9 +67,7 @@ TEST_F(DialectBuildersTest, SparsePathChainsThroughBuilders) {
 }
 
 TEST_F(DialectBuildersTest, ExpertsResultTypeFollowsInput) {
-  Value x = value(tensor({kDynamic, 64}));
-  Value weights = value(tensor({kDynamic, 2}));
-  Value ids = value(tensor({kDynamic, 2}, builder.getI32Type()));
+  auto [x, weights, ids] = routedTokens(kDynamic, 64, 2);
   Value gate = value(tensor({8, 128, 64}));
   Value up = value(tensor({8, 128, 64}));
   Value down = value(tensor({8, 64, 128}));

@@ -31,6 +31,16 @@ protected:
                                        element ? element : builder.getF32Type());
   }
 
+  /// The inputs every expert computation takes: tokens `[T, H]`, their
+  /// routing weights `[T, k]` and expert ids `[T, k]`.
+  struct RoutedTokens {
+    mlir::Value input, weights, ids;
+  };
+  RoutedTokens routedTokens(int64_t tokens, int64_t hidden, int64_t topK) {
+    return {value(tensor({tokens, hidden})), value(tensor({tokens, topK})),
+            value(tensor({tokens, topK}, builder.getI32Type()))};
+  }
+
   /// The verifier's message for `op`, or "" when it verifies.
   std::string verifyMessage(mlir::Operation *op) {
     std::string message;

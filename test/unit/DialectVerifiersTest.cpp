@@ -52,9 +52,7 @@ TEST_F(DialectVerifiersTest, RouterRejectsMisshapedBias) {
 }
 
 TEST_F(DialectVerifiersTest, ExpertsNeedsLayoutForFusedGateUp) {
-  Value x = value(tensor({4, 64}));
-  Value weights = value(tensor({4, 2}));
-  Value ids = value(tensor({4, 2}, builder.getI32Type()));
+  auto [x, weights, ids] = routedTokens(4, 64, 2);
   Value gateUp = value(tensor({8, 256, 64}));
   Value down = value(tensor({8, 64, 128}));
   auto experts = ExpertsOp::create(
@@ -68,9 +66,7 @@ TEST_F(DialectVerifiersTest, ExpertsNeedsLayoutForFusedGateUp) {
 }
 
 TEST_F(DialectVerifiersTest, ExpertsChecksDownAgainstGateUp) {
-  Value x = value(tensor({4, 64}));
-  Value weights = value(tensor({4, 2}));
-  Value ids = value(tensor({4, 2}, builder.getI32Type()));
+  auto [x, weights, ids] = routedTokens(4, 64, 2);
   Value gateUp = value(tensor({8, 200, 64}));
   Value down = value(tensor({8, 64, 128}));
   auto experts = ExpertsOp::create(
