@@ -2,6 +2,7 @@
 
 #include "moec/Support/WeightStore.h"
 
+#include "runtime/MappedFile.h"
 #include "runtime/SafeTensors.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -32,11 +33,18 @@ struct WeightStore::Impl {
   mutable std::mutex mutex;
   std::vector<std::unique_ptr<rt::SafeTensorsFile>> files;
   llvm::StringMap<unsigned> fileIndexByRealPath;
+  /// Raw files serving ranges; their entries have fileIndex >= rawBase.
+  std::vector<std::unique_ptr<rt::MappedFile>> rawFiles;
+  llvm::StringMap<unsigned> rawIndexByRealPath;
+  static constexpr int rawBase = 1 << 30;
   llvm::StringMap<Entry> entries;
 
   llvm::StringRef fileOf(const Entry &entry) const {
-    return entry.fileIndex < 0 ? llvm::StringRef()
-                               : llvm::StringRef(files[entry.fileIndex]->path());
+    if (entry.fileIndex < 0)
+      return llvm::StringRef();
+    if (entry.fileIndex >= rawBase)
+      return rawFiles[entry.fileIndex - rawBase]->path();
+    return files[entry.fileIndex]->path();
   }
 
   /// Registers every tensor of the already-validated `file` under its name.
@@ -95,6 +103,59 @@ llvm::Error WeightStore::addSafeTensorsFile(llvm::StringRef path) {
   if (impl->fileIndexByRealPath.count(realPath))
     return llvm::Error::success();
   return impl->adopt(std::move(*file), realPath, /*replaceBlobs=*/false);
+}
+
+llvm::Error WeightStore::addFileRange(llvm::StringRef key,
+                                      llvm::StringRef path, uint64_t offset,
+                                      rt::DType dtype,
+                                      llvm::ArrayRef<int64_t> shape) {
+  llvm::SmallString<256> realPath;
+  if (std::error_code ec = llvm::sys::fs::real_path(path, realPath))
+    return llvm::createStringError(ec, "cannot open weights file '%s': %s",
+                                   path.str().c_str(), ec.message().c_str());
+  uint64_t size = rt::numElements({shape.begin(), shape.end()}) *
+                  rt::dtypeSize(dtype);
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto known = impl->rawIndexByRealPath.find(realPath);
+  unsigned index;
+  if (known != impl->rawIndexByRealPath.end()) {
+    index = known->second;
+  } else {
+    std::string error;
+    std::unique_ptr<rt::MappedFile> file =
+        rt::MappedFile::open(path.str(), error);
+    if (!file)
+      return llvm::createStringError(error);
+    index = impl->rawFiles.size();
+    impl->rawIndexByRealPath[realPath] = index;
+    impl->rawFiles.push_back(std::move(file));
+  }
+  const rt::MappedFile &file = *impl->rawFiles[index];
+  if (offset > file.size() || size > file.size() - offset)
+    return llvm::createStringError(
+        "weight '%s' needs bytes [%llu, %llu) of '%s', which has only %zu",
+        key.str().c_str(), (unsigned long long)offset,
+        (unsigned long long)(offset + size), path.str().c_str(), file.size());
+  const uint8_t *data = file.data() + offset;
+  auto it = impl->entries.find(key);
+  if (it != impl->entries.end()) {
+    const Entry &entry = it->second;
+    if (entry.data == data && entry.size == size && entry.dtype == dtype &&
+        llvm::ArrayRef<int64_t>(entry.shape) == shape)
+      return llvm::Error::success();
+    return llvm::createStringError(
+        "weight '%s' is provided by both '%s' and '%s'", key.str().c_str(),
+        entry.fileIndex < 0 ? "a pass-created blob"
+                            : impl->fileOf(entry).str().c_str(),
+        path.str().c_str());
+  }
+  Entry &entry = impl->entries[key];
+  entry.dtype = dtype;
+  entry.shape.assign(shape.begin(), shape.end());
+  entry.data = data;
+  entry.size = size;
+  entry.fileIndex = Impl::rawBase + index;
+  return llvm::Error::success();
 }
 
 std::string WeightStore::addBlob(llvm::StringRef keyHint, rt::DType dtype,

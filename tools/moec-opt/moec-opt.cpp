@@ -7,6 +7,8 @@
 
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/Transforms/Passes.h"
+#include "dialects/onnx/IR/OnnxOps.h"
+#include "passes/Conversion/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -17,11 +19,12 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   moec::moe::registerMoeTransformsPasses();
+  moec::registerMoecConversionPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<moec::moe::MoeDialect>();
+  registry.insert<moec::moe::MoeDialect, moec::onnx::OnnxDialect>();
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "moec optimizer driver\n", registry));

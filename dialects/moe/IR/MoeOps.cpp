@@ -103,6 +103,12 @@ static void printEnumKeyword(OpAsmPrinter &printer, Operation *,
 LogicalResult WeightOp::verify() {
   if (getKey().empty())
     return emitOpError("expects a non-empty weight key");
+  if (getFile().has_value() != getOffset().has_value())
+    return emitOpError("expects both a file and an offset, or neither");
+  if (getFile() && getFile()->empty())
+    return emitOpError("expects a non-empty file name");
+  if (getOffset() && *getOffset() < 0)
+    return emitOpError("expects a non-negative offset, got ") << *getOffset();
   return success();
 }
 

@@ -26,6 +26,15 @@ def Moe_WeightOp : Moe_Op<"weight", [Pure]> {
     them the same way. `moe-verify-weights` checks that every key exists
     with the declared element type and shape.
 
+    A weight may instead name its bytes directly: `from "file" at OFFSET`
+    serves the key from the raw little-endian bytes starting at OFFSET in
+    a file (relative paths resolve like `moe.weight_files`). This is how
+    ONNX external data stays in its own file, mapped and never copied.
+
+    ```mlir
+    %w1 = moe.weight "w1" from "model.onnx.data" at 4096 : tensor<64x32xf32>
+    ```
+
     ```mlir
     module attributes {moe.weight_files = ["model.safetensors"]} {
       func.func @f() -> tensor<8x2048x64xbf16> {
@@ -36,9 +45,18 @@ def Moe_WeightOp : Moe_Op<"weight", [Pure]> {
     }
     ```
   }];
-  let arguments = (ins StrAttr:$key);
+  let arguments = (ins StrAttr:$key, OptionalAttr<StrAttr>:$file,
+                       OptionalAttr<I64Attr>:$offset);
   let results = (outs AnyStaticShapeTensor:$result);
-  let assemblyFormat = "$key attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $key (`from` $file^ `at` $offset)? attr-dict `:` type($result)
+  }];
+  let builders = [
+    OpBuilder<(ins "mlir::Type":$type, "llvm::StringRef":$key), [{
+      build($_builder, $_state, type, key, mlir::StringAttr(),
+            mlir::IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -100,6 +100,30 @@ LogicalResult moe::loadWeightFiles(ModuleOp module) {
   return success();
 }
 
+LogicalResult moe::loadWeightRanges(ModuleOp module) {
+  auto *dialect = module.getContext()->getOrLoadDialect<MoeDialect>();
+  WalkResult result = module.walk([&](WeightOp op) {
+    if (!op.getFile())
+      return WalkResult::advance();
+    auto type = cast<RankedTensorType>(op.getType());
+    std::optional<rt::DType> dtype = getDType(type.getElementType());
+    if (!dtype) {
+      op.emitOpError() << "cannot read element type " << type.getElementType()
+                       << " from a file";
+      return WalkResult::interrupt();
+    }
+    std::string path = resolveWeightPath(module, *op.getFile());
+    if (llvm::Error error = dialect->getWeightStore().addFileRange(
+            op.getKey(), path, *op.getOffset(), *dtype, type.getShape())) {
+      op.emitOpError("cannot load weight: ")
+          << llvm::toString(std::move(error));
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
 LogicalResult moe::verifyWeightInStore(WeightOp op) {
   auto *dialect = op.getContext()->getOrLoadDialect<MoeDialect>();
   llvm::Expected<WeightView> view =

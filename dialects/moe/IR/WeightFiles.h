@@ -34,6 +34,11 @@ std::string resolveWeightPath(mlir::ModuleOp module, llvm::StringRef path);
 /// Emits an error on the module for a missing or malformed file.
 mlir::LogicalResult loadWeightFiles(mlir::ModuleOp module);
 
+/// Registers the file range of every `moe.weight ... from FILE at OFFSET`
+/// in the module with its context's weight store. Emits an error on the
+/// first weight whose file is missing or too short.
+mlir::LogicalResult loadWeightRanges(mlir::ModuleOp module);
+
 /// Checks that the store holds `op`'s key with its element type and shape;
 /// emits an error on `op` otherwise.
 mlir::LogicalResult verifyWeightInStore(WeightOp op);

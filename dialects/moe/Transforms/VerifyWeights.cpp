@@ -17,7 +17,7 @@ struct VerifyWeightsPass
     : public moec::moe::impl::MoeVerifyWeightsBase<VerifyWeightsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (failed(loadWeightFiles(module)))
+    if (failed(loadWeightFiles(module)) || failed(loadWeightRanges(module)))
       return signalPassFailure();
     WalkResult result = module.walk([](WeightOp op) {
       return failed(verifyWeightInStore(op)) ? WalkResult::interrupt()

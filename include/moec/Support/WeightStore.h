@@ -51,6 +51,15 @@ public:
   /// of its keys is already provided by another source.
   llvm::Error addSafeTensorsFile(llvm::StringRef path);
 
+  /// Serves `key` from bytes [offset, offset + size of `shape`) of a raw
+  /// file (an ONNX external-data file), mapped once however many weights
+  /// it holds. Adding the same range again does nothing. Fails, adding
+  /// nothing, when the file is missing, the range runs past its end, or
+  /// `key` already names other bytes.
+  llvm::Error addFileRange(llvm::StringRef key, llvm::StringRef path,
+                           uint64_t offset, rt::DType dtype,
+                           llvm::ArrayRef<int64_t> shape);
+
   /// Takes ownership of bytes a pass created and returns the new weight's
   /// key: `keyHint` itself when free, else `keyHint` with a numeric suffix.
   /// `bytes` must hold exactly the elements of `shape`.

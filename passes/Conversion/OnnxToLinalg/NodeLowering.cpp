@@ -1,0 +1,405 @@
+//===- NodeLowering.cpp - Helpers shared by the ONNX lowerings ------------===//
+
+#include "passes/Conversion/OnnxToLinalg/NodeLowering.h"
+
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace moec;
+using namespace moec::onnx_lowering;
+
+std::string onnx_lowering::loweringKey(StringRef domain, StringRef opType) {
+  return (domain + "::" + opType).str();
+}
+
+//===----------------------------------------------------------------------===//
+// NodeLowering
+//===----------------------------------------------------------------------===//
+
+Value NodeLowering::input(unsigned i) {
+  if (i >= numInputs())
+    return nullptr;
+  Value value = node.getInputs()[i];
+  return isa<NoneType>(value.getType()) ? nullptr : value;
+}
+
+FailureOr<Value> NodeLowering::rankedInput(unsigned i) {
+  Value value = input(i);
+  if (!value)
+    return error() << "expects input " << i, failure();
+  if (!isa<RankedTensorType>(value.getType()))
+    return error() << "needs a known rank for input " << i << ", got "
+                   << value.getType()
+                   << " (declare the input's shape or use --input-shape)",
+           failure();
+  return value;
+}
+
+int64_t NodeLowering::intAttr(StringRef name, int64_t fallback) {
+  if (auto attr = node->getAttrOfType<IntegerAttr>(name))
+    return attr.getInt();
+  return fallback;
+}
+
+double NodeLowering::floatAttr(StringRef name, double fallback) {
+  if (auto attr = node->getAttrOfType<FloatAttr>(name))
+    return attr.getValueAsDouble();
+  return fallback;
+}
+
+StringRef NodeLowering::stringAttr(StringRef name, StringRef fallback) {
+  if (auto attr = node->getAttrOfType<StringAttr>(name))
+    return attr.getValue();
+  return fallback;
+}
+
+std::optional<SmallVector<int64_t>> NodeLowering::intsAttr(StringRef name) {
+  if (auto attr = node->getAttrOfType<DenseI64ArrayAttr>(name))
+    return SmallVector<int64_t>(attr.asArrayRef());
+  return std::nullopt;
+}
+
+InFlightDiagnostic NodeLowering::error() {
+  StringRef name = node.getNodeName();
+  return emitError(loc) << "node '" << name << "' (op type '"
+                        << node.getOpType() << "', domain '"
+                        << node.getDomainName() << "', opset "
+                        << node.getOpset() << "): ";
+}
+
+FailureOr<int64_t> NodeLowering::normalizeAxis(int64_t axis, int64_t rank,
+                                               StringRef what) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    return error() << what << " " << axis << " is out of range for rank "
+                   << rank,
+           failure();
+  return axis < 0 ? axis + rank : axis;
+}
+
+//===----------------------------------------------------------------------===//
+// Types and scalars
+//===----------------------------------------------------------------------===//
+
+Type onnx_lowering::getElementType(Value tensor) {
+  return cast<ShapedType>(tensor.getType()).getElementType();
+}
+
+bool onnx_lowering::isUnsignedInteger(Type type) {
+  auto integer = dyn_cast<IntegerType>(type);
+  return integer && integer.isUnsigned();
+}
+
+Type onnx_lowering::toSignlessType(Type type) {
+  auto integer = dyn_cast<IntegerType>(type);
+  if (!integer || integer.isSignless())
+    return type;
+  return IntegerType::get(type.getContext(), integer.getWidth());
+}
+
+Value onnx_lowering::toSignless(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  Type signless = toSignlessType(type.getElementType());
+  if (signless == type.getElementType())
+    return tensor;
+  return tensor::BitcastOp::create(b, loc, type.clone(signless), tensor);
+}
+
+Value onnx_lowering::fromSignless(OpBuilder &b, Location loc, Value tensor,
+                                  Type elementType) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (type.getElementType() == elementType)
+    return tensor;
+  return tensor::BitcastOp::create(b, loc, type.clone(elementType), tensor);
+}
+
+Value onnx_lowering::scalarConstant(OpBuilder &b, Location loc, Type type,
+                                    double value) {
+  if (auto floatType = dyn_cast<FloatType>(type))
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(floatType, value));
+  if (isa<IndexType>(type))
+    return arith::ConstantIndexOp::create(b, loc, static_cast<int64_t>(value));
+  return arith::ConstantOp::create(
+      b, loc, b.getIntegerAttr(type, static_cast<int64_t>(value)));
+}
+
+Value onnx_lowering::indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value onnx_lowering::convertScalar(OpBuilder &b, Location loc, Value value,
+                                   Type to, bool fromUnsigned,
+                                   bool toUnsigned) {
+  Type from = value.getType();
+  if (from == to)
+    return value;
+  auto fromFloat = dyn_cast<FloatType>(from);
+  auto toFloat = dyn_cast<FloatType>(to);
+  if (to.isInteger(1)) {
+    Value zero = scalarConstant(b, loc, from, 0);
+    if (fromFloat)
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
+                                   zero);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value,
+                                 zero);
+  }
+  if (fromFloat && toFloat)
+    return fromFloat.getWidth() < toFloat.getWidth()
+               ? Value(arith::ExtFOp::create(b, loc, to, value))
+               : Value(arith::TruncFOp::create(b, loc, to, value));
+  if (fromFloat)
+    return toUnsigned ? Value(arith::FPToUIOp::create(b, loc, to, value))
+                      : Value(arith::FPToSIOp::create(b, loc, to, value));
+  // Booleans are 0 or 1, never -1.
+  bool zeroExtend = fromUnsigned || from.isInteger(1);
+  if (toFloat)
+    return zeroExtend ? Value(arith::UIToFPOp::create(b, loc, to, value))
+                      : Value(arith::SIToFPOp::create(b, loc, to, value));
+  unsigned fromWidth = from.getIntOrFloatBitWidth();
+  unsigned toWidth = to.getIntOrFloatBitWidth();
+  if (fromWidth > toWidth)
+    return arith::TruncIOp::create(b, loc, to, value);
+  return zeroExtend ? Value(arith::ExtUIOp::create(b, loc, to, value))
+                    : Value(arith::ExtSIOp::create(b, loc, to, value));
+}
+
+Value onnx_lowering::toIndex(OpBuilder &b, Location loc, Value value) {
+  if (value.getType().isIndex())
+    return value;
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), value);
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+SmallVector<OpFoldResult> onnx_lowering::getSizes(OpBuilder &b, Location loc,
+                                                  Value tensor) {
+  return tensor::getMixedSizes(b, loc, tensor);
+}
+
+Value onnx_lowering::getDim(OpBuilder &b, Location loc, Value tensor,
+                            int64_t dim) {
+  return getValueOrCreateConstantIndexOp(
+      b, loc, tensor::getMixedSize(b, loc, tensor, dim));
+}
+
+Value onnx_lowering::emptyTensor(OpBuilder &b, Location loc,
+                                 ArrayRef<OpFoldResult> sizes,
+                                 Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value onnx_lowering::filledTensor(OpBuilder &b, Location loc,
+                                  ArrayRef<OpFoldResult> sizes, Value value) {
+  Value empty = emptyTensor(b, loc, sizes, value.getType());
+  return linalg::FillOp::create(b, loc, value, empty).getResult(0);
+}
+
+std::optional<SmallVector<int64_t>>
+onnx_lowering::getConstantInts(Value value) {
+  DenseIntElementsAttr attr;
+  if (!value || !matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  bool isUnsigned = isUnsignedInteger(attr.getElementType());
+  SmallVector<int64_t> result;
+  for (const APInt &element : attr.getValues<APInt>())
+    result.push_back(isUnsigned || element.getBitWidth() == 1
+                         ? static_cast<int64_t>(element.getZExtValue())
+                         : element.getSExtValue());
+  return result;
+}
+
+Value onnx_lowering::intTensorConstant(OpBuilder &b, Location loc,
+                                       ArrayRef<int64_t> shape,
+                                       Type elementType,
+                                       ArrayRef<int64_t> values) {
+  auto type = RankedTensorType::get(shape, elementType);
+  SmallVector<APInt> bits;
+  unsigned width = elementType.getIntOrFloatBitWidth();
+  for (int64_t v : values)
+    bits.emplace_back(width, static_cast<uint64_t>(v), /*isSigned=*/true,
+                      /*implicitTrunc=*/true);
+  return arith::ConstantOp::create(b, loc, type,
+                                   DenseElementsAttr::get(type, bits));
+}
+
+Value onnx_lowering::reshapeTo(OpBuilder &b, Location loc, Value tensor,
+                               ArrayRef<OpFoldResult> sizes) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> staticShape;
+  SmallVector<Value> dynamic;
+  dispatchIndexOpFoldResults(sizes, dynamic, staticShape);
+  auto resultType = RankedTensorType::get(staticShape, type.getElementType());
+  if (resultType == type)
+    return tensor;
+  SmallVector<Value> sizeValues;
+  for (OpFoldResult size : sizes)
+    sizeValues.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
+  Value shape = tensor::FromElementsOp::create(b, loc, sizeValues);
+  return tensor::ReshapeOp::create(b, loc, resultType, tensor, shape);
+}
+
+//===----------------------------------------------------------------------===//
+// Generic builders
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> onnx_lowering::buildElementwise(NodeLowering &node,
+                                                 ValueRange inputs,
+                                                 Type resultElementType,
+                                                 const ScalarBody &body) {
+  OpBuilder &b = node.b;
+  Location loc = node.loc;
+  int64_t rank = 0;
+  SmallVector<Value> signless;
+  for (Value input : inputs) {
+    auto type = dyn_cast<RankedTensorType>(input.getType());
+    if (!type)
+      return node.error() << "needs ranked inputs, got " << input.getType(),
+             failure();
+    rank = std::max(rank, type.getRank());
+    signless.push_back(toSignless(b, loc, input));
+  }
+  // Result sizes: a static size other than 1 wins; dynamic sizes of
+  // several inputs must agree at run time (or be 1), so their maximum is it.
+  SmallVector<OpFoldResult> sizes;
+  SmallVector<SmallVector<AffineExpr>> exprs(inputs.size());
+  for (int64_t d = 0; d < rank; ++d) {
+    std::optional<int64_t> staticSize;
+    SmallVector<Value> dynamicSizes;
+    for (auto [i, input] : llvm::enumerate(signless)) {
+      auto type = cast<RankedTensorType>(input.getType());
+      int64_t dim = d - (rank - type.getRank());
+      if (dim < 0)
+        continue;
+      int64_t size = type.getDimSize(dim);
+      if (ShapedType::isDynamic(size)) {
+        dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, dim));
+      } else if (size != 1) {
+        if (staticSize && *staticSize != size)
+          return node.error() << "cannot broadcast dimension of size "
+                              << *staticSize << " with one of size " << size,
+                 failure();
+        staticSize = size;
+      }
+    }
+    if (staticSize) {
+      sizes.push_back(b.getIndexAttr(*staticSize));
+    } else if (dynamicSizes.empty()) {
+      sizes.push_back(b.getIndexAttr(1));
+    } else {
+      Value size = dynamicSizes.front();
+      for (Value other : llvm::drop_begin(dynamicSizes))
+        size = arith::MaxUIOp::create(b, loc, size, other);
+      sizes.push_back(size);
+    }
+  }
+  for (auto [i, input] : llvm::enumerate(signless)) {
+    auto type = cast<RankedTensorType>(input.getType());
+    for (int64_t dim = 0; dim < type.getRank(); ++dim) {
+      int64_t d = dim + (rank - type.getRank());
+      bool broadcast = type.getDimSize(dim) == 1 &&
+                       !(isConstantIntValue(sizes[d], 1));
+      exprs[i].push_back(broadcast ? b.getAffineConstantExpr(0)
+                                   : b.getAffineDimExpr(d));
+    }
+  }
+  Type signlessResult = toSignlessType(resultElementType);
+  Value init = emptyTensor(b, loc, sizes, signlessResult);
+  SmallVector<AffineMap> maps;
+  for (auto &inputExprs : exprs)
+    maps.push_back(AffineMap::get(rank, 0, inputExprs, b.getContext()));
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), signless, init, maps, iterators,
+      [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+        Value result = body(nested, nestedLoc, args.drop_back());
+        linalg::YieldOp::create(nested, nestedLoc, result);
+      });
+  return fromSignless(b, loc, generic.getResult(0), resultElementType);
+}
+
+Value onnx_lowering::buildReduction(OpBuilder &b, Location loc, Value input,
+                                    ArrayRef<int64_t> axes, bool keepDims,
+                                    Value init, const ScalarBody &body) {
+  auto type = cast<RankedTensorType>(input.getType());
+  int64_t rank = type.getRank();
+  SmallVector<OpFoldResult> sizes;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<utils::IteratorType> iterators;
+  for (int64_t d = 0; d < rank; ++d) {
+    bool reduced = llvm::is_contained(axes, d);
+    iterators.push_back(reduced ? utils::IteratorType::reduction
+                                : utils::IteratorType::parallel);
+    if (reduced)
+      continue;
+    sizes.push_back(tensor::getMixedSize(b, loc, input, d));
+    outExprs.push_back(b.getAffineDimExpr(d));
+  }
+  Value acc = filledTensor(b, loc, sizes, init);
+  SmallVector<AffineMap> maps = {
+      b.getMultiDimIdentityMap(rank),
+      AffineMap::get(rank, 0, outExprs, b.getContext())};
+  Value reduced =
+      linalg::GenericOp::create(
+          b, loc, acc.getType(), input, acc, maps, iterators,
+          [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+            linalg::YieldOp::create(nested, nestedLoc,
+                                    body(nested, nestedLoc, args));
+          })
+          .getResult(0);
+  if (!keepDims)
+    return reduced;
+  return expandReducedDims(b, loc, reduced, axes, rank);
+}
+
+Value onnx_lowering::expandReducedDims(OpBuilder &b, Location loc,
+                                       Value reduced, ArrayRef<int64_t> axes,
+                                       int64_t resultRank) {
+  auto type = cast<RankedTensorType>(reduced.getType());
+  SmallVector<OpFoldResult> sizes;
+  int64_t source = 0;
+  for (int64_t d = 0; d < resultRank; ++d) {
+    if (llvm::is_contained(axes, d))
+      sizes.push_back(b.getIndexAttr(1));
+    else
+      sizes.push_back(tensor::getMixedSize(b, loc, reduced, source++));
+  }
+  (void)type;
+  // Group each kept dimension with the unit dimensions around it.
+  if (type.getRank() == 0)
+    return tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get(SmallVector<int64_t>(resultRank, 1),
+                              type.getElementType()),
+        reduced, SmallVector<ReassociationIndices>{});
+  SmallVector<ReassociationIndices> groups;
+  int64_t d = 0;
+  for (int64_t kept = 0; kept < type.getRank(); ++kept) {
+    ReassociationIndices group;
+    while (llvm::is_contained(axes, d))
+      group.push_back(d++);
+    group.push_back(d++);
+    if (kept == type.getRank() - 1)
+      while (d < resultRank)
+        group.push_back(d++);
+    groups.push_back(group);
+  }
+  SmallVector<int64_t> staticShape;
+  SmallVector<Value> dynamic;
+  dispatchIndexOpFoldResults(sizes, dynamic, staticShape);
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(staticShape, type.getElementType()),
+      reduced, groups, sizes);
+}
+
+Value onnx_lowering::buildTranspose(OpBuilder &b, Location loc, Value input,
+                                    ArrayRef<int64_t> perm) {
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t p : perm)
+    sizes.push_back(tensor::getMixedSize(b, loc, input, p));
+  Value init = emptyTensor(b, loc, sizes, getElementType(input));
+  return linalg::TransposeOp::create(b, loc, input, init, perm).getResult()[0];
+}

@@ -1,0 +1,175 @@
+//===- NodeLowering.h - Lowering one onnx.node ------------------*- C++ -*-===//
+//
+// Each supported ONNX op has a lowering function that reads the node through
+// NodeLowering (its inputs with their real types, its attributes) and
+// builds upstream ops for it. The helpers here are what the lowerings
+// share: broadcasting element-wise generics, reductions, signedness and
+// casts, and constant folding of small integer tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_PASSES_CONVERSION_ONNXTOLINALG_NODELOWERING_H
+#define MOEC_PASSES_CONVERSION_ONNXTOLINALG_NODELOWERING_H
+
+#include "dialects/onnx/IR/OnnxOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <functional>
+#include <optional>
+
+namespace moec::onnx_lowering {
+
+class NodeLowering {
+public:
+  NodeLowering(mlir::OpBuilder &builder, onnx::NodeOp node)
+      : b(builder), loc(node.getLoc()), node(node) {}
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  onnx::NodeOp node;
+
+  int64_t opset() { return node.getOpset(); }
+  unsigned numInputs() { return node.getInputs().size(); }
+  unsigned numOutputs() { return node.getNumResults(); }
+  /// Input `i`, or null when it is absent or `onnx.none`.
+  mlir::Value input(unsigned i);
+  /// Input `i` as a ranked tensor; emits an error when it is missing or
+  /// unranked.
+  mlir::FailureOr<mlir::Value> rankedInput(unsigned i);
+  /// Whether output `i` is used; optional outputs nobody reads need not be
+  /// computed.
+  bool outputUsed(unsigned i) {
+    return i < numOutputs() && !node.getResult(i).use_empty();
+  }
+
+  bool hasAttr(llvm::StringRef name) { return node->hasAttr(name); }
+  int64_t intAttr(llvm::StringRef name, int64_t fallback);
+  double floatAttr(llvm::StringRef name, double fallback);
+  llvm::StringRef stringAttr(llvm::StringRef name, llvm::StringRef fallback);
+  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name);
+
+  /// An error prefixed with the node's name, op type, domain and opset.
+  mlir::InFlightDiagnostic error();
+  /// Normalises a possibly negative axis against `rank`, or fails with an
+  /// error naming `what`.
+  mlir::FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank,
+                                         llvm::StringRef what = "axis");
+};
+
+using LoweringFn =
+    std::function<mlir::FailureOr<llvm::SmallVector<mlir::Value>>(
+        NodeLowering &)>;
+/// Lowerings keyed by "domain::OpType" ("" for the default domain).
+using LoweringTable = llvm::StringMap<LoweringFn>;
+
+std::string loweringKey(llvm::StringRef domain, llvm::StringRef opType);
+
+void addElementwiseLowerings(LoweringTable &table);
+void addContractionLowerings(LoweringTable &table);
+void addShapeLowerings(LoweringTable &table);
+void addIndexingLowerings(LoweringTable &table);
+void addNormalizationLowerings(LoweringTable &table);
+void addQuantizationLowerings(LoweringTable &table);
+
+//===----------------------------------------------------------------------===//
+// Types, signedness and scalars
+//===----------------------------------------------------------------------===//
+
+mlir::Type getElementType(mlir::Value tensor);
+bool isUnsignedInteger(mlir::Type elementType);
+/// The signless integer type of the same width, or the type itself.
+mlir::Type toSignlessType(mlir::Type elementType);
+/// Reinterprets an unsigned-integer tensor as signless (a no-op otherwise):
+/// arith only computes on signless integers; signedness travels in the
+/// tensor types between nodes.
+mlir::Value toSignless(mlir::OpBuilder &b, mlir::Location loc,
+                       mlir::Value tensor);
+/// Reinterprets a signless tensor as one of element type `elementType`.
+mlir::Value fromSignless(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value tensor, mlir::Type elementType);
+
+/// A scalar constant of a signless or float type.
+mlir::Value scalarConstant(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Type type, double value);
+mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
+                          int64_t value);
+/// Converts a scalar between element types with ONNX Cast semantics
+/// (`fromUnsigned`/`toUnsigned` give integer signedness).
+mlir::Value convertScalar(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::Value value, mlir::Type to, bool fromUnsigned,
+                          bool toUnsigned);
+/// A scalar index from an integer scalar (sign-extended).
+mlir::Value toIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+llvm::SmallVector<mlir::OpFoldResult> getSizes(mlir::OpBuilder &b,
+                                               mlir::Location loc,
+                                               mlir::Value tensor);
+mlir::Value getDim(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensor,
+                   int64_t dim);
+mlir::Value emptyTensor(mlir::OpBuilder &b, mlir::Location loc,
+                        llvm::ArrayRef<mlir::OpFoldResult> sizes,
+                        mlir::Type elementType);
+/// A tensor of `sizes` filled with `value`.
+mlir::Value filledTensor(mlir::OpBuilder &b, mlir::Location loc,
+                         llvm::ArrayRef<mlir::OpFoldResult> sizes,
+                         mlir::Value value);
+
+/// The integer contents of a constant tensor, if it is one.
+std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
+/// A constant integer tensor of the given shape and element type.
+mlir::Value intTensorConstant(mlir::OpBuilder &b, mlir::Location loc,
+                              llvm::ArrayRef<int64_t> shape,
+                              mlir::Type elementType,
+                              llvm::ArrayRef<int64_t> values);
+
+/// Reshapes `tensor` to `shape` (static entries or ShapedType::kDynamic,
+/// whose sizes come from `dynamicSizes` in order) with tensor.reshape.
+mlir::Value reshapeTo(mlir::OpBuilder &b, mlir::Location loc,
+                      mlir::Value tensor,
+                      llvm::ArrayRef<mlir::OpFoldResult> sizes);
+
+//===----------------------------------------------------------------------===//
+// Generic builders
+//===----------------------------------------------------------------------===//
+
+using ScalarBody = std::function<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;
+
+/// Applies `body` element-wise over `inputs` with ONNX (numpy) broadcasting.
+/// Inputs must be ranked; unsigned inputs are seen as signless by `body`.
+/// Fails with an error when static dimensions cannot broadcast.
+mlir::FailureOr<mlir::Value> buildElementwise(NodeLowering &node,
+                                              mlir::ValueRange inputs,
+                                              mlir::Type resultElementType,
+                                              const ScalarBody &body);
+
+/// Reduces `input` over `axes` (normalised, sorted) starting from `init`;
+/// `body(element, accumulator)` combines. keepDims leaves size-1 axes.
+mlir::Value buildReduction(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value input, llvm::ArrayRef<int64_t> axes,
+                           bool keepDims, mlir::Value init,
+                           const ScalarBody &body);
+
+/// Re-inserts size-1 dimensions at `axes` (sorted, of the result).
+mlir::Value expandReducedDims(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::Value reduced, llvm::ArrayRef<int64_t> axes,
+                              int64_t resultRank);
+
+/// Transposes `input` by `perm` (result dim i = input dim perm[i]).
+mlir::Value buildTranspose(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value input, llvm::ArrayRef<int64_t> perm);
+
+} // namespace moec::onnx_lowering
+
+#endif // MOEC_PASSES_CONVERSION_ONNXTOLINALG_NODELOWERING_H
