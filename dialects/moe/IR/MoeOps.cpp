@@ -107,8 +107,9 @@ LogicalResult WeightOp::verify() {
     return emitOpError("expects both a file and an offset, or neither");
   if (getFile() && getFile()->empty())
     return emitOpError("expects a non-empty file name");
-  if (getOffset() && *getOffset() < 0)
-    return emitOpError("expects a non-negative offset, got ") << *getOffset();
+  if (getOffsetAttr() && getOffsetAttr().getInt() < 0)
+    return emitOpError("expects a non-negative offset, got ")
+           << getOffsetAttr().getInt();
   return success();
 }
 

@@ -114,7 +114,8 @@ LogicalResult moe::loadWeightRanges(ModuleOp module) {
     }
     std::string path = resolveWeightPath(module, *op.getFile());
     if (llvm::Error error = dialect->getWeightStore().addFileRange(
-            op.getKey(), path, *op.getOffset(), *dtype, type.getShape())) {
+            op.getKey(), path, op.getOffsetAttr().getInt(), *dtype,
+            type.getShape())) {
       op.emitOpError("cannot load weight: ")
           << llvm::toString(std::move(error));
       return WalkResult::interrupt();

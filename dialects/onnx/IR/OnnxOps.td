@@ -32,7 +32,7 @@ def Onnx_NodeOp : Onnx_Op<"node"> {
                        I64Attr:$opset, Variadic<AnyType>:$inputs);
   let results = (outs Variadic<AnyType>:$outputs);
   let assemblyFormat = [{
-    $op_type (`domain` $domain^)? `opset` $opset `(` $inputs `)` attr-dict
+    $op_type (`domain` $domain^)? `opset` $opset ` ` `(` $inputs `)` attr-dict
     `:` functional-type($inputs, results)
   }];
   let hasVerifier = 1;

@@ -56,7 +56,9 @@ static FailureOr<SmallVector<Value>> lowerMatMul(NodeLowering &node) {
   Value zero = scalarConstant(b, loc, element, 0);
   if (lhsRank == 2 && rhsRank == 2) {
     Value init = filledTensor(
-        b, loc, {getDim(b, loc, lhs, 0), getDim(b, loc, rhs, 1)}, zero);
+        b, loc,
+        {tensor::getMixedSize(b, loc, lhs, 0), tensor::getMixedSize(b, loc, rhs, 1)},
+        zero);
     return SmallVector<Value>{
         linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs}, init)
             .getResult(0)};
@@ -153,8 +155,8 @@ static FailureOr<SmallVector<Value>> lowerGemm(NodeLowering &node) {
                      b.getContext()),
       AffineMap::get(3, 0, {m, n}, b.getContext())};
   Value init = filledTensor(b, loc,
-                            {getDim(b, loc, *lhs, transA ? 1 : 0),
-                             getDim(b, loc, *rhs, transB ? 0 : 1)},
+                            {tensor::getMixedSize(b, loc, *lhs, transA ? 1 : 0),
+                             tensor::getMixedSize(b, loc, *rhs, transB ? 0 : 1)},
                             scalarConstant(b, loc, element, 0));
   Value product =
       linalg::GenericOp::create(

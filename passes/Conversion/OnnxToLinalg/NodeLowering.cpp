@@ -62,7 +62,10 @@ std::optional<SmallVector<int64_t>> NodeLowering::intsAttr(StringRef name) {
 
 InFlightDiagnostic NodeLowering::error() {
   StringRef name = node.getNodeName();
-  return emitError(loc) << "node '" << name << "' (op type '"
+  InFlightDiagnostic diag = emitError(loc) << "node ";
+  if (!name.empty())
+    diag << "'" << name << "' ";
+  return std::move(diag) << "(op type '"
                         << node.getOpType() << "', domain '"
                         << node.getDomainName() << "', opset "
                         << node.getOpset() << "): ";

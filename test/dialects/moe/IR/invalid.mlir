@@ -606,6 +606,22 @@ func.func @weight_key() {
 
 // -----
 
+func.func @weight_file_without_offset() {
+  // expected-error @+1 {{expects both a file and an offset, or neither}}
+  %w = "moe.weight"() {key = "w", file = "w.bin"} : () -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_negative_offset() {
+  // expected-error @+1 {{expects a non-negative offset, got -8}}
+  %w = moe.weight "w" from "w.bin" at -8 : tensor<4xf32>
+  return
+}
+
+// -----
+
 func.func @weight_dynamic() {
   // expected-error @+1 {{result #0 must be statically shaped tensor of any type values}}
   %w = moe.weight "w" : tensor<?xf32>

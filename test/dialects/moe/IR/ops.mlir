@@ -123,10 +123,12 @@ func.func @activations(%g: tensor<3x16xf32>, %u: tensor<3x16xf32>) {
 }
 
 // CHECK-LABEL: func @weights
-func.func @weights() -> tensor<8x64x128xbf16> {
+func.func @weights() -> (tensor<8x64x128xbf16>, tensor<64x32xf32>) {
   // CHECK: moe.weight "model.layers.0.mlp.experts.down_proj" : tensor<8x64x128xbf16>
   %w = moe.weight "model.layers.0.mlp.experts.down_proj" : tensor<8x64x128xbf16>
-  return %w : tensor<8x64x128xbf16>
+  // CHECK: moe.weight "w1" from "model.onnx.data" at 4096 : tensor<64x32xf32>
+  %r = moe.weight "w1" from "model.onnx.data" at 4096 : tensor<64x32xf32>
+  return %w, %r : tensor<8x64x128xbf16>, tensor<64x32xf32>
 }
 
 // CHECK-LABEL: func @attributes

@@ -28,3 +28,8 @@ module attributes {moe.weight_files = ["w.safetensors"]} {
     return %d, %r : tensor<8x64x128xf32>, tensor<8x64xbf16>
   }
 }
+
+// Weights served from byte ranges of a raw file (ONNX external data).
+// RUN: %python -c "open('%t/raw.bin', 'wb').write(bytes(64))"
+// RUN: cp %S/Inputs/weight-ranges.mlir %t/ && \
+// RUN:   moec-opt %t/weight-ranges.mlir --moe-verify-weights -split-input-file -verify-diagnostics

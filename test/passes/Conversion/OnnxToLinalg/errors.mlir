@@ -1,0 +1,88 @@
+// RUN: moec-opt --convert-onnx-to-linalg --split-input-file --verify-diagnostics %s
+
+func.func @unsupported(%x: tensor<4xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{node (op type 'Conv', domain 'ai.onnx', opset 17): unsupported op}}
+  %0 = onnx.node "Conv" opset 17 (%x) : (tensor<4xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @unsupported_domain(%x: tensor<4xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{(op type 'FusedGemm', domain 'com.microsoft', opset 1): unsupported op}}
+  %0 = onnx.node "FusedGemm" domain "com.microsoft" opset 1 (%x) : (tensor<4xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @broadcast_mismatch(%a: tensor<3x4xf32>, %b: tensor<5xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{cannot broadcast dimension of size 4 with one of size 5}}
+  %0 = onnx.node "Add" opset 14 (%a, %b) : (tensor<3x4xf32>, tensor<5xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @contraction_mismatch(%a: tensor<3x4xf32>, %b: tensor<5x2xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{contracts a dimension of size 4 with one of size 5}}
+  %0 = onnx.node "MatMul" opset 13 (%a, %b) : (tensor<3x4xf32>, tensor<5x2xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @axis_out_of_range(%x: tensor<3x4xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{axis 2 is out of range for rank 2}}
+  %0 = onnx.node "Softmax" opset 13 (%x) {axis = 2 : i64} : (tensor<3x4xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @declared_shape_contradicts(%x: tensor<3x4xf32>) -> tensor<3x5xf32> {
+  // expected-error @+1 {{output 0 is 'tensor<3x4xf32>' but the model declares 'tensor<3x5xf32>'}}
+  %0 = onnx.node "Relu" opset 14 (%x) : (tensor<3x4xf32>) -> tensor<3x5xf32>
+  return %0 : tensor<3x5xf32>
+}
+
+// -----
+
+func.func @unranked_input(%x: tensor<*xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{needs a known rank for input 0, got 'tensor<*xf32>' (declare the input's shape or use --input-shape)}}
+  %0 = onnx.node "Relu" opset 14 (%x) : (tensor<*xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @float_indices(%x: tensor<3x4xf32>, %i: tensor<2xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{expects int32 or int64 indices}}
+  %0 = onnx.node "Gather" opset 13 (%x, %i) : (tensor<3x4xf32>, tensor<2xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @runtime_axes(%x: tensor<3x4xf32>, %axes: tensor<1xi64>) -> tensor<*xf32> {
+  // expected-error @+1 {{needs constant axes}}
+  %0 = onnx.node "ReduceSum" opset 13 (%x, %axes) : (tensor<3x4xf32>, tensor<1xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @nbits_bad_weights(%a: tensor<2x64xf32>, %b: tensor<4x2x8xui8>, %s: tensor<4x2xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{expects B as tensor<4x2x16xui8>, got 'tensor<4x2x8xui8>'}}
+  %0 = onnx.node "MatMulNBits" domain "com.microsoft" opset 1 (%a, %b, %s) {K = 64 : i64, N = 4 : i64, bits = 4 : i64, block_size = 32 : i64} : (tensor<2x64xf32>, tensor<4x2x8xui8>, tensor<4x2xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @top_k_too_many(%x: tensor<3x4xf32>) -> (tensor<*xf32>, tensor<*xi64>) {
+  %k = arith.constant dense<5> : tensor<1xi64>
+  // expected-error @+1 {{asks for 5 of 4 elements}}
+  %v, %i = onnx.node "TopK" opset 11 (%x, %k) : (tensor<3x4xf32>, tensor<1xi64>) -> (tensor<*xf32>, tensor<*xi64>)
+  return %v, %i : tensor<*xf32>, tensor<*xi64>
+}
