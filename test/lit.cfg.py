@@ -22,10 +22,15 @@ config.substitutions.append(("%moec_libs", os.path.join(config.moec_obj_root, "l
 config.substitutions.append(("%moec_obj_root", config.moec_obj_root))
 config.substitutions.append(("%moec_src_root", config.moec_src_root))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+# The ONNX backend node tests from Debian's libonnx-testdata.
+config.substitutions.append(("%onnx_node_tests", "/usr/share/libonnx-testdata/data/node"))
+config.substitutions.append(("%make_model", "/usr/bin/python3 " + os.path.join(
+    config.test_source_root, "onnx", "Inputs", "make_model.py")))
 
 tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
 tools = [
     "moec-opt",
+    "moec-import",
     "not",
     "count",
     # Debian's python3-onnx and python3-numpy live with the system Python,

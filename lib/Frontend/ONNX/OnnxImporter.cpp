@@ -317,15 +317,21 @@ GraphImporter::importExternalTensor(const ::onnx::TensorProto &tensor,
         builder.getStringAttr(relativeToOutput(*path)),
         builder.getI64IntegerAttr(static_cast<int64_t>(offset))));
   }
+  uint64_t fileSize = 0;
+  if (std::error_code ec = llvm::sys::fs::file_size(*path, fileSize))
+    return error() << what << ": cannot read '" << *path
+                   << "': " << ec.message(),
+           failure();
+  if (offset > fileSize || size > fileSize - offset)
+    return error() << what << " needs bytes [" << offset << ", "
+                   << offset + size << ") of external data file '" << *path
+                   << "', which has only " << fileSize,
+           failure();
   auto buffer = llvm::MemoryBuffer::getFileSlice(*path, size, offset);
   if (!buffer)
     return error() << what << ": cannot read " << size << " bytes at offset "
                    << offset << " of '" << *path
                    << "': " << buffer.getError().message(),
-           failure();
-  if ((*buffer)->getBufferSize() != size)
-    return error() << what << ": external data file '" << *path
-                   << "' ends before byte " << offset + size,
            failure();
   return Value(arith::ConstantOp::create(
       builder, modelLoc, type,

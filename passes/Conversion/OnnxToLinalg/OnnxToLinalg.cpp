@@ -77,9 +77,16 @@ static LogicalResult lowerNode(OpBuilder &b, onnx::NodeOp node) {
       return lowering.error() << "output " << i << " is " << lowered.getType()
                               << " but the model declares " << declared;
     // Keep what the model declares when it knows more than we derived.
-    if (auto ranked = dyn_cast<RankedTensorType>(declared))
-      if (ranked != lowered.getType())
-        lowered = tensor::CastOp::create(b, node.getLoc(), ranked, lowered);
+    if (auto ranked = dyn_cast<RankedTensorType>(declared)) {
+      auto loweredType = cast<RankedTensorType>(lowered.getType());
+      SmallVector<int64_t> shape(loweredType.getShape());
+      for (auto [dim, declaredDim] : llvm::zip(shape, ranked.getShape()))
+        if (ShapedType::isDynamic(dim))
+          dim = declaredDim;
+      if (ArrayRef<int64_t>(shape) != loweredType.getShape())
+        lowered = tensor::CastOp::create(b, node.getLoc(),
+                                         loweredType.clone(shape), lowered);
+    }
     result.replaceAllUsesWith(lowered);
   }
   node.erase();
