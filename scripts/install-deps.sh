@@ -14,6 +14,8 @@ packages=(
   cmake ninja-build ccache pkg-config
   # LLVM/MLIR 22 (shared libLLVM/libMLIR, lit, FileCheck, clang, lld).
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 lld-22
+  # libFuzzer for the importer fuzzer.
+  libclang-rt-22-dev
   # Unit tests.
   libgtest-dev
   # ONNX frontend and its conformance data.

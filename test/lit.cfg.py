@@ -28,9 +28,13 @@ config.substitutions.append(("%make_model", "/usr/bin/python3 " + os.path.join(
     config.test_source_root, "onnx", "Inputs", "make_model.py")))
 
 tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
+# The importer fuzzer is built where clang's libFuzzer is installed.
+if os.path.exists(os.path.join(config.moec_obj_root, "bin", "moec-onnx-import-fuzzer")):
+    config.available_features.add("libfuzzer")
 tools = [
     "moec-opt",
     "moec-import",
+    "moec-onnx-import-fuzzer",
     "not",
     "count",
     # Debian's python3-onnx and python3-numpy live with the system Python,

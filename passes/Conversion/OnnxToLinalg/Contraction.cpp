@@ -73,15 +73,24 @@ static FailureOr<SmallVector<Value>> lowerMatMul(NodeLowering &node) {
   // Batch sizes broadcast like element-wise ops.
   for (int64_t d = 0; d < batchRank; ++d) {
     OpFoldResult size = b.getIndexAttr(1);
+    std::optional<int64_t> staticSize;
     for (auto [operand, rank] : {std::pair(lhs, lhsRank), {rhs, rhsRank}}) {
       int64_t dim = d - (batchRank - (rank - 2));
       if (rank < 3 || dim < 0)
         continue;
       int64_t s = cast<RankedTensorType>(operand.getType()).getDimSize(dim);
-      if (s != 1)
-        size = tensor::getMixedSize(b, loc, operand, dim);
+      if (s == 1)
+        continue;
+      if (!ShapedType::isDynamic(s)) {
+        if (staticSize && *staticSize != s)
+          return node.error() << "cannot broadcast batch dimension of size "
+                              << *staticSize << " with one of size " << s,
+                 failure();
+        staticSize = s;
+      }
+      size = tensor::getMixedSize(b, loc, operand, dim);
     }
-    sizes.push_back(size);
+    sizes.push_back(staticSize ? b.getIndexAttr(*staticSize) : size);
   }
   if (hasM)
     sizes.push_back(tensor::getMixedSize(b, loc, lhs, lhsRank - 2));
@@ -170,6 +179,10 @@ static FailureOr<SmallVector<Value>> lowerGemm(NodeLowering &node) {
           .getResult(0);
   double alpha = node.floatAttr("alpha", 1.0), beta = node.floatAttr("beta", 1.0);
   Value bias = node.input(2);
+  if (bias && cast<ShapedType>(bias.getType()).getRank() > 2)
+    return node.error() << "expects C of rank at most 2, got "
+                        << bias.getType(),
+           failure();
   if (alpha == 1.0 && (!bias || beta == 0.0))
     return SmallVector<Value>{product};
   SmallVector<Value> inputs = {product};

@@ -73,7 +73,7 @@ InFlightDiagnostic NodeLowering::error() {
 
 FailureOr<int64_t> NodeLowering::normalizeAxis(int64_t axis, int64_t rank,
                                                StringRef what) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  if (axis < -rank || axis >= rank)
     return error() << what << " " << axis << " is out of range for rank "
                    << rank,
            failure();

@@ -164,6 +164,19 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
               .getResult());
     }
   }
+  // Sizes known on both sides must hold the same number of elements.
+  auto inputType = cast<RankedTensorType>(input->getType());
+  std::optional<SmallVector<int64_t>> staticSizes = getConstantIntValues(sizes);
+  if (inputType.hasStaticShape() && staticSizes) {
+    int64_t count = 1;
+    for (int64_t s : *staticSizes)
+      count *= s;
+    if (count != inputType.getNumElements())
+      return node.error() << "cannot reshape " << inputType << " ("
+                          << inputType.getNumElements() << " elements) to "
+                          << count << " elements",
+             failure();
+  }
   return single(reshapeOrFold(b, loc, *input, sizes));
 }
 
@@ -360,6 +373,12 @@ static FailureOr<SmallVector<Value>> lowerConcat(NodeLowering &node) {
                              "got "
                           << type << " and " << other,
              failure();
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (d != *axis && !type.isDynamicDim(d) && !other.isDynamicDim(d) &&
+          type.getDimSize(d) != other.getDimSize(d))
+        return node.error() << "concatenates " << type << " and " << other
+                            << ", which differ in dimension " << d,
+               failure();
   }
   OpBuilder &b = node.b;
   Location loc = node.loc;
@@ -563,6 +582,20 @@ static FailureOr<SmallVector<Value>> lowerSplit(NodeLowering &node) {
       Value remaining = b.createOrFold<arith::SubIOp>(loc, dim, begin);
       sizes.push_back(b.createOrFold<arith::MinSIOp>(loc, part, remaining));
     }
+  }
+  if (!type.isDynamicDim(*axis)) {
+    int64_t total = 0;
+    bool known = true;
+    for (Value size : sizes) {
+      std::optional<int64_t> s = getConstantIntValue(size);
+      known = known && s && *s >= 0;
+      total += s.value_or(0);
+    }
+    if (known && total != type.getDimSize(*axis))
+      return node.error() << "splits dimension " << *axis << " of size "
+                          << type.getDimSize(*axis) << " into parts summing to "
+                          << total,
+             failure();
   }
   SmallVector<Value> results;
   Value offset = indexConstant(b, loc, 0);
