@@ -42,18 +42,53 @@ namespace {
 
 /// Strings worth trying in string fields: op types the importer knows and
 /// some it does not, domains, attribute names, and hostile locations.
-const char *const kStrings[] = {
-    "",          "Add",        "MatMul",       "Gemm",         "TopK",
-    "Gather",    "GatherND",   "ScatterND",    "Reshape",      "Slice",
-    "Softmax",   "Concat",     "Split",        "Squeeze",      "Unsqueeze",
-    "Expand",    "Shape",      "Range",        "OneHot",       "NonZero",
-    "CumSum",    "Cast",       "Constant",     "ConstantOfShape",
-    "LayerNormalization",      "DequantizeLinear",             "QuantizeLinear",
-    "MatMulNBits", "SkipSimplifiedLayerNormalization",         "Conv",
-    "com.microsoft", "ai.onnx", "axis",        "axes",         "perm",
-    "to",        "value",      "k",            "block_size",   "location",
-    "offset",    "length",     "../x",         "/etc/passwd",  "x",
-    "y",         "w"};
+const char *const kStrings[] = {"",
+                                "Add",
+                                "MatMul",
+                                "Gemm",
+                                "TopK",
+                                "Gather",
+                                "GatherND",
+                                "ScatterND",
+                                "Reshape",
+                                "Slice",
+                                "Softmax",
+                                "Concat",
+                                "Split",
+                                "Squeeze",
+                                "Unsqueeze",
+                                "Expand",
+                                "Shape",
+                                "Range",
+                                "OneHot",
+                                "NonZero",
+                                "CumSum",
+                                "Cast",
+                                "Constant",
+                                "ConstantOfShape",
+                                "LayerNormalization",
+                                "DequantizeLinear",
+                                "QuantizeLinear",
+                                "MatMulNBits",
+                                "SkipSimplifiedLayerNormalization",
+                                "Conv",
+                                "com.microsoft",
+                                "ai.onnx",
+                                "axis",
+                                "axes",
+                                "perm",
+                                "to",
+                                "value",
+                                "k",
+                                "block_size",
+                                "location",
+                                "offset",
+                                "length",
+                                "../x",
+                                "/etc/passwd",
+                                "x",
+                                "y",
+                                "w"};
 
 /// A small valid model to start from when an input does not parse.
 ::onnx::ModelProto seedModel() {
@@ -106,10 +141,9 @@ void collectMessages(Message *message, std::vector<Message *> &out) {
 }
 
 int64_t interestingInt(std::mt19937_64 &rng) {
-  static const int64_t values[] = {0,  1,  -1, 2,  3,     4,     7,
-                                   8,  13, 16, 17, 21,    22,    32,
-                                   -2, 64, 255, 1 << 20, INT32_MAX, INT64_MAX,
-                                   INT64_MIN};
+  static const int64_t values[] = {
+      0,  1,  -1, 2,  3,  4,   7,       8,         13,        16,       17,
+      21, 22, 32, -2, 64, 255, 1 << 20, INT32_MAX, INT64_MAX, INT64_MIN};
   if (rng() % 4 == 0)
     return static_cast<int64_t>(rng() % 1024) - 512;
   return values[rng() % std::size(values)];
@@ -122,7 +156,8 @@ void mutateField(Message *message, std::mt19937_64 &rng) {
   const auto *descriptor = message->GetDescriptor();
   if (descriptor->field_count() == 0)
     return;
-  const FieldDescriptor *field = descriptor->field(rng() % descriptor->field_count());
+  const FieldDescriptor *field =
+      descriptor->field(rng() % descriptor->field_count());
   if (field->is_repeated()) {
     int size = reflection->FieldSize(*message, field);
     switch (rng() % 3) {
@@ -154,13 +189,14 @@ void mutateField(Message *message, std::mt19937_64 &rng) {
       reflection->AddDouble(message, field, interestingInt(rng) * 0.25);
       return;
     case FieldDescriptor::CPPTYPE_STRING:
-      reflection->AddString(message, field, kStrings[rng() % std::size(kStrings)]);
+      reflection->AddString(message, field,
+                            kStrings[rng() % std::size(kStrings)]);
       return;
     case FieldDescriptor::CPPTYPE_MESSAGE:
       if (size > 0)
         reflection->AddMessage(message, field)
-            ->CopyFrom(reflection->GetRepeatedMessage(*message, field,
-                                                      rng() % size));
+            ->CopyFrom(
+                reflection->GetRepeatedMessage(*message, field, rng() % size));
       else
         reflection->AddMessage(message, field);
       return;
@@ -186,7 +222,8 @@ void mutateField(Message *message, std::mt19937_64 &rng) {
     return;
   case FieldDescriptor::CPPTYPE_ENUM: {
     const auto *values = field->enum_type();
-    reflection->SetEnum(message, field, values->value(rng() % values->value_count()));
+    reflection->SetEnum(message, field,
+                        values->value(rng() % values->value_count()));
     return;
   }
   case FieldDescriptor::CPPTYPE_STRING: {
@@ -200,7 +237,8 @@ void mutateField(Message *message, std::mt19937_64 &rng) {
       reflection->SetString(message, field, bytes);
       return;
     }
-    reflection->SetString(message, field, kStrings[rng() % std::size(kStrings)]);
+    reflection->SetString(message, field,
+                          kStrings[rng() % std::size(kStrings)]);
     return;
   }
   case FieldDescriptor::CPPTYPE_MESSAGE:
@@ -250,8 +288,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   moec::OnnxImportOptions options;
   // External data resolves against a directory with nothing in it.
   mlir::OwningOpRef<mlir::ModuleOp> module = moec::importOnnxModelFromBytes(
-      &context,
-      llvm::StringRef(reinterpret_cast<const char *>(data), size),
+      &context, llvm::StringRef(reinterpret_cast<const char *>(data), size),
       "/nonexistent-moec-fuzz-dir/model.onnx", options);
   if (!module)
     return 0;

@@ -39,9 +39,9 @@ static cl::opt<bool> listOps(
     "list-ops",
     cl::desc("Print the ONNX op types moec imports, one per line, and exit"),
     cl::cat(category));
-static cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout)"),
-                                       cl::value_desc("file"), cl::init("-"),
-                                       cl::cat(category));
+static cl::opt<std::string>
+    outputPath("o", cl::desc("Output file (default: stdout)"),
+               cl::value_desc("file"), cl::init("-"), cl::cat(category));
 static cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Fix the shape of a graph input: NAME=D0,D1,... (repeatable)"),
@@ -77,8 +77,9 @@ static std::string defaultWeightsPath() {
 /// Writes weights that exist only in memory (large initializers embedded in
 /// the protobuf) to a safetensors file the module then lists.
 static LogicalResult saveEmbeddedWeights(ModuleOp module) {
-  WeightStore &store =
-      module.getContext()->getOrLoadDialect<moe::MoeDialect>()->getWeightStore();
+  WeightStore &store = module.getContext()
+                           ->getOrLoadDialect<moe::MoeDialect>()
+                           ->getWeightStore();
   llvm::SetVector<StringRef> unsaved;
   module.walk([&](moe::WeightOp op) {
     if (store.isUnsavedBlob(op.getKey()))
@@ -93,14 +94,13 @@ static LogicalResult saveEmbeddedWeights(ModuleOp module) {
            << llvm::toString(std::move(error));
   // The module names the file relative to the IR file's directory.
   std::string listed = path;
-  if (outputPath != "-" &&
-      llvm::sys::path::parent_path(path) ==
-          llvm::sys::path::parent_path(outputPath))
+  if (outputPath != "-" && llvm::sys::path::parent_path(path) ==
+                               llvm::sys::path::parent_path(outputPath))
     listed = llvm::sys::path::filename(path).str();
-  module->setAttr(moe::MoeDialect::kWeightFilesAttrName,
-                  Builder(module.getContext())
-                      .getArrayAttr({Builder(module.getContext())
-                                         .getStringAttr(listed)}));
+  module->setAttr(
+      moe::MoeDialect::kWeightFilesAttrName,
+      Builder(module.getContext())
+          .getArrayAttr({Builder(module.getContext()).getStringAttr(listed)}));
   return success();
 }
 

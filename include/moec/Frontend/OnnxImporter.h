@@ -54,8 +54,9 @@ importOnnxModelFromBytes(mlir::MLIRContext *context, llvm::StringRef bytes,
 
 /// Parses "NAME=D0,D1,..." (as given to --input-shape) into `shapes`.
 /// Returns an error message, or "" on success.
-std::string parseInputShape(llvm::StringRef text,
-                            llvm::StringMap<llvm::SmallVector<int64_t>> &shapes);
+std::string
+parseInputShape(llvm::StringRef text,
+                llvm::StringMap<llvm::SmallVector<int64_t>> &shapes);
 
 } // namespace moec
 

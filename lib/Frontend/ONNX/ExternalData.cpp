@@ -18,9 +18,8 @@ llvm::Expected<std::string>
 onnx_import::resolveExternalLocation(llvm::StringRef modelDir,
                                      llvm::StringRef location) {
   auto unsafe = [&](const char *why) {
-    return llvm::createStringError(
-        "external data location '%s' is unsafe: %s", location.str().c_str(),
-        why);
+    return llvm::createStringError("external data location '%s' is unsafe: %s",
+                                   location.str().c_str(), why);
   };
   if (location.empty())
     return llvm::createStringError("external data has an empty location");
@@ -40,9 +39,9 @@ onnx_import::resolveExternalLocation(llvm::StringRef modelDir,
   llvm::SmallString<256> realDir, realFile;
   if (std::error_code ec =
           llvm::sys::fs::real_path(modelDir.empty() ? "." : modelDir, realDir))
-    return llvm::createStringError(ec, "cannot resolve model directory '%s': %s",
-                                   modelDir.str().c_str(),
-                                   ec.message().c_str());
+    return llvm::createStringError(
+        ec, "cannot resolve model directory '%s': %s", modelDir.str().c_str(),
+        ec.message().c_str());
   if (std::error_code ec = llvm::sys::fs::real_path(path, realFile))
     return llvm::createStringError(ec, "external data file '%s' not found: %s",
                                    path.c_str(), ec.message().c_str());

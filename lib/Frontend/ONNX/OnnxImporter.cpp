@@ -113,8 +113,7 @@ private:
   Value weightOrConstant(RankedTensorType type, llvm::StringRef key,
                          ArrayRef<char> bytes);
   LogicalResult importNode(const ::onnx::NodeProto &node, unsigned index);
-  LogicalResult importConstantNode(const ::onnx::NodeProto &node,
-                                   Location loc);
+  LogicalResult importConstantNode(const ::onnx::NodeProto &node, Location loc);
   FailureOr<Attribute> importAttribute(const ::onnx::AttributeProto &attr,
                                        Location loc,
                                        const ::onnx::NodeProto &node);
@@ -209,10 +208,9 @@ FailureOr<Type> GraphImporter::importValueType(const ::onnx::TypeProto &type,
   return Type(RankedTensorType::get(shape, element));
 }
 
-LogicalResult
-GraphImporter::importInputs(const ::onnx::GraphProto &graph,
-                            SmallVectorImpl<Type> &types,
-                            SmallVectorImpl<std::string> &names) {
+LogicalResult GraphImporter::importInputs(const ::onnx::GraphProto &graph,
+                                          SmallVectorImpl<Type> &types,
+                                          SmallVectorImpl<std::string> &names) {
   llvm::StringSet<> initializers;
   for (const auto &init : graph.initializer())
     initializers.insert(init.name());
@@ -308,8 +306,8 @@ GraphImporter::importExternalTensor(const ::onnx::TensorProto &tensor,
   auto &store = context->getOrLoadDialect<moe::MoeDialect>()->getWeightStore();
   std::optional<rt::DType> dtype = moe::getDType(type.getElementType());
   if (size >= options.inlineMaxBytes && dtype) {
-    if (llvm::Error err = store.addFileRange(key, *path, offset, *dtype,
-                                             type.getShape()))
+    if (llvm::Error err =
+            store.addFileRange(key, *path, offset, *dtype, type.getShape()))
       return error() << what << ": " << llvm::toString(std::move(err)),
              failure();
     return Value(moe::WeightOp::create(
@@ -363,12 +361,12 @@ FailureOr<Value> GraphImporter::importTensor(const ::onnx::TensorProto &tensor,
     auto ranked = dyn_cast<RankedTensorType>(declared->second);
     bool contradicts =
         cast<ShapedType>(declared->second).getElementType() != element ||
-        (ranked && (ranked.getRank() != type.getRank() ||
-                    llvm::any_of(llvm::zip(ranked.getShape(), shape),
-                                 [](auto dims) {
-                                   auto [d, s] = dims;
-                                   return !ShapedType::isDynamic(d) && d != s;
-                                 })));
+        (ranked &&
+         (ranked.getRank() != type.getRank() ||
+          llvm::any_of(llvm::zip(ranked.getShape(), shape), [](auto dims) {
+            auto [d, s] = dims;
+            return !ShapedType::isDynamic(d) && d != s;
+          })));
     if (contradicts)
       return error() << what << " is " << type << " but the graph declares it "
                      << declared->second,
@@ -400,8 +398,8 @@ FailureOr<Value> GraphImporter::importTensor(const ::onnx::TensorProto &tensor,
 }
 
 FailureOr<Attribute>
-GraphImporter::importAttribute(const ::onnx::AttributeProto &attr,
-                               Location loc, const ::onnx::NodeProto &node) {
+GraphImporter::importAttribute(const ::onnx::AttributeProto &attr, Location loc,
+                               const ::onnx::NodeProto &node) {
   using AP = ::onnx::AttributeProto;
   AP::AttributeType kind = attr.type();
   // Old exporters leave `type` unset; the field that is set tells it.
@@ -489,8 +487,8 @@ LogicalResult GraphImporter::importConstantNode(const ::onnx::NodeProto &node,
     value = importTensor(attr.t(), name, "constant '" + name + "'");
   } else if (attr.name() == "value_float" || attr.name() == "value_int") {
     bool isFloat = attr.name() == "value_float";
-    auto type = RankedTensorType::get(
-        {}, isFloat ? Type(builder.getF32Type()) : Type(builder.getI64Type()));
+    auto type = RankedTensorType::get({}, isFloat ? Type(builder.getF32Type())
+                                                  : Type(builder.getI64Type()));
     Attribute scalar = isFloat ? Attribute(builder.getF32FloatAttr(attr.f()))
                                : Attribute(builder.getI64IntegerAttr(attr.i()));
     value = Value(arith::ConstantOp::create(
@@ -534,8 +532,8 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
     return emitError(loc) << describe(node, index) << " has no op type";
   for (const std::string &output : node.output())
     if (!output.empty() && values.count(output))
-      return emitError(loc) << describe(node, index) << " redefines '"
-                            << output << "'";
+      return emitError(loc)
+             << describe(node, index) << " redefines '" << output << "'";
   if (domain.empty() && node.op_type() == "Constant")
     return importConstantNode(node, loc);
 
@@ -578,11 +576,10 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
     resultTypes.push_back(element ? Type(UnrankedTensorType::get(element))
                                   : Type(builder.getNoneType()));
   }
-  auto op = moec::onnx::NodeOp::create(builder, loc, resultTypes,
-                                 builder.getStringAttr(node.op_type()),
-                                 builder.getStringAttr(domain),
-                                 builder.getI64IntegerAttr(opset->second),
-                                 inputs);
+  auto op = moec::onnx::NodeOp::create(
+      builder, loc, resultTypes, builder.getStringAttr(node.op_type()),
+      builder.getStringAttr(domain), builder.getI64IntegerAttr(opset->second),
+      inputs);
   for (const NamedAttribute &attr : attrs)
     op->setAttr(attr.getName(), attr.getValue());
   for (auto [output, result] : llvm::zip(node.output(), op.getResults()))
@@ -592,8 +589,8 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
 }
 
 OwningOpRef<ModuleOp> GraphImporter::import(const ::onnx::ModelProto &model) {
-  context->loadDialect<arith::ArithDialect, func::FuncDialect,
-                       moe::MoeDialect, moec::onnx::OnnxDialect>();
+  context->loadDialect<arith::ArithDialect, func::FuncDialect, moe::MoeDialect,
+                       moec::onnx::OnnxDialect>();
   if (!model.has_graph())
     return error() << "the model has no graph", nullptr;
   if (failed(readOpsets(model)))
@@ -632,8 +629,7 @@ OwningOpRef<ModuleOp> GraphImporter::import(const ::onnx::ModelProto &model) {
     if (init.name().empty())
       return error() << "an initializer has an empty name", nullptr;
     if (values.count(init.name()))
-      return error() << "initializer '" << init.name()
-                     << "' is defined twice",
+      return error() << "initializer '" << init.name() << "' is defined twice",
              nullptr;
     FailureOr<Value> value =
         importTensor(init, init.name(), "initializer '" + init.name() + "'");

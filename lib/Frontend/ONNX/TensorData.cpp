@@ -47,38 +47,59 @@ Type onnx_import::getElementType(MLIRContext *context, int32_t dataType) {
     return IntegerType::get(context, width, IntegerType::Unsigned);
   };
   switch (dataType) {
-  case kFloat: return b.getF32Type();
-  case kUInt8: return unsignedType(8);
-  case kInt8: return b.getI8Type();
-  case kUInt16: return unsignedType(16);
-  case kInt16: return b.getI16Type();
-  case kInt32: return b.getI32Type();
-  case kInt64: return b.getI64Type();
-  case kBool: return b.getI1Type();
-  case kFloat16: return b.getF16Type();
-  case kDouble: return b.getF64Type();
-  case kUInt32: return unsignedType(32);
-  case kUInt64: return unsignedType(64);
-  case kBFloat16: return b.getBF16Type();
-  case kFloat8E4M3FN: return Float8E4M3FNType::get(context);
-  case kFloat8E4M3FNUZ: return Float8E4M3FNUZType::get(context);
-  case kFloat8E5M2: return Float8E5M2Type::get(context);
-  case kFloat8E5M2FNUZ: return Float8E5M2FNUZType::get(context);
-  case kUInt4: return unsignedType(4);
-  case kInt4: return b.getIntegerType(4);
-  case kFloat4E2M1: return Float4E2M1FNType::get(context);
-  default: return nullptr;
+  case kFloat:
+    return b.getF32Type();
+  case kUInt8:
+    return unsignedType(8);
+  case kInt8:
+    return b.getI8Type();
+  case kUInt16:
+    return unsignedType(16);
+  case kInt16:
+    return b.getI16Type();
+  case kInt32:
+    return b.getI32Type();
+  case kInt64:
+    return b.getI64Type();
+  case kBool:
+    return b.getI1Type();
+  case kFloat16:
+    return b.getF16Type();
+  case kDouble:
+    return b.getF64Type();
+  case kUInt32:
+    return unsignedType(32);
+  case kUInt64:
+    return unsignedType(64);
+  case kBFloat16:
+    return b.getBF16Type();
+  case kFloat8E4M3FN:
+    return Float8E4M3FNType::get(context);
+  case kFloat8E4M3FNUZ:
+    return Float8E4M3FNUZType::get(context);
+  case kFloat8E5M2:
+    return Float8E5M2Type::get(context);
+  case kFloat8E5M2FNUZ:
+    return Float8E5M2FNUZType::get(context);
+  case kUInt4:
+    return unsignedType(4);
+  case kInt4:
+    return b.getIntegerType(4);
+  case kFloat4E2M1:
+    return Float4E2M1FNType::get(context);
+  default:
+    return nullptr;
   }
 }
 
 std::string onnx_import::dataTypeName(int32_t dataType) {
   static const char *const names[] = {
-      "UNDEFINED", "FLOAT",        "UINT8",           "INT8",
-      "UINT16",    "INT16",        "INT32",           "INT64",
-      "STRING",    "BOOL",         "FLOAT16",         "DOUBLE",
-      "UINT32",    "UINT64",       "COMPLEX64",       "COMPLEX128",
-      "BFLOAT16",  "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ",  "FLOAT8E5M2",
-      "FLOAT8E5M2FNUZ", "UINT4",   "INT4",            "FLOAT4E2M1"};
+      "UNDEFINED",      "FLOAT",        "UINT8",          "INT8",
+      "UINT16",         "INT16",        "INT32",          "INT64",
+      "STRING",         "BOOL",         "FLOAT16",        "DOUBLE",
+      "UINT32",         "UINT64",       "COMPLEX64",      "COMPLEX128",
+      "BFLOAT16",       "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+      "FLOAT8E5M2FNUZ", "UINT4",        "INT4",           "FLOAT4E2M1"};
   if (dataType >= 0 && dataType < static_cast<int32_t>(std::size(names)))
     return names[dataType];
   return "data type " + std::to_string(dataType);
@@ -133,8 +154,7 @@ DenseElementsAttr onnx_import::denseFromRawData(RankedTensorType type,
 }
 
 /// Appends the low `width` bits of `value` little-endian.
-static void appendBits(std::vector<char> &out, uint64_t value,
-                       unsigned width) {
+static void appendBits(std::vector<char> &out, uint64_t value, unsigned width) {
   for (unsigned byte = 0; byte < width / 8; ++byte)
     out.push_back(static_cast<char>((value >> (8 * byte)) & 0xFF));
 }
@@ -150,9 +170,9 @@ onnx_import::denseFromTypedFields(RankedTensorType type, int32_t dataType,
                          uint64_t want) -> llvm::Error {
     if (have == want)
       return llvm::Error::success();
-    return llvm::createStringError("%s holds %llu values but the dims need %llu",
-                                   field, (unsigned long long)have,
-                                   (unsigned long long)want);
+    return llvm::createStringError(
+        "%s holds %llu values but the dims need %llu", field,
+        (unsigned long long)have, (unsigned long long)want);
   };
   switch (dataType) {
   case kFloat: {

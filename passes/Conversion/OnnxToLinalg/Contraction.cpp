@@ -8,15 +8,6 @@ using namespace mlir;
 using namespace moec;
 using namespace moec::onnx_lowering;
 
-static Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y,
-                         Value acc) {
-  if (isa<FloatType>(x.getType()))
-    return arith::AddFOp::create(b, loc, acc,
-                                 arith::MulFOp::create(b, loc, x, y));
-  return arith::AddIOp::create(b, loc, acc,
-                               arith::MulIOp::create(b, loc, x, y));
-}
-
 /// Checks that two static contraction sizes agree.
 static LogicalResult checkContraction(NodeLowering &node, Value a, int64_t da,
                                       Value b, int64_t db) {
@@ -55,10 +46,10 @@ static FailureOr<SmallVector<Value>> lowerMatMul(NodeLowering &node) {
 
   Value zero = scalarConstant(b, loc, element, 0);
   if (lhsRank == 2 && rhsRank == 2) {
-    Value init = filledTensor(
-        b, loc,
-        {tensor::getMixedSize(b, loc, lhs, 0), tensor::getMixedSize(b, loc, rhs, 1)},
-        zero);
+    Value init = filledTensor(b, loc,
+                              {tensor::getMixedSize(b, loc, lhs, 0),
+                               tensor::getMixedSize(b, loc, rhs, 1)},
+                              zero);
     return SmallVector<Value>{
         linalg::MatmulOp::create(b, loc, ValueRange{lhs, rhs}, init)
             .getResult(0)};
@@ -123,17 +114,7 @@ static FailureOr<SmallVector<Value>> lowerMatMul(NodeLowering &node) {
       AffineMap::get(numLoops, 0, lhsExprs, b.getContext()),
       AffineMap::get(numLoops, 0, rhsExprs, b.getContext()),
       AffineMap::get(numLoops, 0, outExprs, b.getContext())};
-  SmallVector<utils::IteratorType> iterators(numLoops,
-                                             utils::IteratorType::parallel);
-  iterators.back() = utils::IteratorType::reduction;
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps, iterators,
-      [](OpBuilder &nested, Location l, ValueRange args) {
-        linalg::YieldOp::create(nested, l,
-                                multiplyAdd(nested, l, args[0], args[1],
-                                            args[2]));
-      });
-  return SmallVector<Value>{generic.getResult(0)};
+  return SmallVector<Value>{buildContraction(b, loc, lhs, rhs, init, maps)};
 }
 
 /// Y = alpha * A' B' + beta * C, with A' and B' optionally transposed.
@@ -152,8 +133,8 @@ static FailureOr<SmallVector<Value>> lowerGemm(NodeLowering &node) {
     return node.error() << "expects floating-point A and B of one type",
            failure();
   bool transA = node.intAttr("transA", 0), transB = node.intAttr("transB", 0);
-  if (failed(checkContraction(node, *lhs, transA ? 0 : 1, *rhs,
-                              transB ? 1 : 0)))
+  if (failed(
+          checkContraction(node, *lhs, transA ? 0 : 1, *rhs, transB ? 1 : 0)))
     return failure();
   AffineExpr m = b.getAffineDimExpr(0), n = b.getAffineDimExpr(1),
              k = b.getAffineDimExpr(2);
@@ -163,21 +144,14 @@ static FailureOr<SmallVector<Value>> lowerGemm(NodeLowering &node) {
       AffineMap::get(3, 0, transB ? ArrayRef{n, k} : ArrayRef{k, n},
                      b.getContext()),
       AffineMap::get(3, 0, {m, n}, b.getContext())};
-  Value init = filledTensor(b, loc,
-                            {tensor::getMixedSize(b, loc, *lhs, transA ? 1 : 0),
-                             tensor::getMixedSize(b, loc, *rhs, transB ? 0 : 1)},
-                            scalarConstant(b, loc, element, 0));
-  Value product =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{*lhs, *rhs}, init, maps,
-          {utils::IteratorType::parallel, utils::IteratorType::parallel,
-           utils::IteratorType::reduction},
-          [](OpBuilder &nested, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                nested, l, multiplyAdd(nested, l, args[0], args[1], args[2]));
-          })
-          .getResult(0);
-  double alpha = node.floatAttr("alpha", 1.0), beta = node.floatAttr("beta", 1.0);
+  Value init =
+      filledTensor(b, loc,
+                   {tensor::getMixedSize(b, loc, *lhs, transA ? 1 : 0),
+                    tensor::getMixedSize(b, loc, *rhs, transB ? 0 : 1)},
+                   scalarConstant(b, loc, element, 0));
+  Value product = buildContraction(b, loc, *lhs, *rhs, init, maps);
+  double alpha = node.floatAttr("alpha", 1.0),
+         beta = node.floatAttr("beta", 1.0);
   Value bias = node.input(2);
   if (bias && cast<ShapedType>(bias.getType()).getRank() > 2)
     return node.error() << "expects C of rank at most 2, got "
@@ -218,8 +192,7 @@ static Value unpackBits(OpBuilder &b, Location loc, Value byte, Value index,
   Value perByte = indexConstant(b, loc, 8 / bits);
   Value slot = arith::RemUIOp::create(b, loc, index, perByte);
   Value shift = arith::MulIOp::create(
-      b, loc,
-      arith::IndexCastOp::create(b, loc, b.getI32Type(), slot),
+      b, loc, arith::IndexCastOp::create(b, loc, b.getI32Type(), slot),
       scalarConstant(b, loc, b.getI32Type(), bits));
   Value shifted = arith::ShRUIOp::create(b, loc, wide, shift);
   return arith::AndIOp::create(
@@ -238,7 +211,8 @@ static FailureOr<SmallVector<Value>> lowerMatMulNBits(NodeLowering &node) {
   OpBuilder &b = node.b;
   Location loc = node.loc;
   int64_t k = node.intAttr("K", 0), n = node.intAttr("N", 0);
-  int64_t bits = node.intAttr("bits", 4), blockSize = node.intAttr("block_size", 0);
+  int64_t bits = node.intAttr("bits", 4),
+          blockSize = node.intAttr("block_size", 0);
   if (k <= 0 || n <= 0)
     return node.error() << "needs positive K and N attributes", failure();
   if (bits != 2 && bits != 4 && bits != 8)
@@ -261,10 +235,10 @@ static FailureOr<SmallVector<Value>> lowerMatMulNBits(NodeLowering &node) {
   int64_t blocks = (k + blockSize - 1) / blockSize;
   int64_t blobBytes = blockSize * bits / 8;
   auto packedType = cast<RankedTensorType>(packed->getType());
-  if (packedType != RankedTensorType::get(
-                        {n, blocks, blobBytes},
-                        IntegerType::get(b.getContext(), 8,
-                                         IntegerType::Unsigned)))
+  if (packedType !=
+      RankedTensorType::get(
+          {n, blocks, blobBytes},
+          IntegerType::get(b.getContext(), 8, IntegerType::Unsigned)))
     return node.error() << "expects B as tensor<" << n << "x" << blocks << "x"
                         << blobBytes << "xui8>, got " << packedType,
            failure();
@@ -274,8 +248,8 @@ static FailureOr<SmallVector<Value>> lowerMatMulNBits(NodeLowering &node) {
       (flatScales ? scaleType.getShape() != ArrayRef<int64_t>{n * blocks}
                   : scaleType.getShape() != ArrayRef<int64_t>{n, blocks}))
     return node.error() << "expects scales of A's element type shaped [" << n
-                        << ", " << blocks << "] or [" << n * blocks
-                        << "], got " << scaleType,
+                        << ", " << blocks << "] or [" << n * blocks << "], got "
+                        << scaleType,
            failure();
   Value zeroPoints = node.input(3);
   bool packedZeroPoints = false;
@@ -305,47 +279,42 @@ static FailureOr<SmallVector<Value>> lowerMatMulNBits(NodeLowering &node) {
     zeroPoints = toSignless(b, loc, zeroPoints);
 
   // Dequantize into [N, K]; the CPU target fuses this into the product.
-  Value weightInit = emptyTensor(b, loc, {b.getIndexAttr(n), b.getIndexAttr(k)},
-                                 element);
-  Value weights =
-      linalg::GenericOp::create(
-          b, loc, weightInit.getType(), ValueRange{}, weightInit,
-          SmallVector<AffineMap>{b.getMultiDimIdentityMap(2)},
-          SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
-          [&](OpBuilder &nb, Location l, ValueRange) {
-            Value row = linalg::IndexOp::create(nb, l, 0);
-            Value col = linalg::IndexOp::create(nb, l, 1);
-            Value block = arith::DivUIOp::create(
-                nb, l, col, indexConstant(nb, l, blockSize));
-            Value within = arith::RemUIOp::create(
-                nb, l, col, indexConstant(nb, l, blockSize));
-            Value byteIndex = arith::DivUIOp::create(
-                nb, l, within, indexConstant(nb, l, 8 / bits));
-            Value byte = tensor::ExtractOp::create(
-                nb, l, packedBytes, ValueRange{row, block, byteIndex});
-            Value q = unpackBits(nb, l, byte, within, bits);
-            Value value = arith::UIToFPOp::create(nb, l, element, q);
-            Value zp;
-            if (!zeroPoints) {
-              zp = scalarConstant(nb, l, element, 1 << (bits - 1));
-            } else if (packedZeroPoints) {
-              Value zpIndex = arith::DivUIOp::create(
-                  nb, l, block, indexConstant(nb, l, 8 / bits));
-              Value zpByte = tensor::ExtractOp::create(
-                  nb, l, zeroPoints, ValueRange{row, zpIndex});
-              zp = arith::UIToFPOp::create(
-                  nb, l, element, unpackBits(nb, l, zpByte, block, bits));
-            } else {
-              zp = tensor::ExtractOp::create(nb, l, zeroPoints,
-                                             ValueRange{row, block});
-            }
-            Value scale = tensor::ExtractOp::create(nb, l, scaleTable,
-                                                    ValueRange{row, block});
-            Value centered = arith::SubFOp::create(nb, l, value, zp);
-            linalg::YieldOp::create(
-                nb, l, Value(arith::MulFOp::create(nb, l, centered, scale)));
-          })
-          .getResult(0);
+  Value weightInit =
+      emptyTensor(b, loc, {b.getIndexAttr(n), b.getIndexAttr(k)}, element);
+  Value weights = buildParallelGeneric(
+      b, loc, weightInit, {}, {}, [&](OpBuilder &nb, Location l, ValueRange) {
+        Value row = linalg::IndexOp::create(nb, l, 0);
+        Value col = linalg::IndexOp::create(nb, l, 1);
+        Value block =
+            arith::DivUIOp::create(nb, l, col, indexConstant(nb, l, blockSize));
+        Value within =
+            arith::RemUIOp::create(nb, l, col, indexConstant(nb, l, blockSize));
+        Value byteIndex = arith::DivUIOp::create(
+            nb, l, within, indexConstant(nb, l, 8 / bits));
+        Value byte = tensor::ExtractOp::create(
+            nb, l, packedBytes, ValueRange{row, block, byteIndex});
+        Value q = unpackBits(nb, l, byte, within, bits);
+        Value value = arith::UIToFPOp::create(nb, l, element, q);
+        Value zp;
+        if (!zeroPoints) {
+          zp = scalarConstant(nb, l, element, 1 << (bits - 1));
+        } else if (packedZeroPoints) {
+          Value zpIndex = arith::DivUIOp::create(
+              nb, l, block, indexConstant(nb, l, 8 / bits));
+          Value zpByte = tensor::ExtractOp::create(nb, l, zeroPoints,
+                                                   ValueRange{row, zpIndex});
+          zp = arith::UIToFPOp::create(nb, l, element,
+                                       unpackBits(nb, l, zpByte, block, bits));
+        } else {
+          zp = tensor::ExtractOp::create(nb, l, zeroPoints,
+                                         ValueRange{row, block});
+        }
+        Value scale = tensor::ExtractOp::create(nb, l, scaleTable,
+                                                ValueRange{row, block});
+        Value centered = arith::SubFOp::create(nb, l, value, zp);
+        linalg::YieldOp::create(
+            nb, l, Value(arith::MulFOp::create(nb, l, centered, scale)));
+      });
 
   // Y[..., n] = sum_k A[..., k] * W[n, k].
   int64_t rank = aType.getRank();
@@ -357,36 +326,26 @@ static FailureOr<SmallVector<Value>> lowerMatMulNBits(NodeLowering &node) {
     outExprs.push_back(b.getAffineDimExpr(d));
     sizes.push_back(tensor::getMixedSize(b, loc, *a, d));
   }
-  AffineExpr nExpr = b.getAffineDimExpr(rank - 1), kExpr = b.getAffineDimExpr(rank);
+  AffineExpr nExpr = b.getAffineDimExpr(rank - 1),
+             kExpr = b.getAffineDimExpr(rank);
   aExprs.push_back(kExpr);
   wExprs = {nExpr, kExpr};
   outExprs.push_back(nExpr);
   sizes.push_back(b.getIndexAttr(n));
   Value init = filledTensor(b, loc, sizes, scalarConstant(b, loc, element, 0));
-  SmallVector<utils::IteratorType> iterators(numLoops,
-                                             utils::IteratorType::parallel);
-  iterators.back() = utils::IteratorType::reduction;
   Value product =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{*a, weights}, init,
-          SmallVector<AffineMap>{
-              AffineMap::get(numLoops, 0, aExprs, b.getContext()),
-              AffineMap::get(numLoops, 0, wExprs, b.getContext()),
-              AffineMap::get(numLoops, 0, outExprs, b.getContext())},
-          iterators,
-          [](OpBuilder &nb, Location l, ValueRange args) {
-            linalg::YieldOp::create(
-                nb, l, multiplyAdd(nb, l, args[0], args[1], args[2]));
-          })
-          .getResult(0);
+      buildContraction(b, loc, *a, weights, init,
+                       {AffineMap::get(numLoops, 0, aExprs, b.getContext()),
+                        AffineMap::get(numLoops, 0, wExprs, b.getContext()),
+                        AffineMap::get(numLoops, 0, outExprs, b.getContext())});
   Value bias = node.input(5);
   if (!bias)
     return SmallVector<Value>{product};
-  FailureOr<Value> result = buildElementwise(
-      node, {product, bias}, element,
-      [](OpBuilder &nb, Location l, ValueRange args) {
-        return arith::AddFOp::create(nb, l, args[0], args[1]);
-      });
+  FailureOr<Value> result =
+      buildElementwise(node, {product, bias}, element,
+                       [](OpBuilder &nb, Location l, ValueRange args) {
+                         return arith::AddFOp::create(nb, l, args[0], args[1]);
+                       });
   if (failed(result))
     return failure();
   return SmallVector<Value>{*result};

@@ -16,8 +16,8 @@ using namespace moec::onnx_lowering;
 namespace {
 /// Scalar semantics of a binary op; `isUnsigned` is the operands' integer
 /// signedness.
-using BinaryFn = std::function<Value(OpBuilder &, Location, Value, Value,
-                                     bool isUnsigned)>;
+using BinaryFn =
+    std::function<Value(OpBuilder &, Location, Value, Value, bool isUnsigned)>;
 using UnaryFn = std::function<Value(OpBuilder &, Location, Value)>;
 } // namespace
 
@@ -26,28 +26,28 @@ static bool isFloat(Value v) { return isa<FloatType>(v.getType()); }
 /// Lowers a node with inputs `a`, `b` whose result has the element type of
 /// the inputs, or i1 for comparisons.
 static LoweringFn binary(BinaryFn fn, bool isComparison = false) {
-  return [fn, isComparison](NodeLowering &node)
-             -> FailureOr<SmallVector<Value>> {
-    FailureOr<Value> lhs = node.rankedInput(0);
-    FailureOr<Value> rhs = node.rankedInput(1);
-    if (failed(lhs) || failed(rhs))
-      return failure();
-    Type element = getElementType(*lhs);
-    if (element != getElementType(*rhs))
-      return node.error() << "expects inputs of one element type, got "
-                          << lhs->getType() << " and " << rhs->getType(),
-             failure();
-    bool isUnsigned = isUnsignedInteger(element);
-    Type resultElement = isComparison ? node.b.getI1Type() : element;
-    FailureOr<Value> result = buildElementwise(
-        node, {*lhs, *rhs}, resultElement,
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return fn(b, loc, args[0], args[1], isUnsigned);
-        });
-    if (failed(result))
-      return failure();
-    return SmallVector<Value>{*result};
-  };
+  return
+      [fn, isComparison](NodeLowering &node) -> FailureOr<SmallVector<Value>> {
+        FailureOr<Value> lhs = node.rankedInput(0);
+        FailureOr<Value> rhs = node.rankedInput(1);
+        if (failed(lhs) || failed(rhs))
+          return failure();
+        Type element = getElementType(*lhs);
+        if (element != getElementType(*rhs))
+          return node.error() << "expects inputs of one element type, got "
+                              << lhs->getType() << " and " << rhs->getType(),
+                 failure();
+        bool isUnsigned = isUnsignedInteger(element);
+        Type resultElement = isComparison ? node.b.getI1Type() : element;
+        FailureOr<Value> result =
+            buildElementwise(node, {*lhs, *rhs}, resultElement,
+                             [&](OpBuilder &b, Location loc, ValueRange args) {
+                               return fn(b, loc, args[0], args[1], isUnsigned);
+                             });
+        if (failed(result))
+          return failure();
+        return SmallVector<Value>{*result};
+      };
 }
 
 /// Lowers a one-input node of the same element type; `floatOnly` rejects
@@ -62,11 +62,11 @@ static LoweringFn unary(UnaryFn fn, bool floatOnly = true) {
       return node.error() << "expects a floating-point input, got "
                           << input->getType(),
              failure();
-    FailureOr<Value> result = buildElementwise(
-        node, {*input}, element,
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          return fn(b, loc, args[0]);
-        });
+    FailureOr<Value> result =
+        buildElementwise(node, {*input}, element,
+                         [&](OpBuilder &b, Location loc, ValueRange args) {
+                           return fn(b, loc, args[0]);
+                         });
     if (failed(result))
       return failure();
     return SmallVector<Value>{*result};
@@ -90,8 +90,8 @@ static Value gelu(OpBuilder &b, Location loc, Value x, bool useTanh) {
   Value half = scalarConstant(b, loc, type, 0.5);
   Value inner;
   if (useTanh) {
-    Value cube = arith::MulFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, x, x));
+    Value cube =
+        arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
     Value poly = arith::AddFOp::create(
         b, loc, x,
         arith::MulFOp::create(b, loc, scalarConstant(b, loc, type, 0.044715),
@@ -278,10 +278,10 @@ static FailureOr<SmallVector<Value>> lowerGelu(NodeLowering &node) {
   if (approximate != "none" && approximate != "tanh")
     return node.error() << "unknown approximate '" << approximate << "'",
            failure();
-  return unary([tanh = approximate == "tanh"](OpBuilder &b, Location loc,
-                                              Value x) {
-    return gelu(b, loc, x, tanh);
-  })(node);
+  return unary(
+      [tanh = approximate == "tanh"](OpBuilder &b, Location loc, Value x) {
+        return gelu(b, loc, x, tanh);
+      })(node);
 }
 
 void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
@@ -300,8 +300,8 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
         return isFloat(x) ? Value(arith::MulFOp::create(b, loc, x, y))
                           : Value(arith::MulIOp::create(b, loc, x, y));
       }));
-  add("Div", binary([](OpBuilder &b, Location loc, Value x, Value y,
-                       bool isUnsigned) {
+  add("Div",
+      binary([](OpBuilder &b, Location loc, Value x, Value y, bool isUnsigned) {
         if (isFloat(x))
           return Value(arith::DivFOp::create(b, loc, x, y));
         return isUnsigned ? Value(arith::DivUIOp::create(b, loc, x, y))
@@ -326,8 +326,8 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
       binary(
           [](OpBuilder &b, Location loc, Value x, Value y, bool u) {
             return compare(b, loc, x, y, arith::CmpFPredicate::OLE,
-                           arith::CmpIPredicate::sle,
-                           arith::CmpIPredicate::ule, u);
+                           arith::CmpIPredicate::sle, arith::CmpIPredicate::ule,
+                           u);
           },
           true));
   add("Greater", binary(
@@ -341,8 +341,8 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
       binary(
           [](OpBuilder &b, Location loc, Value x, Value y, bool u) {
             return compare(b, loc, x, y, arith::CmpFPredicate::OGE,
-                           arith::CmpIPredicate::sge,
-                           arith::CmpIPredicate::uge, u);
+                           arith::CmpIPredicate::sge, arith::CmpIPredicate::uge,
+                           u);
           },
           true));
   add("And", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
@@ -406,12 +406,11 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
                   [](OpBuilder &b, Location loc, Value x) -> Value {
                     Value zero = scalarConstant(b, loc, x.getType(), 0);
                     Value negative =
-                        isFloat(x) ? Value(arith::CmpFOp::create(
-                                         b, loc, arith::CmpFPredicate::OLT, x,
-                                         zero))
-                                   : Value(arith::CmpIOp::create(
-                                         b, loc, arith::CmpIPredicate::slt, x,
-                                         zero));
+                        isFloat(x)
+                            ? Value(arith::CmpFOp::create(
+                                  b, loc, arith::CmpFPredicate::OLT, x, zero))
+                            : Value(arith::CmpIOp::create(
+                                  b, loc, arith::CmpIPredicate::slt, x, zero));
                     return arith::SelectOp::create(b, loc, negative, zero, x);
                   },
                   false));

@@ -22,9 +22,8 @@ static Value wrapIndex(OpBuilder &b, Location loc, Value element, Value dim) {
   Value index = toIndex(b, loc, element);
   Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
                                          index, indexConstant(b, loc, 0));
-  return arith::SelectOp::create(b, loc, negative,
-                                 arith::AddIOp::create(b, loc, index, dim),
-                                 index);
+  return arith::SelectOp::create(
+      b, loc, negative, arith::AddIOp::create(b, loc, index, dim), index);
 }
 
 static bool isIndexTensor(Value v) {
@@ -47,7 +46,8 @@ static FailureOr<SmallVector<Value>> lowerGather(NodeLowering &node) {
   Location loc = node.loc;
   auto dataType = cast<RankedTensorType>(data->getType());
   int64_t dataRank = dataType.getRank();
-  FailureOr<int64_t> axis = node.normalizeAxis(node.intAttr("axis", 0), dataRank);
+  FailureOr<int64_t> axis =
+      node.normalizeAxis(node.intAttr("axis", 0), dataRank);
   if (failed(axis))
     return failure();
   auto indicesType = cast<RankedTensorType>(indices->getType());
@@ -61,8 +61,8 @@ static FailureOr<SmallVector<Value>> lowerGather(NodeLowering &node) {
     int64_t n = dataInts->size();
     for (int64_t i : *indexInts) {
       if (i < -n || i >= n)
-        return node.error() << "index " << i << " is out of range for "
-                            << dataType,
+        return node.error()
+                   << "index " << i << " is out of range for " << dataType,
                failure();
       values.push_back((*dataInts)[i < 0 ? i + n : i]);
     }
@@ -83,11 +83,10 @@ static FailureOr<SmallVector<Value>> lowerGather(NodeLowering &node) {
     indexExprs.push_back(b.getAffineDimExpr(*axis + d));
   Value init = emptyTensor(b, loc, sizes, dataType.getElementType());
   Value axisDim = getDim(b, loc, *data, *axis);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{*indices}, init,
-      SmallVector<AffineMap>{AffineMap::get(rank, 0, indexExprs, b.getContext()),
-                             b.getMultiDimIdentityMap(rank)},
-      parallel(rank), [&](OpBuilder &nb, Location l, ValueRange args) {
+  Value result = buildParallelGeneric(
+      b, loc, init, *indices,
+      AffineMap::get(rank, 0, indexExprs, b.getContext()),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
         SmallVector<Value> at;
         for (int64_t d = 0; d < *axis; ++d)
           at.push_back(linalg::IndexOp::create(nb, l, d));
@@ -97,7 +96,7 @@ static FailureOr<SmallVector<Value>> lowerGather(NodeLowering &node) {
         linalg::YieldOp::create(
             nb, l, Value(tensor::ExtractOp::create(nb, l, *data, at)));
       });
-  return single(generic.getResult(0));
+  return single(result);
 }
 
 static FailureOr<SmallVector<Value>> lowerGatherElements(NodeLowering &node) {
@@ -115,13 +114,12 @@ static FailureOr<SmallVector<Value>> lowerGatherElements(NodeLowering &node) {
   FailureOr<int64_t> axis = node.normalizeAxis(node.intAttr("axis", 0), rank);
   if (failed(axis))
     return failure();
-  Value init = emptyTensor(b, loc, getSizes(b, loc, *indices),
-                           getElementType(*data));
+  Value init =
+      emptyTensor(b, loc, getSizes(b, loc, *indices), getElementType(*data));
   Value axisDim = getDim(b, loc, *data, *axis);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{*indices}, init,
-      SmallVector<AffineMap>(2, b.getMultiDimIdentityMap(rank)),
-      parallel(rank), [&](OpBuilder &nb, Location l, ValueRange args) {
+  Value result = buildParallelGeneric(
+      b, loc, init, *indices, b.getMultiDimIdentityMap(rank),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
         SmallVector<Value> at;
         for (int64_t d = 0; d < rank; ++d)
           at.push_back(d == *axis ? wrapIndex(nb, l, args[0], axisDim)
@@ -129,7 +127,7 @@ static FailureOr<SmallVector<Value>> lowerGatherElements(NodeLowering &node) {
         linalg::YieldOp::create(
             nb, l, Value(tensor::ExtractOp::create(nb, l, *data, at)));
       });
-  return single(generic.getResult(0));
+  return single(result);
 }
 
 static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
@@ -160,10 +158,8 @@ static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
     sizes.push_back(tensor::getMixedSize(b, loc, *data, d));
   int64_t rank = sizes.size();
   Value init = emptyTensor(b, loc, sizes, dataType.getElementType());
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{}, init,
-      SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)}, parallel(rank),
-      [&](OpBuilder &nb, Location l, ValueRange) {
+  Value result = buildParallelGeneric(
+      b, loc, init, {}, {}, [&](OpBuilder &nb, Location l, ValueRange) {
         SmallVector<Value> outer, at;
         for (int64_t d = 0; d < indexRank - 1; ++d)
           outer.push_back(linalg::IndexOp::create(nb, l, d));
@@ -173,15 +169,15 @@ static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
           SmallVector<Value> position(outer);
           position.push_back(indexConstant(nb, l, j));
           Value element = tensor::ExtractOp::create(nb, l, *indices, position);
-          at.push_back(wrapIndex(nb, l, element,
-                                 getDim(nb, l, *data, batch + j)));
+          at.push_back(
+              wrapIndex(nb, l, element, getDim(nb, l, *data, batch + j)));
         }
         for (int64_t d = indexRank - 1; d < rank; ++d)
           at.push_back(linalg::IndexOp::create(nb, l, d));
         linalg::YieldOp::create(
             nb, l, Value(tensor::ExtractOp::create(nb, l, *data, at)));
       });
-  return single(generic.getResult(0));
+  return single(result);
 }
 
 /// Combines an update with the current value for a scatter `reduction`.
@@ -192,7 +188,8 @@ getScatterCombiner(NodeLowering &node, Type element) {
   bool isUnsigned = isUnsignedInteger(element);
   using Fn = std::function<Value(OpBuilder &, Location, Value, Value)>;
   if (reduction == "none")
-    return Fn([](OpBuilder &, Location, Value, Value update) { return update; });
+    return Fn(
+        [](OpBuilder &, Location, Value, Value update) { return update; });
   if (reduction == "add")
     return Fn([isFloat](OpBuilder &b, Location l, Value cur, Value upd) {
       return isFloat ? Value(arith::AddFOp::create(b, l, cur, upd))
@@ -247,10 +244,9 @@ static FailureOr<SmallVector<Value>> lowerScatterElements(NodeLowering &node) {
   Type element = getElementType(*data);
   int64_t rank = cast<RankedTensorType>(data->getType()).getRank();
   if (cast<RankedTensorType>(indices->getType()).getRank() != rank ||
-      updates->getType() != RankedTensorType::get(
-                                 cast<RankedTensorType>(indices->getType())
-                                     .getShape(),
-                                 element))
+      updates->getType() !=
+          RankedTensorType::get(
+              cast<RankedTensorType>(indices->getType()).getShape(), element))
     return node.error() << "expects indices and updates of one shape and the "
                            "data's rank",
            failure();
@@ -400,12 +396,12 @@ static FailureOr<SmallVector<Value>> lowerTopK(NodeLowering &node) {
             Value xi = args[0], xj = args[1], count = args[2];
             Value beats, ties;
             if (isFloat) {
-              beats = arith::CmpFOp::create(
-                  nb, l,
-                  largest ? arith::CmpFPredicate::OGT : arith::CmpFPredicate::OLT,
-                  xj, xi);
-              ties = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                           xj, xi);
+              beats = arith::CmpFOp::create(nb, l,
+                                            largest ? arith::CmpFPredicate::OGT
+                                                    : arith::CmpFPredicate::OLT,
+                                            xj, xi);
+              ties = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ, xj,
+                                           xi);
             } else {
               arith::CmpIPredicate p =
                   largest ? (isUnsigned ? arith::CmpIPredicate::ugt
@@ -416,13 +412,14 @@ static FailureOr<SmallVector<Value>> lowerTopK(NodeLowering &node) {
               ties = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, xj,
                                            xi);
             }
-            Value earlier = arith::CmpIOp::create(
-                nb, l, arith::CmpIPredicate::ult,
-                linalg::IndexOp::create(nb, l, rank),
-                linalg::IndexOp::create(nb, l, *axis));
+            Value earlier =
+                arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
+                                      linalg::IndexOp::create(nb, l, rank),
+                                      linalg::IndexOp::create(nb, l, *axis));
             Value wins = arith::OrIOp::create(
                 nb, l, beats, arith::AndIOp::create(nb, l, ties, earlier));
-            Value increment = arith::ExtUIOp::create(nb, l, nb.getI64Type(), wins);
+            Value increment =
+                arith::ExtUIOp::create(nb, l, nb.getI64Type(), wins);
             linalg::YieldOp::create(
                 nb, l, Value(arith::AddIOp::create(nb, l, count, increment)));
           })
@@ -443,23 +440,21 @@ static FailureOr<SmallVector<Value>> lowerTopK(NodeLowering &node) {
   auto pick = linalg::GenericOp::create(
       b, loc, TypeRange{valuesInit.getType(), indicesInit.getType()},
       ValueRange{x, ranks}, ValueRange{valuesInit, indicesInit},
-      SmallVector<AffineMap>{
-          AffineMap::get(loops, 0, atSource, b.getContext()),
-          AffineMap::get(loops, 0, atSource, b.getContext()),
-          AffineMap::get(loops, 0, atP, b.getContext()),
-          AffineMap::get(loops, 0, atP, b.getContext())},
+      SmallVector<AffineMap>{AffineMap::get(loops, 0, atSource, b.getContext()),
+                             AffineMap::get(loops, 0, atSource, b.getContext()),
+                             AffineMap::get(loops, 0, atP, b.getContext()),
+                             AffineMap::get(loops, 0, atP, b.getContext())},
       iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
         Value p = arith::IndexCastOp::create(
             nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, *axis));
         Value source = arith::IndexCastOp::create(
             nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, rank));
-        Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                          args[1], p);
+        Value hit =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, args[1], p);
         linalg::YieldOp::create(
             nb, l,
-            ValueRange{
-                arith::SelectOp::create(nb, l, hit, args[0], args[2]),
-                arith::SelectOp::create(nb, l, hit, source, args[3])});
+            ValueRange{arith::SelectOp::create(nb, l, hit, args[0], args[2]),
+                       arith::SelectOp::create(nb, l, hit, source, args[3])});
       });
   return SmallVector<Value>{fromSignless(b, loc, pick.getResult(0), element),
                             pick.getResult(1)};
@@ -483,19 +478,18 @@ static FailureOr<SmallVector<Value>> lowerNonZero(NodeLowering &node) {
   SmallVector<int64_t> all;
   for (int64_t d = 0; d < rank; ++d)
     all.push_back(d);
-  Value count = buildReduction(
-      b, loc, x, all, /*keepDims=*/false,
-      scalarConstant(b, loc, b.getI64Type(), 0),
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value one = arith::ExtUIOp::create(nb, l, nb.getI64Type(),
-                                           isNonZero(nb, l, args[0]));
-        return arith::AddIOp::create(nb, l, args[1], one);
-      });
-  Value total = toIndex(b, loc, tensor::ExtractOp::create(b, loc, count,
-                                                          ValueRange{}));
-  Value init = filledTensor(
-      b, loc, {b.getIndexAttr(rank), total},
-      scalarConstant(b, loc, b.getI64Type(), 0));
+  Value count =
+      buildReduction(b, loc, x, all, /*keepDims=*/false,
+                     scalarConstant(b, loc, b.getI64Type(), 0),
+                     [&](OpBuilder &nb, Location l, ValueRange args) {
+                       Value one = arith::ExtUIOp::create(
+                           nb, l, nb.getI64Type(), isNonZero(nb, l, args[0]));
+                       return arith::AddIOp::create(nb, l, args[1], one);
+                     });
+  Value total =
+      toIndex(b, loc, tensor::ExtractOp::create(b, loc, count, ValueRange{}));
+  Value init = filledTensor(b, loc, {b.getIndexAttr(rank), total},
+                            scalarConstant(b, loc, b.getI64Type(), 0));
   // Walk the elements in row-major order, appending coordinates.
   SmallVector<Value> bounds;
   for (int64_t d = 0; d < rank; ++d)
@@ -503,8 +497,7 @@ static FailureOr<SmallVector<Value>> lowerNonZero(NodeLowering &node) {
   SmallVector<Value> lbs(rank, indexConstant(b, loc, 0));
   SmallVector<Value> steps(rank, indexConstant(b, loc, 1));
   scf::LoopNest nest = scf::buildLoopNest(
-      b, loc, lbs, bounds, steps,
-      ValueRange{init, indexConstant(b, loc, 0)},
+      b, loc, lbs, bounds, steps, ValueRange{init, indexConstant(b, loc, 0)},
       [&](OpBuilder &nb, Location l, ValueRange ivs, ValueRange iterArgs) {
         Value element = tensor::ExtractOp::create(nb, l, x, ivs);
         auto ifOp = scf::IfOp::create(
@@ -549,15 +542,15 @@ static FailureOr<SmallVector<Value>> lowerOneHot(NodeLowering &node) {
     return failure();
   OpFoldResult depthSize;
   SmallVector<Value> zeros(depthType.getRank(), indexConstant(b, loc, 0));
-  Value depthScalar = tensor::ExtractOp::create(
-      b, loc, toSignless(b, loc, *depth), zeros);
+  Value depthScalar =
+      tensor::ExtractOp::create(b, loc, toSignless(b, loc, *depth), zeros);
   if (auto ints = getConstantInts(*depth)) {
     depthSize = b.getIndexAttr((*ints)[0]);
   } else {
     // Depth may be any numeric type; a float depth is truncated.
-    Value asInt = convertScalar(b, loc, depthScalar, b.getI64Type(),
-                                isUnsignedInteger(depthType.getElementType()),
-                                false);
+    Value asInt =
+        convertScalar(b, loc, depthScalar, b.getI64Type(),
+                      isUnsignedInteger(depthType.getElementType()), false);
     depthSize = toIndex(b, loc, asInt);
   }
   Value signlessValues = toSignless(b, loc, *values);
@@ -575,11 +568,10 @@ static FailureOr<SmallVector<Value>> lowerOneHot(NodeLowering &node) {
   Value depthIndex = getValueOrCreateConstantIndexOp(b, loc, depthSize);
   bool indexUnsigned = isUnsignedInteger(getElementType(*indices));
   Value indicesSignless = toSignless(b, loc, *indices);
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{indicesSignless}, init,
-      SmallVector<AffineMap>{AffineMap::get(rank, 0, indexExprs, b.getContext()),
-                             b.getMultiDimIdentityMap(rank)},
-      parallel(rank), [&](OpBuilder &nb, Location l, ValueRange args) {
+  Value result = buildParallelGeneric(
+      b, loc, init, indicesSignless,
+      AffineMap::get(rank, 0, indexExprs, b.getContext()),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
         Value index = args[0];
         if (isa<FloatType>(index.getType()))
           index = arith::FPToSIOp::create(nb, l, nb.getI64Type(), index);
@@ -587,21 +579,21 @@ static FailureOr<SmallVector<Value>> lowerOneHot(NodeLowering &node) {
           index = convertScalar(nb, l, index, nb.getI64Type(), indexUnsigned,
                                 false);
         Value wrapped = wrapIndex(nb, l, index, depthIndex);
-        Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
-                                          wrapped,
-                                          linalg::IndexOp::create(nb, l, *axis));
+        Value hit =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, wrapped,
+                                  linalg::IndexOp::create(nb, l, *axis));
         linalg::YieldOp::create(
             nb, l, Value(arith::SelectOp::create(nb, l, hit, on, off)));
       });
-  return single(fromSignless(b, loc, generic.getResult(0),
-                             valuesType.getElementType()));
+  return single(fromSignless(b, loc, result, valuesType.getElementType()));
 }
 
 static FailureOr<SmallVector<Value>> lowerCumSum(NodeLowering &node) {
   FailureOr<Value> input = node.rankedInput(0);
   if (failed(input))
     return failure();
-  std::optional<SmallVector<int64_t>> axisValue = getConstantInts(node.input(1));
+  std::optional<SmallVector<int64_t>> axisValue =
+      getConstantInts(node.input(1));
   if (!axisValue || axisValue->size() != 1)
     return node.error() << "needs a constant scalar axis", failure();
   OpBuilder &b = node.b;
@@ -619,7 +611,8 @@ static FailureOr<SmallVector<Value>> lowerCumSum(NodeLowering &node) {
   SmallVector<AffineExpr> atI, atJ;
   for (int64_t d = 0; d < rank; ++d) {
     atI.push_back(b.getAffineDimExpr(d));
-    atJ.push_back(d == *axis ? b.getAffineDimExpr(rank) : b.getAffineDimExpr(d));
+    atJ.push_back(d == *axis ? b.getAffineDimExpr(rank)
+                             : b.getAffineDimExpr(d));
   }
   Type signless = toSignlessType(element);
   Value init = filledTensor(b, loc, getSizes(b, loc, x),
@@ -627,8 +620,9 @@ static FailureOr<SmallVector<Value>> lowerCumSum(NodeLowering &node) {
   SmallVector<utils::IteratorType> iterators = parallel(loops);
   iterators.back() = utils::IteratorType::reduction;
   arith::CmpIPredicate predicate =
-      reverse ? (exclusive ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::uge)
-              : (exclusive ? arith::CmpIPredicate::ult : arith::CmpIPredicate::ule);
+      reverse
+          ? (exclusive ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::uge)
+          : (exclusive ? arith::CmpIPredicate::ult : arith::CmpIPredicate::ule);
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{x}, init,
       SmallVector<AffineMap>{AffineMap::get(loops, 0, atJ, b.getContext()),

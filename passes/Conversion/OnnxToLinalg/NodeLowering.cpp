@@ -65,10 +65,9 @@ InFlightDiagnostic NodeLowering::error() {
   InFlightDiagnostic diag = emitError(loc) << "node ";
   if (!name.empty())
     diag << "'" << name << "' ";
-  return std::move(diag) << "(op type '"
-                        << node.getOpType() << "', domain '"
-                        << node.getDomainName() << "', opset "
-                        << node.getOpset() << "): ";
+  return std::move(diag) << "(op type '" << node.getOpType() << "', domain '"
+                         << node.getDomainName() << "', opset "
+                         << node.getOpset() << "): ";
 }
 
 FailureOr<int64_t> NodeLowering::normalizeAxis(int64_t axis, int64_t rank,
@@ -143,8 +142,7 @@ Value onnx_lowering::convertScalar(OpBuilder &b, Location loc, Value value,
     if (fromFloat)
       return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
                                    zero);
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value,
-                                 zero);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value, zero);
   }
   if (fromFloat && toFloat)
     return fromFloat.getWidth() < toFloat.getWidth()
@@ -301,8 +299,8 @@ FailureOr<Value> onnx_lowering::buildElementwise(NodeLowering &node,
     auto type = cast<RankedTensorType>(input.getType());
     for (int64_t dim = 0; dim < type.getRank(); ++dim) {
       int64_t d = dim + (rank - type.getRank());
-      bool broadcast = type.getDimSize(dim) == 1 &&
-                       !(isConstantIntValue(sizes[d], 1));
+      bool broadcast =
+          type.getDimSize(dim) == 1 && !(isConstantIntValue(sizes[d], 1));
       exprs[i].push_back(broadcast ? b.getAffineConstantExpr(0)
                                    : b.getAffineDimExpr(d));
     }
@@ -322,6 +320,43 @@ FailureOr<Value> onnx_lowering::buildElementwise(NodeLowering &node,
         linalg::YieldOp::create(nested, nestedLoc, result);
       });
   return fromSignless(b, loc, generic.getResult(0), resultElementType);
+}
+
+Value onnx_lowering::buildParallelGeneric(
+    OpBuilder &b, Location loc, Value init, ValueRange inputs,
+    ArrayRef<AffineMap> inputMaps,
+    function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+  int64_t rank = cast<RankedTensorType>(init.getType()).getRank();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  return linalg::GenericOp::create(b, loc, init.getType(), inputs, init, maps,
+                                   SmallVector<utils::IteratorType>(
+                                       rank, utils::IteratorType::parallel),
+                                   body)
+      .getResult(0);
+}
+
+Value onnx_lowering::buildContraction(OpBuilder &b, Location loc, Value lhs,
+                                      Value rhs, Value init,
+                                      ArrayRef<AffineMap> maps) {
+  unsigned loops = maps.front().getNumDims();
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps,
+             iterators,
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               Value x = args[0], y = args[1], acc = args[2];
+               Value sum =
+                   isa<FloatType>(x.getType())
+                       ? Value(arith::AddFOp::create(
+                             nb, l, acc, arith::MulFOp::create(nb, l, x, y)))
+                       : Value(arith::AddIOp::create(
+                             nb, l, acc, arith::MulIOp::create(nb, l, x, y)));
+               linalg::YieldOp::create(nb, l, sum);
+             })
+      .getResult(0);
 }
 
 Value onnx_lowering::buildReduction(OpBuilder &b, Location loc, Value input,

@@ -112,9 +112,8 @@ mlir::Value toIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
 // Shapes
 //===----------------------------------------------------------------------===//
 
-llvm::SmallVector<mlir::OpFoldResult> getSizes(mlir::OpBuilder &b,
-                                               mlir::Location loc,
-                                               mlir::Value tensor);
+llvm::SmallVector<mlir::OpFoldResult>
+getSizes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensor);
 mlir::Value getDim(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensor,
                    int64_t dim);
 mlir::Value emptyTensor(mlir::OpBuilder &b, mlir::Location loc,
@@ -143,8 +142,8 @@ mlir::Value reshapeTo(mlir::OpBuilder &b, mlir::Location loc,
 // Generic builders
 //===----------------------------------------------------------------------===//
 
-using ScalarBody = std::function<mlir::Value(
-    mlir::OpBuilder &, mlir::Location, mlir::ValueRange)>;
+using ScalarBody = std::function<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                             mlir::ValueRange)>;
 
 /// Applies `body` element-wise over `inputs` with ONNX (numpy) broadcasting.
 /// Inputs must be ranked; unsigned inputs are seen as signless by `body`.
@@ -153,6 +152,23 @@ mlir::FailureOr<mlir::Value> buildElementwise(NodeLowering &node,
                                               mlir::ValueRange inputs,
                                               mlir::Type resultElementType,
                                               const ScalarBody &body);
+
+/// A linalg.generic that writes every element of `init` (identity map, all
+/// loops parallel), reading `inputs` through `inputMaps`; `body` yields the
+/// element (it may use linalg.index and tensor.extract).
+mlir::Value
+buildParallelGeneric(mlir::OpBuilder &b, mlir::Location loc, mlir::Value init,
+                     mlir::ValueRange inputs,
+                     llvm::ArrayRef<mlir::AffineMap> inputMaps,
+                     llvm::function_ref<void(mlir::OpBuilder &, mlir::Location,
+                                             mlir::ValueRange)>
+                         body);
+
+/// The contraction `init += lhs * rhs` over `maps` (lhs, rhs, init), the
+/// last loop a reduction and the others parallel.
+mlir::Value buildContraction(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value lhs, mlir::Value rhs, mlir::Value init,
+                             llvm::ArrayRef<mlir::AffineMap> maps);
 
 /// Reduces `input` over `axes` (normalised, sorted) starting from `init`;
 /// `body(element, accumulator)` combines. keepDims leaves size-1 axes.

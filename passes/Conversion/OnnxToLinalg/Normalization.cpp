@@ -15,8 +15,9 @@ enum class ReduceKind { Sum, Mean, Max, Min, Prod };
 } // namespace
 
 static Value addValues(OpBuilder &b, Location loc, Value x, Value y) {
-  return isa<FloatType>(x.getType()) ? Value(arith::AddFOp::create(b, loc, x, y))
-                                     : Value(arith::AddIOp::create(b, loc, x, y));
+  return isa<FloatType>(x.getType())
+             ? Value(arith::AddFOp::create(b, loc, x, y))
+             : Value(arith::AddIOp::create(b, loc, x, y));
 }
 
 /// The number of elements `input` has along `axes`, as a scalar of `type`.
@@ -24,8 +25,8 @@ static Value countAlong(OpBuilder &b, Location loc, Value input,
                         ArrayRef<int64_t> axes, Type type) {
   Value count = indexConstant(b, loc, 1);
   for (int64_t axis : axes)
-    count = b.createOrFold<arith::MulIOp>(loc, count,
-                                          getDim(b, loc, input, axis));
+    count =
+        b.createOrFold<arith::MulIOp>(loc, count, getDim(b, loc, input, axis));
   Value asInt = b.createOrFold<arith::IndexCastOp>(loc, b.getI64Type(), count);
   return convertScalar(b, loc, asInt, type, false, false);
 }
@@ -36,21 +37,17 @@ static Value mapTensor(OpBuilder &b, Location loc, ValueRange inputs,
   Value first = inputs.front();
   int64_t rank = cast<RankedTensorType>(first.getType()).getRank();
   Value init = emptyTensor(b, loc, getSizes(b, loc, first), resultElement);
-  SmallVector<AffineMap> maps(inputs.size() + 1,
-                              b.getMultiDimIdentityMap(rank));
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), inputs, init, maps,
-             SmallVector<utils::IteratorType>(rank,
-                                              utils::IteratorType::parallel),
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               linalg::YieldOp::create(nb, l, body(nb, l, args.drop_back()));
-             })
-      .getResult(0);
+  SmallVector<AffineMap> maps(inputs.size(), b.getMultiDimIdentityMap(rank));
+  return buildParallelGeneric(b, loc, init, inputs, maps,
+                              [&](OpBuilder &nb, Location l, ValueRange args) {
+                                linalg::YieldOp::create(
+                                    nb, l, body(nb, l, args.drop_back()));
+                              });
 }
 
 static LoweringFn reduce(ReduceKind kind, int64_t axesInputSince) {
-  return [kind, axesInputSince](NodeLowering &node)
-             -> FailureOr<SmallVector<Value>> {
+  return [kind,
+          axesInputSince](NodeLowering &node) -> FailureOr<SmallVector<Value>> {
     FailureOr<Value> input = node.rankedInput(0);
     if (failed(input))
       return failure();
@@ -64,7 +61,8 @@ static LoweringFn reduce(ReduceKind kind, int64_t axesInputSince) {
     int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
     SmallVector<int64_t> axes;
     if (node.opset() >= axesInputSince && node.input(1)) {
-      std::optional<SmallVector<int64_t>> values = getConstantInts(node.input(1));
+      std::optional<SmallVector<int64_t>> values =
+          getConstantInts(node.input(1));
       if (!values)
         return node.error() << "needs constant axes", failure();
       axes = *values;
@@ -110,17 +108,18 @@ static LoweringFn reduce(ReduceKind kind, int64_t axesInputSince) {
       if (isFloat) {
         init = arith::ConstantOp::create(
             b, loc,
-            b.getFloatAttr(signless,
-                           APFloat::getInf(
-                               cast<FloatType>(signless).getFloatSemantics(),
-                               /*Negative=*/isMax)));
+            b.getFloatAttr(
+                signless,
+                APFloat::getInf(cast<FloatType>(signless).getFloatSemantics(),
+                                /*Negative=*/isMax)));
       } else {
         unsigned width = signless.getIntOrFloatBitWidth();
         APInt bound = isUnsigned ? (isMax ? APInt::getMinValue(width)
                                           : APInt::getMaxValue(width))
                                  : (isMax ? APInt::getSignedMinValue(width)
                                           : APInt::getSignedMaxValue(width));
-        init = arith::ConstantOp::create(b, loc, b.getIntegerAttr(signless, bound));
+        init = arith::ConstantOp::create(b, loc,
+                                         b.getIntegerAttr(signless, bound));
       }
       body = [=](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value x = args[0], acc = args[1];
@@ -139,13 +138,13 @@ static LoweringFn reduce(ReduceKind kind, int64_t axesInputSince) {
     Value result = buildReduction(b, loc, x, axes, keepDims, init, body);
     if (kind == ReduceKind::Mean) {
       Value count = countAlong(b, loc, x, axes, signless);
-      result = mapTensor(b, loc, {result}, signless,
-                         [&](OpBuilder &nb, Location l, ValueRange args) {
-                           return isFloat ? Value(arith::DivFOp::create(
-                                                nb, l, args[0], count))
-                                          : Value(arith::DivSIOp::create(
-                                                nb, l, args[0], count));
-                         });
+      result = mapTensor(
+          b, loc, {result}, signless,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            return isFloat
+                       ? Value(arith::DivFOp::create(nb, l, args[0], count))
+                       : Value(arith::DivSIOp::create(nb, l, args[0], count));
+          });
     }
     return SmallVector<Value>{fromSignless(b, loc, result, element)};
   };
@@ -169,14 +168,14 @@ static LoweringFn softmax(bool isLog) {
       return failure();
     Value negInf = arith::ConstantOp::create(
         b, loc,
-        b.getFloatAttr(element, APFloat::getInf(
-                                    cast<FloatType>(element).getFloatSemantics(),
-                                    true)));
-    Value max = buildReduction(
-        b, loc, *input, {*axis}, true, negInf,
-        [](OpBuilder &nb, Location l, ValueRange args) {
-          return arith::MaximumFOp::create(nb, l, args[1], args[0]);
-        });
+        b.getFloatAttr(
+            element, APFloat::getInf(
+                         cast<FloatType>(element).getFloatSemantics(), true)));
+    Value max = buildReduction(b, loc, *input, {*axis}, true, negInf,
+                               [](OpBuilder &nb, Location l, ValueRange args) {
+                                 return arith::MaximumFOp::create(
+                                     nb, l, args[1], args[0]);
+                               });
     FailureOr<Value> shifted = buildElementwise(
         node, {*input, max}, element,
         [](OpBuilder &nb, Location l, ValueRange args) {
@@ -265,19 +264,19 @@ static FailureOr<NormStatistics> normStatistics(NodeLowering &node, Value x,
       return failure();
     centered = *diff;
   }
-  Value squares = mapTensor(b, loc, {centered}, stash,
-                            [](OpBuilder &nb, Location l, ValueRange args) {
-                              return arith::MulFOp::create(nb, l, args[0],
-                                                           args[0]);
-                            });
+  Value squares =
+      mapTensor(b, loc, {centered}, stash,
+                [](OpBuilder &nb, Location l, ValueRange args) {
+                  return arith::MulFOp::create(nb, l, args[0], args[0]);
+                });
   Value variance = divide(sumOf(squares));
-  stats.invStd = mapTensor(
-      b, loc, {variance}, stash,
-      [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value shifted = arith::AddFOp::create(
-            nb, l, args[0], scalarConstant(nb, l, stash, epsilon));
-        return math::RsqrtOp::create(nb, l, shifted);
-      });
+  stats.invStd =
+      mapTensor(b, loc, {variance}, stash,
+                [&](OpBuilder &nb, Location l, ValueRange args) {
+                  Value shifted = arith::AddFOp::create(
+                      nb, l, args[0], scalarConstant(nb, l, stash, epsilon));
+                  return math::RsqrtOp::create(nb, l, shifted);
+                });
   return stats;
 }
 
@@ -324,9 +323,8 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(NodeLowering &node,
   FailureOr<int64_t> axis = node.normalizeAxis(node.intAttr("axis", -1), rank);
   if (failed(axis))
     return failure();
-  Type stash = node.intAttr("stash_type", 1) == 1
-                   ? Type(node.b.getF32Type())
-                   : element;
+  Type stash =
+      node.intAttr("stash_type", 1) == 1 ? Type(node.b.getF32Type()) : element;
   FailureOr<NormStatistics> stats = normStatistics(
       node, *input, *axis, node.floatAttr("epsilon", 1e-5), stash, rms);
   if (failed(stats))

@@ -34,7 +34,8 @@ std::vector<std::string> moec::getLowerableOnnxOps() {
   std::vector<std::string> ops;
   for (const auto &entry : getLoweringTable()) {
     auto [domain, opType] = entry.getKey().split("::");
-    ops.push_back(domain.empty() ? opType.str() : (domain + "." + opType).str());
+    ops.push_back(domain.empty() ? opType.str()
+                                 : (domain + "." + opType).str());
   }
   llvm::sort(ops);
   return ops;

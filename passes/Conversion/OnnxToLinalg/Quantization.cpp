@@ -28,8 +28,8 @@ static FailureOr<QuantParams> getQuantParams(NodeLowering &node, Value x,
   auto scaleType = dyn_cast<RankedTensorType>(scale.getType());
   if (!scaleType)
     return node.error() << "needs a ranked scale", failure();
-  if (zeroPoint && cast<ShapedType>(zeroPoint.getType()).getShape() !=
-                       scaleType.getShape())
+  if (zeroPoint &&
+      cast<ShapedType>(zeroPoint.getType()).getShape() != scaleType.getShape())
     return node.error() << "expects the zero point shaped like the scale",
            failure();
   QuantParams params;
@@ -102,37 +102,34 @@ static Value buildQuantMap(
         maps.push_back(AffineMap::get(rank, 0, {}, b.getContext()));
       } else {
         inputs.push_back(t);
-        maps.push_back(AffineMap::get(rank, 0, b.getAffineDimExpr(params.axis)));
+        maps.push_back(
+            AffineMap::get(rank, 0, b.getAffineDimExpr(params.axis)));
       }
     }
   }
-  maps.push_back(b.getMultiDimIdentityMap(rank));
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), inputs, init, maps,
-             SmallVector<utils::IteratorType>(rank,
-                                              utils::IteratorType::parallel),
-             [&](OpBuilder &nb, Location l, ValueRange args) {
-               Value s, z;
-               if (mapped) {
-                 s = args[1];
-                 z = zeroPoint ? args[2] : Value();
-               } else {
-                 SmallVector<Value> at;
-                 for (int64_t d = 0; d < rank; ++d) {
-                   Value i = linalg::IndexOp::create(nb, l, d);
-                   at.push_back(d == params.axis
-                                    ? Value(arith::DivUIOp::create(
-                                          nb, l, i,
-                                          indexConstant(nb, l, params.blockSize)))
-                                    : i);
-                 }
-                 s = tensor::ExtractOp::create(nb, l, scale, at);
-                 if (zeroPoint)
-                   z = tensor::ExtractOp::create(nb, l, zeroPoint, at);
-               }
-               linalg::YieldOp::create(nb, l, body(nb, l, args[0], s, z));
-             })
-      .getResult(0);
+  return buildParallelGeneric(
+      b, loc, init, inputs, maps,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value s, z;
+        if (mapped) {
+          s = args[1];
+          z = zeroPoint ? args[2] : Value();
+        } else {
+          SmallVector<Value> at;
+          for (int64_t d = 0; d < rank; ++d) {
+            Value i = linalg::IndexOp::create(nb, l, d);
+            at.push_back(
+                d == params.axis
+                    ? Value(arith::DivUIOp::create(
+                          nb, l, i, indexConstant(nb, l, params.blockSize)))
+                    : i);
+          }
+          s = tensor::ExtractOp::create(nb, l, scale, at);
+          if (zeroPoint)
+            z = tensor::ExtractOp::create(nb, l, zeroPoint, at);
+        }
+        linalg::YieldOp::create(nb, l, body(nb, l, args[0], s, z));
+      });
 }
 
 static FailureOr<SmallVector<Value>> lowerDequantize(NodeLowering &node) {
@@ -157,16 +154,17 @@ static FailureOr<SmallVector<Value>> lowerDequantize(NodeLowering &node) {
     return failure();
   bool isUnsigned = isUnsignedInteger(quantized);
   // x - zero_point is exact in a wider integer.
-  Type wide = quantized.getIntOrFloatBitWidth() >= 32 ? b.getI64Type()
-                                                      : b.getI32Type();
+  Type wide =
+      quantized.getIntOrFloatBitWidth() >= 32 ? b.getI64Type() : b.getI32Type();
   Value result = buildQuantMap(
-      b, loc, toSignless(b, loc, *x),
-      *scale, zeroPoint ? toSignless(b, loc, zeroPoint) : Value(), *params,
-      element, [&](OpBuilder &nb, Location l, Value q, Value s, Value z) {
+      b, loc, toSignless(b, loc, *x), *scale,
+      zeroPoint ? toSignless(b, loc, zeroPoint) : Value(), *params, element,
+      [&](OpBuilder &nb, Location l, Value q, Value s, Value z) {
         Value centered = convertScalar(nb, l, q, wide, isUnsigned, false);
         if (z)
           centered = arith::SubIOp::create(
-              nb, l, centered, convertScalar(nb, l, z, wide, isUnsigned, false));
+              nb, l, centered,
+              convertScalar(nb, l, z, wide, isUnsigned, false));
         Value asFloat = arith::SIToFPOp::create(nb, l, element, centered);
         return arith::MulFOp::create(nb, l, asFloat, s);
       });
@@ -196,11 +194,12 @@ static FailureOr<SmallVector<Value>> lowerQuantize(NodeLowering &node) {
   bool isUnsigned = quantizedInt.isUnsigned();
   unsigned width = quantizedInt.getWidth();
   double lo = isUnsigned ? 0.0 : -std::ldexp(1.0, width - 1);
-  double hi = isUnsigned ? std::ldexp(1.0, width) - 1
-                         : std::ldexp(1.0, width - 1) - 1;
+  double hi =
+      isUnsigned ? std::ldexp(1.0, width) - 1 : std::ldexp(1.0, width - 1) - 1;
   Type signless = toSignlessType(quantized);
   // Compute in f32 at least, so that the rounding and clamp are exact.
-  Type compute = element.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : element;
+  Type compute =
+      element.getIntOrFloatBitWidth() < 32 ? b.getF32Type() : element;
   Value result = buildQuantMap(
       b, loc, *x, *scale, zeroPoint ? toSignless(b, loc, zeroPoint) : Value(),
       *params, signless,
@@ -212,8 +211,10 @@ static FailureOr<SmallVector<Value>> lowerQuantize(NodeLowering &node) {
         if (z)
           q = arith::AddFOp::create(
               nb, l, q, convertScalar(nb, l, z, compute, isUnsigned, false));
-        q = arith::MaximumFOp::create(nb, l, q, scalarConstant(nb, l, compute, lo));
-        q = arith::MinimumFOp::create(nb, l, q, scalarConstant(nb, l, compute, hi));
+        q = arith::MaximumFOp::create(nb, l, q,
+                                      scalarConstant(nb, l, compute, lo));
+        q = arith::MinimumFOp::create(nb, l, q,
+                                      scalarConstant(nb, l, compute, hi));
         return convertScalar(nb, l, q, signless, false, isUnsigned);
       });
   return SmallVector<Value>{fromSignless(b, loc, result, quantized)};

@@ -106,8 +106,7 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
     for (auto [i, s] : llvm::enumerate(*shape)) {
       if (s == -1) {
         if (inferred)
-          return node.error() << "has more than one -1 in its shape",
-                 failure();
+          return node.error() << "has more than one -1 in its shape", failure();
         inferred = i;
         sizes.push_back(OpFoldResult());
         continue;
@@ -147,8 +146,8 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
                                              entry, zero);
         entry = arith::SelectOp::create(b, loc, isZero, inputDims[i], entry);
       }
-      Value isInferred = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq, entry, minusOne);
+      Value isInferred = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                               entry, minusOne);
       knownProduct = arith::MulIOp::create(
           b, loc, knownProduct,
           arith::SelectOp::create(b, loc, isInferred, one, entry));
@@ -157,8 +156,8 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
     Value inferredSize =
         arith::DivUIOp::create(b, loc, numElements, knownProduct);
     for (Value entry : entries) {
-      Value isInferred = arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::eq, entry, minusOne);
+      Value isInferred = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                               entry, minusOne);
       sizes.push_back(
           arith::SelectOp::create(b, loc, isInferred, inferredSize, entry)
               .getResult());
@@ -217,16 +216,15 @@ static FailureOr<SmallVector<Value>> lowerTranspose(NodeLowering &node) {
   llvm::sort(sorted);
   for (int64_t d = 0; d < rank; ++d)
     if (static_cast<int64_t>(sorted.size()) != rank || sorted[d] != d)
-      return node.error() << "perm is not a permutation of the input's "
-                          << rank << " dimensions",
+      return node.error() << "perm is not a permutation of the input's " << rank
+                          << " dimensions",
              failure();
   return single(buildTranspose(node.b, node.loc, *input, perm));
 }
 
 /// Axes from the `axes` input (opset 13+) or attribute, normalised.
-static FailureOr<SmallVector<int64_t>> getAxes(NodeLowering &node,
-                                               unsigned inputIndex,
-                                               int64_t rank, bool required) {
+static FailureOr<SmallVector<int64_t>>
+getAxes(NodeLowering &node, unsigned inputIndex, int64_t rank, bool required) {
   SmallVector<int64_t> axes;
   if (Value axesInput = node.input(inputIndex)) {
     std::optional<SmallVector<int64_t>> values = getConstantInts(axesInput);
@@ -290,8 +288,8 @@ static FailureOr<SmallVector<Value>> lowerSqueeze(NodeLowering &node) {
   if (axes->empty() && !node.input(1) && !node.hasAttr("axes")) {
     for (int64_t d = 0; d < type.getRank(); ++d) {
       if (type.isDynamicDim(d))
-        return node.error() << "cannot squeeze all unit dimensions of "
-                            << type << " without axes",
+        return node.error() << "cannot squeeze all unit dimensions of " << type
+                            << " without axes",
                failure();
       if (type.getDimSize(d) == 1)
         axes->push_back(d);
@@ -306,8 +304,7 @@ static FailureOr<SmallVector<Value>> lowerSqueeze(NodeLowering &node) {
       continue;
     }
     if (!type.isDynamicDim(d) && type.getDimSize(d) != 1)
-      return node.error() << "cannot squeeze dimension " << d << " of "
-                          << type,
+      return node.error() << "cannot squeeze dimension " << d << " of " << type,
              failure();
   }
   return single(reshapeOrFold(b, loc, *input, sizes));
@@ -334,10 +331,10 @@ static FailureOr<SmallVector<Value>> lowerExpand(NodeLowering &node) {
   } else {
     Value runtimeShape = toSignless(b, loc, *shapeInput);
     for (int64_t i = 0; i < shapeType.getDimSize(0); ++i)
-      sizes.push_back(toIndex(b, loc,
-                              tensor::ExtractOp::create(
-                                  b, loc, runtimeShape,
-                                  ValueRange{indexConstant(b, loc, i)})));
+      sizes.push_back(toIndex(
+          b, loc,
+          tensor::ExtractOp::create(b, loc, runtimeShape,
+                                    ValueRange{indexConstant(b, loc, i)})));
   }
   // Broadcast the input against an uninitialised tensor of the target
   // shape: a 1 in the target keeps the input's size.
@@ -504,44 +501,35 @@ static FailureOr<SmallVector<Value>> lowerSlice(NodeLowering &node) {
       return failure();
     if (steps[i] == 0)
       return node.error() << "has a zero step", failure();
-    auto [start, size] =
-        sliceBounds(b, loc, getDim(b, loc, *input, *axis),
-                    vectorEntry(b, loc, *starts, i),
-                    vectorEntry(b, loc, *ends, i), steps[i]);
+    auto [start, size] = sliceBounds(b, loc, getDim(b, loc, *input, *axis),
+                                     vectorEntry(b, loc, *starts, i),
+                                     vectorEntry(b, loc, *ends, i), steps[i]);
     offsets[*axis] = getAsOpFoldResult(start);
     sizes[*axis] = getAsOpFoldResult(size);
     strides[*axis] = b.getIndexAttr(std::abs(steps[i]));
     reversed[*axis] = steps[i] < 0;
   }
   if (!llvm::is_contained(reversed, true))
-    return single(tensor::ExtractSliceOp::create(b, loc, *input, offsets,
-                                                 sizes, strides));
+    return single(tensor::ExtractSliceOp::create(b, loc, *input, offsets, sizes,
+                                                 strides));
   // Negative steps walk backwards: out[i] = in[offset - i * stride].
   Value init = emptyTensor(b, loc, sizes, getElementType(*input));
   int64_t rank = type.getRank();
-  Value result =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{}, init,
-          SmallVector<AffineMap>{b.getMultiDimIdentityMap(rank)},
-          SmallVector<utils::IteratorType>(rank,
-                                           utils::IteratorType::parallel),
-          [&](OpBuilder &nb, Location l, ValueRange) {
-            SmallVector<Value> indices;
-            for (int64_t d = 0; d < rank; ++d) {
-              Value i = linalg::IndexOp::create(nb, l, d);
-              Value offset = getValueOrCreateConstantIndexOp(nb, l, offsets[d]);
-              Value stride = getValueOrCreateConstantIndexOp(nb, l, strides[d]);
-              Value delta = arith::MulIOp::create(nb, l, i, stride);
-              indices.push_back(
-                  reversed[d]
-                      ? Value(arith::SubIOp::create(nb, l, offset, delta))
-                      : Value(arith::AddIOp::create(nb, l, offset, delta)));
-            }
-            linalg::YieldOp::create(
-                nb, l,
-                Value(tensor::ExtractOp::create(nb, l, *input, indices)));
-          })
-          .getResult(0);
+  Value result = buildParallelGeneric(
+      b, loc, init, {}, {}, [&](OpBuilder &nb, Location l, ValueRange) {
+        SmallVector<Value> indices;
+        for (int64_t d = 0; d < rank; ++d) {
+          Value i = linalg::IndexOp::create(nb, l, d);
+          Value offset = getValueOrCreateConstantIndexOp(nb, l, offsets[d]);
+          Value stride = getValueOrCreateConstantIndexOp(nb, l, strides[d]);
+          Value delta = arith::MulIOp::create(nb, l, i, stride);
+          indices.push_back(
+              reversed[d] ? Value(arith::SubIOp::create(nb, l, offset, delta))
+                          : Value(arith::AddIOp::create(nb, l, offset, delta)));
+        }
+        linalg::YieldOp::create(
+            nb, l, Value(tensor::ExtractOp::create(nb, l, *input, indices)));
+      });
   return single(result);
 }
 
@@ -645,11 +633,11 @@ static FailureOr<SmallVector<Value>> lowerConstantOfShape(NodeLowering &node) {
   Value scalar = arith::ConstantOp::create(
       b, loc, signless,
       isa<IntegerType>(signless)
-          ? TypedAttr(IntegerAttr::get(signless,
-                                       cast<IntegerAttr>(value).getValue()))
+          ? TypedAttr(
+                IntegerAttr::get(signless, cast<IntegerAttr>(value).getValue()))
           : cast<TypedAttr>(value));
-  return single(fromSignless(b, loc, filledTensor(b, loc, sizes, scalar),
-                             element));
+  return single(
+      fromSignless(b, loc, filledTensor(b, loc, sizes, scalar), element));
 }
 
 static FailureOr<SmallVector<Value>> lowerRange(NodeLowering &node) {
@@ -697,26 +685,20 @@ static FailureOr<SmallVector<Value>> lowerRange(NodeLowering &node) {
   Value zero = indexConstant(b, loc, 0);
   size = arith::MaxSIOp::create(b, loc, size, zero);
   Value init = emptyTensor(b, loc, {OpFoldResult(size)}, element);
-  Value result =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{}, init,
-          SmallVector<AffineMap>{b.getMultiDimIdentityMap(1)},
-          SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
-          [&](OpBuilder &nb, Location nl, ValueRange) {
-            Value i = arith::IndexCastOp::create(
-                nb, nl, nb.getI64Type(), linalg::IndexOp::create(nb, nl, 0));
-            Value iv = convertScalar(nb, nl, i, element, false, false);
-            Value value =
-                isFloat
-                    ? Value(arith::AddFOp::create(
+  Value result = buildParallelGeneric(
+      b, loc, init, {}, {}, [&](OpBuilder &nb, Location nl, ValueRange) {
+        Value i = arith::IndexCastOp::create(
+            nb, nl, nb.getI64Type(), linalg::IndexOp::create(nb, nl, 0));
+        Value iv = convertScalar(nb, nl, i, element, false, false);
+        Value value =
+            isFloat ? Value(arith::AddFOp::create(
                           nb, nl, startScalar,
                           arith::MulFOp::create(nb, nl, iv, deltaScalar)))
                     : Value(arith::AddIOp::create(
                           nb, nl, startScalar,
                           arith::MulIOp::create(nb, nl, iv, deltaScalar)));
-            linalg::YieldOp::create(nb, nl, ValueRange{value});
-          })
-          .getResult(0);
+        linalg::YieldOp::create(nb, nl, ValueRange{value});
+      });
   return single(result);
 }
 
