@@ -160,6 +160,10 @@ std::string GraphImporter::relativeToOutput(llvm::StringRef path) {
 LogicalResult GraphImporter::readOpsets(const ::onnx::ModelProto &model) {
   for (const auto &opset : model.opset_import()) {
     std::string domain = opset.domain() == "ai.onnx" ? "" : opset.domain();
+    if (opset.version() < 1)
+      return error() << "the model imports domain '"
+                     << (domain.empty() ? "ai.onnx" : domain)
+                     << "' at invalid opset " << opset.version();
     opsets[domain] = opset.version();
   }
   auto it = opsets.find("");

@@ -153,8 +153,10 @@ static FailureOr<SmallVector<Value>> lowerGemm(NodeLowering &node) {
   double alpha = node.floatAttr("alpha", 1.0),
          beta = node.floatAttr("beta", 1.0);
   Value bias = node.input(2);
-  if (bias && cast<ShapedType>(bias.getType()).getRank() > 2)
-    return node.error() << "expects C of rank at most 2, got "
+  if (bias && (cast<ShapedType>(bias.getType()).getRank() > 2 ||
+               getElementType(bias) != element))
+    return node.error() << "expects C of A's element type and rank at most "
+                           "2, got "
                         << bias.getType(),
            failure();
   if (alpha == 1.0 && (!bias || beta == 0.0))
@@ -341,6 +343,8 @@ static FailureOr<SmallVector<Value>> lowerMatMulNBits(NodeLowering &node) {
   Value bias = node.input(5);
   if (!bias)
     return SmallVector<Value>{product};
+  if (failed(node.requireElementType(bias, element)))
+    return failure();
   FailureOr<Value> result =
       buildElementwise(node, {product, bias}, element,
                        [](OpBuilder &nb, Location l, ValueRange args) {

@@ -24,44 +24,60 @@ using UnaryFn = std::function<Value(OpBuilder &, Location, Value)>;
 static bool isFloat(Value v) { return isa<FloatType>(v.getType()); }
 
 /// Lowers a node with inputs `a`, `b` whose result has the element type of
-/// the inputs, or i1 for comparisons.
-static LoweringFn binary(BinaryFn fn, bool isComparison = false) {
-  return
-      [fn, isComparison](NodeLowering &node) -> FailureOr<SmallVector<Value>> {
-        FailureOr<Value> lhs = node.rankedInput(0);
-        FailureOr<Value> rhs = node.rankedInput(1);
-        if (failed(lhs) || failed(rhs))
-          return failure();
-        Type element = getElementType(*lhs);
-        if (element != getElementType(*rhs))
-          return node.error() << "expects inputs of one element type, got "
-                              << lhs->getType() << " and " << rhs->getType(),
-                 failure();
-        bool isUnsigned = isUnsignedInteger(element);
-        Type resultElement = isComparison ? node.b.getI1Type() : element;
-        FailureOr<Value> result =
-            buildElementwise(node, {*lhs, *rhs}, resultElement,
-                             [&](OpBuilder &b, Location loc, ValueRange args) {
-                               return fn(b, loc, args[0], args[1], isUnsigned);
-                             });
-        if (failed(result))
-          return failure();
-        return SmallVector<Value>{*result};
-      };
+/// the inputs, or i1 for comparisons; `boolOnly` ops take bools only.
+static LoweringFn binary(BinaryFn fn, bool isComparison = false,
+                         bool boolOnly = false) {
+  return [fn, isComparison,
+          boolOnly](NodeLowering &node) -> FailureOr<SmallVector<Value>> {
+    FailureOr<Value> lhs = node.rankedInput(0);
+    FailureOr<Value> rhs = node.rankedInput(1);
+    if (failed(lhs) || failed(rhs))
+      return failure();
+    Type element = getElementType(*lhs);
+    if (element != getElementType(*rhs))
+      return node.error() << "expects inputs of one element type, got "
+                          << lhs->getType() << " and " << rhs->getType(),
+             failure();
+    if (boolOnly && !element.isInteger(1))
+      return node.error() << "expects bool inputs, got " << lhs->getType(),
+             failure();
+    bool isUnsigned = isUnsignedInteger(element);
+    Type resultElement = isComparison ? node.b.getI1Type() : element;
+    FailureOr<Value> result =
+        buildElementwise(node, {*lhs, *rhs}, resultElement,
+                         [&](OpBuilder &b, Location loc, ValueRange args) {
+                           return fn(b, loc, args[0], args[1], isUnsigned);
+                         });
+    if (failed(result))
+      return failure();
+    return SmallVector<Value>{*result};
+  };
 }
 
-/// Lowers a one-input node of the same element type; `floatOnly` rejects
-/// integer inputs.
-static LoweringFn unary(UnaryFn fn, bool floatOnly = true) {
-  return [fn, floatOnly](NodeLowering &node) -> FailureOr<SmallVector<Value>> {
+namespace {
+/// The inputs a one-input op accepts.
+enum class Accepts { Float, Numeric, Bool };
+} // namespace
+
+/// Lowers a one-input node of the same element type. `unsignedIdentity`:
+/// the op leaves unsigned values as they are (Abs, Relu).
+static LoweringFn unary(UnaryFn fn, Accepts accepts = Accepts::Float,
+                        bool unsignedIdentity = false) {
+  return [fn, accepts, unsignedIdentity](
+             NodeLowering &node) -> FailureOr<SmallVector<Value>> {
     FailureOr<Value> input = node.rankedInput(0);
     if (failed(input))
       return failure();
     Type element = getElementType(*input);
-    if (floatOnly && !isa<FloatType>(element))
+    if (accepts == Accepts::Float && !isa<FloatType>(element))
       return node.error() << "expects a floating-point input, got "
                           << input->getType(),
              failure();
+    if (accepts == Accepts::Bool && !element.isInteger(1))
+      return node.error() << "expects a bool input, got " << input->getType(),
+             failure();
+    if (unsignedIdentity && isUnsignedInteger(element))
+      return SmallVector<Value>{*input};
     FailureOr<Value> result =
         buildElementwise(node, {*input}, element,
                          [&](OpBuilder &b, Location loc, ValueRange args) {
@@ -347,13 +363,16 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
           true));
   add("And", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
         return arith::AndIOp::create(b, loc, x, y);
-      }));
+      },
+                 /*isComparison=*/false, /*boolOnly=*/true));
   add("Or", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
         return arith::OrIOp::create(b, loc, x, y);
-      }));
+      },
+                 /*isComparison=*/false, /*boolOnly=*/true));
   add("Xor", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
         return arith::XOrIOp::create(b, loc, x, y);
-      }));
+      },
+                 /*isComparison=*/false, /*boolOnly=*/true));
   add("Max", variadicMinMax(true));
   add("Min", variadicMinMax(false));
   add("Not", unary(
@@ -361,7 +380,7 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
                    return arith::XOrIOp::create(
                        b, loc, x, scalarConstant(b, loc, x.getType(), 1));
                  },
-                 /*floatOnly=*/false));
+                 Accepts::Bool));
   add("Neg", unary(
                  [](OpBuilder &b, Location loc, Value x) -> Value {
                    if (isFloat(x))
@@ -369,14 +388,14 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
                    return arith::SubIOp::create(
                        b, loc, scalarConstant(b, loc, x.getType(), 0), x);
                  },
-                 false));
+                 Accepts::Numeric));
   add("Abs", unary(
                  [](OpBuilder &b, Location loc, Value x) -> Value {
                    if (isFloat(x))
                      return math::AbsFOp::create(b, loc, x);
                    return math::AbsIOp::create(b, loc, x);
                  },
-                 false));
+                 Accepts::Numeric, /*unsignedIdentity=*/true));
   add("Sqrt", unary([](OpBuilder &b, Location loc, Value x) {
         return math::SqrtOp::create(b, loc, x);
       }));
@@ -413,7 +432,7 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
                                   b, loc, arith::CmpIPredicate::slt, x, zero));
                     return arith::SelectOp::create(b, loc, negative, zero, x);
                   },
-                  false));
+                  Accepts::Numeric, true));
   add("Gelu", lowerGelu);
   add("Where", lowerWhere);
   add("Clip", lowerClip);

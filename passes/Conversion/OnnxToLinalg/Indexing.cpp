@@ -341,8 +341,10 @@ static FailureOr<OpFoldResult> getK(NodeLowering &node) {
     return OpFoldResult(node.b.getIndexAttr((*values)[0]));
   }
   auto type = dyn_cast<RankedTensorType>(k.getType());
-  if (!type || !type.hasStaticShape() || type.getNumElements() != 1)
-    return node.error() << "expects K as a one-element tensor", failure();
+  if (!type || !type.hasStaticShape() || type.getNumElements() != 1 ||
+      !type.getElementType().isInteger())
+    return node.error() << "expects K as a one-element integer tensor",
+           failure();
   SmallVector<Value> zeros(type.getRank(), indexConstant(node.b, node.loc, 0));
   Value element = tensor::ExtractOp::create(node.b, node.loc, k, zeros);
   return OpFoldResult(toIndex(node.b, node.loc, element));

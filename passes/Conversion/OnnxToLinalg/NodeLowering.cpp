@@ -70,6 +70,28 @@ InFlightDiagnostic NodeLowering::error() {
                          << node.getOpset() << "): ";
 }
 
+FailureOr<int64_t> NodeLowering::vectorInput(unsigned i, StringRef what) {
+  Value value = input(i);
+  auto type = value ? dyn_cast<RankedTensorType>(value.getType())
+                    : RankedTensorType();
+  if (!type || type.getRank() != 1 || type.isDynamicDim(0) ||
+      !type.getElementType().isInteger() || type.getDimSize(0) > kMaxRank)
+    return error() << "expects " << what
+                   << " as a 1-D integer tensor of static length at most "
+                   << kMaxRank << ", got "
+                   << (value ? value.getType() : Type()),
+           failure();
+  return type.getDimSize(0);
+}
+
+LogicalResult NodeLowering::requireElementType(ValueRange values, Type type) {
+  for (Value value : values)
+    if (value && getElementType(value) != type)
+      return error() << "expects element type " << type << ", got "
+                     << value.getType();
+  return success();
+}
+
 FailureOr<int64_t> NodeLowering::normalizeAxis(int64_t axis, int64_t rank,
                                                StringRef what) {
   if (axis < -rank || axis >= rank)
@@ -200,7 +222,8 @@ Value onnx_lowering::filledTensor(OpBuilder &b, Location loc,
 std::optional<SmallVector<int64_t>>
 onnx_lowering::getConstantInts(Value value) {
   DenseIntElementsAttr attr;
-  if (!value || !matchPattern(value, m_Constant(&attr)))
+  if (!value || !matchPattern(value, m_Constant(&attr)) ||
+      attr.getNumElements() > (1 << 16))
     return std::nullopt;
   bool isUnsigned = isUnsignedInteger(attr.getElementType());
   SmallVector<int64_t> result;

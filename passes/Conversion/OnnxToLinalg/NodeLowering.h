@@ -57,11 +57,21 @@ public:
 
   /// An error prefixed with the node's name, op type, domain and opset.
   mlir::InFlightDiagnostic error();
+  /// Input `i` as a 1-D integer vector of static length (a shape, axes,
+  /// starts): returns its length, or emits an error when it is missing, not
+  /// an integer vector, or longer than kMaxRank.
+  mlir::FailureOr<int64_t> vectorInput(unsigned i, llvm::StringRef what);
+  /// Emits an error unless every value has element type `type`.
+  mlir::LogicalResult requireElementType(mlir::ValueRange values,
+                                         mlir::Type type);
   /// Normalises a possibly negative axis against `rank`, or fails with an
   /// error naming `what`.
   mlir::FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank,
                                          llvm::StringRef what = "axis");
 };
+
+/// The largest rank a shape vector may ask for; real models stay far below.
+constexpr int64_t kMaxRank = 64;
 
 using LoweringFn =
     std::function<mlir::FailureOr<llvm::SmallVector<mlir::Value>>(
@@ -124,7 +134,8 @@ mlir::Value filledTensor(mlir::OpBuilder &b, mlir::Location loc,
                          llvm::ArrayRef<mlir::OpFoldResult> sizes,
                          mlir::Value value);
 
-/// The integer contents of a constant tensor, if it is one.
+/// The integer contents of a constant tensor, if it is one (and small
+/// enough to be shape arithmetic: at most 65536 elements).
 std::optional<llvm::SmallVector<int64_t>> getConstantInts(mlir::Value value);
 /// A constant integer tensor of the given shape and element type.
 mlir::Value intTensorConstant(mlir::OpBuilder &b, mlir::Location loc,

@@ -319,6 +319,8 @@ static FailureOr<SmallVector<Value>> lowerLayerNorm(NodeLowering &node,
   Type element = getElementType(*input);
   if (!isa<FloatType>(element))
     return node.error() << "expects a floating-point input", failure();
+  if (failed(node.requireElementType({*scale, node.input(2)}, element)))
+    return failure();
   int64_t rank = cast<RankedTensorType>(input->getType()).getRank();
   FailureOr<int64_t> axis = node.normalizeAxis(node.intAttr("axis", -1), rank);
   if (failed(axis))
@@ -347,8 +349,12 @@ static FailureOr<SmallVector<Value>> lowerSkipRmsNorm(NodeLowering &node) {
   if (failed(input) || failed(skip) || failed(gamma))
     return failure();
   Type element = getElementType(*input);
-  if (!isa<FloatType>(element))
-    return node.error() << "expects a floating-point input", failure();
+  if (!isa<FloatType>(element) ||
+      cast<RankedTensorType>(input->getType()).getRank() < 1)
+    return node.error() << "expects a floating-point input of rank >= 1",
+           failure();
+  if (failed(node.requireElementType({*skip, *gamma, node.input(3)}, element)))
+    return failure();
   SmallVector<Value> terms = {*input, *skip};
   if (Value bias = node.input(3))
     terms.push_back(bias);

@@ -4,6 +4,9 @@
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace moec;
@@ -85,11 +88,9 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
     return failure();
   OpBuilder &b = node.b;
   Location loc = node.loc;
-  auto shapeType = cast<RankedTensorType>(shapeInput->getType());
-  if (shapeType.getRank() != 1 || shapeType.isDynamicDim(0))
-    return node.error() << "expects a 1-D shape of static length, got "
-                        << shapeType,
-           failure();
+  FailureOr<int64_t> shapeLength = node.vectorInput(1, "the shape");
+  if (failed(shapeLength))
+    return failure();
   bool allowZero = node.intAttr("allowzero", 0);
   int64_t inputRank = cast<RankedTensorType>(input->getType()).getRank();
   SmallVector<Value> inputDims;
@@ -97,7 +98,7 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
     inputDims.push_back(getDim(b, loc, *input, d));
   Value numElements = product(b, loc, inputDims);
 
-  int64_t length = shapeType.getDimSize(0);
+  int64_t length = *shapeLength;
   SmallVector<OpFoldResult> sizes;
   if (std::optional<SmallVector<int64_t>> shape =
           getConstantInts(*shapeInput)) {
@@ -167,12 +168,17 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
   auto inputType = cast<RankedTensorType>(input->getType());
   std::optional<SmallVector<int64_t>> staticSizes = getConstantIntValues(sizes);
   if (inputType.hasStaticShape() && staticSizes) {
-    int64_t count = 1;
-    for (int64_t s : *staticSizes)
-      count *= s;
-    if (count != inputType.getNumElements())
-      return node.error() << "cannot reshape " << inputType << " ("
-                          << inputType.getNumElements() << " elements) to "
+    // Saturating products: declared sizes may be absurdly large.
+    auto product = [](ArrayRef<int64_t> dims) {
+      int64_t count = 1;
+      for (int64_t d : dims)
+        if (llvm::MulOverflow(count, d, count))
+          return std::numeric_limits<int64_t>::max();
+      return count;
+    };
+    int64_t count = product(*staticSizes);
+    if (count != product(inputType.getShape()))
+      return node.error() << "cannot reshape " << inputType << " to "
                           << count << " elements",
              failure();
   }
@@ -317,9 +323,9 @@ static FailureOr<SmallVector<Value>> lowerExpand(NodeLowering &node) {
     return failure();
   OpBuilder &b = node.b;
   Location loc = node.loc;
-  auto shapeType = cast<RankedTensorType>(shapeInput->getType());
-  if (shapeType.getRank() != 1 || shapeType.isDynamicDim(0))
-    return node.error() << "expects a 1-D shape of static length", failure();
+  FailureOr<int64_t> shapeLength = node.vectorInput(1, "the shape");
+  if (failed(shapeLength))
+    return failure();
   SmallVector<OpFoldResult> sizes;
   if (std::optional<SmallVector<int64_t>> shape =
           getConstantInts(*shapeInput)) {
@@ -330,7 +336,7 @@ static FailureOr<SmallVector<Value>> lowerExpand(NodeLowering &node) {
     }
   } else {
     Value runtimeShape = toSignless(b, loc, *shapeInput);
-    for (int64_t i = 0; i < shapeType.getDimSize(0); ++i)
+    for (int64_t i = 0; i < *shapeLength; ++i)
       sizes.push_back(toIndex(
           b, loc,
           tensor::ExtractOp::create(b, loc, runtimeShape,
@@ -469,12 +475,15 @@ static FailureOr<SmallVector<Value>> lowerSlice(NodeLowering &node) {
   OpBuilder &b = node.b;
   Location loc = node.loc;
   auto type = cast<RankedTensorType>(input->getType());
-  auto startsType = cast<RankedTensorType>(starts->getType());
-  if (startsType.getRank() != 1 || startsType.isDynamicDim(0) ||
-      startsType != cast<RankedTensorType>(ends->getType()))
-    return node.error() << "expects starts and ends of one static 1-D shape",
+  FailureOr<int64_t> starts1D = node.vectorInput(1, "starts");
+  FailureOr<int64_t> ends1D = node.vectorInput(2, "ends");
+  if (failed(starts1D) || failed(ends1D))
+    return failure();
+  if (*starts1D != *ends1D)
+    return node.error() << "has " << *starts1D << " starts but " << *ends1D
+                        << " ends",
            failure();
-  int64_t count = startsType.getDimSize(0);
+  int64_t count = *starts1D;
   SmallVector<int64_t> axes, steps(count, 1);
   if (Value axesInput = node.input(3)) {
     std::optional<SmallVector<int64_t>> values = getConstantInts(axesInput);
@@ -610,9 +619,9 @@ static FailureOr<SmallVector<Value>> lowerConstantOfShape(NodeLowering &node) {
     return failure();
   OpBuilder &b = node.b;
   Location loc = node.loc;
-  auto shapeType = cast<RankedTensorType>(shapeInput->getType());
-  if (shapeType.getRank() != 1 || shapeType.isDynamicDim(0))
-    return node.error() << "expects a 1-D shape of static length", failure();
+  FailureOr<int64_t> shapeLength = node.vectorInput(0, "the shape");
+  if (failed(shapeLength))
+    return failure();
   Attribute value = b.getF32FloatAttr(0);
   Type element = b.getF32Type();
   if (auto attr = node.node->getAttrOfType<DenseElementsAttr>("value")) {
@@ -622,7 +631,7 @@ static FailureOr<SmallVector<Value>> lowerConstantOfShape(NodeLowering &node) {
     value = attr.getSplatValue<Attribute>();
   }
   SmallVector<OpFoldResult> sizes;
-  for (int64_t i = 0; i < shapeType.getDimSize(0); ++i)
+  for (int64_t i = 0; i < *shapeLength; ++i)
     sizes.push_back(getAsOpFoldResult(vectorEntry(b, loc, *shapeInput, i)));
   if (std::optional<SmallVector<int64_t>> shape = getConstantIntValues(sizes)) {
     auto type = RankedTensorType::get(*shape, element);
