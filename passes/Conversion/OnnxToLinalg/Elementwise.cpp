@@ -361,18 +361,15 @@ void onnx_lowering::addElementwiseLowerings(LoweringTable &table) {
                            u);
           },
           true));
-  add("And", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
-        return arith::AndIOp::create(b, loc, x, y);
-      },
-                 /*isComparison=*/false, /*boolOnly=*/true));
-  add("Or", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
-        return arith::OrIOp::create(b, loc, x, y);
-      },
-                 /*isComparison=*/false, /*boolOnly=*/true));
-  add("Xor", binary([](OpBuilder &b, Location loc, Value x, Value y, bool) {
-        return arith::XOrIOp::create(b, loc, x, y);
-      },
-                 /*isComparison=*/false, /*boolOnly=*/true));
+  add("And", binary([](OpBuilder &b, Location loc, Value x, Value y,
+                       bool) { return arith::AndIOp::create(b, loc, x, y); },
+                    /*isComparison=*/false, /*boolOnly=*/true));
+  add("Or", binary([](OpBuilder &b, Location loc, Value x, Value y,
+                      bool) { return arith::OrIOp::create(b, loc, x, y); },
+                   /*isComparison=*/false, /*boolOnly=*/true));
+  add("Xor", binary([](OpBuilder &b, Location loc, Value x, Value y,
+                       bool) { return arith::XOrIOp::create(b, loc, x, y); },
+                    /*isComparison=*/false, /*boolOnly=*/true));
   add("Max", variadicMinMax(true));
   add("Min", variadicMinMax(false));
   add("Not", unary(

@@ -72,8 +72,8 @@ InFlightDiagnostic NodeLowering::error() {
 
 FailureOr<int64_t> NodeLowering::vectorInput(unsigned i, StringRef what) {
   Value value = input(i);
-  auto type = value ? dyn_cast<RankedTensorType>(value.getType())
-                    : RankedTensorType();
+  auto type =
+      value ? dyn_cast<RankedTensorType>(value.getType()) : RankedTensorType();
   if (!type || type.getRank() != 1 || type.isDynamicDim(0) ||
       !type.getElementType().isInteger() || type.getDimSize(0) > kMaxRank)
     return error() << "expects " << what

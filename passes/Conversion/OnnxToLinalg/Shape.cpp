@@ -178,8 +178,8 @@ static FailureOr<SmallVector<Value>> lowerReshape(NodeLowering &node) {
     };
     int64_t count = product(*staticSizes);
     if (count != product(inputType.getShape()))
-      return node.error() << "cannot reshape " << inputType << " to "
-                          << count << " elements",
+      return node.error() << "cannot reshape " << inputType << " to " << count
+                          << " elements",
              failure();
   }
   return single(reshapeOrFold(b, loc, *input, sizes));
