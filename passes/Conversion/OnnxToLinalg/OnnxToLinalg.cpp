@@ -62,6 +62,12 @@ static LogicalResult lowerNode(OpBuilder &b, onnx::NodeOp node) {
   if (it == table.end())
     return lowering.error() << "unsupported op (moec imports the ops listed "
                                "in docs/onnx-import.md)";
+  // Every lowering needs ranks; checking here keeps them free of the
+  // unranked case.
+  for (unsigned i = 0; i < lowering.numInputs(); ++i)
+    if (Value input = lowering.input(i);
+        input && failed(lowering.rankedInput(i)))
+      return failure();
   b.setInsertionPoint(node);
   FailureOr<SmallVector<Value>> results = it->second(lowering);
   if (failed(results))
