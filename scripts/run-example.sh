@@ -4,7 +4,8 @@
 # Compiles the built-in Mixtral-style block (examples/mixtral-block.mlir):
 # large weights leave the IR for a safetensors store, the result is
 # canonicalized, and a fresh moec-opt reloads it and verifies every weight
-# reference. Output lands in BUILD_DIR/examples/.
+# reference; then imports the same router as an ONNX model with external
+# data. Output lands in BUILD_DIR/examples/.
 #
 #===-------------------------------------------------------------------------===#
 set -euo pipefail
@@ -26,3 +27,13 @@ cat "$out/mixtral-block.out.mlir"
 echo "moec: weights stored by reference in $out/mixtral-block.weights.safetensors" \
   "($(stat -c %s "$out/mixtral-block.weights.safetensors") bytes);" \
   "IR: $(stat -c %s "$out/mixtral-block.out.mlir") bytes"
+
+# The same router as an ONNX model with its 2 MiB weight in an external
+# data file: moec-import references the weight by byte range.
+/usr/bin/python3 "$root/test/onnx/Inputs/make_model.py" router "$out/router-onnx"
+"$build/bin/moec-import" "$out/router-onnx/model.onnx" -o "$out/router-onnx/router.mlir"
+"$build/bin/moec-opt" "$out/router-onnx/router.mlir" --moe-verify-weights -o /dev/null
+echo "moec-import: $out/router-onnx/model.onnx -> router.mlir" \
+  "($(stat -c %s "$out/router-onnx/router.mlir") bytes of IR," \
+  "$(grep -c 'moe.weight' "$out/router-onnx/router.mlir") weight by reference," \
+  "$(stat -c %s "$out/router-onnx/model.onnx.data") bytes left in model.onnx.data)"
