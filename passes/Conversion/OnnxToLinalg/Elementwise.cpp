@@ -273,7 +273,10 @@ static FailureOr<SmallVector<Value>> lowerCast(NodeLowering &node) {
   FailureOr<Value> input = node.rankedInput(0);
   if (failed(input))
     return failure();
-  Type to = getElementType(node.node.getResult(0));
+  FailureOr<Type> toOr = node.outputElementType(0);
+  if (failed(toOr))
+    return failure();
+  Type to = *toOr;
   if (!isa<IntegerType, FloatType>(to))
     return node.error() << "cannot cast to " << to, failure();
   bool fromUnsigned = isUnsignedInteger(getElementType(*input));

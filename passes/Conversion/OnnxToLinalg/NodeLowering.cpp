@@ -84,6 +84,15 @@ FailureOr<int64_t> NodeLowering::vectorInput(unsigned i, StringRef what) {
   return type.getDimSize(0);
 }
 
+FailureOr<Type> NodeLowering::outputElementType(unsigned i) {
+  auto type = dyn_cast<ShapedType>(node.getResult(i).getType());
+  if (!type)
+    return error() << "has no valid element type for output " << i
+                   << " (a missing or unsupported type attribute)",
+           failure();
+  return type.getElementType();
+}
+
 LogicalResult NodeLowering::requireElementType(ValueRange values, Type type) {
   for (Value value : values)
     if (value && getElementType(value) != type)
@@ -260,7 +269,11 @@ Value onnx_lowering::reshapeTo(OpBuilder &b, Location loc, Value tensor,
   SmallVector<Value> sizeValues;
   for (OpFoldResult size : sizes)
     sizeValues.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
-  Value shape = tensor::FromElementsOp::create(b, loc, sizeValues);
+  Value shape = tensor::FromElementsOp::create(
+      b, loc,
+      RankedTensorType::get({static_cast<int64_t>(sizeValues.size())},
+                            b.getIndexType()),
+      sizeValues);
   return tensor::ReshapeOp::create(b, loc, resultType, tensor, shape);
 }
 

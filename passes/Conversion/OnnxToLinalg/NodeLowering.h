@@ -61,6 +61,9 @@ public:
   /// starts): returns its length, or emits an error when it is missing, not
   /// an integer vector, or longer than kMaxRank.
   mlir::FailureOr<int64_t> vectorInput(unsigned i, llvm::StringRef what);
+  /// The element type the importer gave output `i` (from an attribute such
+  /// as Cast's `to`); emits an error when it could not tell one.
+  mlir::FailureOr<mlir::Type> outputElementType(unsigned i);
   /// Emits an error unless every value has element type `type`.
   mlir::LogicalResult requireElementType(mlir::ValueRange values,
                                          mlir::Type type);

@@ -180,7 +180,10 @@ static FailureOr<SmallVector<Value>> lowerQuantize(NodeLowering &node) {
   OpBuilder &b = node.b;
   Location loc = node.loc;
   Type element = getElementType(*x);
-  Type quantized = getElementType(node.node.getResult(0));
+  FailureOr<Type> quantizedOr = node.outputElementType(0);
+  if (failed(quantizedOr))
+    return failure();
+  Type quantized = *quantizedOr;
   auto quantizedInt = dyn_cast<IntegerType>(quantized);
   if (!isa<FloatType>(element) || !quantizedInt ||
       getElementType(*scale) != element)
