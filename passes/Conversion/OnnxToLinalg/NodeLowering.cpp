@@ -85,6 +85,8 @@ FailureOr<int64_t> NodeLowering::vectorInput(unsigned i, StringRef what) {
 }
 
 FailureOr<Type> NodeLowering::outputElementType(unsigned i) {
+  if (i >= numOutputs())
+    return error() << "has no output " << i, failure();
   auto type = dyn_cast<ShapedType>(node.getResult(i).getType());
   if (!type)
     return error() << "has no valid element type for output " << i

@@ -62,6 +62,8 @@ static LogicalResult lowerNode(OpBuilder &b, onnx::NodeOp node) {
   if (it == table.end())
     return lowering.error() << "unsupported op (moec imports the ops listed "
                                "in docs/onnx-import.md)";
+  if (node.getNumResults() == 0)
+    return lowering.error() << "has no outputs";
   // Every lowering needs ranks; checking here keeps them free of the
   // unranked case.
   for (unsigned i = 0; i < lowering.numInputs(); ++i)
