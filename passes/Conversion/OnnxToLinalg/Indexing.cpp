@@ -294,6 +294,8 @@ static FailureOr<SmallVector<Value>> lowerScatterND(NodeLowering &node) {
            failure();
   int64_t depth = indicesType.getDimSize(indexRank - 1);
   int64_t updateRank = cast<RankedTensorType>(updates->getType()).getRank();
+  if (failed(node.requireElementType(*updates, element)))
+    return failure();
   if (depth > dataType.getRank() ||
       updateRank != indexRank - 1 + dataType.getRank() - depth)
     return node.error() << "has indices " << indicesType << " and updates "
@@ -346,7 +348,8 @@ static FailureOr<OpFoldResult> getK(NodeLowering &node) {
     return node.error() << "expects K as a one-element integer tensor",
            failure();
   SmallVector<Value> zeros(type.getRank(), indexConstant(node.b, node.loc, 0));
-  Value element = tensor::ExtractOp::create(node.b, node.loc, k, zeros);
+  Value element = tensor::ExtractOp::create(
+      node.b, node.loc, toSignless(node.b, node.loc, k), zeros);
   return OpFoldResult(toIndex(node.b, node.loc, element));
 }
 

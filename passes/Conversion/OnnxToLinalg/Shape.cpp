@@ -656,6 +656,10 @@ static FailureOr<SmallVector<Value>> lowerRange(NodeLowering &node) {
   OpBuilder &b = node.b;
   Location loc = node.loc;
   Type element = getElementType(start);
+  if (!element.isSignlessIntOrFloat())
+    return node.error() << "expects float or signed integer inputs, got "
+                        << start.getType(),
+           failure();
   for (Value v : {start, limit, delta}) {
     auto type = dyn_cast<RankedTensorType>(v.getType());
     if (!type || type.getRank() != 0 || type.getElementType() != element)
