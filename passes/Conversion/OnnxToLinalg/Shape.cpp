@@ -220,11 +220,13 @@ static FailureOr<SmallVector<Value>> lowerTranspose(NodeLowering &node) {
       perm.push_back(d);
   SmallVector<int64_t> sorted(perm);
   llvm::sort(sorted);
-  for (int64_t d = 0; d < rank; ++d)
-    if (static_cast<int64_t>(sorted.size()) != rank || sorted[d] != d)
-      return node.error() << "perm is not a permutation of the input's " << rank
-                          << " dimensions",
-             failure();
+  bool isPermutation = static_cast<int64_t>(sorted.size()) == rank;
+  for (int64_t d = 0; isPermutation && d < rank; ++d)
+    isPermutation = sorted[d] == d;
+  if (!isPermutation)
+    return node.error() << "perm is not a permutation of the input's " << rank
+                        << " dimensions",
+           failure();
   return single(buildTranspose(node.b, node.loc, *input, perm));
 }
 

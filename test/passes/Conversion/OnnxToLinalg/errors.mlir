@@ -86,3 +86,53 @@ func.func @top_k_too_many(%x: tensor<3x4xf32>) -> (tensor<*xf32>, tensor<*xi64>)
   %v, %i = onnx.node "TopK" opset 11 (%x, %k) : (tensor<3x4xf32>, tensor<1xi64>) -> (tensor<*xf32>, tensor<*xi64>)
   return %v, %i : tensor<*xf32>, tensor<*xi64>
 }
+
+// -----
+
+func.func @bad_perm(%x: tensor<2x3xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{perm is not a permutation of the input's 2 dimensions}}
+  %0 = onnx.node "Transpose" opset 13 (%x) {perm = array<i64: 0, 2>} : (tensor<2x3xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @float_shape(%x: tensor<2x3xf32>, %s: tensor<2xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{expects the shape as a 1-D integer tensor of static length at most 64, got 'tensor<2xf32>'}}
+  %0 = onnx.node "Reshape" opset 14 (%x, %s) : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @reshape_count(%x: tensor<2x3xf32>) -> tensor<*xf32> {
+  %s = arith.constant dense<[4, 2]> : tensor<2xi64>
+  // expected-error @+1 {{cannot reshape 'tensor<2x3xf32>' to 8 elements}}
+  %0 = onnx.node "Reshape" opset 14 (%x, %s) : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @no_outputs(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{has no outputs}}
+  onnx.node "Relu" opset 14 (%x) : (tensor<2x3xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @mixed_norm_types(%x: tensor<2x8xf32>, %s: tensor<8xf16>) -> tensor<*xf32> {
+  // expected-error @+1 {{expects element type 'f32', got 'tensor<8xf16>'}}
+  %0 = onnx.node "SimplifiedLayerNormalization" opset 1 (%x, %s) : (tensor<2x8xf32>, tensor<8xf16>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @split_sum(%x: tensor<2x5xf32>) -> (tensor<*xf32>, tensor<*xf32>) {
+  %split = arith.constant dense<[1, 3]> : tensor<2xi64>
+  // expected-error @+1 {{splits dimension 1 of size 5 into parts summing to 4}}
+  %a, %b = onnx.node "Split" opset 13 (%x, %split) {axis = 1 : i64} : (tensor<2x5xf32>, tensor<2xi64>) -> (tensor<*xf32>, tensor<*xf32>)
+  return %a, %b : tensor<*xf32>, tensor<*xf32>
+}
