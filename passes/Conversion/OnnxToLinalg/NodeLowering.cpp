@@ -70,6 +70,18 @@ InFlightDiagnostic NodeLowering::error() {
                          << node.getOpset() << "): ";
 }
 
+LogicalResult NodeLowering::normalizeAxes(SmallVectorImpl<int64_t> &axes,
+                                          int64_t rank) {
+  for (int64_t &axis : axes) {
+    FailureOr<int64_t> normalized = normalizeAxis(axis, rank);
+    if (failed(normalized))
+      return failure();
+    axis = *normalized;
+  }
+  llvm::sort(axes);
+  return success();
+}
+
 FailureOr<int64_t> NodeLowering::vectorInput(unsigned i, StringRef what) {
   Value value = input(i);
   auto type =

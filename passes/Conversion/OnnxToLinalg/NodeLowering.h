@@ -57,6 +57,9 @@ public:
 
   /// An error prefixed with the node's name, op type, domain and opset.
   mlir::InFlightDiagnostic error();
+  /// Normalises every axis of `axes` against `rank` and sorts them.
+  mlir::LogicalResult normalizeAxes(llvm::SmallVectorImpl<int64_t> &axes,
+                                    int64_t rank);
   /// Input `i` as a 1-D integer vector of static length (a shape, axes,
   /// starts): returns its length, or emits an error when it is missing, not
   /// an integer vector, or longer than kMaxRank.

@@ -75,13 +75,8 @@ static LoweringFn reduce(ReduceKind kind, int64_t axesInputSince) {
       for (int64_t d = 0; d < rank; ++d)
         axes.push_back(d);
     }
-    for (int64_t &axis : axes) {
-      FailureOr<int64_t> normalized = node.normalizeAxis(axis, rank);
-      if (failed(normalized))
-        return failure();
-      axis = *normalized;
-    }
-    llvm::sort(axes);
+    if (failed(node.normalizeAxes(axes, rank)))
+      return failure();
     axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
     bool keepDims = node.intAttr("keepdims", 1);
 

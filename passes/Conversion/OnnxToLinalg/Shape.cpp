@@ -244,13 +244,8 @@ getAxes(NodeLowering &node, unsigned inputIndex, int64_t rank, bool required) {
   } else if (required) {
     return node.error() << "needs axes", failure();
   }
-  for (int64_t &axis : axes) {
-    FailureOr<int64_t> normalized = node.normalizeAxis(axis, rank);
-    if (failed(normalized))
-      return failure();
-    axis = *normalized;
-  }
-  llvm::sort(axes);
+  if (failed(node.normalizeAxes(axes, rank)))
+    return failure();
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
     return node.error() << "repeats an axis", failure();
   return axes;
