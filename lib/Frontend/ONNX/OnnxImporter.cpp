@@ -113,10 +113,11 @@ private:
   Value weightOrConstant(RankedTensorType type, llvm::StringRef key,
                          ArrayRef<char> bytes);
   LogicalResult importNode(const ::onnx::NodeProto &node, unsigned index);
-  LogicalResult importConstantNode(const ::onnx::NodeProto &node, Location loc);
+  LogicalResult importConstantNode(const ::onnx::NodeProto &node,
+                                   unsigned index, Location loc);
   FailureOr<Attribute> importAttribute(const ::onnx::AttributeProto &attr,
-                                       Location loc,
-                                       const ::onnx::NodeProto &node);
+                                       const ::onnx::NodeProto &node,
+                                       unsigned index, Location loc);
   std::string describe(const ::onnx::NodeProto &node, unsigned index);
   std::string relativeToOutput(llvm::StringRef path);
 
@@ -393,7 +394,7 @@ FailureOr<Value> GraphImporter::importTensor(const ::onnx::TensorProto &tensor,
   if (!attr)
     return error() << what << ": " << llvm::toString(attr.takeError()),
            failure();
-  if (size >= options.inlineMaxBytes && attr->isSplat() == false) {
+  if (size >= options.inlineMaxBytes && !attr->isSplat()) {
     ArrayRef<char> raw = attr->getRawData();
     if (raw.size() == size)
       return weightOrConstant(type, key, raw);
@@ -402,8 +403,9 @@ FailureOr<Value> GraphImporter::importTensor(const ::onnx::TensorProto &tensor,
 }
 
 FailureOr<Attribute>
-GraphImporter::importAttribute(const ::onnx::AttributeProto &attr, Location loc,
-                               const ::onnx::NodeProto &node) {
+GraphImporter::importAttribute(const ::onnx::AttributeProto &attr,
+                               const ::onnx::NodeProto &node, unsigned index,
+                               Location loc) {
   using AP = ::onnx::AttributeProto;
   AP::AttributeType kind = attr.type();
   // Old exporters leave `type` unset; the field that is set tells it.
@@ -471,7 +473,7 @@ GraphImporter::importAttribute(const ::onnx::AttributeProto &attr, Location loc,
     break;
   }
   return emitError(loc) << "attribute '" << attr.name() << "' of "
-                        << describe(node, 0)
+                        << describe(node, index)
                         << " has a kind or value moec does not import "
                            "(graphs, sparse tensors, types, malformed "
                            "tensors)",
@@ -479,9 +481,9 @@ GraphImporter::importAttribute(const ::onnx::AttributeProto &attr, Location loc,
 }
 
 LogicalResult GraphImporter::importConstantNode(const ::onnx::NodeProto &node,
-                                                Location loc) {
+                                                unsigned index, Location loc) {
   if (node.attribute_size() != 1 || node.output_size() != 1)
-    return emitError(loc) << describe(node, 0)
+    return emitError(loc) << describe(node, index)
                           << ": a Constant needs exactly one attribute and "
                              "one output";
   const auto &attr = node.attribute(0);
@@ -510,7 +512,7 @@ LogicalResult GraphImporter::importConstantNode(const ::onnx::NodeProto &node,
     value = Value(arith::ConstantOp::create(
         builder, loc, type, DenseElementsAttr::get(type, ArrayRef(data))));
   } else {
-    return emitError(loc) << describe(node, 0) << ": Constant attribute '"
+    return emitError(loc) << describe(node, index) << ": Constant attribute '"
                           << attr.name() << "' is not supported";
   }
   if (failed(value))
@@ -539,7 +541,7 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
       return emitError(loc)
              << describe(node, index) << " redefines '" << output << "'";
   if (domain.empty() && node.op_type() == "Constant")
-    return importConstantNode(node, loc);
+    return importConstantNode(node, index, loc);
 
   SmallVector<Value> inputs;
   for (const std::string &input : node.input()) {
@@ -564,7 +566,7 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
                             << " has an empty, repeated or reserved "
                                "attribute name '"
                             << attr.name() << "'";
-    FailureOr<Attribute> value = importAttribute(attr, loc, node);
+    FailureOr<Attribute> value = importAttribute(attr, node, index, loc);
     if (failed(value))
       return failure();
     attrs.emplace_back(builder.getStringAttr(attr.name()), *value);
