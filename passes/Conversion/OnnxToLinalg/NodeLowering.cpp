@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/Sequence.h"
 
 using namespace mlir;
 using namespace moec;
@@ -485,6 +486,10 @@ Value onnx_lowering::expandReducedDims(OpBuilder &b, Location loc,
 
 Value onnx_lowering::buildTranspose(OpBuilder &b, Location loc, Value input,
                                     ArrayRef<int64_t> perm) {
+  // An identity permutation moves nothing (and linalg.transpose of a rank-0
+  // tensor trips an upstream verifier).
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
+    return input;
   SmallVector<OpFoldResult> sizes;
   for (int64_t p : perm)
     sizes.push_back(tensor::getMixedSize(b, loc, input, p));
