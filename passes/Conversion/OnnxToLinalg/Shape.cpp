@@ -453,6 +453,23 @@ static std::pair<Value, Value> sliceBounds(OpBuilder &b, Location loc,
   return {start, size};
 }
 
+/// tensor.extract_slice, or an empty tensor of the slice's sizes when the
+/// input or the slice holds no elements (extract_slice's verifier rejects
+/// every offset into a dimension of size 0).
+static Value extractSliceOrEmpty(OpBuilder &b, Location loc, Value input,
+                                 ArrayRef<OpFoldResult> offsets,
+                                 ArrayRef<OpFoldResult> sizes,
+                                 ArrayRef<OpFoldResult> strides) {
+  auto type = cast<RankedTensorType>(input.getType());
+  bool empty = llvm::is_contained(type.getShape(), 0) ||
+               llvm::any_of(sizes, [](OpFoldResult size) {
+                 return isConstantIntValue(size, 0);
+               });
+  if (empty)
+    return emptyTensor(b, loc, sizes, type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes, strides);
+}
+
 /// Element `i` of a 1-D integer tensor as an index, clamped to the i64 range
 /// the index type holds.
 static Value vectorEntry(OpBuilder &b, Location loc, Value vector, int64_t i) {
@@ -516,8 +533,7 @@ static FailureOr<SmallVector<Value>> lowerSlice(NodeLowering &node) {
     reversed[*axis] = steps[i] < 0;
   }
   if (!llvm::is_contained(reversed, true))
-    return single(tensor::ExtractSliceOp::create(b, loc, *input, offsets, sizes,
-                                                 strides));
+    return single(extractSliceOrEmpty(b, loc, *input, offsets, sizes, strides));
   // Negative steps walk backwards: out[i] = in[offset - i * stride].
   Value init = emptyTensor(b, loc, sizes, getElementType(*input));
   int64_t rank = type.getRank();
@@ -599,12 +615,8 @@ static FailureOr<SmallVector<Value>> lowerSplit(NodeLowering &node) {
     SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
     offsets[*axis] = getAsOpFoldResult(offset);
     sliceSizes[*axis] = getAsOpFoldResult(size);
-    if (isConstantIntValue(sliceSizes[*axis], 0)) {
-      results.push_back(emptyTensor(b, loc, sliceSizes, type.getElementType()));
-      continue;
-    }
-    results.push_back(tensor::ExtractSliceOp::create(b, loc, *input, offsets,
-                                                     sliceSizes, strides));
+    results.push_back(
+        extractSliceOrEmpty(b, loc, *input, offsets, sliceSizes, strides));
     offset = b.createOrFold<arith::AddIOp>(loc, offset, size);
   }
   return results;
