@@ -28,7 +28,7 @@ static Value wrapIndex(OpBuilder &b, Location loc, Value element, Value dim) {
 
 static bool isIndexTensor(Value v) {
   Type element = getElementType(v);
-  return element.isInteger(32) || element.isInteger(64);
+  return element.isSignlessInteger(32) || element.isSignlessInteger(64);
 }
 
 static SmallVector<utils::IteratorType> parallel(int64_t n) {
@@ -135,7 +135,7 @@ static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
   FailureOr<Value> indices = node.rankedInput(1);
   if (failed(data) || failed(indices))
     return failure();
-  if (!getElementType(*indices).isInteger(64))
+  if (!getElementType(*indices).isSignlessInteger(64))
     return node.error() << "expects int64 indices", failure();
   OpBuilder &b = node.b;
   Location loc = node.loc;
@@ -281,7 +281,7 @@ static FailureOr<SmallVector<Value>> lowerScatterND(NodeLowering &node) {
   FailureOr<Value> updates = node.rankedInput(2);
   if (failed(data) || failed(indices) || failed(updates))
     return failure();
-  if (!getElementType(*indices).isInteger(64))
+  if (!getElementType(*indices).isSignlessInteger(64))
     return node.error() << "expects int64 indices", failure();
   OpBuilder &b = node.b;
   Location loc = node.loc;
