@@ -138,19 +138,13 @@ static Value compare(OpBuilder &b, Location loc, Value x, Value y,
 /// Max/Min over any number of inputs, NaN-propagating like numpy.
 static LoweringFn variadicMinMax(bool isMax) {
   return [isMax](NodeLowering &node) -> FailureOr<SmallVector<Value>> {
-    SmallVector<Value> inputs;
-    for (unsigned i = 0; i < node.numInputs(); ++i) {
-      FailureOr<Value> input = node.rankedInput(i);
-      if (failed(input))
-        return failure();
-      inputs.push_back(*input);
-    }
-    if (inputs.empty())
-      return node.error() << "expects at least one input", failure();
-    Type element = getElementType(inputs.front());
+    FailureOr<SmallVector<Value>> inputs = node.variadicInputs();
+    if (failed(inputs))
+      return failure();
+    Type element = getElementType(inputs->front());
     bool isUnsigned = isUnsignedInteger(element);
     FailureOr<Value> result = buildElementwise(
-        node, inputs, element,
+        node, *inputs, element,
         [&](OpBuilder &b, Location loc, ValueRange args) {
           Value acc = args.front();
           for (Value next : args.drop_front()) {

@@ -37,6 +37,19 @@ FailureOr<Value> NodeLowering::rankedInput(unsigned i) {
   return value;
 }
 
+FailureOr<SmallVector<Value>> NodeLowering::variadicInputs() {
+  SmallVector<Value> inputs;
+  for (unsigned i = 0; i < numInputs(); ++i) {
+    FailureOr<Value> value = rankedInput(i);
+    if (failed(value))
+      return failure();
+    inputs.push_back(*value);
+  }
+  if (inputs.empty())
+    return error() << "expects at least one input", failure();
+  return inputs;
+}
+
 int64_t NodeLowering::intAttr(StringRef name, int64_t fallback) {
   if (auto attr = node->getAttrOfType<IntegerAttr>(name))
     return attr.getInt();

@@ -43,6 +43,9 @@ public:
   /// Input `i` as a ranked tensor; emits an error when it is missing or
   /// unranked.
   mlir::FailureOr<mlir::Value> rankedInput(unsigned i);
+  /// Every input, for variadic ops (Concat, Max): at least one, each
+  /// present and ranked; emits an error otherwise.
+  mlir::FailureOr<llvm::SmallVector<mlir::Value>> variadicInputs();
   /// Whether output `i` is used; optional outputs nobody reads need not be
   /// computed.
   bool outputUsed(unsigned i) {

@@ -351,15 +351,10 @@ static FailureOr<SmallVector<Value>> lowerExpand(NodeLowering &node) {
 }
 
 static FailureOr<SmallVector<Value>> lowerConcat(NodeLowering &node) {
-  SmallVector<Value> inputs;
-  for (unsigned i = 0; i < node.numInputs(); ++i) {
-    FailureOr<Value> input = node.rankedInput(i);
-    if (failed(input))
-      return failure();
-    inputs.push_back(*input);
-  }
-  if (inputs.empty())
-    return node.error() << "expects at least one input", failure();
+  FailureOr<SmallVector<Value>> variadic = node.variadicInputs();
+  if (failed(variadic))
+    return failure();
+  SmallVector<Value> &inputs = *variadic;
   auto type = cast<RankedTensorType>(inputs.front().getType());
   FailureOr<int64_t> axis =
       node.normalizeAxis(node.intAttr("axis", 0), type.getRank());
