@@ -15,8 +15,6 @@ using namespace mlir;
 using namespace moec;
 using namespace moec::onnx_lowering;
 
-static SmallVector<Value> single(Value v) { return SmallVector<Value>{v}; }
-
 /// An index from an integer element, wrapping negative values by `dim`.
 static Value wrapIndex(OpBuilder &b, Location loc, Value element, Value dim) {
   Value index = toIndex(b, loc, element);

@@ -46,12 +46,6 @@ public:
   /// Every input, for variadic ops (Concat, Max): at least one, each
   /// present and ranked; emits an error otherwise.
   mlir::FailureOr<llvm::SmallVector<mlir::Value>> variadicInputs();
-  /// Whether output `i` is used; optional outputs nobody reads need not be
-  /// computed.
-  bool outputUsed(unsigned i) {
-    return i < numOutputs() && !node.getResult(i).use_empty();
-  }
-
   bool hasAttr(llvm::StringRef name) { return node->hasAttr(name); }
   int64_t intAttr(llvm::StringRef name, int64_t fallback);
   double floatAttr(llvm::StringRef name, double fallback);
@@ -81,6 +75,9 @@ public:
 
 /// The largest rank a shape vector may ask for; real models stay far below.
 constexpr int64_t kMaxRank = 64;
+
+/// The result of a lowering with one output.
+inline llvm::SmallVector<mlir::Value> single(mlir::Value v) { return {v}; }
 
 using LoweringFn =
     std::function<mlir::FailureOr<llvm::SmallVector<mlir::Value>>(
@@ -152,8 +149,8 @@ mlir::Value intTensorConstant(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Type elementType,
                               llvm::ArrayRef<int64_t> values);
 
-/// Reshapes `tensor` to `shape` (static entries or ShapedType::kDynamic,
-/// whose sizes come from `dynamicSizes` in order) with tensor.reshape.
+/// Reshapes `tensor` to `sizes` (constants or index values) with
+/// tensor.reshape; a no-op when the type already matches.
 mlir::Value reshapeTo(mlir::OpBuilder &b, mlir::Location loc,
                       mlir::Value tensor,
                       llvm::ArrayRef<mlir::OpFoldResult> sizes);

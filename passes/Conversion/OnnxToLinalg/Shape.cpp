@@ -12,8 +12,6 @@ using namespace mlir;
 using namespace moec;
 using namespace moec::onnx_lowering;
 
-static SmallVector<Value> single(Value v) { return SmallVector<Value>{v}; }
-
 /// Folds a reshape of a constant to a constant of the new static shape.
 static std::optional<Value> foldConstantReshape(OpBuilder &b, Location loc,
                                                 Value input,
