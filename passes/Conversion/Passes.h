@@ -3,6 +3,7 @@
 #ifndef MOEC_PASSES_CONVERSION_PASSES_H
 #define MOEC_PASSES_CONVERSION_PASSES_H
 
+#include "dialects/moe/IR/MoeDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"

@@ -29,4 +29,45 @@ def ConvertOnnxToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
+  let summary = "raise every ONNX export form of an MoE block to moe ops";
+  let description = [{
+    Recognises Mixture-of-Experts blocks in an imported ONNX graph
+    (`onnx.node` ops) and replaces each with `moe.router` + `moe.experts`,
+    so that everything downstream sees one representation whatever the
+    exporter wrote. It anchors on every `TopK` and on every
+    `com.microsoft.MoE` / `QMoE` node:
+
+    * the router: `TopK` over a router projection `MatMul(x, Wr[H, E])`
+      (plus bias), through Softmax or Sigmoid or neither (then the TopK
+      values must be softmax-ed: GPT-OSS), with DeepSeek-V3's selection
+      bias and group-limited mask (sum of top-2 or max per group), and the
+      routing weights' renormalisation and scaling;
+    * the experts, in one of four forms: the contrib ops (router input is
+      logits; `swiglu_fusion` 0/1/2; QMoE weights stay packed bytes as
+      `!moe.packed`), the indices Gather-ing stacked `[E, ...]` weights
+      before batched MatMuls, an unrolled per-expert loop
+      (Equal/OneHot -> NonZero -> Gather -> FFN -> Mul -> ScatterND add),
+      or a dense fallback that masks every expert's output by its column of
+      a routing mask.
+
+    Expert FFNs are SiLU-gated, clamped SwiGLU (alpha, beta, limit) or
+    ReLU, with separate, interleaved or concatenated gate/up projections and
+    optional biases. Shared experts are not part of the block: they stay
+    ordinary dense MLPs beside it. A near miss (TopK on another axis, the
+    smallest values, a mask that is not the top-k, a missing expert, expert
+    outputs not scaled by the routing weights) is left alone. With
+    `report`, a line per anchor on stderr says what was raised or why not.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "print, for each TopK and MoE contrib node, what was raised or "
+           "why not">
+  ];
+  let dependentDialects = [
+    "moec::moe::MoeDialect", "mlir::arith::ArithDialect",
+    "mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // MOEC_PASSES_CONVERSION_PASSES_TD

@@ -46,13 +46,25 @@ static cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Fix the shape of a graph input: NAME=D0,D1,... (repeatable)"),
     cl::value_desc("name=dims"), cl::cat(category));
-enum class Emit { Onnx, Upstream };
+enum class Emit { Onnx, Moe, Upstream };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to print"), cl::init(Emit::Upstream),
     cl::values(clEnumValN(Emit::Onnx, "onnx",
                           "one onnx.node per ONNX node, as imported"),
+               clEnumValN(Emit::Moe, "moe",
+                          "after MoE raising, before lowering the rest"),
                clEnumValN(Emit::Upstream, "upstream",
                           "lowered to linalg/tensor/arith/math/scf (default)")),
+    cl::cat(category));
+static cl::opt<bool> noRaise(
+    "no-raise",
+    cl::desc("Do not raise MoE blocks to moe ops (they lower op by op; "
+             "com.microsoft.MoE/QMoE then cannot be imported)"),
+    cl::cat(category));
+static cl::opt<bool> raiseReport(
+    "moe-raise-report",
+    cl::desc("Print to stderr, for each TopK and MoE contrib node, whether "
+             "it was raised to moe ops and why not"),
     cl::cat(category));
 static cl::opt<uint64_t> inlineMaxBytes(
     "inline-max-bytes",
@@ -160,11 +172,18 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = importOnnxModel(&context, inputPath, options);
   if (!module)
     return 1;
-  if (emit == Emit::Upstream) {
+  if (emit != Emit::Onnx) {
     PassManager pm(&context);
-    pm.addPass(createConvertOnnxToLinalg());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
+    if (!noRaise) {
+      MoeRaiseOnnxPatternsOptions raise;
+      raise.report = raiseReport;
+      pm.addPass(createMoeRaiseOnnxPatterns(raise));
+    }
+    if (emit == Emit::Upstream) {
+      pm.addPass(createConvertOnnxToLinalg());
+      pm.addPass(createCanonicalizerPass());
+      pm.addPass(createCSEPass());
+    }
     if (failed(pm.run(*module)))
       return 1;
   }

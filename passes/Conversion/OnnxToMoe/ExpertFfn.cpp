@@ -1,0 +1,270 @@
+//===- ExpertFfn.cpp - Matching one expert FFN ----------------------------===//
+//
+// Recognises `down(act(gate(x), up(x)))` where each projection is
+// `MatMul(x, W) (+ b)` on either one expert's weights (W an initializer,
+// possibly through Transpose) or on rows Gather-ed by the TopK indices from
+// stacked [E, ...] initializers. Gate and up are separate projections or
+// one fused projection split by Slice (interleaved: step 2; concatenated:
+// halves) or Split. Activations: SiLU-gated (`g * Sigmoid(g) * u`), clamped
+// SwiGLU as GPT-OSS writes it, and ReLU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GraphMatch.h"
+#include "Raising.h"
+
+using namespace mlir;
+
+namespace moec::raise {
+
+/// Whether `weight` is a row gather of a stacked [E, ...] initializer of
+/// rank `rank` by `ids`; returns the stacked initializer.
+static Value gatheredFrom(Value weight, Value ids, int64_t rank) {
+  onnx::NodeOp gather = nodeOf(weight, "Gather");
+  if (!gather || gather.getInputs()[1] != ids || !isAxisAttr(gather, 0, 1, 0))
+    return {};
+  Value stacked = gather.getInputs()[0];
+  RankedTensorType type = weightType(stacked);
+  return type && type.getRank() == rank ? stacked : Value();
+}
+
+/// Matches `MatMul(in, W) (+ b)`; sets `in` to the projection's input.
+static FailureOr<Projection> matchProjection(Value h, Value ids, Value &in) {
+  Projection p;
+  if (onnx::NodeOp add = nodeOf(h, "Add")) {
+    for (Value operand : add.getInputs()) {
+      Value bias;
+      if (!ids) {
+        RankedTensorType type = weightType(operand);
+        bias = type && type.getRank() == 1 ? operand : Value();
+      } else if (onnx::NodeOp unsqueeze = nodeOf(operand, "Unsqueeze")) {
+        bias = gatheredFrom(unsqueeze.getInputs()[0], ids, 2);
+      }
+      if (bias) {
+        p.bias = bias;
+        h = otherOperand(add, operand);
+        break;
+      }
+    }
+  }
+  onnx::NodeOp matmul = nodeOf(h, "MatMul");
+  if (!matmul)
+    return failure();
+  Value weight = matmul.getInputs()[1];
+  int64_t rank = ids ? 3 : 2;
+  if (onnx::NodeOp transpose = nodeOf(weight, "Transpose")) {
+    SmallVector<int64_t> want = ids ? SmallVector<int64_t>{0, 1, 3, 2}
+                                    : SmallVector<int64_t>{1, 0};
+    if (intsAttr(transpose, "perm") != want)
+      return failure();
+    p.inputMajor = false;
+    weight = transpose.getInputs()[0];
+  }
+  p.weight = ids ? gatheredFrom(weight, ids, rank) : weight;
+  RankedTensorType type = weightType(p.weight);
+  if (!type || type.getRank() != rank)
+    return failure();
+  in = matmul.getInputs()[0];
+  return p;
+}
+
+namespace {
+/// Gate and up as one part of a fused projection's output.
+struct FusedPart {
+  Value fused;
+  moe::GateUpLayout layout;
+  int64_t index; // 0: gate, 1: up
+  std::optional<int64_t> start, end; // concatenated halves by Slice
+};
+} // namespace
+
+static std::optional<FusedPart> fusedPartOf(Value part) {
+  if (onnx::NodeOp split = nodeOf(part, "Split")) {
+    // Only the last axis is recognised: the rank is unknown before lowering.
+    std::optional<SmallVector<int64_t>> sizes = constantInts(input(split, 1));
+    if (split.getNumResults() != 2 || intAttr(split, "axis", 0) != -1 ||
+        (sizes && (sizes->size() != 2 || (*sizes)[0] != (*sizes)[1])))
+      return std::nullopt;
+    int64_t index = part == split.getResult(0) ? 0 : 1;
+    return FusedPart{split.getInputs()[0], moe::GateUpLayout::Concatenated,
+                     index, std::nullopt, std::nullopt};
+  }
+  onnx::NodeOp slice = nodeOf(part, "Slice");
+  if (!slice)
+    return std::nullopt;
+  std::optional<int64_t> start = constantInt(input(slice, 1));
+  std::optional<int64_t> end = constantInt(input(slice, 2));
+  std::optional<int64_t> axis = constantInt(input(slice, 3));
+  std::optional<int64_t> step =
+      input(slice, 4) ? constantInt(input(slice, 4)) : std::optional<int64_t>(1);
+  if (!start || !end || axis != -1 || !step)
+    return std::nullopt;
+  if (*step == 2 && (*start == 0 || *start == 1))
+    return FusedPart{slice.getInputs()[0], moe::GateUpLayout::Interleaved,
+                     *start, std::nullopt, std::nullopt};
+  if (*step == 1)
+    return FusedPart{slice.getInputs()[0], moe::GateUpLayout::Concatenated,
+                     *start == 0 ? 0 : 1, start, end};
+  return std::nullopt;
+}
+
+namespace {
+struct GatedActivation {
+  Value gate, up;
+  double alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+};
+} // namespace
+
+/// Matches `g' * Sigmoid(alpha * g')` with g' = gate or Clip(gate, max).
+static bool matchGlu(Value value, GatedActivation &act) {
+  onnx::NodeOp mul = nodeOf(value, "Mul");
+  if (!mul)
+    return false;
+  for (Value operand : mul.getInputs()) {
+    onnx::NodeOp sigmoid = nodeOf(operand, "Sigmoid");
+    Value clipped = otherOperand(mul, operand);
+    if (!sigmoid)
+      continue;
+    Value arg = sigmoid.getInputs()[0];
+    if (onnx::NodeOp scaled = nodeOf(arg, "Mul")) {
+      std::optional<double> alpha =
+          constantFloat(otherOperand(scaled, clipped));
+      if (!alpha)
+        continue;
+      act.alpha = *alpha;
+      arg = clipped;
+    }
+    if (arg != clipped)
+      continue;
+    act.gate = clipped;
+    if (onnx::NodeOp clip = nodeOf(clipped, "Clip")) {
+      if (input(clip, 1) || !constantFloat(input(clip, 2)))
+        return false;
+      act.limit = constantFloat(input(clip, 2));
+      act.gate = clip.getInputs()[0];
+    }
+    return true;
+  }
+  return false;
+}
+
+/// Matches `(u' + beta)` with u' = up or Clip(up, -limit, limit).
+static bool matchUp(Value value, GatedActivation &act) {
+  if (onnx::NodeOp add = nodeOf(value, "Add")) {
+    for (Value operand : add.getInputs())
+      if (std::optional<double> beta = constantFloat(operand)) {
+        act.beta = *beta;
+        value = otherOperand(add, operand);
+        break;
+      }
+  }
+  std::optional<double> limit;
+  if (onnx::NodeOp clip = nodeOf(value, "Clip")) {
+    std::optional<double> lo = constantFloat(input(clip, 1));
+    std::optional<double> hi = constantFloat(input(clip, 2));
+    if (!lo || !hi || *lo != -*hi)
+      return false;
+    limit = hi;
+    value = clip.getInputs()[0];
+  }
+  if (limit != act.limit)
+    return false;
+  act.up = value;
+  return true;
+}
+
+static std::optional<GatedActivation> matchGated(Value value) {
+  onnx::NodeOp mul = nodeOf(value, "Mul");
+  if (!mul)
+    return std::nullopt;
+  for (Value operand : mul.getInputs()) {
+    GatedActivation act;
+    if (matchGlu(operand, act) && matchUp(otherOperand(mul, operand), act))
+      return act;
+  }
+  return std::nullopt;
+}
+
+FailureOr<ExpertFfn> matchExpertFfn(Value output, Value stackedIds,
+                                    Reason &reason) {
+  MLIRContext *ctx = output.getContext();
+  ExpertFfn ffn;
+  Value hidden;
+  FailureOr<Projection> down = matchProjection(output, stackedIds, hidden);
+  if (failed(down)) {
+    reason = "the expert output is not a down projection (MatMul by an "
+             "expert weight, optionally plus a bias)";
+    return failure();
+  }
+  ffn.down = *down;
+
+  if (onnx::NodeOp relu = nodeOf(hidden, "Relu")) {
+    ffn.activation = moe::ActivationAttr::get(ctx, moe::ActivationKind::Relu);
+    FailureOr<Projection> up =
+        matchProjection(relu.getInputs()[0], stackedIds, ffn.input);
+    if (failed(up)) {
+      reason = "the ReLU input is not an up projection";
+      return failure();
+    }
+    ffn.up = *up;
+    return ffn;
+  }
+  std::optional<GatedActivation> act = matchGated(hidden);
+  if (!act) {
+    reason = "the expert activation is not SiLU-gated, clamped SwiGLU or "
+             "ReLU";
+    return failure();
+  }
+  auto apf = [](double v) { return APFloat(v); };
+  std::optional<APFloat> limit;
+  if (act->limit)
+    limit = apf(*act->limit);
+  ffn.activation =
+      moe::ActivationAttr::get(ctx, moe::ActivationKind::Swiglu,
+                               apf(act->alpha), apf(act->beta), limit)
+          .getCanonical();
+
+  std::optional<FusedPart> gatePart = fusedPartOf(act->gate);
+  std::optional<FusedPart> upPart = fusedPartOf(act->up);
+  if (gatePart && upPart) {
+    if (gatePart->fused != upPart->fused || gatePart->index != 0 ||
+        upPart->index != 1 || gatePart->layout != upPart->layout) {
+      reason = "gate and up are not the two halves of one fused projection";
+      return failure();
+    }
+    FailureOr<Projection> fused =
+        matchProjection(gatePart->fused, stackedIds, ffn.input);
+    if (failed(fused)) {
+      reason = "the fused gate/up value is not a projection";
+      return failure();
+    }
+    ffn.gateUp = *fused;
+    ffn.layout = gatePart->layout;
+    if (ffn.layout == moe::GateUpLayout::Concatenated && gatePart->start) {
+      RankedTensorType type = weightType(fused->weight);
+      int64_t n = type.getDimSize(fused->inputMajor ? type.getRank() - 1
+                                                     : type.getRank() - 2);
+      if (*gatePart->start != 0 || *gatePart->end != n / 2 ||
+          *upPart->start != n / 2 || *upPart->end < n) {
+        reason = "the gate/up slices are not the two halves of the fused "
+                 "projection";
+        return failure();
+      }
+    }
+    return ffn;
+  }
+  Value upInput;
+  FailureOr<Projection> gate =
+      matchProjection(act->gate, stackedIds, ffn.input);
+  FailureOr<Projection> up = matchProjection(act->up, stackedIds, upInput);
+  if (failed(gate) || failed(up) || upInput != ffn.input) {
+    reason = "gate and up are not projections of the same input";
+    return failure();
+  }
+  ffn.gate = *gate;
+  ffn.up = *up;
+  return ffn;
+}
+
+} // namespace moec::raise
