@@ -27,6 +27,16 @@ config.substitutions.append(("%onnx_node_tests", "/usr/share/libonnx-testdata/da
 config.substitutions.append(("%make_model", "/usr/bin/python3 " + os.path.join(
     config.test_source_root, "onnx", "Inputs", "make_model.py")))
 
+# The MoE test-model generator and the checkers of its models.
+models_dir = os.path.join(config.test_source_root, "models")
+config.substitutions.append(("%moe_models", "/usr/bin/python3 " + os.path.join(models_dir, "moe_models.py")))
+config.substitutions.append(("%eval_raised", "/usr/bin/python3 " + os.path.join(models_dir, "eval_raised.py")))
+config.substitutions.append(("%ort_check", "node " + os.path.join(models_dir, "ort_check.js")))
+# ONNX Runtime (npm onnxruntime-node, installed by scripts/install-deps.sh).
+if os.path.isdir(os.path.join(config.moec_src_root, "node_modules", "onnxruntime-node")):
+    config.available_features.add("onnxruntime")
+    config.environment["NODE_PATH"] = os.path.join(config.moec_src_root, "node_modules")
+
 tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
 # The importer fuzzer is built where clang's libFuzzer is installed.
 if os.path.exists(os.path.join(config.moec_obj_root, "bin", "moec-onnx-import-fuzzer")):
