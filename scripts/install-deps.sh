@@ -42,11 +42,16 @@ else
   echo "install-deps: all ${#packages[@]} Debian packages present"
 fi
 
-# Node.js and npm are used only by benchmarks and the ONNX Runtime oracle.
-for tool in node npm; do
-  if command -v "$tool" >/dev/null 2>&1; then
-    echo "install-deps: $tool $("$tool" --version)"
-  else
-    echo "install-deps: warning: $tool not found (needed only for ONNX Runtime cross-checks and benchmarks)" >&2
+# Node.js and npm are used only by benchmarks and the ONNX Runtime oracle
+# (onnxruntime-node, pinned in package.json, installed into node_modules/;
+# --ignore-scripts: its prebuilt CPU runtime ships in the package).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if command -v npm >/dev/null 2>&1; then
+  echo "install-deps: node $(node --version), npm $(npm --version)"
+  if [[ ! -d "$root/node_modules/onnxruntime-node" ]]; then
+    (cd "$root" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+      echo "install-deps: warning: npm could not install onnxruntime-node; the ONNX Runtime cross-checks will be skipped" >&2
   fi
-done
+else
+  echo "install-deps: warning: npm not found (needed only for ONNX Runtime cross-checks and benchmarks)" >&2
+fi

@@ -37,3 +37,10 @@ echo "moec-import: $out/router-onnx/model.onnx -> router.mlir" \
   "($(stat -c %s "$out/router-onnx/router.mlir") bytes of IR," \
   "$(grep -c 'moe.weight' "$out/router-onnx/router.mlir") weight by reference," \
   "$(stat -c %s "$out/router-onnx/model.onnx.data") bytes left in model.onnx.data)"
+
+# An MoE block in an ONNX export form (TopK indices Gather-ing stacked expert
+# weights): moec-import raises it to moe.router + moe.experts.
+/usr/bin/python3 "$root/test/models/moe_models.py" "$out/moe-onnx" gather-mixtral
+"$build/bin/moec-import" --moe-raise-report "$out/moe-onnx/gather-mixtral/model.onnx" \
+  -o "$out/moe-onnx/gather-mixtral.mlir"
+grep -E 'moe\.(router|experts) ' "$out/moe-onnx/gather-mixtral.mlir" | sed -E 's/ : .*//'

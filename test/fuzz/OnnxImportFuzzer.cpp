@@ -296,6 +296,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort(); // The importer produced invalid IR.
   mlir::PassManager pm(&context);
   pm.enableVerifier(false);
+  pm.addPass(moec::createMoeRaiseOnnxPatterns());
   pm.addPass(moec::createConvertOnnxToLinalg());
   if (mlir::succeeded(pm.run(*module)) && mlir::failed(mlir::verify(*module)))
     abort(); // A lowering produced invalid IR without reporting an error.

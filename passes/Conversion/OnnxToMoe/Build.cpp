@@ -205,6 +205,8 @@ FailureOr<std::string> buildRaisedMoe(OpBuilder &b, const RouterMatch &router,
       gate ? gate->weight : Value(), gate ? gate->bias : Value(),
       up ? up->weight : Value(), up ? up->bias : Value(), down, downBias,
       first.activation, layout);
+  if (failed(verifyOrErase({routerOp, experts}, reason)))
+    return failure();
   replaceValue(b, match.output, experts.getOutput());
 
   std::string text;

@@ -95,6 +95,10 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
   Location loc = node.getLoc();
   MLIRContext *ctx = b.getContext();
 
+  if (node.getNumResults() != 1) {
+    reason = "expects exactly one output";
+    return failure();
+  }
   if (intAttr(node, "use_sparse_mixer", 0) != 0) {
     reason = "use_sparse_mixer=1 (PhiMoE's sparse mixer routing) has no moe "
              "equivalent yet";
@@ -216,6 +220,12 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
       b, loc, input.getType(), input, router.getWeights(), router.getIds(),
       gateUp, gateUpBias, gate, gateBias, up, upBias, *w2,
       raise::input(node, at.fc2Bias), activation, layout);
+  SmallVector<Operation *> built = {router, experts};
+  for (Value w : {*w1, *w2, *w3})
+    if (auto packed = w ? w.getDefiningOp<moe::PackedWeightOp>() : nullptr)
+      built.insert(built.begin(), packed);
+  if (failed(verifyOrErase(built, reason)))
+    return failure();
   replaceValue(b, node.getResult(0), experts.getOutput());
 
   std::string text;

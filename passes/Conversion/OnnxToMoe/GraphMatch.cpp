@@ -6,15 +6,41 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
 
 namespace moec::raise {
 
+/// Whether a node has the inputs and outputs the matchers index: a model
+/// may hold any node shape, and matching must not read past the operands.
+static bool hasMatchableArity(onnx::NodeOp node) {
+  static const llvm::StringMap<std::pair<unsigned, unsigned>> arity = {
+      {"Add", {2, 1}},        {"Mul", {2, 1}},
+      {"Div", {2, 1}},        {"MatMul", {2, 1}},
+      {"Equal", {2, 1}},      {"Where", {3, 1}},
+      {"Expand", {2, 1}},     {"Reshape", {2, 1}},
+      {"Unsqueeze", {2, 1}},  {"Gather", {2, 1}},
+      {"GatherND", {2, 1}},   {"GatherElements", {2, 1}},
+      {"ScatterND", {3, 1}},  {"ScatterElements", {3, 1}},
+      {"OneHot", {3, 1}},     {"TopK", {2, 2}},
+      {"Slice", {3, 1}},      {"Concat", {1, 1}},
+      {"Clip", {1, 1}},       {"MoE", {5, 1}},
+      {"QMoE", {8, 1}}};
+  auto it = arity.find(node.getOpType());
+  auto [inputs, results] =
+      it == arity.end() ? std::pair(1u, 1u) : it->second;
+  return node.getInputs().size() >= inputs && node.getNumResults() >= results;
+}
+
 static onnx::NodeOp nodeIn(Value value, StringRef domain, StringRef opType) {
   auto node = value ? value.getDefiningOp<onnx::NodeOp>() : onnx::NodeOp();
-  if (!node || node.getOpType() != opType || node.getDomain() != domain)
+  if (!node || node.getOpType() != opType || node.getDomain() != domain ||
+      !hasMatchableArity(node))
     return {};
   return node;
 }
@@ -29,7 +55,8 @@ onnx::NodeOp contribNodeOf(Value value, StringRef opType) {
 
 bool isNode(Operation *op, StringRef opType) {
   auto node = dyn_cast_or_null<onnx::NodeOp>(op);
-  return node && node.getDomain().empty() && node.getOpType() == opType;
+  return node && node.getDomain().empty() && node.getOpType() == opType &&
+         hasMatchableArity(node);
 }
 
 Value input(onnx::NodeOp node, unsigned i) {
@@ -186,6 +213,26 @@ Value castTo(OpBuilder &b, Location loc, Value value, Type type) {
   if (value.getType() == type)
     return value;
   return tensor::CastOp::create(b, loc, type, value);
+}
+
+LogicalResult verifyOrErase(ArrayRef<Operation *> built, std::string &reason) {
+  std::string message;
+  {
+    ScopedDiagnosticHandler capture(built.front()->getContext(),
+                                    [&](Diagnostic &diag) {
+                                      if (message.empty())
+                                        message = diag.str();
+                                      return success();
+                                    });
+    if (llvm::all_of(built, [](Operation *op) {
+          return succeeded(verify(op, /*verifyRecursively=*/false));
+        }))
+      return success();
+  }
+  reason = "the matched block is inconsistent: " + message;
+  for (Operation *op : llvm::reverse(built))
+    op->erase();
+  return failure();
 }
 
 } // namespace moec::raise

@@ -86,6 +86,11 @@ mlir::Value i64Constant(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value castTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
                    mlir::Type type);
 
+/// Verifies ops the raising built. On failure erases them (users first) and
+/// sets `reason` to the verifier's message.
+mlir::LogicalResult verifyOrErase(llvm::ArrayRef<mlir::Operation *> built,
+                                  std::string &reason);
+
 } // namespace moec::raise
 
 #endif // MOEC_PASSES_CONVERSION_ONNXTOMOE_GRAPHMATCH_H
