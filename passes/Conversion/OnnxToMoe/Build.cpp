@@ -147,6 +147,34 @@ static bool uniformShapes(const ExpertsMatch &match,
   return true;
 }
 
+std::string describeRaised(StringRef form, moe::RouterOp router,
+                           moe::ExpertsOp experts) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "raised (" << form << " form): moe.router "
+     << moe::stringifyRouterScoring(router.getScoring())
+     << " top_k=" << router.getTopK() << " of "
+     << router.getLogits().getType().getDimSize(1) << " experts";
+  if (router.getNormalize())
+    os << ", normalized";
+  if (router.getSelectionBias())
+    os << ", selection bias";
+  if (moe::GroupLimitAttr groups = router.getGroupsAttr())
+    os << ", groups " << groups.getNGroup() << "/" << groups.getTopkGroup()
+       << " by " << moe::stringifyGroupScore(groups.getScore());
+  if (FloatAttr scale = router.getScaleAttr())
+    os << ", scale " << llvm::format("%g", scale.getValueAsDouble());
+  os << "; moe.experts "
+     << moe::stringifyActivationKind(experts.getActivation().getKind());
+  if (moe::GateUpLayoutAttr layout = experts.getLayoutAttr())
+    os << " (gate/up " << moe::stringifyGateUpLayout(layout.getValue()) << ")";
+  if (experts.getDownBias())
+    os << " with biases";
+  if (auto packed = dyn_cast<moe::PackedType>(experts.getDown().getType()))
+    os << ", " << packed.getPacking().getBits() << "-bit packed weights";
+  return text;
+}
+
 FailureOr<std::string> buildRaisedMoe(OpBuilder &b, const RouterMatch &router,
                                       const ExpertsMatch &match,
                                       Reason &reason) {
@@ -187,11 +215,9 @@ FailureOr<std::string> buildRaisedMoe(OpBuilder &b, const RouterMatch &router,
   auto downType = cast<RankedTensorType>(down.getType());
   Type element = downType.getElementType();
   int64_t hidden = downType.getDimSize(1);
-  auto tokens = [&](int64_t n) {
-    return RankedTensorType::get({ShapedType::kDynamic, n}, element);
-  };
-  Value input = castTo(b, loc, match.input, tokens(hidden));
-  Value logits = castTo(b, loc, router.logits, tokens(router.numExperts));
+  Value input = castTo(b, loc, match.input, tokensType(hidden, element));
+  Value logits =
+      castTo(b, loc, router.logits, tokensType(router.numExperts, element));
   auto routerOp = moe::RouterOp::create(
       b, loc, logits, router.k, router.scoring, router.selectionBias,
       router.normalize, router.scale, router.groups);
@@ -209,27 +235,7 @@ FailureOr<std::string> buildRaisedMoe(OpBuilder &b, const RouterMatch &router,
     return failure();
   replaceValue(b, match.output, experts.getOutput());
 
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "raised (" << match.form << " form): moe.router "
-     << moe::stringifyRouterScoring(router.scoring) << " top_k=" << router.k
-     << " of " << router.numExperts << " experts";
-  if (router.normalize)
-    os << ", normalized";
-  if (router.selectionBias)
-    os << ", selection bias";
-  if (router.groups)
-    os << ", groups " << router.groups.getNGroup() << "/"
-       << router.groups.getTopkGroup() << " by "
-       << moe::stringifyGroupScore(router.groups.getScore());
-  if (router.scale)
-    os << ", scale " << llvm::format("%g", *router.scale);
-  os << "; moe.experts " << moe::stringifyActivationKind(first.activation.getKind());
-  if (first.gateUp)
-    os << " (gate/up " << moe::stringifyGateUpLayout(first.layout) << ")";
-  if (downBias)
-    os << " with biases";
-  return text;
+  return describeRaised(match.form, routerOp, experts);
 }
 
 } // namespace moec::raise

@@ -192,11 +192,8 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
                            .getTensorType()
                            .getElementType()
                      : fc2Type.getElementType();
-  auto tokens = [&](int64_t n) {
-    return RankedTensorType::get({ShapedType::kDynamic, n}, element);
-  };
-  Value input = castTo(b, loc, x, tokens(hidden));
-  Value routerLogits = castTo(b, loc, logits, tokens(numExperts));
+  Value input = castTo(b, loc, x, tokensType(hidden, element));
+  Value routerLogits = castTo(b, loc, logits, tokensType(numExperts, element));
   bool normalize = intAttr(node, "normalize_routing_weights", 0) != 0;
   auto router = moe::RouterOp::create(b, loc, routerLogits,
                                       intAttr(node, "k", 1),
@@ -228,17 +225,7 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
     return failure();
   replaceValue(b, node.getResult(0), experts.getOutput());
 
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "raised (contrib form): moe.router softmax top_k="
-     << router.getTopK() << " of " << numExperts << " experts"
-     << (normalize ? ", normalized" : "") << "; moe.experts "
-     << moe::stringifyActivationKind(activation.getKind());
-  if (layout)
-    os << " (gate/up " << moe::stringifyGateUpLayout(layout.getValue()) << ")";
-  if (quantized)
-    os << ", " << bits << "-bit packed weights";
-  return text;
+  return describeRaised("contrib", router, experts);
 }
 
 } // namespace moec::raise

@@ -215,6 +215,29 @@ static LogicalResult checkUniform(ArrayRef<ExpertFfn> ffns, Reason &reason) {
   return success();
 }
 
+/// Checks the per-expert FFNs found for experts `found`: every expert once,
+/// all of one structure.
+static LogicalResult checkPerExpert(ArrayRef<int64_t> found,
+                                    ArrayRef<ExpertFfn> ffns,
+                                    int64_t numExperts, Reason &reason) {
+  return success(succeeded(checkAllExperts(found, numExperts, reason)) &&
+                 succeeded(checkUniform(ffns, reason)));
+}
+
+/// The match of a per-expert form, its FFNs ordered by expert id.
+static ExpertsMatch perExpertMatch(StringRef form, Value output,
+                                   ArrayRef<int64_t> found,
+                                   ArrayRef<ExpertFfn> ffns) {
+  ExpertsMatch match;
+  match.form = form;
+  match.output = output;
+  match.input = ffns.front().input;
+  match.experts.resize(found.size());
+  for (auto [e, ffn] : llvm::zip(found, ffns))
+    match.experts[e] = ffn;
+  return match;
+}
+
 FailureOr<ExpertsMatch> matchLoopForm(const RouterMatch &router,
                                       Reason &reason) {
   SmallVector<LoopLink> links;
@@ -252,17 +275,9 @@ FailureOr<ExpertsMatch> matchLoopForm(const RouterMatch &router,
              "accumulator";
     return failure();
   }
-  if (failed(checkAllExperts(found, router.numExperts, reason)) ||
-      failed(checkUniform(ffns, reason)))
+  if (failed(checkPerExpert(found, ffns, router.numExperts, reason)))
     return failure();
-  ExpertsMatch match;
-  match.form = "loop";
-  match.output = acc;
-  match.input = ffns.front().input;
-  match.experts.resize(router.numExperts);
-  for (auto [e, ffn] : llvm::zip(found, ffns))
-    match.experts[e] = ffn;
-  return match;
+  return perExpertMatch("loop", acc, found, ffns);
 }
 
 /// The expert whose routing column `column` is, or nullopt.
@@ -360,8 +375,7 @@ FailureOr<ExpertsMatch> matchDenseForm(const RouterMatch &router,
   }
   if (terms.empty())
     return failure();
-  if (failed(checkAllExperts(found, router.numExperts, reason)) ||
-      failed(checkUniform(ffns, reason)))
+  if (failed(checkPerExpert(found, ffns, router.numExperts, reason)))
     return failure();
 
   // Climb the Add tree while it sums only expert terms.
@@ -382,14 +396,7 @@ FailureOr<ExpertsMatch> matchDenseForm(const RouterMatch &router,
     reason = "the masked expert outputs are not summed into one value";
     return failure();
   }
-  ExpertsMatch match;
-  match.form = "dense";
-  match.output = output;
-  match.input = ffns.front().input;
-  match.experts.resize(router.numExperts);
-  for (auto [e, ffn] : llvm::zip(found, ffns))
-    match.experts[e] = ffn;
-  return match;
+  return perExpertMatch("dense", output, found, ffns);
 }
 
 } // namespace moec::raise

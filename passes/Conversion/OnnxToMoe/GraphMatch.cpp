@@ -209,6 +209,10 @@ Value i64Constant(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
                                    DenseIntElementsAttr::get(type, values));
 }
 
+RankedTensorType tokensType(int64_t n, Type element) {
+  return RankedTensorType::get({ShapedType::kDynamic, n}, element);
+}
+
 Value castTo(OpBuilder &b, Location loc, Value value, Type type) {
   if (value.getType() == type)
     return value;

@@ -82,6 +82,9 @@ mlir::Value createNode(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value i64Constant(mlir::OpBuilder &b, mlir::Location loc,
                         llvm::ArrayRef<int64_t> values);
 
+/// The [tokens, n] type moe ops take: a dynamic token count.
+mlir::RankedTensorType tokensType(int64_t n, mlir::Type element);
+
 /// `value` with type `type`, through a tensor.cast when it differs.
 mlir::Value castTo(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
                    mlir::Type type);

@@ -97,6 +97,10 @@ mlir::FailureOr<std::string> buildRaisedMoe(mlir::OpBuilder &b,
                                             const ExpertsMatch &experts,
                                             Reason &reason);
 
+/// The report's line for a raised block, read off the ops built for it.
+std::string describeRaised(llvm::StringRef form, moe::RouterOp router,
+                           moe::ExpertsOp experts);
+
 /// Raises a com.microsoft.MoE or QMoE node. On success returns a one-line
 /// description; on failure sets `reason` and leaves the node alone.
 mlir::FailureOr<std::string> raiseContribMoe(mlir::OpBuilder &b,
