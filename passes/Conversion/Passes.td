@@ -70,4 +70,36 @@ def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
+  let summary = "lower the router and the sparse-path moe ops to loops over buffers";
+  let description = [{
+    Lowers `moe.router`, `moe.dispatch`, `moe.grouped_matmul`,
+    `moe.activation` and `moe.combine` to scf loop nests (run
+    `moe-sparse-dispatch` first: `moe.experts` is an error here). The IR
+    stays at tensor level: operands are read through read-only
+    `bufferization.to_buffer`, results are fresh buffers that become
+    tensors again through `bufferization.to_tensor restrict writable`, so
+    One-Shot Bufferize handles the rest of the program as usual.
+
+    * router: per token, the scores, the group mask, `top_k` rounds of
+      "best expert not yet taken" (the lower index wins a tie), then the
+      weights, renormalised and scaled as the op says;
+    * dispatch: a stable counting sort of the `T * k` pairs by expert;
+    * grouped_matmul: one parallel iteration per (expert, 64 output
+      columns); packed weights are unpacked and scaled element by element
+      in the inner loop, never into a dequantized copy; dot products carry
+      `reassoc` so the target may vectorize them;
+    * activation, combine: one parallel iteration per row / token; combine
+      sums a token's k rows in choice order.
+
+    Parallel loops are `scf.parallel`; targets decide how they map to
+    threads. Packed float formats (e2m1, fp8) are reported as unsupported.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // MOEC_PASSES_CONVERSION_PASSES_TD

@@ -9,6 +9,7 @@
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
 #include "passes/Conversion/Passes.h"
+#include "passes/Sparsity/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -20,6 +21,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   moec::moe::registerMoeTransformsPasses();
   moec::registerMoecConversionPasses();
+  moec::registerMoecSparsityPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

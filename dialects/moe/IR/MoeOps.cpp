@@ -14,9 +14,7 @@ using namespace moec::moe;
 // Shape helpers
 //===----------------------------------------------------------------------===//
 
-/// The logical tensor type of a weight operand: the tensor itself, or the
-/// tensor a packed weight stands for.
-static RankedTensorType getLogicalType(Type type) {
+RankedTensorType moec::moe::getLogicalType(Type type) {
   if (auto packed = dyn_cast<PackedType>(type))
     return packed.getTensorType();
   return cast<RankedTensorType>(type);

@@ -17,4 +17,10 @@
 #define GET_OP_CLASSES
 #include "dialects/moe/IR/MoeOps.h.inc"
 
+namespace moec::moe {
+/// The logical tensor type of a weight operand: the tensor itself, or the
+/// tensor a packed weight stands for.
+mlir::RankedTensorType getLogicalType(mlir::Type type);
+} // namespace moec::moe
+
 #endif // MOEC_DIALECTS_MOE_IR_MOEOPS_H

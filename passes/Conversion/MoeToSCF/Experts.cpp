@@ -1,0 +1,307 @@
+//===- Experts.cpp - moe.grouped_matmul and moe.activation to loops -------===//
+//
+// The grouped matmul runs one parallel iteration per (expert, 64-column
+// tile): an expert with no rows costs nothing, one token's k experts
+// spread over every thread, and a weight row stays in cache while the
+// expert's rows stream past it. Packed weights are read in their packed
+// form: each element is unpacked and scaled in the inner loop, and no
+// dequantized copy is ever made.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace moec;
+
+/// Columns of the output one parallel iteration of a grouped matmul owns.
+static constexpr int64_t kColumnTile = 64;
+
+/// `value` with a signless element type: memref element loads feed arith,
+/// which takes signless integers only. Unsigned weights are re-typed at
+/// their source (the bytes do not change).
+static FailureOr<Value> signless(LoopBuilder &b, Value value, Operation *user) {
+  auto type = cast<RankedTensorType>(value.getType());
+  auto integer = dyn_cast<IntegerType>(type.getElementType());
+  if (!integer || integer.isSignless())
+    return value;
+  RankedTensorType signlessType = type.clone(
+      IntegerType::get(b.getContext(), integer.getWidth()));
+  if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
+    auto dense = cast<DenseElementsAttr>(constant.getValue());
+    return Value(arith::ConstantOp::create(
+        b, dense.bitcast(signlessType.getElementType())));
+  }
+  if (auto weight = value.getDefiningOp<moe::WeightOp>())
+    return Value(moe::WeightOp::create(b, signlessType, weight.getKeyAttr(),
+                                       weight.getFileAttr(),
+                                       weight.getOffsetAttr()));
+  return user->emitOpError("cannot read unsigned weight bytes that are not "
+                           "a constant or a moe.weight");
+}
+
+namespace {
+/// Element (e, n, k) of a float or packed [E, N, K] weight, as `type`.
+struct WeightReader {
+  Value data, scales, zeroPoints;
+  moe::PackingAttr packing;
+  bool unsignedZeroPoints = false;
+  Type type;
+
+  Value load(LoopBuilder &b, Value e, Value n, Value k) const;
+};
+} // namespace
+
+static FailureOr<WeightReader> makeWeightReader(LoopBuilder &b, Value weight,
+                                                Type type, Operation *user) {
+  WeightReader reader;
+  reader.type = type;
+  auto packedType = dyn_cast<moe::PackedType>(weight.getType());
+  if (!packedType) {
+    reader.data = b.read(weight);
+    return reader;
+  }
+  auto packed = weight.getDefiningOp<moe::PackedWeightOp>();
+  if (!packed)
+    return user->emitOpError(
+        "needs its packed weight built by moe.packed_weight");
+  reader.packing = packedType.getPacking();
+  if (!reader.packing.isIntegerFormat())
+    return user->emitOpError("packed format ")
+           << moe::stringifyPackedFormat(reader.packing.getFormat())
+           << " is not supported by this lowering yet";
+  FailureOr<Value> data = signless(b, packed.getData(), user);
+  if (failed(data))
+    return failure();
+  reader.data = b.read(*data);
+  reader.scales = b.read(packed.getScales());
+  if (Value zeroPoints = packed.getZeroPoints()) {
+    Type zeroType = cast<RankedTensorType>(zeroPoints.getType())
+                        .getElementType();
+    reader.unsignedZeroPoints = zeroType.isUnsignedInteger();
+    FailureOr<Value> signlessZeros = signless(b, zeroPoints, user);
+    if (failed(signlessZeros))
+      return failure();
+    reader.zeroPoints = b.read(*signlessZeros);
+  }
+  return reader;
+}
+
+Value WeightReader::load(LoopBuilder &b, Value e, Value n, Value k) const {
+  if (!packing)
+    return b.toFloat(b.load(data, {e, n, k}), type);
+  unsigned bits = packing.getBits();
+  int64_t perByte = 8 / bits;
+  bool isSigned = packing.getFormat() == moe::PackedFormat::Sint2 ||
+                  packing.getFormat() == moe::PackedFormat::Sint4 ||
+                  packing.getFormat() == moe::PackedFormat::Sint8;
+  Type i32 = b.getI32Type();
+  Value byteIndex =
+      perByte == 1 ? k : arith::DivUIOp::create(b, k, b.index(perByte));
+  Value byte = b.load(data, {e, n, byteIndex});
+  Value q;
+  if (bits == 8) {
+    q = isSigned ? Value(arith::ExtSIOp::create(b, i32, byte))
+                 : Value(arith::ExtUIOp::create(b, i32, byte));
+  } else {
+    Value sub = arith::RemUIOp::create(b, k, b.index(perByte));
+    if (packing.getOrder() == moe::PackingOrder::HighFirst)
+      sub = arith::SubIOp::create(b, b.index(perByte - 1), sub);
+    Value shift = arith::IndexCastOp::create(
+        b, i32, arith::MulIOp::create(b, sub, b.index(bits)));
+    q = arith::AndIOp::create(
+        b, arith::ShRUIOp::create(b, arith::ExtUIOp::create(b, i32, byte),
+                                  shift),
+        b.i32((1 << bits) - 1));
+    if (isSigned) {
+      Value negative = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, q,
+                                             b.i32(1 << (bits - 1)));
+      q = arith::SelectOp::create(
+          b, negative, arith::SubIOp::create(b, q, b.i32(1 << bits)), q);
+    }
+  }
+  ArrayRef<int64_t> block = packing.getBlock();
+  SmallVector<Value> blockIndex;
+  for (auto [index, size] : llvm::zip(ValueRange{e, n, k}, block))
+    blockIndex.push_back(
+        size == 1 ? index : arith::DivUIOp::create(b, index, b.index(size)));
+  Value scale = b.toFloat(b.load(scales, blockIndex), type);
+  Value value = b.toFloat(q, type);
+  if (zeroPoints) {
+    Value zero = b.load(zeroPoints, blockIndex);
+    if (isa<IntegerType>(zero.getType()))
+      zero = zero.getType().getIntOrFloatBitWidth() >= 32
+                 ? zero
+                 : unsignedZeroPoints
+                       ? Value(arith::ExtUIOp::create(b, i32, zero))
+                       : Value(arith::ExtSIOp::create(b, i32, zero));
+    value = arith::SubFOp::create(b, value, b.toFloat(zero, type));
+  }
+  return arith::MulFOp::create(b, value, scale);
+}
+
+LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
+  LoopBuilder b(op);
+  RankedTensorType outputType = op.getOutput().getType();
+  Type type = outputType.getElementType();
+  RankedTensorType weightType = moe::getLogicalType(op.getWeight().getType());
+  int64_t numExperts = weightType.getDimSize(0);
+  int64_t outFeatures = weightType.getDimSize(1);
+  int64_t inFeatures = weightType.getDimSize(2);
+  FailureOr<WeightReader> weight =
+      makeWeightReader(b, op.getWeight(), type, op);
+  if (failed(weight))
+    return failure();
+  Value rows = b.read(op.getRows());
+  Value offsets = b.read(op.getOffsets());
+  Value bias = op.getBias() ? b.read(op.getBias()) : Value();
+  Value numRows = b.dim(rows, 0);
+  SmallVector<Value> dyn;
+  if (outputType.isDynamicDim(0))
+    dyn.push_back(numRows);
+  Value output = b.alloc(outputType, dyn);
+
+  int64_t tiles = (outFeatures + kColumnTile - 1) / kColumnTile;
+  Value numTiles = b.index(tiles);
+  Value n = b.index(outFeatures);
+  Value k = b.index(inFeatures);
+  arith::FastMathFlagsAttr reassoc = b.reassoc();
+  b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
+    Value e = arith::DivUIOp::create(b, task, numTiles);
+    Value n0 = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, task, numTiles), b.index(kColumnTile));
+    Value n1 = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, n0, b.index(kColumnTile)), n);
+    Value lo = b.loadIndex(offsets, {e});
+    Value hi = b.loadIndex(offsets,
+                           {arith::AddIOp::create(b, e, b.index(1))});
+    b.forLoop(n0, n1, [&](Value col) {
+      b.forLoop(lo, hi, [&](Value row) {
+        Value dot = b.reduce(
+            b.index(0), k, b.floatConst(type, 0.0),
+            [&](Value kk, Value acc) -> Value {
+              Value x = b.toFloat(b.load(rows, {row, kk}), type);
+              Value w = weight->load(b, e, col, kk);
+              Value product = arith::MulFOp::create(b, x, w, reassoc);
+              return arith::AddFOp::create(b, acc, product, reassoc);
+            });
+        if (bias)
+          dot = arith::AddFOp::create(
+              b, dot, b.toFloat(b.load(bias, {e, col}), type));
+        b.store(dot, output, {row, col});
+      });
+    });
+  });
+  // Rows of unrouted pairs belong to no expert: zero.
+  Value routed = b.loadIndex(offsets, {b.index(numExperts)});
+  b.forLoop(routed, numRows, [&](Value row) {
+    b.forLoop(b.index(0), n, [&](Value col) {
+      b.store(b.floatConst(type, 0.0), output, {row, col});
+    });
+  });
+  op.replaceAllUsesWith(b.result(output));
+  op.erase();
+  return success();
+}
+
+/// The activation of one element: `gate` is null for ungated kinds.
+static Value activate(LoopBuilder &b, moe::ActivationAttr activation,
+                      Value gate, Value up) {
+  Type type = up.getType();
+  auto constant = [&](double v) { return b.floatConst(type, v); };
+  auto half = [&](Value x, Value inner) {
+    // 0.5 * x * (1 + inner)
+    return arith::MulFOp::create(
+        b, arith::MulFOp::create(b, constant(0.5), x),
+        arith::AddFOp::create(b, constant(1.0), inner));
+  };
+  switch (activation.getKind()) {
+  case moe::ActivationKind::SiluGated:
+  case moe::ActivationKind::Swiglu: {
+    double alpha = activation.getAlpha().convertToDouble();
+    double beta = activation.getBeta().convertToDouble();
+    if (std::optional<APFloat> limit = activation.getLimit()) {
+      Value hi = constant(limit->convertToDouble());
+      Value lo = constant(-limit->convertToDouble());
+      gate = arith::MinimumFOp::create(b, gate, hi);
+      up = arith::MaximumFOp::create(b, arith::MinimumFOp::create(b, up, hi),
+                                     lo);
+    }
+    Value scaled =
+        alpha == 1.0 ? gate : arith::MulFOp::create(b, gate, constant(alpha));
+    Value silu = arith::MulFOp::create(b, gate, b.sigmoid(scaled));
+    Value shifted =
+        beta == 0.0 ? up : arith::AddFOp::create(b, up, constant(beta));
+    return arith::MulFOp::create(b, silu, shifted);
+  }
+  case moe::ActivationKind::Gelu: {
+    Value scaled = arith::MulFOp::create(b, up, constant(M_SQRT1_2));
+    return half(up, math::ErfOp::create(b, scaled));
+  }
+  case moe::ActivationKind::GeluTanh: {
+    Value cube = arith::MulFOp::create(b, arith::MulFOp::create(b, up, up), up);
+    Value inner = arith::AddFOp::create(
+        b, up, arith::MulFOp::create(b, constant(0.044715), cube));
+    Value scaled =
+        arith::MulFOp::create(b, constant(std::sqrt(2.0 / M_PI)), inner);
+    return half(up, math::TanhOp::create(b, scaled));
+  }
+  case moe::ActivationKind::Relu:
+    return arith::MaximumFOp::create(b, up, constant(0.0));
+  case moe::ActivationKind::Identity:
+    return up;
+  }
+  llvm_unreachable("unknown activation kind");
+}
+
+LogicalResult moec::lowerActivation(moe::ActivationOp op) {
+  LoopBuilder b(op);
+  RankedTensorType outputType = op.getOutput().getType();
+  Type type = outputType.getElementType();
+  Value input = b.read(op.getInput());
+  Value up = op.getUp() ? b.read(op.getUp()) : Value();
+  std::optional<moe::GateUpLayout> layout = op.getLayout();
+  Value numRows = b.dim(input, 0);
+  Value width = outputType.isDynamicDim(1)
+                    ? Value(arith::DivUIOp::create(b, b.dim(input, 1),
+                                                   b.index(layout ? 2 : 1)))
+                    : b.index(outputType.getDimSize(1));
+  SmallVector<Value> dyn;
+  if (outputType.isDynamicDim(0))
+    dyn.push_back(numRows);
+  if (outputType.isDynamicDim(1))
+    dyn.push_back(width);
+  Value output = b.alloc(outputType, dyn);
+  bool gated = op.getActivation().isGated();
+  b.parallelLoop(b.index(0), numRows, [&](Value i) {
+    b.forLoop(b.index(0), width, [&](Value c) {
+      Value gate, value;
+      if (layout == moe::GateUpLayout::Interleaved) {
+        Value even = arith::MulIOp::create(b, c, b.index(2));
+        gate = b.load(input, {i, even});
+        value = b.load(input, {i, arith::AddIOp::create(b, even, b.index(1))});
+      } else if (layout == moe::GateUpLayout::Concatenated) {
+        gate = b.load(input, {i, c});
+        value = b.load(input, {i, arith::AddIOp::create(b, c, width)});
+      } else if (up) {
+        gate = b.load(input, {i, c});
+        value = b.load(up, {i, c});
+      } else {
+        value = b.load(input, {i, c});
+      }
+      if (!gated)
+        gate = Value();
+      b.store(activate(b, op.getActivation(), gate, b.toFloat(value, type)),
+              output, {i, c});
+    });
+  });
+  op.replaceAllUsesWith(b.result(output));
+  op.erase();
+  return success();
+}

@@ -1,0 +1,81 @@
+//===- LoopBuilder.h - Loop-nest code for the moe ops -----------*- C++ -*-===//
+//
+// The moe ops lower at tensor level to loop nests over buffers: operands are
+// read through read-only `bufferization.to_buffer`, results are written into
+// fresh `memref.alloc`s that re-enter tensor land through
+// `bufferization.to_tensor restrict writable`. One-Shot Bufferize then sees
+// ordinary buffer producers and consumers. Scratch buffers are never freed
+// here: the buffer-deallocation pipeline frees every buffer after its last
+// use, and it refuses IR that already frees some. Parallel loops are scf.parallel:
+// the target decides how to map them onto threads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_PASSES_CONVERSION_MOETOSCF_LOOPBUILDER_H
+#define MOEC_PASSES_CONVERSION_MOETOSCF_LOOPBUILDER_H
+
+#include "dialects/moe/IR/MoeOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+namespace moec {
+
+class LoopBuilder : public mlir::ImplicitLocOpBuilder {
+public:
+  using Body = llvm::function_ref<void(mlir::Value)>;
+
+  LoopBuilder(mlir::Operation *op);
+
+  /// The buffer behind a tensor operand, read-only.
+  mlir::Value read(mlir::Value tensor);
+  /// A fresh buffer of `type`, dynamic sizes given in order.
+  mlir::Value alloc(mlir::RankedTensorType type, mlir::ValueRange dynSizes);
+  /// A fresh buffer of `type` filled with `value`.
+  mlir::Value allocFilled(mlir::RankedTensorType type,
+                          mlir::ValueRange dynSizes, mlir::Value value);
+  /// The tensor a result buffer becomes.
+  mlir::Value result(mlir::Value buffer);
+
+  mlir::Value index(int64_t value);
+  mlir::Value i32(int64_t value);
+  mlir::Value floatConst(mlir::Type type, double value);
+  mlir::Value dim(mlir::Value shaped, int64_t d);
+  mlir::Value load(mlir::Value buffer, mlir::ValueRange indices);
+  void store(mlir::Value value, mlir::Value buffer, mlir::ValueRange indices);
+  /// An i32 element as an index.
+  mlir::Value loadIndex(mlir::Value buffer, mlir::ValueRange indices);
+  mlir::Value toIndex(mlir::Value integer);
+  mlir::Value toFloat(mlir::Value value, mlir::Type type);
+
+  /// Fast-math flags for reductions the target may reassociate (vectorized
+  /// dot products); every other float op keeps IEEE semantics.
+  mlir::arith::FastMathFlagsAttr reassoc();
+
+  /// for iv in [lb, ub): body(iv).
+  void forLoop(mlir::Value lb, mlir::Value ub, Body body);
+  /// The same loop with one loop-carried value: body(iv, acc) returns the
+  /// next value; the final one is returned.
+  mlir::Value reduce(mlir::Value lb, mlir::Value ub, mlir::Value init,
+                     llvm::function_ref<mlir::Value(mlir::Value, mlir::Value)>
+                         body);
+  /// A loop whose iterations are independent (scf.parallel).
+  void parallelLoop(mlir::Value lb, mlir::Value ub, Body body);
+  /// if (cond) then().
+  void ifThen(mlir::Value cond, llvm::function_ref<void()> then);
+
+  mlir::Value sigmoid(mlir::Value x);
+};
+
+/// Lowerings of the individual ops (Routing.cpp, Experts.cpp). Each
+/// replaces its op or fails with an error on the op.
+mlir::LogicalResult lowerRouter(moe::RouterOp op);
+mlir::LogicalResult lowerDispatch(moe::DispatchOp op);
+mlir::LogicalResult lowerCombine(moe::CombineOp op);
+mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op);
+mlir::LogicalResult lowerActivation(moe::ActivationOp op);
+
+} // namespace moec
+
+#endif // MOEC_PASSES_CONVERSION_MOETOSCF_LOOPBUILDER_H

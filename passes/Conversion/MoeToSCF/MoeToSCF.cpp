@@ -1,0 +1,54 @@
+//===- MoeToSCF.cpp - The moe ops to loops over buffers -------------------===//
+
+#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "passes/Conversion/Passes.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace moec {
+#define GEN_PASS_DEF_CONVERTMOETOSCF
+#include "passes/Conversion/Passes.h.inc"
+} // namespace moec
+
+using namespace mlir;
+using namespace moec;
+
+namespace {
+struct ConvertMoeToSCFPass
+    : public moec::impl::ConvertMoeToSCFBase<ConvertMoeToSCFPass> {
+  void runOnOperation() override {
+    SmallVector<Operation *> worklist;
+    WalkResult walk = getOperation().walk([&](Operation *op) {
+      if (isa<moe::ExpertsOp>(op)) {
+        op->emitOpError("must be rewritten by moe-sparse-dispatch before "
+                        "lowering to loops");
+        return WalkResult::interrupt();
+      }
+      if (isa<moe::RouterOp, moe::DispatchOp, moe::GroupedMatmulOp,
+              moe::ActivationOp, moe::CombineOp>(op))
+        worklist.push_back(op);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
+    for (Operation *op : worklist) {
+      LogicalResult lowered =
+          llvm::TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([](moe::RouterOp op) { return lowerRouter(op); })
+              .Case([](moe::DispatchOp op) { return lowerDispatch(op); })
+              .Case([](moe::GroupedMatmulOp op) {
+                return lowerGroupedMatmul(op);
+              })
+              .Case([](moe::ActivationOp op) { return lowerActivation(op); })
+              .Case([](moe::CombineOp op) { return lowerCombine(op); });
+      if (failed(lowered))
+        return signalPassFailure();
+    }
+    // Packed weights are only read through the ops just lowered.
+    getOperation().walk([](moe::PackedWeightOp op) {
+      if (op->use_empty())
+        op.erase();
+    });
+  }
+};
+} // namespace
