@@ -38,10 +38,13 @@ static FailureOr<Value> signless(LoopBuilder &b, Value value, Operation *user) {
     return Value(arith::ConstantOp::create(
         b, dense.bitcast(signlessType.getElementType())));
   }
-  if (auto weight = value.getDefiningOp<moe::WeightOp>())
-    return Value(moe::WeightOp::create(b, signlessType, weight.getKeyAttr(),
-                                       weight.getFileAttr(),
-                                       weight.getOffsetAttr()));
+  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
+    auto retyped = moe::WeightOp::create(b, signlessType, weight.getKeyAttr(),
+                                         weight.getFileAttr(),
+                                         weight.getOffsetAttr());
+    retyped->setDiscardableAttrs(weight->getDiscardableAttrDictionary());
+    return Value(retyped);
+  }
   return user->emitOpError("cannot read unsigned weight bytes that are not "
                            "a constant or a moe.weight");
 }
@@ -146,6 +149,26 @@ Value WeightReader::load(LoopBuilder &b, Value e, Value n, Value k) const {
   return arith::MulFOp::create(b, value, scale);
 }
 
+/// Records on the weights of `op` the share of them one token reads,
+/// top_k / E, as `moec.routed_fraction` (for the binary's bandwidth report).
+static void annotateRoutedFraction(moe::GroupedMatmulOp op,
+                                   int64_t numExperts) {
+  auto dispatch = op.getOffsets().getDefiningOp<moe::DispatchOp>();
+  if (!dispatch)
+    return;
+  int64_t topK = dispatch.getExpertIds().getType().getDimSize(1);
+  if (ShapedType::isDynamic(topK))
+    return;
+  auto fraction = FloatAttr::get(Float64Type::get(op.getContext()),
+                                 double(topK) / double(numExperts));
+  SmallVector<Value> sources = {op.getWeight()};
+  if (auto packed = op.getWeight().getDefiningOp<moe::PackedWeightOp>())
+    sources = llvm::to_vector(packed->getOperands());
+  for (Value source : sources)
+    if (auto weight = source.getDefiningOp<moe::WeightOp>())
+      weight->setAttr("moec.routed_fraction", fraction);
+}
+
 LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
   LoopBuilder b(op);
   RankedTensorType outputType = op.getOutput().getType();
@@ -154,6 +177,7 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
   int64_t numExperts = weightType.getDimSize(0);
   int64_t outFeatures = weightType.getDimSize(1);
   int64_t inFeatures = weightType.getDimSize(2);
+  annotateRoutedFraction(op, numExperts);
   FailureOr<WeightReader> weight =
       makeWeightReader(b, op.getWeight(), type, op);
   if (failed(weight))

@@ -17,20 +17,24 @@ namespace {
 struct ConvertMoeToSCFPass
     : public moec::impl::ConvertMoeToSCFBase<ConvertMoeToSCFPass> {
   void runOnOperation() override {
-    SmallVector<Operation *> worklist;
+    SmallVector<Operation *> worklist, dispatches;
     WalkResult walk = getOperation().walk([&](Operation *op) {
       if (isa<moe::ExpertsOp>(op)) {
         op->emitOpError("must be rewritten by moe-sparse-dispatch before "
                         "lowering to loops");
         return WalkResult::interrupt();
       }
-      if (isa<moe::RouterOp, moe::DispatchOp, moe::GroupedMatmulOp,
-              moe::ActivationOp, moe::CombineOp>(op))
+      // Dispatches last: a grouped matmul reads top_k off its dispatch.
+      if (isa<moe::DispatchOp>(op))
+        dispatches.push_back(op);
+      else if (isa<moe::RouterOp, moe::GroupedMatmulOp, moe::ActivationOp,
+                   moe::CombineOp>(op))
         worklist.push_back(op);
       return WalkResult::advance();
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
+    worklist.append(dispatches);
     for (Operation *op : worklist) {
       LogicalResult lowered =
           llvm::TypeSwitch<Operation *, LogicalResult>(op)

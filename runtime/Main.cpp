@@ -1,0 +1,391 @@
+//===- Main.cpp - The command line of every compiled model ----------------===//
+//
+//   MODEL --input NAME=FILE.npy ... [--output FILE.npy | NAME=FILE.npy ...]
+//         [--bench [--iterations N]] [--threads N] [--help]
+//
+// Exit status: 0 success, 1 bad input data or weights, 2 bad usage.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Model.h"
+#include "runtime/Npy.h"
+#include "runtime/ThreadPool.h"
+
+#include <algorithm>
+#include <utility>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits.h>
+#include <map>
+#include <unistd.h>
+
+extern "C" {
+// Emitted by the compiler (the manifest and the blob of embedded weights).
+extern const char moec_manifest_begin[];
+extern const char moec_manifest_end[];
+extern const uint8_t moec_weights_begin[];
+extern const uint8_t moec_weights_end[];
+// The compiled model: args = [result descriptors], input and weight
+// descriptors, each a pointer to an MLIR memref descriptor.
+void moec_model_entry(void **args);
+}
+
+using namespace moec::rt;
+
+namespace {
+/// An MLIR memref descriptor of any rank: allocated and aligned pointers,
+/// offset, then rank sizes and rank strides (all 64-bit).
+struct Descriptor {
+  std::vector<int64_t> words;
+  static Descriptor make(const void *data, const std::vector<int64_t> &shape) {
+    Descriptor d;
+    size_t rank = shape.size();
+    d.words.assign(3 + 2 * rank, 0);
+    d.words[0] = d.words[1] = int64_t(reinterpret_cast<intptr_t>(data));
+    int64_t stride = 1;
+    for (size_t i = rank; i-- > 0;) {
+      d.words[3 + i] = shape[i];
+      d.words[3 + rank + i] = stride;
+      stride *= shape[i];
+    }
+    return d;
+  }
+};
+
+struct Options {
+  std::map<std::string, std::string> inputs;
+  std::vector<std::string> bareInputs;
+  std::map<std::string, std::string> outputs;
+  std::vector<std::string> bareOutputs;
+  bool bench = false;
+  int iterations = 20;
+  int threads = 0;
+};
+
+[[noreturn]] void usageError(const std::string &message) {
+  std::fprintf(stderr, "error: %s (see --help)\n", message.c_str());
+  std::exit(2);
+}
+
+[[noreturn]] void dataError(const std::string &message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::exit(1);
+}
+
+std::string describeShape(const std::vector<int64_t> &shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") +
+            (shape[i] < 0 ? std::string("T") : std::to_string(shape[i]));
+  return text + "]";
+}
+
+void printHelp(const Model &model, const char *argv0) {
+  std::printf("%s: the compiled model '%s' (moec)\n\n", argv0,
+              model.name.c_str());
+  std::printf("usage: %s --input NAME=FILE.npy ... [--output FILE.npy | "
+              "NAME=FILE.npy ...]\n"
+              "          [--bench [--iterations N]] [--threads N]\n\n",
+              argv0);
+  std::printf("  --input NAME=FILE.npy  an input (a bare FILE.npy when the "
+              "model has one input)\n"
+              "  --output FILE.npy      where to write the output (NAME=FILE "
+              "for one of several);\n"
+              "                         without it, a summary is printed\n"
+              "  --bench                time the model and print one summary "
+              "line\n"
+              "  --iterations N         timed runs for --bench (default 20)\n"
+              "  --threads N            threads (default: the CPUs this "
+              "process may use)\n\n");
+  std::printf("inputs (T: any size from 1 to %lld):\n",
+              (long long)model.maxTokens);
+  for (const TensorSpec &input : model.inputs)
+    std::printf("  %s: %s %s\n", input.name.c_str(),
+                numpyName(input.dtype).c_str(),
+                describeShape(input.shape).c_str());
+  std::printf("outputs:\n");
+  for (const TensorSpec &output : model.outputs)
+    std::printf("  %s: %s, rank %zu\n", output.name.c_str(),
+                numpyName(output.dtype).c_str(), output.shape.size());
+  std::printf("\nexit status: 0 success, 1 bad input data or weights, 2 bad "
+              "usage\n");
+}
+
+Options parseOptions(int argc, char **argv, const Model &model) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    // --iterations=N and --threads=N also work.
+    std::string inlineValue;
+    bool hasInlineValue = false;
+    size_t eq = arg.find('=');
+    if (eq != std::string::npos &&
+        (arg.rfind("--iterations=", 0) == 0 || arg.rfind("--threads=", 0) == 0)) {
+      inlineValue = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      hasInlineValue = true;
+    }
+    auto value = [&]() -> std::string {
+      if (hasInlineValue)
+        return inlineValue;
+      if (i + 1 >= argc)
+        usageError(arg + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&](const std::string &text) {
+      char *end;
+      long v = std::strtol(text.c_str(), &end, 10);
+      if (*end || v < 1 || v > 1000000)
+        usageError(arg + " needs a positive integer, got '" + text + "'");
+      return int(v);
+    };
+    if (arg == "--help" || arg == "-h") {
+      printHelp(model, argv[0]);
+      std::exit(0);
+    } else if (arg == "--input" || arg == "--output") {
+      std::string v = value();
+      size_t eq = v.find('=');
+      bool input = arg == "--input";
+      if (eq == std::string::npos)
+        (input ? options.bareInputs : options.bareOutputs).push_back(v);
+      else
+        (input ? options.inputs : options.outputs)[v.substr(0, eq)] =
+            v.substr(eq + 1);
+    } else if (arg == "--bench") {
+      options.bench = true;
+    } else if (arg == "--iterations") {
+      options.iterations = number(value());
+    } else if (arg == "--threads") {
+      options.threads = number(value());
+    } else {
+      usageError("unknown argument '" + arg + "'");
+    }
+  }
+  // Bare files are allowed only where the model has exactly one tensor.
+  auto resolve = [&](std::vector<std::string> &bare,
+                     std::map<std::string, std::string> &named,
+                     const std::vector<TensorSpec> &specs, const char *what) {
+    if (bare.empty())
+      return;
+    if (bare.size() > 1 || specs.size() != 1 || !named.empty())
+      usageError(std::string("the model has ") + std::to_string(specs.size()) +
+                 " " + what + "s: name each one as NAME=FILE.npy");
+    named[specs[0].name] = bare[0];
+  };
+  resolve(options.bareInputs, options.inputs, model.inputs, "input");
+  resolve(options.bareOutputs, options.outputs, model.outputs, "output");
+  auto checkNames = [](const std::map<std::string, std::string> &named,
+                       const std::vector<TensorSpec> &specs, const char *what) {
+    for (const auto &entry : named)
+      if (std::none_of(specs.begin(), specs.end(), [&](const TensorSpec &s) {
+            return s.name == entry.first;
+          }))
+        usageError(std::string("the model has no ") + what + " '" +
+                   entry.first + "'");
+  };
+  checkNames(options.inputs, model.inputs, "input");
+  checkNames(options.outputs, model.outputs, "output");
+  for (const TensorSpec &input : model.inputs)
+    if (!options.inputs.count(input.name))
+      usageError("missing --input " + input.name + "=FILE.npy");
+  return options;
+}
+
+/// Checks an input array against the model's declaration.
+void checkInput(const TensorSpec &spec, const NpyArray &array,
+                int64_t maxTokens, const std::string &file) {
+  if (array.dtype != spec.dtype)
+    dataError("input '" + spec.name + "' (" + file + ") is " +
+              numpyName(array.dtype) + ", the model needs " +
+              numpyName(spec.dtype));
+  bool fits = array.shape.size() == spec.shape.size();
+  for (size_t i = 0; fits && i < spec.shape.size(); ++i)
+    fits = spec.shape[i] < 0 ? array.shape[i] <= maxTokens
+                             : array.shape[i] == spec.shape[i];
+  if (!fits)
+    dataError("input '" + spec.name + "' (" + file + ") has shape " +
+              describeShape(array.shape) + ", the model needs " +
+              describeShape(spec.shape) + " with T <= " +
+              std::to_string(maxTokens));
+}
+
+std::string executableDirectory(const char *argv0) {
+  char path[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  std::string exe = n > 0 ? std::string(path, n) : std::string(argv0);
+  size_t slash = exe.rfind('/');
+  return slash == std::string::npos ? "." : exe.substr(0, slash);
+}
+
+struct Result {
+  DType dtype;
+  std::vector<int64_t> shape;
+  const uint8_t *data;
+  void *allocated;
+  size_t bytes;
+};
+
+/// Reads the result descriptors the model wrote, in order.
+std::vector<Result> readResults(const Model &model,
+                                const std::vector<int64_t> &words) {
+  std::vector<Result> results;
+  size_t at = 0;
+  for (const TensorSpec &spec : model.outputs) {
+    size_t rank = spec.shape.size();
+    Result r;
+    r.dtype = spec.dtype;
+    r.allocated = reinterpret_cast<void *>(intptr_t(words[at]));
+    const uint8_t *aligned =
+        reinterpret_cast<const uint8_t *>(intptr_t(words[at + 1]));
+    int64_t offset = words[at + 2];
+    r.shape.assign(words.begin() + at + 3, words.begin() + at + 3 + rank);
+    r.data = aligned + offset * int64_t(dtypeSize(spec.dtype));
+    r.bytes = size_t(numElements(r.shape)) * dtypeSize(spec.dtype);
+    results.push_back(r);
+    at += 3 + 2 * rank;
+  }
+  return results;
+}
+
+/// One run of the model; results must be released with releaseResults.
+std::vector<Result> run(const Model &model, std::vector<Descriptor> &inputs,
+                        std::vector<Descriptor> &weights) {
+  size_t resultWords = 0;
+  for (const TensorSpec &spec : model.outputs)
+    resultWords += 3 + 2 * spec.shape.size();
+  std::vector<int64_t> resultStorage(resultWords, 0);
+  std::vector<void *> args;
+  if (!model.outputs.empty())
+    args.push_back(resultStorage.data());
+  for (Descriptor &d : inputs)
+    args.push_back(d.words.data());
+  for (Descriptor &d : weights)
+    args.push_back(d.words.data());
+  moec_model_entry(args.data());
+  return readResults(model, resultStorage);
+}
+
+void releaseResults(std::vector<Result> &results,
+                    const std::vector<std::pair<const void *, size_t>> &owned) {
+  for (Result &r : results) {
+    // A result that is an input or a weight was not allocated by the model.
+    bool borrowed = std::any_of(owned.begin(), owned.end(), [&](auto &range) {
+      auto *p = static_cast<const uint8_t *>(r.allocated);
+      auto *base = static_cast<const uint8_t *>(range.first);
+      return p >= base && p <= base + range.second;
+    });
+    bool freedBefore = false;
+    for (Result &other : results)
+      if (&other == &r)
+        break;
+      else if (other.allocated == r.allocated)
+        freedBefore = true;
+    if (!borrowed && !freedBefore)
+      std::free(r.allocated);
+  }
+  results.clear();
+}
+
+void printSummary(const TensorSpec &spec, const Result &r) {
+  std::printf("%s: %s %s", spec.name.c_str(), numpyName(r.dtype).c_str(),
+              describeShape(r.shape).c_str());
+  if (r.dtype == DType::F32 && r.bytes) {
+    const float *v = reinterpret_cast<const float *>(r.data);
+    size_t n = r.bytes / 4;
+    double sum = 0, lo = v[0], hi = v[0];
+    for (size_t i = 0; i < n; ++i) {
+      sum += v[i];
+      lo = std::min<double>(lo, v[i]);
+      hi = std::max<double>(hi, v[i]);
+    }
+    std::printf(" min %.6g max %.6g mean %.6g first [", lo, hi, sum / n);
+    for (size_t i = 0; i < std::min<size_t>(n, 4); ++i)
+      std::printf("%s%.6g", i ? ", " : "", v[i]);
+    std::printf("%s]", n > 4 ? ", ..." : "");
+  }
+  std::printf("\n");
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  Model model;
+  std::string error;
+  if (!parseManifest(std::string(moec_manifest_begin,
+                                 moec_manifest_end - moec_manifest_begin),
+                     model, error))
+    dataError(error);
+  Options options = parseOptions(argc, argv, model);
+  int threads = options.threads ? options.threads : defaultThreadCount();
+  if (!bindWeights(model, moec_weights_begin,
+                   size_t(moec_weights_end - moec_weights_begin),
+                   executableDirectory(argv[0]), threads, error))
+    dataError(error);
+
+  std::vector<NpyArray> arrays(model.inputs.size());
+  std::vector<Descriptor> inputs, weights;
+  std::vector<std::pair<const void *, size_t>> owned;
+  int64_t tokens = 1;
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    const TensorSpec &spec = model.inputs[i];
+    const std::string &file = options.inputs[spec.name];
+    if (!readNpy(file, arrays[i], error))
+      dataError("input '" + spec.name + "': " + error);
+    checkInput(spec, arrays[i], model.maxTokens, file);
+    if (i == 0)
+      for (size_t d = 0; d < spec.shape.size(); ++d)
+        if (spec.shape[d] < 0)
+          tokens *= arrays[i].shape[d];
+    inputs.push_back(
+        Descriptor::make(arrays[i].buffer.data.get(), arrays[i].shape));
+    owned.push_back({arrays[i].buffer.data.get(), arrays[i].buffer.size});
+  }
+  for (const WeightSpec &w : model.weights) {
+    weights.push_back(Descriptor::make(w.data, w.tensor.shape));
+    owned.push_back({w.data, w.bytes});
+  }
+  startThreadPool(threads);
+
+  std::vector<Result> results = run(model, inputs, weights);
+  for (size_t i = 0; i < model.outputs.size(); ++i) {
+    const TensorSpec &spec = model.outputs[i];
+    auto named = options.outputs.find(spec.name);
+    if (named != options.outputs.end()) {
+      if (!writeNpy(named->second, results[i].dtype, results[i].shape,
+                    results[i].data, results[i].bytes, error))
+        dataError(error);
+    } else if (!options.bench) {
+      printSummary(spec, results[i]);
+    }
+  }
+  releaseResults(results, owned);
+
+  if (options.bench) {
+    std::vector<double> ms;
+    for (int i = 0; i < options.iterations; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      std::vector<Result> timed = run(model, inputs, weights);
+      auto stop = std::chrono::steady_clock::now();
+      releaseResults(timed, owned);
+      ms.push_back(std::chrono::duration<double, std::milli>(stop - start)
+                       .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms[ms.size() / 2];
+    // Bytes of weights one run reads at most: every dense weight, and of
+    // each expert stack the share the tokens can route to.
+    double bytes = 0;
+    for (const WeightSpec &w : model.weights)
+      bytes += double(w.bytes) * std::min(1.0, w.routedFraction * tokens);
+    std::printf("bench: model=%s tokens=%lld threads=%d iterations=%d "
+                "latency_ms=%.4f min_ms=%.4f tokens_per_s=%.1f "
+                "weight_gb_per_s=%.3f\n",
+                model.name.c_str(), (long long)tokens, threads,
+                options.iterations, median, ms.front(),
+                tokens / (median / 1000.0), bytes / (median / 1000.0) / 1e9);
+  }
+  stopThreadPool();
+  return 0;
+}

@@ -1,0 +1,64 @@
+//===- Model.h - What a compiled model needs at run time --------*- C++ -*-===//
+//
+// The compiler embeds a JSON manifest in every binary (symbols
+// moec_manifest_begin/end) describing the model's inputs, outputs and
+// weights, and an aligned blob of the small weights (moec_weights_begin).
+// Large weights live in a safetensors file beside the executable, checked
+// against the manifest's checksum when mapped. docs/cpu-target.md has the
+// manifest's fields.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_RUNTIME_MODEL_H
+#define MOEC_RUNTIME_MODEL_H
+
+#include "runtime/DType.h"
+#include "runtime/SafeTensors.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace moec::rt {
+
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  /// -1 for a dynamic dimension.
+  std::vector<int64_t> shape;
+};
+
+struct WeightSpec {
+  TensorSpec tensor;
+  uint64_t bytes = 0;
+  /// Offset in the embedded blob, or -1 when the weight is in the file.
+  int64_t embeddedOffset = -1;
+  /// Share of the weight one token reads (top_k / E for expert stacks).
+  double routedFraction = 1.0;
+  const uint8_t *data = nullptr;
+};
+
+struct Model {
+  std::string name;
+  int64_t maxTokens = 0;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  std::vector<WeightSpec> weights;
+  std::string weightsFile;
+  std::string weightsChecksum;
+  /// Keeps the weights file mapped.
+  std::unique_ptr<SafeTensorsFile> mapped;
+};
+
+/// Parses the embedded manifest.
+bool parseManifest(const std::string &text, Model &model, std::string &error);
+/// Points every weight at its bytes: the embedded blob, or the weights file
+/// in `directory` (mapped; checksum, names, dtypes and shapes verified).
+bool bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
+                 const std::string &directory, int threads,
+                 std::string &error);
+
+} // namespace moec::rt
+
+#endif // MOEC_RUNTIME_MODEL_H

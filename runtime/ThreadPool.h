@@ -1,0 +1,34 @@
+//===- ThreadPool.h - The binary's only threads -----------------*- C++ -*-===//
+//
+// A fixed pool of worker threads behind one primitive, parallel_for, which
+// is what generated code calls for every outermost parallel loop. The
+// calling thread takes part, so a pool of N threads starts N - 1 workers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_RUNTIME_THREADPOOL_H
+#define MOEC_RUNTIME_THREADPOOL_H
+
+#include <cstdint>
+
+extern "C" {
+/// Runs fn(context, begin, end) over disjoint ranges covering [0, count).
+/// `cost` estimates the work of one iteration; small loops run inline on
+/// the calling thread. Blocks until every range is done.
+void moec_parallel_for(int64_t count, int64_t cost,
+                       void (*fn)(void *context, int64_t begin, int64_t end),
+                       void *context);
+}
+
+namespace moec::rt {
+
+/// Starts the pool with `threads` threads in total (>= 1). Called once,
+/// before any parallel_for; without it parallel_for runs inline.
+void startThreadPool(int threads);
+void stopThreadPool();
+/// Threads available by default: the CPUs this process may run on.
+int defaultThreadCount();
+
+} // namespace moec::rt
+
+#endif // MOEC_RUNTIME_THREADPOOL_H

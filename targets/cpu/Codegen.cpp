@@ -1,0 +1,223 @@
+//===- Codegen.cpp - LLVM IR and an object file for the CPU ---------------===//
+//
+// The LLVM-dialect module becomes LLVM IR with two additions the MLIR side
+// cannot express: the entry wrapper the runtime calls with an array of
+// memref descriptors, and, for every outlined parallel loop, a launcher
+// that packs the loop's captured values into a context and hands a thunk to
+// the runtime's thread pool.
+//
+//===----------------------------------------------------------------------===//
+
+#include "targets/cpu/CpuTarget.h"
+
+#include "targets/cpu/Passes.h"
+
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <mutex>
+
+using namespace mlir;
+using namespace moec;
+
+/// Host features in -mattr syntax.
+static std::string hostFeatures() {
+  std::string features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures()) {
+    if (!features.empty())
+      features += ',';
+    features += (feature.second ? "+" : "-") + feature.first().str();
+  }
+  return features;
+}
+
+/// Defines each moec_par_launch_N: pack the captured values, call
+/// moec_parallel_for(count, cost, thunk, context); the thunk unpacks them
+/// and runs moec_par_body_N(begin, end, captured...).
+static bool defineParallelLaunchers(llvm::Module &module, std::string &error) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
+  llvm::Type *voidTy = llvm::Type::getVoidTy(ctx);
+  llvm::FunctionCallee parallelFor = module.getOrInsertFunction(
+      cpu::kParallelFor,
+      llvm::FunctionType::get(voidTy, {i64, i64, ptr, ptr}, false));
+  std::vector<llvm::Function *> launchers;
+  for (llvm::Function &f : module)
+    if (f.isDeclaration() && f.getName().starts_with(cpu::kParallelLaunchPrefix))
+      launchers.push_back(&f);
+  for (llvm::Function *launch : launchers) {
+    llvm::StringRef id =
+        launch->getName().drop_front(strlen(cpu::kParallelLaunchPrefix));
+    llvm::Function *body =
+        module.getFunction((cpu::kParallelBodyPrefix + id).str());
+    if (!body || body->arg_size() != launch->arg_size()) {
+      error = ("parallel loop " + id + " has no matching body").str();
+      return false;
+    }
+    std::vector<llvm::Type *> fields;
+    for (llvm::Argument &arg : llvm::drop_begin(launch->args(), 2))
+      fields.push_back(arg.getType());
+    llvm::StructType *context = llvm::StructType::get(ctx, fields);
+
+    auto *thunk = llvm::Function::Create(
+        llvm::FunctionType::get(voidTy, {ptr, i64, i64}, false),
+        llvm::GlobalValue::InternalLinkage, ("moec_par_thunk_" + id).str(),
+        module);
+    {
+      llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", thunk));
+      std::vector<llvm::Value *> args = {thunk->getArg(1), thunk->getArg(2)};
+      for (unsigned i = 0; i < fields.size(); ++i)
+        args.push_back(b.CreateLoad(
+            fields[i], b.CreateStructGEP(context, thunk->getArg(0), i)));
+      b.CreateCall(body, args);
+      b.CreateRetVoid();
+    }
+    launch->setLinkage(llvm::GlobalValue::InternalLinkage);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", launch));
+    llvm::Value *packed = b.CreateAlloca(context);
+    for (unsigned i = 0; i < fields.size(); ++i)
+      b.CreateStore(launch->getArg(i + 2), b.CreateStructGEP(context, packed, i));
+    b.CreateCall(parallelFor,
+                 {launch->getArg(0), launch->getArg(1), thunk, packed});
+    b.CreateRetVoid();
+  }
+  return true;
+}
+
+/// void moec_model_entry(void **args): calls the C interface of the model
+/// function with args[i] as its i-th (pointer) argument. The result
+/// descriptors, if any, come first, then inputs, then weights.
+static bool defineEntryWrapper(llvm::Module &module, std::string &error) {
+  std::string cifaceName = std::string("_mlir_ciface_") + cpu::kEntryFunction;
+  llvm::Function *ciface = module.getFunction(cifaceName);
+  if (!ciface) {
+    error = "the lowered module has no " + cifaceName;
+    return false;
+  }
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
+  auto *wrapper = llvm::Function::Create(
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false),
+      llvm::GlobalValue::ExternalLinkage, cpu::kEntryWrapper, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+  std::vector<llvm::Value *> args;
+  for (llvm::Argument &arg : ciface->args()) {
+    if (!arg.getType()->isPointerTy()) {
+      error = "the model function takes a non-memref argument";
+      return false;
+    }
+    llvm::Value *slot = b.CreateConstGEP1_64(ptr, wrapper->getArg(0),
+                                             args.size());
+    args.push_back(b.CreateLoad(ptr, slot));
+  }
+  b.CreateCall(ciface, args);
+  b.CreateRetVoid();
+  return true;
+}
+
+LogicalResult cpu::serializeToObject(ModuleOp module,
+                                     const TargetOptions &options,
+                                     SerializedModule &result) {
+  static std::once_flag initialized;
+  std::call_once(initialized, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "moec_model");
+  if (!llvmModule)
+    return module.emitError("cannot translate the lowered module to LLVM IR");
+
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return module.emitError("no LLVM target for ") << triple.str() << ": "
+                                                   << error;
+  std::string cpuName =
+      options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
+  std::string features = options.features;
+  if (options.cpu.empty() && features.empty())
+    features = hostFeatures();
+  static const llvm::CodeGenOptLevel levels[] = {
+      llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
+      llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpuName, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, levels[std::min(options.optLevel, 3u)]));
+  if (!machine)
+    return module.emitError("cannot create an LLVM target machine for CPU '")
+           << cpuName << "'";
+  if (!machine->getMCSubtargetInfo()->isCPUStringValid(cpuName))
+    return module.emitError("unknown CPU '") << cpuName
+           << "' (try x86-64, x86-64-v3, x86-64-v4, znver4 or native)";
+  llvmModule->setDataLayout(machine->createDataLayout());
+  llvmModule->setTargetTriple(triple);
+
+  if (!defineParallelLaunchers(*llvmModule, error) ||
+      !defineEntryWrapper(*llvmModule, error))
+    return module.emitError(error);
+  // Only the entry wrapper is visible outside the object: everything else
+  // may be inlined, specialised or dropped.
+  for (llvm::Function &f : *llvmModule) {
+    if (f.isDeclaration())
+      continue;
+    if (f.getName() != cpu::kEntryWrapper)
+      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+    f.addFnAttr("target-cpu", cpuName);
+    if (!features.empty())
+      f.addFnAttr("target-features", features);
+  }
+  for (llvm::GlobalVariable &g : llvmModule->globals())
+    if (!g.isDeclaration())
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
+
+  {
+    llvm::LoopAnalysisManager lam;
+    llvm::FunctionAnalysisManager fam;
+    llvm::CGSCCAnalysisManager cgam;
+    llvm::ModuleAnalysisManager mam;
+    llvm::PassBuilder builder(machine.get());
+    builder.registerModuleAnalyses(mam);
+    builder.registerCGSCCAnalyses(cgam);
+    builder.registerFunctionAnalyses(fam);
+    builder.registerLoopAnalyses(lam);
+    builder.crossRegisterProxies(lam, fam, cgam, mam);
+    static const llvm::OptimizationLevel optLevels[] = {
+        llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
+        llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
+    llvm::OptimizationLevel level = optLevels[std::min(options.optLevel, 3u)];
+    llvm::ModulePassManager passes =
+        level == llvm::OptimizationLevel::O0
+            ? builder.buildO0DefaultPipeline(level)
+            : builder.buildPerModuleDefaultPipeline(level);
+    passes.run(*llvmModule, mam);
+  }
+
+  result.targetIR.clear();
+  llvm::raw_string_ostream irStream(result.targetIR);
+  llvmModule->print(irStream, nullptr);
+
+  llvm::SmallString<0> object;
+  llvm::raw_svector_ostream objectStream(object);
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, objectStream, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return module.emitError("the LLVM target cannot emit object files");
+  codegen.run(*llvmModule);
+  result.object.assign(object.begin(), object.end());
+  return success();
+}

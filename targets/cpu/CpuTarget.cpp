@@ -1,0 +1,73 @@
+//===- CpuTarget.cpp - The CPU target: LLVM codegen, a native binary ------===//
+
+#include "targets/cpu/CpuTarget.h"
+
+#include "targets/cpu/Passes.h"
+
+#include "moec/Target/TargetRegistry.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/Support/ErrorHandling.h"
+
+using namespace mlir;
+using namespace moec;
+
+/// The lowering after moe-sparse-dispatch. Everything stays in upstream
+/// passes except the moe loop lowering, the calling convention and the
+/// threading; see docs/cpu-target.md.
+static constexpr const char kPipeline[] =
+    "moe-externalize-constants{min-bytes=256},"
+    "convert-moe-to-scf,"
+    "cpu-weights-to-arguments,"
+    "canonicalize,cse,"
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map},"
+    "buffer-deallocation-pipeline,"
+    "convert-linalg-to-parallel-loops,"
+    "canonicalize,"
+    "cpu-parallel-to-runtime,"
+    "lower-affine,convert-scf-to-cf,expand-strided-metadata,"
+    "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+    "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
+    "convert-func-to-llvm,reconcile-unrealized-casts";
+
+namespace {
+class CpuTarget final : public TargetBackend {
+public:
+  llvm::StringRef getName() const override { return "cpu"; }
+  llvm::StringRef getDescription() const override {
+    return "the host CPU (x86-64: generic, AVX2, AVX-512) through LLVM";
+  }
+  void registerDialects(DialectRegistry &registry) const override {
+    registry.insert<LLVM::LLVMDialect>();
+    registerBuiltinDialectTranslation(registry);
+    registerLLVMDialectTranslation(registry);
+  }
+  void registerPasses() const override { cpu::registerMoecCpuPasses(); }
+  void buildLoweringPipeline(OpPassManager &pm,
+                             const TargetOptions &options) const override {
+    if (failed(parsePassPipeline(kPipeline, pm)))
+      llvm::report_fatal_error("the CPU pipeline does not parse; are the "
+                               "upstream passes registered?");
+  }
+  LogicalResult serialize(ModuleOp module, const TargetOptions &options,
+                          SerializedModule &result) const override {
+    return cpu::serializeToObject(module, options, result);
+  }
+  LogicalResult link(ModuleOp module, const SerializedModule &serialized,
+                     const TargetOptions &options) const override {
+    return cpu::linkExecutable(module, serialized, options);
+  }
+};
+} // namespace
+
+extern "C" bool moecRegisterTarget_cpu(uint32_t apiVersion,
+                                       TargetRegistry *registry) {
+  if (apiVersion != kTargetApiVersion)
+    return false;
+  return registry->add(std::make_unique<CpuTarget>());
+}

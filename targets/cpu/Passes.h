@@ -1,0 +1,27 @@
+//===- Passes.h - CPU target passes -----------------------------*- C++ -*-===//
+
+#ifndef MOEC_TARGETS_CPU_PASSES_H
+#define MOEC_TARGETS_CPU_PASSES_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace moec::cpu {
+
+#define GEN_PASS_DECL
+#include "targets/cpu/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "targets/cpu/Passes.h.inc"
+
+/// Names shared by the passes, codegen and the runtime.
+constexpr const char kEntryFunction[] = "moec_model";
+constexpr const char kEntryWrapper[] = "moec_model_entry";
+constexpr const char kParallelBodyPrefix[] = "moec_par_body_";
+constexpr const char kParallelLaunchPrefix[] = "moec_par_launch_";
+constexpr const char kParallelFor[] = "moec_parallel_for";
+
+} // namespace moec::cpu
+
+#endif // MOEC_TARGETS_CPU_PASSES_H

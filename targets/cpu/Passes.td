@@ -1,0 +1,39 @@
+//===- Passes.td - CPU target passes -----------------------*- tablegen -*-===//
+
+#ifndef MOEC_TARGETS_CPU_PASSES_TD
+#define MOEC_TARGETS_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CpuWeightsToArguments : Pass<"cpu-weights-to-arguments", "mlir::ModuleOp"> {
+  let summary = "give the entry function the standalone binary's calling convention";
+  let description = [{
+    Renames the model's entry function (`@main`, or the only public
+    function) to `@moec_model` and appends one argument per distinct
+    `moe.weight`, which the binary's runtime fills with a pointer to the
+    weight's bytes (embedded or mapped). Inputs and weights are marked
+    read-only for bufferization. The module records what the runtime needs
+    to call the function as attributes: `moec.inputs`, `moec.outputs`
+    (name and type of each) and `moec.weights` (key, optional file and
+    offset, type).
+  }];
+}
+
+def CpuParallelToRuntime : Pass<"cpu-parallel-to-runtime", "mlir::ModuleOp"> {
+  let summary = "run outermost scf.parallel loops on the runtime's thread pool";
+  let description = [{
+    Outlines each outermost `scf.parallel` (on buffers, after
+    bufferization) into a function `@moec_par_body_N(begin, end, captured
+    values...)` that runs iterations [begin, end) of its first dimension,
+    and replaces the loop by a call to `@moec_par_launch_N(count, cost,
+    captured values...)`. CPU codegen defines each launch function to pack
+    the captured values and call the runtime's
+    `moec_parallel_for(count, cost, thunk, context)`, the only threading
+    the binary uses. `cost` estimates the work of one iteration (operations,
+    times static trip counts of inner loops) so the runtime runs small
+    loops inline. Loops with reductions stay sequential.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
+#endif // MOEC_TARGETS_CPU_PASSES_TD

@@ -1,0 +1,282 @@
+//===- moec.cpp - The moec compiler driver ---------------------------------===//
+//
+// moec MODEL.onnx [-o OUT]: imports the model, raises its MoE blocks,
+// rewrites them to the sparse path, and hands the program to a target,
+// which lowers, serializes and links it into a standalone binary. Each
+// stage prints one progress line; an error names the problem and leaves no
+// output behind.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/Transforms/Passes.h"
+#include "dialects/onnx/IR/OnnxOps.h"
+#include "moec/Frontend/OnnxImporter.h"
+#include "moec/Target/TargetRegistry.h"
+#include "passes/Conversion/Passes.h"
+#include "passes/Sparsity/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace moec;
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("moec options");
+static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx>"),
+                                      cl::cat(category));
+static cl::opt<std::string> outputPath(
+    "o",
+    cl::desc("Output file (default: the model's base name in the current "
+             "directory, plus .mlir/.ll/.o for --emit=mlir/llvm/obj)"),
+    cl::value_desc("file"), cl::cat(category));
+static cl::opt<std::string> targetName("target",
+                                       cl::desc("Target (default: cpu)"),
+                                       cl::init("cpu"), cl::cat(category));
+static cl::opt<bool> listTargets("list-targets",
+                                 cl::desc("List the targets and exit"),
+                                 cl::cat(category));
+static cl::opt<std::string>
+    cpuName("cpu",
+            cl::desc("CPU to generate code for (default: this machine's; "
+                     "x86-64, x86-64-v3 (AVX2), x86-64-v4 (AVX-512), znver4)"),
+            cl::cat(category));
+static cl::opt<std::string>
+    features("mattr", cl::desc("CPU features, e.g. +avx2,-avx512f"),
+             cl::cat(category));
+static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
+                                  cl::Prefix, cl::init(2), cl::cat(category));
+static cl::list<std::string> inputShapes(
+    "input-shape",
+    cl::desc("Fix the shape of an input, NAME=D0,D1,... (repeatable); the "
+             "binary then accepts exactly that shape"),
+    cl::value_desc("name=dims"), cl::cat(category));
+static cl::opt<int64_t>
+    maxTokens("max-tokens",
+              cl::desc("Largest size of a dynamic input dimension (the token "
+                       "count) the binary accepts (default 512)"),
+              cl::init(512), cl::cat(category));
+static cl::opt<uint64_t> embedMaxBytes(
+    "embed-max-bytes",
+    cl::desc("Weights smaller than this are embedded in the binary; larger "
+             "ones go to OUT.weights.safetensors beside it (default 1 MiB)"),
+    cl::init(uint64_t(1) << 20), cl::cat(category));
+enum class Emit { Mlir, Llvm, Obj, Exe };
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce"), cl::init(Emit::Exe),
+    cl::values(clEnumValN(Emit::Mlir, "mlir", "the target's lowered MLIR"),
+               clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+               clEnumValN(Emit::Obj, "obj", "an object file"),
+               clEnumValN(Emit::Exe, "exe", "a standalone executable (default)")),
+    cl::cat(category));
+static cl::opt<bool> dumpAfterEach(
+    "dump-after-each",
+    cl::desc("Print the IR to stderr after every pass"), cl::cat(category));
+static cl::opt<bool> quiet("q", cl::desc("No progress lines"),
+                           cl::cat(category));
+
+namespace {
+/// Prints "moec: STAGE ... (seconds)" as each stage ends.
+class Progress {
+public:
+  void done(StringRef stage) {
+    auto now = std::chrono::steady_clock::now();
+    if (!quiet)
+      llvm::errs() << "moec: " << stage << " ("
+                   << llvm::format("%.2f", std::chrono::duration<double>(
+                                               now - start)
+                                               .count())
+                   << " s)\n";
+    start = now;
+  }
+
+private:
+  std::chrono::steady_clock::time_point start =
+      std::chrono::steady_clock::now();
+};
+} // namespace
+
+static std::string defaultOutputPath() {
+  std::string stem = llvm::sys::path::stem(inputPath).str();
+  switch (emit) {
+  case Emit::Mlir:
+    return stem + ".mlir";
+  case Emit::Llvm:
+    return stem + ".ll";
+  case Emit::Obj:
+    return stem + ".o";
+  case Emit::Exe:
+    return stem;
+  }
+  llvm_unreachable("unknown emit kind");
+}
+
+static LogicalResult writeOutput(StringRef path, StringRef contents) {
+  std::string error;
+  auto output = openOutputFile(path, &error);
+  if (!output) {
+    llvm::errs() << "moec: error: " << error << "\n";
+    return failure();
+  }
+  output->os() << contents;
+  if (output->os().has_error()) {
+    llvm::errs() << "moec: error: cannot write '" << path << "'\n";
+    return failure();
+  }
+  output->keep();
+  return success();
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  TargetRegistry targets;
+  registerInTreeTargets(targets);
+  registerAllPasses();
+  moe::registerMoeTransformsPasses();
+  registerMoecConversionPasses();
+  registerMoecSparsityPasses();
+  for (const TargetBackend *target : targets.getTargets())
+    target->registerPasses();
+
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "moec: compile a Mixture-of-Experts ONNX model into a standalone "
+      "binary\n\n  moec model.onnx [-o model] && ./model --input "
+      "x=x.npy --output y.npy\n");
+
+  if (listTargets) {
+    for (const TargetBackend *target : targets.getTargets())
+      llvm::outs() << target->getName() << "  " << target->getDescription()
+                   << "\n";
+    return 0;
+  }
+  if (inputPath.empty()) {
+    llvm::errs() << "moec: error: no model given (see --help)\n";
+    return 1;
+  }
+  const TargetBackend *target = targets.lookup(targetName);
+  if (!target) {
+    llvm::errs() << "moec: error: unknown target '" << targetName
+                 << "' (see --list-targets)\n";
+    return 1;
+  }
+  if (optLevel > 3 || maxTokens < 1) {
+    llvm::errs() << "moec: error: "
+                 << (optLevel > 3 ? "-O takes 0 to 3"
+                                  : "--max-tokens must be at least 1")
+                 << "\n";
+    return 1;
+  }
+  OnnxImportOptions importOptions;
+  for (const std::string &shape : inputShapes) {
+    std::string error = parseInputShape(shape, importOptions.inputShapes);
+    if (!error.empty()) {
+      llvm::errs() << "moec: error: --input-shape: " << error << "\n";
+      return 1;
+    }
+  }
+  TargetOptions options;
+  options.cpu = cpuName;
+  options.features = features;
+  options.optLevel = optLevel;
+  options.maxTokens = maxTokens;
+  options.embedMaxBytes = embedMaxBytes;
+  options.outputPath = outputPath.empty() ? defaultOutputPath() : outputPath;
+  options.modelName = llvm::sys::path::stem(inputPath).str();
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<moe::MoeDialect, onnx::OnnxDialect>();
+  target->registerDialects(registry);
+  MLIRContext context(registry);
+  ScopedDiagnosticHandler handler(&context, [](Diagnostic &diag) {
+    llvm::raw_ostream &os = llvm::errs();
+    os << "moec: ";
+    if (diag.getSeverity() == DiagnosticSeverity::Error)
+      os << "error: ";
+    else if (diag.getSeverity() == DiagnosticSeverity::Warning)
+      os << "warning: ";
+    else if (diag.getSeverity() == DiagnosticSeverity::Note)
+      os << "note: ";
+    if (auto file = diag.getLocation()->findInstanceOf<FileLineColLoc>())
+      os << file.getFilename().getValue() << ": ";
+    os << diag.str() << "\n";
+    return success();
+  });
+
+  Progress progress;
+  OwningOpRef<ModuleOp> module =
+      importOnnxModel(&context, inputPath, importOptions);
+  if (!module)
+    return 1;
+  auto runPasses = [&](llvm::function_ref<void(PassManager &)> build) {
+    PassManager pm(&context);
+    if (dumpAfterEach) {
+      context.disableMultithreading();
+      pm.enableIRPrinting(
+          [](Pass *, Operation *) { return false; },
+          [](Pass *, Operation *) { return true; },
+          /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+    }
+    build(pm);
+    return pm.run(*module);
+  };
+  if (failed(runPasses([](PassManager &pm) {
+        pm.addPass(createMoeRaiseOnnxPatterns());
+        pm.addPass(createConvertOnnxToLinalg());
+        pm.addPass(createCanonicalizerPass());
+        pm.addPass(createCSEPass());
+      })))
+    return 1;
+  progress.done("imported " + inputPath + ", MoE blocks raised");
+  if (failed(runPasses([](PassManager &pm) {
+        pm.addPass(createMoeSparseDispatch());
+      })))
+    return 1;
+  progress.done("sparse dispatch");
+  if (failed(runPasses([&](PassManager &pm) {
+        target->buildLoweringPipeline(pm, options);
+      }))) {
+    llvm::errs() << "moec: error: target '" << target->getName()
+                 << "' cannot lower this model (see above)\n";
+    return 1;
+  }
+  progress.done("lowered for target " + target->getName().str());
+  if (emit == Emit::Mlir) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    return failed(writeOutput(options.outputPath, text)) ? 1 : 0;
+  }
+
+  SerializedModule serialized;
+  if (failed(target->serialize(*module, options, serialized)))
+    return 1;
+  progress.done("code generated");
+  if (emit == Emit::Llvm)
+    return failed(writeOutput(options.outputPath, serialized.targetIR)) ? 1 : 0;
+  if (emit == Emit::Obj)
+    return failed(writeOutput(options.outputPath, serialized.object)) ? 1 : 0;
+  if (failed(target->link(*module, serialized, options)))
+    return 1;
+  progress.done("linked " + options.outputPath);
+  return 0;
+}
