@@ -29,6 +29,7 @@ config.substitutions.append(("%make_model", "/usr/bin/python3 " + os.path.join(
 
 # The MoE test-model generator and the checkers of its models.
 models_dir = os.path.join(config.test_source_root, "models")
+config.substitutions.append(("%models_dir", models_dir))
 config.substitutions.append(("%moe_models", "/usr/bin/python3 " + os.path.join(models_dir, "moe_models.py")))
 config.substitutions.append(("%eval_raised", "/usr/bin/python3 " + os.path.join(models_dir, "eval_raised.py")))
 config.substitutions.append(("%ort_check", "node " + os.path.join(models_dir, "ort_check.js")))
@@ -42,6 +43,7 @@ tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
 if os.path.exists(os.path.join(config.moec_obj_root, "bin", "moec-onnx-import-fuzzer")):
     config.available_features.add("libfuzzer")
 tools = [
+    "moec",
     "moec-opt",
     "moec-import",
     "moec-onnx-import-fuzzer",

@@ -130,8 +130,8 @@ Value WeightReader::load(LoopBuilder &b, Value e, Value n, Value k) const {
     }
   }
   ArrayRef<int64_t> block = packing.getBlock();
-  SmallVector<Value> blockIndex;
-  for (auto [index, size] : llvm::zip(ValueRange{e, n, k}, block))
+  SmallVector<Value> blockIndex, elementIndex = {e, n, k};
+  for (auto [index, size] : llvm::zip(elementIndex, block))
     blockIndex.push_back(
         size == 1 ? index : arith::DivUIOp::create(b, index, b.index(size)));
   Value scale = b.toFloat(b.load(scales, blockIndex), type);
