@@ -10,6 +10,7 @@
 #include "dialects/moe/IR/MoeOps.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/MapVector.h"
 
@@ -52,6 +53,46 @@ static ArrayAttr describeValues(Builder &b, TypeRange types,
          b.getNamedAttr("type", TypeAttr::get(type))}));
   }
   return b.getArrayAttr(entries);
+}
+
+static Type signlessOf(Type type) {
+  auto tensor = cast<RankedTensorType>(type);
+  auto integer = dyn_cast<IntegerType>(tensor.getElementType());
+  if (!integer || integer.isSignless())
+    return type;
+  return tensor.clone(
+      IntegerType::get(type.getContext(), integer.getWidth()));
+}
+
+/// Unsigned tensors cross the function boundary as signless ones (the
+/// bytes are the same; the manifest keeps the dtype). The importer's
+/// lowerings compute on signless bitcasts of them, so the bitcasts added
+/// here cancel against theirs and nothing unsigned reaches bufferization.
+static void makeBoundarySignless(func::FuncOp entry) {
+  OpBuilder b(entry.getBody());
+  for (BlockArgument arg : entry.getArguments()) {
+    Type original = arg.getType();
+    Type signless = signlessOf(original);
+    if (signless == original)
+      continue;
+    arg.setType(signless);
+    auto cast = tensor::BitcastOp::create(b, arg.getLoc(), original, arg);
+    arg.replaceAllUsesExcept(cast, cast);
+  }
+  entry.walk([&](func::ReturnOp ret) {
+    b.setInsertionPoint(ret);
+    for (OpOperand &operand : ret->getOpOperands()) {
+      Type signless = signlessOf(operand.get().getType());
+      if (signless != operand.get().getType())
+        operand.set(tensor::BitcastOp::create(b, ret.getLoc(), signless,
+                                              operand.get()));
+    }
+  });
+  SmallVector<Type> results;
+  for (Type type : entry.getResultTypes())
+    results.push_back(signlessOf(type));
+  entry.setType(FunctionType::get(entry.getContext(),
+                                  entry.front().getArgumentTypes(), results));
 }
 
 namespace {
@@ -149,6 +190,7 @@ struct CpuWeightsToArgumentsPass
       }
     }
     module->setAttr("moec.weights", b.getArrayAttr(records));
+    makeBoundarySignless(entry);
     entry.setName(moec::cpu::kEntryFunction);
     entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   }
