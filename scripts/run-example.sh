@@ -1,46 +1,50 @@
 #!/usr/bin/env bash
-#===- scripts/run-example.sh - moec's main job on the built-in example ------===#
+#===- scripts/run-example.sh - moec's main job ------------------------------===#
 #
-# Compiles the built-in Mixtral-style block (examples/mixtral-block.mlir):
-# large weights leave the IR for a safetensors store, the result is
-# canonicalized, and a fresh moec-opt reloads it and verifies every weight
-# reference; then imports the same router as an ONNX model with external
-# data. Output lands in BUILD_DIR/examples/.
+# Compiles the built-in small MoE model for this CPU and runs it: an
+# OLMoE-style MoE layer (16 experts, top-4, softmax routing, hidden size
+# 32) exported to ONNX
+# the way torch exports write it (TopK indices Gather-ing stacked expert
+# weights), written by test/models/moe_models.py with a float64 reference.
+# `moec` raises it to moe ops, compiles it to a standalone executable, and
+# the executable runs on 40 tokens (result summary, error against the
+# reference) and times itself at 1 and 40 tokens. Output lands in
+# BUILD_DIR/examples/.
 #
 #===-------------------------------------------------------------------------===#
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$root/build"}
 out="$build/examples"
+python=/usr/bin/python3
 mkdir -p "$out"
-cp "$root/examples/mixtral-block.mlir" "$out/"
-rm -f "$out/mixtral-block.weights.safetensors"
+cd "$out"
 
-"$build/bin/moec-opt" "$out/mixtral-block.mlir" \
-  --moe-externalize-constants \
-  --moe-save-weights=path=mixtral-block.weights.safetensors \
-  --canonicalize -o "$out/mixtral-block.out.mlir"
-"$build/bin/moec-opt" "$out/mixtral-block.out.mlir" --moe-verify-weights \
-  -o /dev/null
+"$python" "$root/test/models/moe_models.py" "$out" gather-olmoe > /dev/null
+model="$out/gather-olmoe"
+"$python" - "$model" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+for n in (1, 40):
+    np.save(f"{d}/x_{n}.npy", np.fromfile(f"{d}/x_{n}.bin", np.float32).reshape(n, -1))
+PY
 
-cat "$out/mixtral-block.out.mlir"
-echo "moec: weights stored by reference in $out/mixtral-block.weights.safetensors" \
-  "($(stat -c %s "$out/mixtral-block.weights.safetensors") bytes);" \
-  "IR: $(stat -c %s "$out/mixtral-block.out.mlir") bytes"
+echo "== moec: compile $model/model.onnx for this CPU"
+"$build/bin/moec" "$model/model.onnx" -o "$out/olmoe-layer"
+echo "== ldd olmoe-layer (no compiler, MLIR or OpenMP needed to run it)"
+ldd "$out/olmoe-layer"
 
-# The same router as an ONNX model with its 2 MiB weight in an external
-# data file: moec-import references the weight by byte range.
-/usr/bin/python3 "$root/test/onnx/Inputs/make_model.py" router "$out/router-onnx"
-"$build/bin/moec-import" "$out/router-onnx/model.onnx" -o "$out/router-onnx/router.mlir"
-"$build/bin/moec-opt" "$out/router-onnx/router.mlir" --moe-verify-weights -o /dev/null
-echo "moec-import: $out/router-onnx/model.onnx -> router.mlir" \
-  "($(stat -c %s "$out/router-onnx/router.mlir") bytes of IR," \
-  "$(grep -c 'moe.weight' "$out/router-onnx/router.mlir") weight by reference," \
-  "$(stat -c %s "$out/router-onnx/model.onnx.data") bytes left in model.onnx.data)"
+echo "== run on 40 tokens"
+"$out/olmoe-layer" --input "x=$model/x_40.npy"
+"$out/olmoe-layer" --input "x=$model/x_40.npy" --output "$out/y_40.npy"
+"$python" - "$model" "$out/y_40.npy" <<'PY'
+import sys, numpy as np
+y = np.load(sys.argv[2])
+ref = np.fromfile(f"{sys.argv[1]}/y_40.bin", np.float64).reshape(y.shape)
+print(f"max |y - ref| / max |ref| = {np.abs(y - ref).max() / np.abs(ref).max():.2e}"
+      " (float64 numpy reference; tolerance 1e-5)")
+PY
 
-# An MoE block in an ONNX export form (TopK indices Gather-ing stacked expert
-# weights): moec-import raises it to moe.router + moe.experts.
-/usr/bin/python3 "$root/test/models/moe_models.py" "$out/moe-onnx" gather-mixtral
-"$build/bin/moec-import" --moe-raise-report "$out/moe-onnx/gather-mixtral/model.onnx" \
-  -o "$out/moe-onnx/gather-mixtral.mlir"
-grep -E 'moe\.(router|experts) ' "$out/moe-onnx/gather-mixtral.mlir" | sed -E 's/ : .*//'
+echo "== speed"
+"$out/olmoe-layer" --input "x=$model/x_1.npy" --bench --iterations 200
+"$out/olmoe-layer" --input "x=$model/x_40.npy" --bench --iterations 200

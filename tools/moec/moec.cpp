@@ -199,7 +199,7 @@ int main(int argc, char **argv) {
   options.maxTokens = maxTokens;
   options.embedMaxBytes = embedMaxBytes;
   options.outputPath = outputPath.empty() ? defaultOutputPath() : outputPath;
-  options.modelName = llvm::sys::path::stem(inputPath).str();
+  options.modelName = llvm::sys::path::stem(options.outputPath).str();
 
   DialectRegistry registry;
   registerAllDialects(registry);
