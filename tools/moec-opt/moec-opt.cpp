@@ -8,6 +8,7 @@
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
+#include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Sparsity/Passes.h"
 
@@ -22,6 +23,12 @@ int main(int argc, char **argv) {
   moec::moe::registerMoeTransformsPasses();
   moec::registerMoecConversionPasses();
   moec::registerMoecSparsityPasses();
+  // Each target's passes (e.g. cpu-weights-to-arguments), through the same
+  // registry the moec driver uses.
+  moec::TargetRegistry targets;
+  moec::registerInTreeTargets(targets);
+  for (const moec::TargetBackend *target : targets.getTargets())
+    target->registerPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
