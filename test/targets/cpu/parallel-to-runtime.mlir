@@ -9,10 +9,6 @@
 // CHECK: %[[COST:.*]] = arith.constant 130 : index
 // CHECK: call @moec_par_launch_0(%[[COUNT]], %[[COST]], %[[A]], %[[N]]) : (index, index, memref<?x64xf32>, index) -> ()
 // CHECK-NOT: scf.parallel
-// CHECK: func.func private @moec_par_body_0(%[[BEGIN:.*]]: index, %[[END:.*]]: index, %{{.*}}: memref<?x64xf32>, %{{.*}}: index)
-// CHECK: scf.parallel
-// CHECK: scf.for
-// CHECK: func.func private @moec_par_launch_0(index, index, memref<?x64xf32>, index)
 func.func @f(%a: memref<?x64xf32>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -44,3 +40,9 @@ func.func @reduction(%a: memref<?xf32>, %n: index) -> f32 {
   }
   return %sum : f32
 }
+
+// Outlined functions follow the functions they came from.
+// CHECK-LABEL: func.func private @moec_par_body_0(%[[BEGIN:.*]]: index, %[[END:.*]]: index, %{{.*}}: memref<?x64xf32>, %{{.*}}: index)
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK: func.func private @moec_par_launch_0(index, index, memref<?x64xf32>, index)
