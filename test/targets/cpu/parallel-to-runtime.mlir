@@ -42,7 +42,8 @@ func.func @reduction(%a: memref<?xf32>, %n: index) -> f32 {
 }
 
 // Outlined functions follow the functions they came from.
-// CHECK-LABEL: func.func private @moec_par_body_0(%[[BEGIN:.*]]: index, %[[END:.*]]: index, %{{.*}}: memref<?x64xf32>, %{{.*}}: index)
+// CHECK-LABEL: func.func private @moec_par_body_0
+// CHECK-SAME: (%{{.*}}: index, %{{.*}}: index, %{{.*}}: memref<?x64xf32>, %{{.*}}: index)
 // CHECK: scf.parallel
 // CHECK: scf.for
 // CHECK: func.func private @moec_par_launch_0(index, index, memref<?x64xf32>, index)
