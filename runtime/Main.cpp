@@ -100,7 +100,7 @@ void printHelp(const Model &model, const char *argv0) {
               "  --iterations N         timed runs for --bench (default 20)\n"
               "  --threads N            threads (default: the CPUs this "
               "process may use)\n\n");
-  std::printf("inputs (T: any size from 1 to %lld):\n",
+  std::printf("inputs (T: any size from 0 to %lld):\n",
               (long long)model.maxTokens);
   for (const TensorSpec &input : model.inputs)
     std::printf("  %s: %s %s\n", input.name.c_str(),
