@@ -12,7 +12,6 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
-#include <utility>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include <limits.h>
 #include <map>
 #include <unistd.h>
+#include <utility>
 
 extern "C" {
 // Emitted by the compiler (the manifest and the blob of embedded weights).
@@ -122,8 +122,8 @@ Options parseOptions(int argc, char **argv, const Model &model) {
     std::string inlineValue;
     bool hasInlineValue = false;
     size_t eq = arg.find('=');
-    if (eq != std::string::npos &&
-        (arg.rfind("--iterations=", 0) == 0 || arg.rfind("--threads=", 0) == 0)) {
+    if (eq != std::string::npos && (arg.rfind("--iterations=", 0) == 0 ||
+                                    arg.rfind("--threads=", 0) == 0)) {
       inlineValue = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
       hasInlineValue = true;
@@ -208,8 +208,8 @@ void checkInput(const TensorSpec &spec, const NpyArray &array,
   if (!fits)
     dataError("input '" + spec.name + "' (" + file + ") has shape " +
               describeShape(array.shape) + ", the model needs " +
-              describeShape(spec.shape) + " with T <= " +
-              std::to_string(maxTokens));
+              describeShape(spec.shape) +
+              " with T <= " + std::to_string(maxTokens));
 }
 
 std::string executableDirectory(const char *argv0) {
@@ -369,8 +369,8 @@ int main(int argc, char **argv) {
       std::vector<Result> timed = run(model, inputs, weights);
       auto stop = std::chrono::steady_clock::now();
       releaseResults(timed, owned);
-      ms.push_back(std::chrono::duration<double, std::milli>(stop - start)
-                       .count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(stop - start).count());
     }
     std::sort(ms.begin(), ms.end());
     double median = ms[ms.size() / 2];

@@ -95,7 +95,8 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
   } else if (magic[6] == 2 || magic[6] == 3) {
     if (std::fread(size, 1, 4, file) != 4)
       return fail("truncated header");
-    headerSize = size[0] | size[1] << 8 | size[2] << 16 | uint32_t(size[3]) << 24;
+    headerSize =
+        size[0] | size[1] << 8 | size[2] << 16 | uint32_t(size[3]) << 24;
   } else {
     return fail("unsupported .npy version " + std::to_string(magic[6]));
   }
@@ -117,9 +118,9 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
     descr[0] = '<';
   bool known = false;
   for (const DescrName &d : kDescrs)
-    if (descr == d.descr || (descr.size() == 3 && descr[0] == '<' &&
-                             d.descr[0] == '|' && descr.substr(1) ==
-                                                      std::string(d.descr + 1))) {
+    if (descr == d.descr ||
+        (descr.size() == 3 && descr[0] == '<' && d.descr[0] == '|' &&
+         descr.substr(1) == std::string(d.descr + 1))) {
       array.dtype = d.dtype;
       known = true;
     }
@@ -164,9 +165,8 @@ bool moec::rt::writeNpy(const std::string &path, DType dtype,
   std::string dict = std::string("{'descr': '") + descr +
                      "', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < shape.size(); ++i)
-    dict += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size()
-                                            ? ","
-                                            : "");
+    dict += std::to_string(shape[i]) +
+            (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
   dict += "), }";
   // Pad so the data starts 64-byte aligned; the header ends with '\n'.
   size_t total = 10 + dict.size() + 1;
@@ -178,7 +178,14 @@ bool moec::rt::writeNpy(const std::string &path, DType dtype,
     error = "cannot write '" + path + "': " + std::strerror(errno);
     return false;
   }
-  unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char preamble[10] = {0x93,
+                                'N',
+                                'U',
+                                'M',
+                                'P',
+                                'Y',
+                                1,
+                                0,
                                 static_cast<unsigned char>(dict.size() & 0xff),
                                 static_cast<unsigned char>(dict.size() >> 8)};
   bool ok = std::fwrite(preamble, 1, 10, file) == 10 &&

@@ -38,8 +38,8 @@ struct NpyArray {
 bool readNpy(const std::string &path, NpyArray &array, std::string &error);
 /// Writes an array atomically (a temporary file renamed into place).
 bool writeNpy(const std::string &path, DType dtype,
-              const std::vector<int64_t> &shape, const void *data,
-              size_t size, std::string &error);
+              const std::vector<int64_t> &shape, const void *data, size_t size,
+              std::string &error);
 /// The NumPy spelling of a dtype ("float32"), for messages.
 std::string numpyName(DType dtype);
 

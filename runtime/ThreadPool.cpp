@@ -50,8 +50,7 @@ public:
   }
   int size() const { return int(workers.size()) + 1; }
 
-  void run(void (*fn)(void *, int64_t, int64_t), void *context,
-           int64_t count) {
+  void run(void (*fn)(void *, int64_t, int64_t), void *context, int64_t count) {
     job.fn = fn;
     job.context = context;
     job.count = count;

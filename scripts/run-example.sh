@@ -2,10 +2,10 @@
 #===- scripts/run-example.sh - moec's main job ------------------------------===#
 #
 # Compiles the built-in small MoE model for this CPU and runs it: an
-# OLMoE-style MoE layer (16 experts, top-4, softmax routing, hidden size
-# 32) exported to ONNX
-# the way torch exports write it (TopK indices Gather-ing stacked expert
-# weights), written by test/models/moe_models.py with a float64 reference.
+# OLMoE-style MoE layer (16 experts, top-4, softmax routing, hidden size 32)
+# exported to ONNX the way torch exports write it (TopK indices Gather-ing
+# stacked expert weights), written by test/models/moe_models.py with a
+# float64 reference.
 # `moec` raises it to moe ops, compiles it to a standalone executable, and
 # the executable runs on 40 tokens (result summary, error against the
 # reference) and times itself at 1 and 40 tokens. Output lands in

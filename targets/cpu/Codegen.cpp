@@ -54,7 +54,8 @@ static bool defineParallelLaunchers(llvm::Module &module, std::string &error) {
       llvm::FunctionType::get(voidTy, {i64, i64, ptr, ptr}, false));
   std::vector<llvm::Function *> launchers;
   for (llvm::Function &f : module)
-    if (f.isDeclaration() && f.getName().starts_with(cpu::kParallelLaunchPrefix))
+    if (f.isDeclaration() &&
+        f.getName().starts_with(cpu::kParallelLaunchPrefix))
       launchers.push_back(&f);
   for (llvm::Function *launch : launchers) {
     llvm::StringRef id =
@@ -87,7 +88,8 @@ static bool defineParallelLaunchers(llvm::Module &module, std::string &error) {
     llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", launch));
     llvm::Value *packed = b.CreateAlloca(context);
     for (unsigned i = 0; i < fields.size(); ++i)
-      b.CreateStore(launch->getArg(i + 2), b.CreateStructGEP(context, packed, i));
+      b.CreateStore(launch->getArg(i + 2),
+                    b.CreateStructGEP(context, packed, i));
     b.CreateCall(parallelFor,
                  {launch->getArg(0), launch->getArg(1), thunk, packed});
     b.CreateRetVoid();
@@ -117,8 +119,8 @@ static bool defineEntryWrapper(llvm::Module &module, std::string &error) {
       error = "the model function takes a non-memref argument";
       return false;
     }
-    llvm::Value *slot = b.CreateConstGEP1_64(ptr, wrapper->getArg(0),
-                                             args.size());
+    llvm::Value *slot =
+        b.CreateConstGEP1_64(ptr, wrapper->getArg(0), args.size());
     args.push_back(b.CreateLoad(ptr, slot));
   }
   b.CreateCall(ciface, args);
@@ -145,8 +147,8 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
-    return module.emitError("no LLVM target for ") << triple.str() << ": "
-                                                   << error;
+    return module.emitError("no LLVM target for ")
+           << triple.str() << ": " << error;
   std::string cpuName =
       options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
   std::string features = options.features;
@@ -162,7 +164,8 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
     return module.emitError("cannot create an LLVM target machine for CPU '")
            << cpuName << "'";
   if (!machine->getMCSubtargetInfo()->isCPUStringValid(cpuName))
-    return module.emitError("unknown CPU '") << cpuName
+    return module.emitError("unknown CPU '")
+           << cpuName
            << "' (try x86-64, x86-64-v3, x86-64-v4, znver4 or native)";
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);

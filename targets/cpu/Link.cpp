@@ -49,8 +49,8 @@ static void appendTensor(std::string &json, StringRef name, rt::DType dtype,
   rt::json::appendQuoted(json, std::string(rt::dtypeName(dtype)));
   json += ", \"shape\": [";
   for (auto [i, dim] : llvm::enumerate(shape))
-    json += (i ? ", " : "") +
-            std::to_string(ShapedType::isDynamic(dim) ? -1 : dim);
+    json +=
+        (i ? ", " : "") + std::to_string(ShapedType::isDynamic(dim) ? -1 : dim);
   json += "]";
 }
 
@@ -62,8 +62,8 @@ static LogicalResult appendValues(std::string &json, ModuleOp module,
     return module.emitError("the lowered module lacks ") << attrName;
   for (auto [i, value] : llvm::enumerate(values)) {
     auto dict = cast<DictionaryAttr>(value);
-    auto type = cast<RankedTensorType>(
-        cast<TypeAttr>(dict.get("type")).getValue());
+    auto type =
+        cast<RankedTensorType>(cast<TypeAttr>(dict.get("type")).getValue());
     std::optional<rt::DType> dtype = moe::getDType(type.getElementType());
     if (!dtype)
       return module.emitError("the CPU binary cannot pass ")
@@ -141,8 +141,9 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
     } else {
       fileTensors.push_back({weight.key, weight.dtype, weight.shape,
                              weight.bytes.data(), weight.bytes.size()});
-      checksum = rt::foldChecksum(
-          checksum, rt::checksumBytes(weight.bytes.data(), weight.bytes.size()));
+      checksum =
+          rt::foldChecksum(checksum, rt::checksumBytes(weight.bytes.data(),
+                                                       weight.bytes.size()));
     }
     weights.push_back(std::move(weight));
   }
@@ -184,8 +185,7 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
           llvm::sys::fs::createUniqueDirectory("moec-link", scratch))
     return module.emitError("cannot create a temporary directory: ")
            << ec.message();
-  llvm::scope_exit cleanup(
-      [&] { llvm::sys::fs::remove_directories(scratch); });
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
   auto scratchPath = [&](StringRef name) {
     llvm::SmallString<128> path(scratch);
     llvm::sys::path::append(path, name);
@@ -199,11 +199,15 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string assembly =
       "  .section .rodata.moec_manifest,\"a\",@progbits\n"
       "  .globl moec_manifest_begin\nmoec_manifest_begin:\n"
-      "  .incbin \"" + manifestPath + "\"\n"
+      "  .incbin \"" +
+      manifestPath +
+      "\"\n"
       "  .globl moec_manifest_end\nmoec_manifest_end:\n  .byte 0\n"
       "  .section .rodata.moec_weights,\"a\",@progbits\n  .p2align 6\n"
       "  .globl moec_weights_begin\nmoec_weights_begin:\n"
-      "  .incbin \"" + blobPath + "\"\n"
+      "  .incbin \"" +
+      blobPath +
+      "\"\n"
       "  .globl moec_weights_end\nmoec_weights_end:\n  .byte 0\n"
       "  .section .note.GNU-stack,\"\",@progbits\n";
   if (failed(writeFile(module, objectPath, serialized.object)) ||
@@ -226,10 +230,9 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string linked = output + ".moec-tmp";
   std::string runtime = findRuntimeLibrary();
   std::vector<std::string> args = {
-      MOEC_CLANGXX,       "-fuse-ld=lld",      "-o",
-      linked,             objectPath,          assemblyPath,
-      runtime,            "-static-libstdc++", "-static-libgcc",
-      "-lm",              "-pthread",          "-Wl,--gc-sections"};
+      MOEC_CLANGXX,     "-fuse-ld=lld", "-o",       linked,
+      objectPath,       assemblyPath,   runtime,    "-static-libstdc++",
+      "-static-libgcc", "-lm",          "-pthread", "-Wl,--gc-sections"};
   std::vector<StringRef> argRefs(args.begin(), args.end());
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
@@ -242,15 +245,14 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
     if (auto buffer = llvm::MemoryBuffer::getFile(logPath))
       log = (*buffer)->getBuffer().str();
     return module.emitError("linking failed (")
-           << (execError.empty() ? "exit " + std::to_string(status)
-                                 : execError)
+           << (execError.empty() ? "exit " + std::to_string(status) : execError)
            << ") running " << MOEC_CLANGXX << ":\n"
            << log;
   }
   if (std::error_code ec = llvm::sys::fs::rename(linked, output)) {
     llvm::sys::fs::remove(linked);
-    return module.emitError("cannot write '") << output << "': "
-                                              << ec.message();
+    return module.emitError("cannot write '")
+           << output << "': " << ec.message();
   }
   return success();
 }

@@ -49,8 +49,8 @@ static int64_t estimateCost(Region &region) {
       inner += estimateCost(nested);
     int64_t trips = 1;
     if (auto loop = dyn_cast<scf::ForOp>(op))
-      trips = tripCount(loop.getLowerBound(), loop.getUpperBound(),
-                        loop.getStep());
+      trips =
+          tripCount(loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
     if (auto loop = dyn_cast<scf::ParallelOp>(op))
       for (auto [l, u, s] : llvm::zip(loop.getLowerBound(),
                                       loop.getUpperBound(), loop.getStep()))
@@ -94,14 +94,15 @@ static void outline(scf::ParallelOp loop, ModuleOp module, unsigned id) {
   SmallVector<Type> bodyInputs = {index, index};
   llvm::append_range(bodyInputs, passedTypes);
   b.setInsertionPointToEnd(module.getBody());
-  auto body = func::FuncOp::create(
-      b, loc, (cpu::kParallelBodyPrefix + Twine(id)).str(),
-      b.getFunctionType(bodyInputs, {}));
+  auto body =
+      func::FuncOp::create(b, loc, (cpu::kParallelBodyPrefix + Twine(id)).str(),
+                           b.getFunctionType(bodyInputs, {}));
   body.setPrivate();
   Block *entry = body.addEntryBlock();
   b.setInsertionPointToStart(entry);
   IRMapping mapping;
-  for (auto [value, arg] : llvm::zip(passed, entry->getArguments().drop_front(2)))
+  for (auto [value, arg] :
+       llvm::zip(passed, entry->getArguments().drop_front(2)))
     mapping.map(value, arg);
   for (Value value : captured)
     if (!mapping.contains(value))
@@ -142,8 +143,7 @@ static void outline(scf::ParallelOp loop, ModuleOp module, unsigned id) {
   Value count = arith::DivUIOp::create(
       b, loc,
       arith::AddIOp::create(
-          b, loc, span,
-          arith::SubIOp::create(b, loc, loop.getStep()[0], one)),
+          b, loc, span, arith::SubIOp::create(b, loc, loop.getStep()[0], one)),
       loop.getStep()[0]);
   Value cost = arith::ConstantIndexOp::create(
       b, loc, std::max<int64_t>(1, estimateCost(loop.getRegion())));

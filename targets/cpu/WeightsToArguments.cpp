@@ -48,9 +48,9 @@ static ArrayAttr describeValues(Builder &b, TypeRange types,
       name = attrs[i].getAs<StringAttr>("moe.name");
     if (!name)
       name = b.getStringAttr(fallback + Twine(i));
-    entries.push_back(b.getDictionaryAttr(
-        {b.getNamedAttr("name", name),
-         b.getNamedAttr("type", TypeAttr::get(type))}));
+    entries.push_back(
+        b.getDictionaryAttr({b.getNamedAttr("name", name),
+                             b.getNamedAttr("type", TypeAttr::get(type))}));
   }
   return b.getArrayAttr(entries);
 }
@@ -60,8 +60,7 @@ static Type signlessOf(Type type) {
   auto integer = dyn_cast<IntegerType>(tensor.getElementType());
   if (!integer || integer.isSignless())
     return type;
-  return tensor.clone(
-      IntegerType::get(type.getContext(), integer.getWidth()));
+  return tensor.clone(IntegerType::get(type.getContext(), integer.getWidth()));
 }
 
 /// Unsigned tensors cross the function boundary as signless ones (the
@@ -167,9 +166,8 @@ struct CpuWeightsToArgumentsPass
       moe::WeightOp first = ops.front();
       auto type = cast<RankedTensorType>(first.getType());
       unsigned index = entry.getNumArguments();
-      if (failed(entry.insertArgument(index, type,
-                                      b.getDictionaryAttr({readOnly}),
-                                      first.getLoc())))
+      if (failed(entry.insertArgument(
+              index, type, b.getDictionaryAttr({readOnly}), first.getLoc())))
         return signalPassFailure();
       SmallVector<NamedAttribute> record = {
           b.getNamedAttr("key", first.getKeyAttr()),

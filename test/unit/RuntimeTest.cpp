@@ -54,7 +54,8 @@ TEST(Npy, RejectsTruncatedAndForeignFiles) {
   std::ifstream in(path.str(), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   in.close();
-  std::ofstream(path.str(), std::ios::binary) << bytes.substr(0, bytes.size() - 8);
+  std::ofstream(path.str(), std::ios::binary)
+      << bytes.substr(0, bytes.size() - 8);
   NpyArray array;
   EXPECT_FALSE(readNpy(path.str(), array, error));
   EXPECT_NE(error.find("holds less data than its shape"), std::string::npos)

@@ -1,4 +1,4 @@
-//===- moec.cpp - The moec compiler driver ---------------------------------===//
+//===- moec.cpp - The moec compiler driver --------------------------------===//
 //
 // moec MODEL.onnx [-o OUT]: imports the model, raises its MoE blocks,
 // rewrites them to the sparse path, and hands the program to a target,
@@ -78,16 +78,18 @@ static cl::opt<uint64_t> embedMaxBytes(
              "ones go to OUT.weights.safetensors beside it (default 1 MiB)"),
     cl::init(uint64_t(1) << 20), cl::cat(category));
 enum class Emit { Mlir, Llvm, Obj, Exe };
-static cl::opt<Emit> emit(
-    "emit", cl::desc("What to produce"), cl::init(Emit::Exe),
-    cl::values(clEnumValN(Emit::Mlir, "mlir", "the target's lowered MLIR"),
-               clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
-               clEnumValN(Emit::Obj, "obj", "an object file"),
-               clEnumValN(Emit::Exe, "exe", "a standalone executable (default)")),
-    cl::cat(category));
-static cl::opt<bool> dumpAfterEach(
-    "dump-after-each",
-    cl::desc("Print the IR to stderr after every pass"), cl::cat(category));
+static cl::opt<Emit>
+    emit("emit", cl::desc("What to produce"), cl::init(Emit::Exe),
+         cl::values(clEnumValN(Emit::Mlir, "mlir", "the target's lowered MLIR"),
+                    clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+                    clEnumValN(Emit::Obj, "obj", "an object file"),
+                    clEnumValN(Emit::Exe, "exe",
+                               "a standalone executable (default)")),
+         cl::cat(category));
+static cl::opt<bool>
+    dumpAfterEach("dump-after-each",
+                  cl::desc("Print the IR to stderr after every pass"),
+                  cl::cat(category));
 static cl::opt<bool> quiet("q", cl::desc("No progress lines"),
                            cl::cat(category));
 
@@ -99,9 +101,9 @@ public:
     auto now = std::chrono::steady_clock::now();
     if (!quiet)
       llvm::errs() << "moec: " << stage << " ("
-                   << llvm::format("%.2f", std::chrono::duration<double>(
-                                               now - start)
-                                               .count())
+                   << llvm::format(
+                          "%.2f",
+                          std::chrono::duration<double>(now - start).count())
                    << " s)\n";
     start = now;
   }
@@ -231,10 +233,10 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (dumpAfterEach) {
       context.disableMultithreading();
-      pm.enableIRPrinting(
-          [](Pass *, Operation *) { return false; },
-          [](Pass *, Operation *) { return true; },
-          /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+      pm.enableIRPrinting([](Pass *, Operation *) { return false; },
+                          [](Pass *, Operation *) { return true; },
+                          /*printModuleScope=*/true,
+                          /*printAfterOnlyOnChange=*/false);
     }
     build(pm);
     return pm.run(*module);
@@ -247,9 +249,8 @@ int main(int argc, char **argv) {
       })))
     return 1;
   progress.done("imported " + inputPath + ", MoE blocks raised");
-  if (failed(runPasses([](PassManager &pm) {
-        pm.addPass(createMoeSparseDispatch());
-      })))
+  if (failed(runPasses(
+          [](PassManager &pm) { pm.addPass(createMoeSparseDispatch()); })))
     return 1;
   progress.done("sparse dispatch");
   if (failed(runPasses([&](PassManager &pm) {

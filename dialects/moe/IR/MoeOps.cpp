@@ -26,8 +26,9 @@ static bool dimsCompatible(int64_t a, int64_t b) {
 
 /// Product of two dimensions, dynamic when either is.
 static int64_t mulDims(int64_t a, int64_t b) {
-  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) ? ShapedType::kDynamic
-                                                              : a * b;
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b)
+             ? ShapedType::kDynamic
+             : a * b;
 }
 
 static std::string dimString(int64_t dim) {
@@ -131,8 +132,8 @@ LogicalResult PackedWeightOp::verify() {
   if (getData().getType().getShape() != ArrayRef<int64_t>(packedShape))
     return emitOpError() << "expects packed data of shape "
                          << shapeString(packedShape) << " for "
-                         << type.getTensorType() << " at "
-                         << packing.getBits() << " bits, got "
+                         << type.getTensorType() << " at " << packing.getBits()
+                         << " bits, got "
                          << shapeString(getData().getType().getShape());
   if (getScales().getType().getShape() != ArrayRef<int64_t>(scaleShape))
     return emitOpError() << "expects scales of shape "
@@ -146,8 +147,7 @@ LogicalResult PackedWeightOp::verify() {
   if (!getZeroPoints()) {
     if (packing.getZeroPoint())
       return emitOpError() << "packing declares zero points of type "
-                           << packing.getZeroPoint()
-                           << " but none are given";
+                           << packing.getZeroPoint() << " but none are given";
     return success();
   }
   auto zeroPointType = getZeroPoints().getType();
@@ -288,25 +288,24 @@ int64_t ExpertsOp::getIntermediateSize() {
 
 /// Checks a stacked expert weight `[E, rows, cols]` and its optional bias
 /// `[E, rows]`.
-static LogicalResult verifyExpertWeight(Operation *op, Value weight,
-                                        Value bias, StringRef name,
-                                        int64_t numExperts, int64_t rows,
-                                        int64_t cols) {
+static LogicalResult verifyExpertWeight(Operation *op, Value weight, Value bias,
+                                        StringRef name, int64_t numExperts,
+                                        int64_t rows, int64_t cols) {
   RankedTensorType type = getLogicalType(weight.getType());
   std::string what = ("'" + name + "' weight").str();
   if (failed(verifyRank(op, weight, 3, what + " ([experts, out, in])")))
     return failure();
   if (type.getShape() != ArrayRef<int64_t>{numExperts, rows, cols})
     return op->emitOpError()
-           << "expects " << what << " of shape [" << numExperts << ", "
-           << rows << ", " << cols << "], got " << type;
+           << "expects " << what << " of shape [" << numExperts << ", " << rows
+           << ", " << cols << "], got " << type;
   if (!bias)
     return success();
   auto biasType = cast<RankedTensorType>(bias.getType());
   if (biasType.getShape() != ArrayRef<int64_t>{numExperts, rows})
-    return op->emitOpError() << "expects '" << name << "_bias' of shape ["
-                             << numExperts << ", " << rows << "], got "
-                             << biasType;
+    return op->emitOpError()
+           << "expects '" << name << "_bias' of shape [" << numExperts << ", "
+           << rows << "], got " << biasType;
   return success();
 }
 
@@ -349,8 +348,8 @@ LogicalResult ExpertsOp::verify() {
   int64_t numTokens = inputType.getDimSize(0);
   int64_t hidden = inputType.getDimSize(1);
   int64_t topK = getRoutingWeights().getType().getDimSize(1);
-  if (failed(verifyDim(op, getRoutingWeights(), 0, numTokens,
-                       "routing weights", "the token count")) ||
+  if (failed(verifyDim(op, getRoutingWeights(), 0, numTokens, "routing weights",
+                       "the token count")) ||
       failed(verifyDim(op, getExpertIds(), 0, numTokens, "expert ids",
                        "the token count")) ||
       failed(verifyDim(op, getExpertIds(), 1, topK, "expert ids",
@@ -358,14 +357,14 @@ LogicalResult ExpertsOp::verify() {
     return failure();
 
   // Weight shapes, all derived from 'down' = [E, H, I].
-  if (failed(verifyRank(op, getDown(), 3, "'down' weight ([experts, out, in])")))
+  if (failed(
+          verifyRank(op, getDown(), 3, "'down' weight ([experts, out, in])")))
     return failure();
   RankedTensorType downType = getLogicalType(getDown().getType());
   int64_t numExperts = downType.getDimSize(0);
   int64_t intermediate = downType.getDimSize(2);
   if (ShapedType::isDynamic(hidden) || hidden != downType.getDimSize(1))
-    return emitOpError() << "'down' weight produces "
-                         << downType.getDimSize(1)
+    return emitOpError() << "'down' weight produces " << downType.getDimSize(1)
                          << " features but the input's hidden size is "
                          << dimString(hidden);
   if (failed(verifyExpertWeight(op, getDown(), getDownBias(), "down",
@@ -386,7 +385,8 @@ LogicalResult ExpertsOp::verify() {
 
 /// Rewrites an op whose activation attribute is not in canonical form.
 template <typename OpTy>
-static LogicalResult canonicalizeActivation(OpTy op, PatternRewriter &rewriter) {
+static LogicalResult canonicalizeActivation(OpTy op,
+                                            PatternRewriter &rewriter) {
   ActivationAttr canonical = op.getActivation().getCanonical();
   if (canonical == op.getActivation())
     return failure();
@@ -454,8 +454,7 @@ LogicalResult DispatchOp::verify() {
   int64_t numPairs = mulDims(idsType.getDimSize(0), idsType.getDimSize(1));
   if (failed(verifyDim(op, getExpertIds(), 0, inputType.getDimSize(0),
                        "expert ids", "the token count")) ||
-      failed(verifyDim(op, getRows(), 0, numPairs, "rows",
-                       "tokens * k")) ||
+      failed(verifyDim(op, getRows(), 0, numPairs, "rows", "tokens * k")) ||
       failed(verifyDim(op, getRows(), 1, inputType.getDimSize(1), "rows",
                        "the hidden size")) ||
       failed(verifyDim(op, getPermutation(), 0, numPairs, "permutation",
@@ -480,11 +479,11 @@ void GroupedMatmulOp::build(OpBuilder &builder, OperationState &state,
                             Value bias) {
   auto rowsType = cast<RankedTensorType>(rows.getType());
   RankedTensorType weightType = getLogicalType(weight.getType());
-  build(builder, state,
-        RankedTensorType::get(
-            {rowsType.getDimSize(0), weightType.getDimSize(1)},
-            rowsType.getElementType()),
-        rows, weight, offsets, bias);
+  build(
+      builder, state,
+      RankedTensorType::get({rowsType.getDimSize(0), weightType.getDimSize(1)},
+                            rowsType.getElementType()),
+      rows, weight, offsets, bias);
 }
 
 LogicalResult GroupedMatmulOp::verify() {
@@ -532,8 +531,8 @@ void GroupedMatmulOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
 // ActivationOp
 //===----------------------------------------------------------------------===//
 
-void ActivationOp::build(OpBuilder &builder, OperationState &state,
-                         Value input, ActivationAttr activation,
+void ActivationOp::build(OpBuilder &builder, OperationState &state, Value input,
+                         ActivationAttr activation,
                          std::optional<GateUpLayout> layout, Value up) {
   auto inputType = cast<RankedTensorType>(input.getType());
   SmallVector<int64_t> shape(inputType.getShape());
@@ -607,11 +606,11 @@ void CombineOp::build(OpBuilder &builder, OperationState &state, Value rows,
                       Value permutation, Value routingWeights) {
   auto rowsType = cast<RankedTensorType>(rows.getType());
   auto weightsType = cast<RankedTensorType>(routingWeights.getType());
-  build(builder, state,
-        RankedTensorType::get(
-            {weightsType.getDimSize(0), rowsType.getDimSize(1)},
-            rowsType.getElementType()),
-        rows, permutation, routingWeights);
+  build(
+      builder, state,
+      RankedTensorType::get({weightsType.getDimSize(0), rowsType.getDimSize(1)},
+                            rowsType.getElementType()),
+      rows, permutation, routingWeights);
 }
 
 LogicalResult CombineOp::verify() {
@@ -629,8 +628,8 @@ LogicalResult CombineOp::verify() {
       failed(verifyDim(op, getPermutation(), 0,
                        getRows().getType().getDimSize(0), "permutation",
                        "the row count")) ||
-      failed(verifyDim(op, getOutput(), 0, weightsType.getDimSize(0),
-                       "output", "the token count")) ||
+      failed(verifyDim(op, getOutput(), 0, weightsType.getDimSize(0), "output",
+                       "the token count")) ||
       failed(verifyDim(op, getOutput(), 1, getRows().getType().getDimSize(1),
                        "output", "the hidden size")))
     return failure();

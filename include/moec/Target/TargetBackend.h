@@ -1,4 +1,4 @@
-//===- TargetBackend.h - The interface every moec target implements -*- C++ -*-===//
+//===- TargetBackend.h - The interface of every moec target ----*- C++ -*-===//
 //
 // A target turns the target-independent program (moe + upstream dialects,
 // after moe-sparse-dispatch) into a standalone binary through four small

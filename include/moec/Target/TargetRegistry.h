@@ -1,4 +1,4 @@
-//===- TargetRegistry.h - The targets a moec driver knows ---------*- C++ -*-===//
+//===- TargetRegistry.h - The targets a moec driver knows ------*- C++ -*-===//
 //
 // Targets register by name. Each exports one versioned extern "C" entry
 // point,

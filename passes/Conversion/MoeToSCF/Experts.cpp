@@ -31,17 +31,17 @@ static FailureOr<Value> signless(LoopBuilder &b, Value value, Operation *user) {
   auto integer = dyn_cast<IntegerType>(type.getElementType());
   if (!integer || integer.isSignless())
     return value;
-  RankedTensorType signlessType = type.clone(
-      IntegerType::get(b.getContext(), integer.getWidth()));
+  RankedTensorType signlessType =
+      type.clone(IntegerType::get(b.getContext(), integer.getWidth()));
   if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
     auto dense = cast<DenseElementsAttr>(constant.getValue());
     return Value(arith::ConstantOp::create(
         b, dense.bitcast(signlessType.getElementType())));
   }
   if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
-    auto retyped = moe::WeightOp::create(b, signlessType, weight.getKeyAttr(),
-                                         weight.getFileAttr(),
-                                         weight.getOffsetAttr());
+    auto retyped =
+        moe::WeightOp::create(b, signlessType, weight.getKeyAttr(),
+                              weight.getFileAttr(), weight.getOffsetAttr());
     retyped->setDiscardableAttrs(weight->getDiscardableAttrDictionary());
     return Value(retyped);
   }
@@ -85,8 +85,8 @@ static FailureOr<WeightReader> makeWeightReader(LoopBuilder &b, Value weight,
   reader.data = b.read(*data);
   reader.scales = b.read(packed.getScales());
   if (Value zeroPoints = packed.getZeroPoints()) {
-    Type zeroType = cast<RankedTensorType>(zeroPoints.getType())
-                        .getElementType();
+    Type zeroType =
+        cast<RankedTensorType>(zeroPoints.getType()).getElementType();
     reader.unsignedZeroPoints = zeroType.isUnsignedInteger();
     FailureOr<Value> signlessZeros = signless(b, zeroPoints, user);
     if (failed(signlessZeros))
@@ -119,8 +119,8 @@ Value WeightReader::load(LoopBuilder &b, Value e, Value n, Value k) const {
     Value shift = arith::IndexCastOp::create(
         b, i32, arith::MulIOp::create(b, sub, b.index(bits)));
     q = arith::AndIOp::create(
-        b, arith::ShRUIOp::create(b, arith::ExtUIOp::create(b, i32, byte),
-                                  shift),
+        b,
+        arith::ShRUIOp::create(b, arith::ExtUIOp::create(b, i32, byte), shift),
         b.i32((1 << bits) - 1));
     if (isSigned) {
       Value negative = arith::CmpIOp::create(b, arith::CmpIPredicate::sge, q,
@@ -139,11 +139,9 @@ Value WeightReader::load(LoopBuilder &b, Value e, Value n, Value k) const {
   if (zeroPoints) {
     Value zero = b.load(zeroPoints, blockIndex);
     if (isa<IntegerType>(zero.getType()))
-      zero = zero.getType().getIntOrFloatBitWidth() >= 32
-                 ? zero
-                 : unsignedZeroPoints
-                       ? Value(arith::ExtUIOp::create(b, i32, zero))
-                       : Value(arith::ExtSIOp::create(b, i32, zero));
+      zero = zero.getType().getIntOrFloatBitWidth() >= 32 ? zero
+             : unsignedZeroPoints ? Value(arith::ExtUIOp::create(b, i32, zero))
+                                  : Value(arith::ExtSIOp::create(b, i32, zero));
     value = arith::SubFOp::create(b, value, b.toFloat(zero, type));
   }
   return arith::MulFOp::create(b, value, scale);
@@ -203,21 +201,20 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
     Value n1 = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, n0, b.index(kColumnTile)), n);
     Value lo = b.loadIndex(offsets, {e});
-    Value hi = b.loadIndex(offsets,
-                           {arith::AddIOp::create(b, e, b.index(1))});
+    Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
     b.forLoop(n0, n1, [&](Value col) {
       b.forLoop(lo, hi, [&](Value row) {
-        Value dot = b.reduce(
-            b.index(0), k, b.floatConst(type, 0.0),
-            [&](Value kk, Value acc) -> Value {
-              Value x = b.toFloat(b.load(rows, {row, kk}), type);
-              Value w = weight->load(b, e, col, kk);
-              Value product = arith::MulFOp::create(b, x, w, reassoc);
-              return arith::AddFOp::create(b, acc, product, reassoc);
-            });
+        Value dot =
+            b.reduce(b.index(0), k, b.floatConst(type, 0.0),
+                     [&](Value kk, Value acc) -> Value {
+                       Value x = b.toFloat(b.load(rows, {row, kk}), type);
+                       Value w = weight->load(b, e, col, kk);
+                       Value product = arith::MulFOp::create(b, x, w, reassoc);
+                       return arith::AddFOp::create(b, acc, product, reassoc);
+                     });
         if (bias)
-          dot = arith::AddFOp::create(
-              b, dot, b.toFloat(b.load(bias, {e, col}), type));
+          dot = arith::AddFOp::create(b, dot,
+                                      b.toFloat(b.load(bias, {e, col}), type));
         b.store(dot, output, {row, col});
       });
     });

@@ -61,8 +61,8 @@ Value LoopBuilder::floatConst(Type type, double value) {
   auto floatType = cast<FloatType>(type);
   APFloat converted(value);
   bool losesInfo;
-  converted.convert(floatType.getFloatSemantics(),
-                    APFloat::rmNearestTiesToEven, &losesInfo);
+  converted.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                    &losesInfo);
   return arith::ConstantFloatOp::create(*this, floatType, converted);
 }
 
@@ -101,9 +101,9 @@ Value LoopBuilder::toFloat(Value value, Type type) {
 }
 
 arith::FastMathFlagsAttr LoopBuilder::reassoc() {
-  return arith::FastMathFlagsAttr::get(
-      getContext(), arith::FastMathFlags::reassoc |
-                        arith::FastMathFlags::contract);
+  return arith::FastMathFlagsAttr::get(getContext(),
+                                       arith::FastMathFlags::reassoc |
+                                           arith::FastMathFlags::contract);
 }
 
 void LoopBuilder::forLoop(Value lb, Value ub, Body body) {

@@ -6,8 +6,8 @@
 // `bufferization.to_tensor restrict writable`. One-Shot Bufferize then sees
 // ordinary buffer producers and consumers. Scratch buffers are never freed
 // here: the buffer-deallocation pipeline frees every buffer after its last
-// use, and it refuses IR that already frees some. Parallel loops are scf.parallel:
-// the target decides how to map them onto threads.
+// use, and it refuses IR that already frees some. Parallel loops are
+// scf.parallel: the target decides how to map them onto threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,9 +57,9 @@ public:
   void forLoop(mlir::Value lb, mlir::Value ub, Body body);
   /// The same loop with one loop-carried value: body(iv, acc) returns the
   /// next value; the final one is returned.
-  mlir::Value reduce(mlir::Value lb, mlir::Value ub, mlir::Value init,
-                     llvm::function_ref<mlir::Value(mlir::Value, mlir::Value)>
-                         body);
+  mlir::Value
+  reduce(mlir::Value lb, mlir::Value ub, mlir::Value init,
+         llvm::function_ref<mlir::Value(mlir::Value, mlir::Value)> body);
   /// A loop whose iterations are independent (scf.parallel).
   void parallelLoop(mlir::Value lb, mlir::Value ub, Body body);
   /// if (cond) then().

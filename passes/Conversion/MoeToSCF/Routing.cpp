@@ -33,15 +33,15 @@ static Value argmaxNotTaken(LoopBuilder &b, Value row, Value taken, Value t,
   Value bestIndex = loop.getRegionIterArgs()[0];
   Value bestValue = loop.getRegionIterArgs()[1];
   Value value = b.load(row, {t, i});
-  Value free = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                     b.load(taken, {t, i}),
-                                     arith::ConstantIntOp::create(b, 0, 8));
+  Value free =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, b.load(taken, {t, i}),
+                            arith::ConstantIntOp::create(b, 0, 8));
   Value none = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, bestIndex,
                                      b.index(0));
   Value better =
       arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, value, bestValue);
-  Value pick = arith::AndIOp::create(
-      b, free, arith::OrIOp::create(b, none, better));
+  Value pick =
+      arith::AndIOp::create(b, free, arith::OrIOp::create(b, none, better));
   scf::YieldOp::create(
       b, ValueRange{arith::SelectOp::create(b, pick, i, bestIndex),
                     arith::SelectOp::create(b, pick, value, bestValue)});
@@ -120,14 +120,13 @@ static void applyGroupLimit(LoopBuilder &b, moe::GroupLimitAttr groups,
 static void softmaxRow(LoopBuilder &b, Value weights, Value t, Value k) {
   Value max = rowMax(b, weights, t, b.index(0), k);
   Type type = max.getType();
-  Value sum = b.reduce(b.index(0), k, b.floatConst(type, 0.0),
-                       [&](Value j, Value acc) -> Value {
-                         Value shifted = arith::SubFOp::create(
-                             b, b.load(weights, {t, j}), max);
-                         Value e = math::ExpOp::create(b, shifted);
-                         b.store(e, weights, {t, j});
-                         return arith::AddFOp::create(b, acc, e);
-                       });
+  Value sum = b.reduce(
+      b.index(0), k, b.floatConst(type, 0.0), [&](Value j, Value acc) -> Value {
+        Value shifted = arith::SubFOp::create(b, b.load(weights, {t, j}), max);
+        Value e = math::ExpOp::create(b, shifted);
+        b.store(e, weights, {t, j});
+        return arith::AddFOp::create(b, acc, e);
+      });
   b.forLoop(b.index(0), k, [&](Value j) {
     b.store(arith::DivFOp::create(b, b.load(weights, {t, j}), sum), weights,
             {t, j});
@@ -154,9 +153,9 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
   Value ids = b.alloc(idsType, dynTokens);
   // Per-token scratch: scores, selection scores, and taken flags.
   auto scratch = [&](int64_t columns, Type elementType) {
-    return b.alloc(RankedTensorType::get(
-                       {logitsType.getDimSize(0), columns}, elementType),
-                   dynTokens);
+    return b.alloc(
+        RankedTensorType::get({logitsType.getDimSize(0), columns}, elementType),
+        dynTokens);
   };
   Type i8 = b.getI8Type();
   Value scores = scratch(numExperts, type);
@@ -175,14 +174,14 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
   b.parallelLoop(b.index(0), tokens, [&](Value t) {
     if (scoring == moe::RouterScoring::Softmax) {
       Value max = rowMax(b, logits, t, b.index(0), numE);
-      Value sum = b.reduce(b.index(0), numE, b.floatConst(type, 0.0),
-                           [&](Value e, Value acc) -> Value {
-                             Value x = math::ExpOp::create(
-                                 b, arith::SubFOp::create(
-                                        b, b.load(logits, {t, e}), max));
-                             b.store(x, scores, {t, e});
-                             return arith::AddFOp::create(b, acc, x);
-                           });
+      Value sum = b.reduce(
+          b.index(0), numE, b.floatConst(type, 0.0),
+          [&](Value e, Value acc) -> Value {
+            Value x = math::ExpOp::create(
+                b, arith::SubFOp::create(b, b.load(logits, {t, e}), max));
+            b.store(x, scores, {t, e});
+            return arith::AddFOp::create(b, acc, x);
+          });
       b.forLoop(b.index(0), numE, [&](Value e) {
         b.store(arith::DivFOp::create(b, b.load(scores, {t, e}), sum), scores,
                 {t, e});
@@ -208,8 +207,7 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
     b.forLoop(b.index(0), k, [&](Value j) {
       Value best = argmaxNotTaken(b, select, taken, t, numE);
       setTaken(b, taken, t, best, true);
-      b.store(arith::IndexCastOp::create(b, b.getI32Type(), best), ids,
-              {t, j});
+      b.store(arith::IndexCastOp::create(b, b.getI32Type(), best), ids, {t, j});
       Value source =
           scoring == moe::RouterScoring::SoftmaxAfterTopK ? logits : scores;
       b.store(b.load(source, {t, best}), weights, {t, j});
@@ -217,14 +215,14 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
     if (scoring == moe::RouterScoring::SoftmaxAfterTopK)
       softmaxRow(b, weights, t, k);
     if (op.getNormalize()) {
-      Value sum = b.reduce(b.index(0), k, b.floatConst(type, 1e-20),
-                           [&](Value j, Value acc) -> Value {
-                             return arith::AddFOp::create(
-                                 b, acc, b.load(weights, {t, j}));
-                           });
+      Value sum = b.reduce(
+          b.index(0), k, b.floatConst(type, 1e-20),
+          [&](Value j, Value acc) -> Value {
+            return arith::AddFOp::create(b, acc, b.load(weights, {t, j}));
+          });
       b.forLoop(b.index(0), k, [&](Value j) {
-        b.store(arith::DivFOp::create(b, b.load(weights, {t, j}), sum),
-                weights, {t, j});
+        b.store(arith::DivFOp::create(b, b.load(weights, {t, j}), sum), weights,
+                {t, j});
       });
     }
     if (std::optional<APFloat> scale = op.getScale()) {
@@ -285,9 +283,9 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
   });
   b.forLoop(b.index(1), b.index(numExperts + 1), [&](Value e) {
     Value prev = arith::SubIOp::create(b, e, b.index(1));
-    b.store(arith::AddIOp::create(b, b.load(offsets, {e}),
-                                  b.load(offsets, {prev})),
-            offsets, {e});
+    b.store(
+        arith::AddIOp::create(b, b.load(offsets, {e}), b.load(offsets, {prev})),
+        offsets, {e});
   });
   b.forLoop(b.index(0), numE,
             [&](Value e) { b.store(b.load(offsets, {e}), cursor, {e}); });
@@ -297,8 +295,8 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
              auto [e, valid] = expertOf(p);
              Value safeE = arith::SelectOp::create(b, valid, e, b.index(0));
              Value slot = b.load(cursor, {safeE});
-             Value pos = arith::SelectOp::create(b, valid, b.toIndex(slot),
-                                                 unrouted);
+             Value pos =
+                 arith::SelectOp::create(b, valid, b.toIndex(slot), unrouted);
              b.store(arith::IndexCastOp::create(b, b.getI32Type(), p),
                      permutation, {pos});
              b.store(arith::SelectOp::create(
@@ -355,8 +353,8 @@ LogicalResult moec::lowerCombine(moe::CombineOp op) {
       Value w = b.toFloat(b.load(weights, {t, j}), type);
       b.forLoop(b.index(0), hidden, [&](Value h) {
         Value x = b.toFloat(b.load(rows, {row, h}), type);
-        Value sum = arith::AddFOp::create(
-            b, b.load(output, {t, h}), arith::MulFOp::create(b, w, x));
+        Value sum = arith::AddFOp::create(b, b.load(output, {t, h}),
+                                          arith::MulFOp::create(b, w, x));
         b.store(sum, output, {t, h});
       });
     });

@@ -45,7 +45,8 @@ static DenseElementsAttr foldStack(ArrayRef<DenseElementsAttr> parts,
     for (int64_t blk = 0; blk < blocks; ++blk)
       for (int64_t r = 0; r < outRows; ++r)
         for (int64_t c = 0; c < outCols; ++c, o += bytes) {
-          int64_t src = blk * rows * cols + (swap ? c * cols + r : r * cols + c);
+          int64_t src =
+              blk * rows * cols + (swap ? c * cols + r : r * cols + c);
           std::memcpy(&out[o], raw.data() + (part.isSplat() ? 0 : src * bytes),
                       bytes);
         }
@@ -67,8 +68,8 @@ static Value stack(OpBuilder &b, Location loc, ArrayRef<Value> parts,
   int64_t blocks = stacked ? shape[0] : 1;
   int64_t rows = matrixRank == 1 ? 1 : shape[shape.size() - 2];
   int64_t cols = shape.back();
-  SmallVector<int64_t> outShape = {stacked ? blocks
-                                           : static_cast<int64_t>(parts.size())};
+  SmallVector<int64_t> outShape = {
+      stacked ? blocks : static_cast<int64_t>(parts.size())};
   if (matrixRank == 1)
     outShape.push_back(cols);
   else
@@ -84,8 +85,9 @@ static Value stack(OpBuilder &b, Location loc, ArrayRef<Value> parts,
         b, loc, foldStack(constants, blocks, rows, cols, swap, type));
 
   if (stacked) {
-    return createNode(b, loc, "Transpose", {parts.front()}, type,
-                      {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({0, 2, 1}))});
+    return createNode(
+        b, loc, "Transpose", {parts.front()}, type,
+        {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({0, 2, 1}))});
   }
   SmallVector<Value> rowsOfE;
   for (Value part : parts) {
@@ -96,9 +98,9 @@ static Value stack(OpBuilder &b, Location loc, ArrayRef<Value> parts,
                      RankedTensorType::get(oneShape, type.getElementType()),
                      {b.getNamedAttr("perm", b.getDenseI64ArrayAttr({1, 0}))});
     oneShape.insert(oneShape.begin(), 1);
-    rowsOfE.push_back(createNode(
-        b, loc, "Unsqueeze", {v, i64Constant(b, loc, {0})},
-        RankedTensorType::get(oneShape, type.getElementType())));
+    rowsOfE.push_back(
+        createNode(b, loc, "Unsqueeze", {v, i64Constant(b, loc, {0})},
+                   RankedTensorType::get(oneShape, type.getElementType())));
   }
   return createNode(b, loc, "Concat", rowsOfE, type,
                     {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
@@ -123,8 +125,8 @@ stackProjection(OpBuilder &b, Location loc, const ExpertsMatch &match,
       biases.push_back((ffn.*member)->bias);
   }
   StackedProjection s;
-  s.weight = stack(b, loc, weights,
-                   (match.experts.front().*member)->inputMajor, match.stacked);
+  s.weight = stack(b, loc, weights, (match.experts.front().*member)->inputMajor,
+                   match.stacked);
   if (!biases.empty())
     s.bias = stack(b, loc, biases, false, match.stacked);
   return s;
@@ -206,8 +208,8 @@ FailureOr<std::string> buildRaisedMoe(OpBuilder &b, const RouterMatch &router,
     if (ffn.down.bias)
       downBiases.push_back(ffn.down.bias);
   }
-  Value down = stack(b, loc, downWeights,
-                     match.experts.front().down.inputMajor, match.stacked);
+  Value down = stack(b, loc, downWeights, match.experts.front().down.inputMajor,
+                     match.stacked);
   Value downBias = downBiases.empty()
                        ? Value()
                        : stack(b, loc, downBiases, false, match.stacked);

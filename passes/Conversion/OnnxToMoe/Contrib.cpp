@@ -57,7 +57,8 @@ static FailureOr<Value> packedWeight(OpBuilder &b, Location loc, Value data,
     reason = "QMoE scales have the wrong shape for the weights and block size";
     return failure();
   }
-  auto fullScales = RankedTensorType::get(scaleShape, scaleType.getElementType());
+  auto fullScales =
+      RankedTensorType::get(scaleShape, scaleType.getElementType());
   if (perChannel)
     scales = createNode(b, loc, "Unsqueeze", {scales, i64Constant(b, loc, {2})},
                         fullScales);
@@ -74,8 +75,8 @@ static FailureOr<Value> packedWeight(OpBuilder &b, Location loc, Value data,
   } else {
     // ORT's default zero point 2^(bits-1), as a splat: unsigned storage.
     zeroPoints = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(
-                    zpType, APInt(8, uint64_t(1) << (bits - 1))));
+        b, loc,
+        DenseElementsAttr::get(zpType, APInt(8, uint64_t(1) << (bits - 1))));
   }
   MLIRContext *ctx = b.getContext();
   auto packing = moe::PackingAttr::get(
@@ -158,8 +159,8 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
   Value fc1 = input(node, at.fc1), fc2 = input(node, at.fc2);
   Value fc3 = input(node, at.fc3);
   RankedTensorType fc2Type = weightType(fc2);
-  if (!x || !logits || !weightType(fc1) || !fc2Type ||
-      fc2Type.getRank() != 3 || (fc3 && !weightType(fc3))) {
+  if (!x || !logits || !weightType(fc1) || !fc2Type || fc2Type.getRank() != 3 ||
+      (fc3 && !weightType(fc3))) {
     reason = "the expert weights are not initializers";
     return failure();
   }
@@ -175,9 +176,8 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
                     unsigned zpAt) -> FailureOr<Value> {
     if (!data || !quantized)
       return data;
-    return packedWeight(b, loc, data, input(node, scalesAt),
-                        input(node, zpAt), bits,
-                        intAttr(node, "block_size", 0), reason);
+    return packedWeight(b, loc, data, input(node, scalesAt), input(node, zpAt),
+                        bits, intAttr(node, "block_size", 0), reason);
   };
   FailureOr<Value> w1 = weight(fc1, at.fc1Scales, at.fc1Zp);
   FailureOr<Value> w2 = weight(fc2, at.fc2Scales, at.fc2Zp);
@@ -195,10 +195,9 @@ FailureOr<std::string> raiseContribMoe(OpBuilder &b, onnx::NodeOp node,
   Value input = castTo(b, loc, x, tokensType(hidden, element));
   Value routerLogits = castTo(b, loc, logits, tokensType(numExperts, element));
   bool normalize = intAttr(node, "normalize_routing_weights", 0) != 0;
-  auto router = moe::RouterOp::create(b, loc, routerLogits,
-                                      intAttr(node, "k", 1),
-                                      moe::RouterScoring::Softmax, Value(),
-                                      normalize);
+  auto router =
+      moe::RouterOp::create(b, loc, routerLogits, intAttr(node, "k", 1),
+                            moe::RouterScoring::Softmax, Value(), normalize);
   Value fc1Bias = raise::input(node, at.fc1Bias);
   Value fc3Bias = raise::input(node, at.fc3Bias);
   Value gateUp, gateUpBias, gate, gateBias, up, upBias;

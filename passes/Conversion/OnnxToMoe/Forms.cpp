@@ -86,8 +86,8 @@ loopExpert(onnx::NodeOp nonZero, Value ids) {
       transpose ? nodeOf(transpose.getInputs()[0], "OneHot") : onnx::NodeOp();
   if (!oneHot || oneHot.getInputs()[0] != ids ||
       intsAttr(transpose, "perm") != SmallVector<int64_t>{2, 1, 0} ||
-      !isAxisAttr(gather, 0, 3, 0) || constantInts(input(oneHot, 2)) !=
-                                          SmallVector<int64_t>{0, 1})
+      !isAxisAttr(gather, 0, 3, 0) ||
+      constantInts(input(oneHot, 2)) != SmallVector<int64_t>{0, 1})
     return std::nullopt;
   std::optional<int64_t> e = constantInt(gather.getInputs()[1]);
   if (!e)
@@ -116,8 +116,8 @@ static FailureOr<LoopLink> matchLoopLink(const RouterMatch &router,
   onnx::NodeOp slotCol = nodeOf(concat.getInputs()[1], "Unsqueeze");
   onnx::NodeOp tokGather =
       tokCol ? nodeOf(tokCol.getInputs()[0], "Gather") : onnx::NodeOp();
-  onnx::NodeOp nonZero = tokGather ? nodeOf(tokGather.getInputs()[0], "NonZero")
-                                   : onnx::NodeOp();
+  onnx::NodeOp nonZero =
+      tokGather ? nodeOf(tokGather.getInputs()[0], "NonZero") : onnx::NodeOp();
   if (!slotCol || !nonZero)
     return failure();
   std::optional<std::pair<int64_t, int64_t>> expert =
@@ -175,8 +175,8 @@ static bool isZeros(Value value) {
 }
 
 /// Checks that every expert 0..E-1 appears exactly once.
-static LogicalResult checkAllExperts(ArrayRef<int64_t> found, int64_t numExperts,
-                                     Reason &reason) {
+static LogicalResult checkAllExperts(ArrayRef<int64_t> found,
+                                     int64_t numExperts, Reason &reason) {
   llvm::SmallSet<int64_t, 16> seen;
   for (int64_t e : found) {
     if (e < 0 || e >= numExperts || !seen.insert(e).second) {
@@ -261,9 +261,8 @@ FailureOr<ExpertsMatch> matchLoopForm(const RouterMatch &router,
     if (isZeros(link.scatter.getInputs()[0]))
       acc = link.scatter.getInputs()[0];
   for (size_t step = 0; acc && step < links.size(); ++step) {
-    LoopLink *next = llvm::find_if(links, [&](LoopLink &l) {
-      return l.scatter.getInputs()[0] == acc;
-    });
+    LoopLink *next = llvm::find_if(
+        links, [&](LoopLink &l) { return l.scatter.getInputs()[0] == acc; });
     if (next == links.end())
       break;
     found.push_back(next->expert);
@@ -305,9 +304,9 @@ static std::optional<int64_t> denseColumnExpert(const RouterMatch &router,
   }
   // Column e of ScatterElements(zeros, ids, weights, axis 1).
   onnx::NodeOp gather = nodeOf(column, "Gather");
-  onnx::NodeOp scatter =
-      gather ? nodeOf(gather.getInputs()[0], "ScatterElements")
-             : onnx::NodeOp();
+  onnx::NodeOp scatter = gather
+                             ? nodeOf(gather.getInputs()[0], "ScatterElements")
+                             : onnx::NodeOp();
   if (!scatter || !isAxisAttr(gather, 1, 2, 0) ||
       !isAxisAttr(scatter, 1, 2, 0) || scatter.getInputs()[1] != router.ids ||
       scatter.getInputs()[2] != router.weights ||
@@ -386,7 +385,8 @@ FailureOr<ExpertsMatch> matchDenseForm(const RouterMatch &router,
       break;
     SmallVector<Value> leaves;
     addLeaves(adds.front().getResult(0), leaves);
-    if (!llvm::all_of(leaves, [&](Value v) { return llvm::is_contained(terms, v); }))
+    if (!llvm::all_of(leaves,
+                      [&](Value v) { return llvm::is_contained(terms, v); }))
       break;
     output = adds.front().getResult(0);
   }

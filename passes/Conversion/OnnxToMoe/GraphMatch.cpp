@@ -20,20 +20,19 @@ namespace moec::raise {
 /// may hold any node shape, and matching must not read past the operands.
 static bool hasMatchableArity(onnx::NodeOp node) {
   static const llvm::StringMap<std::pair<unsigned, unsigned>> arity = {
-      {"Add", {2, 1}},        {"Mul", {2, 1}},
-      {"Div", {2, 1}},        {"MatMul", {2, 1}},
-      {"Equal", {2, 1}},      {"Where", {3, 1}},
-      {"Expand", {2, 1}},     {"Reshape", {2, 1}},
-      {"Unsqueeze", {2, 1}},  {"Gather", {2, 1}},
-      {"GatherND", {2, 1}},   {"GatherElements", {2, 1}},
-      {"ScatterND", {3, 1}},  {"ScatterElements", {3, 1}},
-      {"OneHot", {3, 1}},     {"TopK", {2, 2}},
-      {"Slice", {3, 1}},      {"Concat", {1, 1}},
-      {"Clip", {1, 1}},       {"MoE", {5, 1}},
+      {"Add", {2, 1}},       {"Mul", {2, 1}},
+      {"Div", {2, 1}},       {"MatMul", {2, 1}},
+      {"Equal", {2, 1}},     {"Where", {3, 1}},
+      {"Expand", {2, 1}},    {"Reshape", {2, 1}},
+      {"Unsqueeze", {2, 1}}, {"Gather", {2, 1}},
+      {"GatherND", {2, 1}},  {"GatherElements", {2, 1}},
+      {"ScatterND", {3, 1}}, {"ScatterElements", {3, 1}},
+      {"OneHot", {3, 1}},    {"TopK", {2, 2}},
+      {"Slice", {3, 1}},     {"Concat", {1, 1}},
+      {"Clip", {1, 1}},      {"MoE", {5, 1}},
       {"QMoE", {8, 1}}};
   auto it = arity.find(node.getOpType());
-  auto [inputs, results] =
-      it == arity.end() ? std::pair(1u, 1u) : it->second;
+  auto [inputs, results] = it == arity.end() ? std::pair(1u, 1u) : it->second;
   return node.getInputs().size() >= inputs && node.getNumResults() >= results;
 }
 
@@ -83,7 +82,7 @@ double floatAttr(onnx::NodeOp node, StringRef name, double fallback) {
 }
 
 std::optional<SmallVector<int64_t>> intsAttr(onnx::NodeOp node,
-                                            StringRef name) {
+                                             StringRef name) {
   if (auto attr = node->getAttrOfType<DenseI64ArrayAttr>(name))
     return SmallVector<int64_t>(attr.asArrayRef());
   return std::nullopt;
@@ -137,9 +136,8 @@ RankedTensorType weightType(Value value) {
 }
 
 Value skipCasts(Value value) {
-  while (onnx::NodeOp node =
-             nodeOf(value, "Cast") ? nodeOf(value, "Cast")
-                                   : nodeOf(value, "Identity"))
+  while (onnx::NodeOp node = nodeOf(value, "Cast") ? nodeOf(value, "Cast")
+                                                   : nodeOf(value, "Identity"))
     value = node.getInputs()[0];
   return value;
 }
@@ -154,8 +152,7 @@ static bool sameAxis(int64_t got, int64_t want, int64_t rank) {
 
 bool isSingleAxis(Value axes, int64_t axis, int64_t rank) {
   std::optional<SmallVector<int64_t>> values = constantInts(axes);
-  return values && values->size() == 1 &&
-         sameAxis(values->front(), axis, rank);
+  return values && values->size() == 1 && sameAxis(values->front(), axis, rank);
 }
 
 bool isAxisAttr(onnx::NodeOp node, int64_t axis, int64_t rank,
@@ -194,8 +191,7 @@ Value createNode(OpBuilder &b, Location loc, StringRef opType,
                  ValueRange inputs, Type resultType,
                  ArrayRef<NamedAttribute> attrs) {
   auto node = onnx::NodeOp::create(b, loc, TypeRange{resultType},
-                                   b.getStringAttr(opType),
-                                   b.getStringAttr(""),
+                                   b.getStringAttr(opType), b.getStringAttr(""),
                                    b.getI64IntegerAttr(17), inputs);
   for (NamedAttribute attr : attrs)
     node->setAttr(attr.getName(), attr.getValue());

@@ -29,8 +29,8 @@ using Reason = std::string;
 /// A routing subgraph: router projection -> scores -> TopK -> weights.
 struct RouterMatch {
   onnx::NodeOp topK;
-  mlir::Value logits;   // [T, E], the router projection's output
-  mlir::Value hidden;   // [T, H], the router projection's input
+  mlir::Value logits; // [T, E], the router projection's output
+  mlir::Value hidden; // [T, H], the router projection's input
   int64_t numExperts = 0;
   int64_t k = 0;
   moe::RouterScoring scoring = moe::RouterScoring::Softmax;
@@ -49,8 +49,8 @@ mlir::FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason);
 
 /// One linear projection of an expert FFN: `x @ W + b`.
 struct Projection {
-  mlir::Value weight; // [K, N] or [N, K] (per expert), [E, K, N] or
-                      // [E, N, K] (stacked)
+  mlir::Value weight;     // [K, N] or [N, K] (per expert), [E, K, N] or
+                          // [E, N, K] (stacked)
   bool inputMajor = true; // W is [.., K, N] (MatMul layout), else torch's
                           // [.., N, K]
   mlir::Value bias;       // [N] or [E, N], or null
@@ -69,16 +69,15 @@ struct ExpertFfn {
 /// Matches the expert FFN producing `output`. `stackedIds` is null for an
 /// FFN on one expert's weights, or the TopK indices that Gather rows of
 /// stacked [E, ...] weights.
-mlir::FailureOr<ExpertFfn> matchExpertFfn(mlir::Value output,
-                                          mlir::Value stackedIds,
-                                          Reason &reason);
+mlir::FailureOr<ExpertFfn>
+matchExpertFfn(mlir::Value output, mlir::Value stackedIds, Reason &reason);
 
 /// The MoE block a form matcher found.
 struct ExpertsMatch {
-  llvm::StringRef form;      // "gather", "loop" or "dense"
-  mlir::Value output;        // the value moe.experts replaces
-  mlir::Value input;         // [T, H]
-  bool stacked = false;      // one FFN over stacked weights
+  llvm::StringRef form;                 // "gather", "loop" or "dense"
+  mlir::Value output;                   // the value moe.experts replaces
+  mlir::Value input;                    // [T, H]
+  bool stacked = false;                 // one FFN over stacked weights
   llvm::SmallVector<ExpertFfn> experts; // per expert, or the stacked one
 };
 
@@ -104,8 +103,7 @@ std::string describeRaised(llvm::StringRef form, moe::RouterOp router,
 /// Raises a com.microsoft.MoE or QMoE node. On success returns a one-line
 /// description; on failure sets `reason` and leaves the node alone.
 mlir::FailureOr<std::string> raiseContribMoe(mlir::OpBuilder &b,
-                                             onnx::NodeOp node,
-                                             Reason &reason);
+                                             onnx::NodeOp node, Reason &reason);
 
 /// Replaces every use of `from` with `to`; uses outside onnx.node ops get
 /// `to` cast to `from`'s type.
