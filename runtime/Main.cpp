@@ -319,9 +319,10 @@ int main(int argc, char **argv) {
     dataError(error);
   Options options = parseOptions(argc, argv, model);
   int threads = options.threads ? options.threads : defaultThreadCount();
+  startThreadPool(threads);
   if (!bindWeights(model, moec_weights_begin,
                    size_t(moec_weights_end - moec_weights_begin),
-                   executableDirectory(argv[0]), threads, error))
+                   executableDirectory(argv[0]), error))
     dataError(error);
 
   std::vector<NpyArray> arrays(model.inputs.size());
@@ -346,7 +347,6 @@ int main(int argc, char **argv) {
     weights.push_back(Descriptor::make(w.data, w.tensor.shape));
     owned.push_back({w.data, w.bytes});
   }
-  startThreadPool(threads);
 
   std::vector<Result> results = run(model, inputs, weights);
   for (size_t i = 0; i < model.outputs.size(); ++i) {

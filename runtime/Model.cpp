@@ -4,8 +4,9 @@
 
 #include "runtime/Checksum.h"
 #include "runtime/Json.h"
+#include "runtime/ThreadPool.h"
 
-#include <thread>
+#include <algorithm>
 
 using namespace moec::rt;
 
@@ -82,9 +83,8 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
   return true;
 }
 
-/// The checksum of the file's weights in manifest order, chunks hashed on
-/// `threads` threads.
-static uint64_t checksumWeights(const Model &model, int threads) {
+/// The checksum of the file's weights in manifest order.
+static uint64_t checksumWeights(const Model &model) {
   struct Chunk {
     const uint8_t *data;
     size_t size;
@@ -102,14 +102,15 @@ static uint64_t checksumWeights(const Model &model, int threads) {
       offset += size;
     } while (offset < w.bytes);
   }
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&, t] {
-      for (size_t i = t; i < chunks.size(); i += threads)
-        chunks[i].hash = hashChunk(chunks[i].data, chunks[i].size);
-    });
-  for (std::thread &worker : workers)
-    worker.join();
+  // On the binary's thread pool, like everything else that runs in parallel.
+  moec_parallel_for(
+      int64_t(chunks.size()), int64_t(kChecksumChunkBytes),
+      [](void *context, int64_t begin, int64_t end) {
+        auto &all = *static_cast<std::vector<Chunk> *>(context);
+        for (int64_t i = begin; i < end; ++i)
+          all[i].hash = hashChunk(all[i].data, all[i].size);
+      },
+      &chunks);
   // Fold chunks into per-tensor checksums, then tensors in order.
   uint64_t total = 0, tensor = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -126,8 +127,7 @@ static uint64_t checksumWeights(const Model &model, int threads) {
 }
 
 bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
-                           const std::string &directory, int threads,
-                           std::string &error) {
+                           const std::string &directory, std::string &error) {
   bool needsFile = false;
   for (WeightSpec &w : model.weights) {
     if (w.embeddedOffset < 0) {
@@ -161,7 +161,7 @@ bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
     }
     w.data = model.mapped->data(*info);
   }
-  std::string actual = checksumToHex(checksumWeights(model, threads));
+  std::string actual = checksumToHex(checksumWeights(model));
   if (actual != model.weightsChecksum) {
     error = "weights file '" + path + "' is corrupt: checksum " + actual +
             ", expected " + model.weightsChecksum;

@@ -54,9 +54,10 @@ struct Model {
 /// Parses the embedded manifest.
 bool parseManifest(const std::string &text, Model &model, std::string &error);
 /// Points every weight at its bytes: the embedded blob, or the weights file
-/// in `directory` (mapped; checksum, names, dtypes and shapes verified).
+/// in `directory` (mapped; checksum, names, dtypes and shapes verified,
+/// chunks hashed on the thread pool).
 bool bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
-                 const std::string &directory, int threads, std::string &error);
+                 const std::string &directory, std::string &error);
 
 } // namespace moec::rt
 
