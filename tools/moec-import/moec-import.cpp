@@ -9,11 +9,11 @@
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/onnx/IR/OnnxOps.h"
 #include "moec/Frontend/OnnxImporter.h"
+#include "moec/Support/ToolDiagnostics.h"
 #include "passes/Conversion/OnnxToLinalg/OnnxToLinalg.h"
 #include "passes/Conversion/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
@@ -56,11 +56,11 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::Upstream, "upstream",
                           "lowered to linalg/tensor/arith/math/scf (default)")),
     cl::cat(category));
-static cl::opt<bool> noRaise(
-    "no-raise",
-    cl::desc("Do not raise MoE blocks to moe ops (they lower op by op; "
-             "com.microsoft.MoE/QMoE then cannot be imported)"),
-    cl::cat(category));
+static cl::opt<bool>
+    noRaise("no-raise",
+            cl::desc("Do not raise MoE blocks to moe ops (they lower op by op; "
+                     "com.microsoft.MoE/QMoE then cannot be imported)"),
+            cl::cat(category));
 static cl::opt<bool> raiseReport(
     "moe-raise-report",
     cl::desc("Print to stderr, for each TopK and MoE contrib node, whether "
@@ -153,21 +153,8 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registry.insert<func::FuncDialect, moe::MoeDialect, onnx::OnnxDialect>();
   MLIRContext context(registry);
-  // Errors name their node; print them plainly, one per line.
-  ScopedDiagnosticHandler handler(&context, [](Diagnostic &diag) {
-    llvm::raw_ostream &os = llvm::errs();
-    os << "moec-import: ";
-    if (diag.getSeverity() == DiagnosticSeverity::Error)
-      os << "error: ";
-    else if (diag.getSeverity() == DiagnosticSeverity::Warning)
-      os << "warning: ";
-    else if (diag.getSeverity() == DiagnosticSeverity::Note)
-      os << "note: ";
-    if (auto file = diag.getLocation()->findInstanceOf<FileLineColLoc>())
-      os << file.getFilename().getValue() << ": ";
-    os << diag.str() << "\n";
-    return success();
-  });
+  // Errors name their node or op; one line each.
+  ToolDiagnosticHandler handler(&context, "moec-import");
 
   OwningOpRef<ModuleOp> module = importOnnxModel(&context, inputPath, options);
   if (!module)

@@ -12,11 +12,11 @@
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
 #include "moec/Frontend/OnnxImporter.h"
+#include "moec/Support/ToolDiagnostics.h"
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Sparsity/Passes.h"
 
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/InitAllDialects.h"
@@ -209,20 +209,8 @@ int main(int argc, char **argv) {
   registry.insert<moe::MoeDialect, onnx::OnnxDialect>();
   target->registerDialects(registry);
   MLIRContext context(registry);
-  ScopedDiagnosticHandler handler(&context, [](Diagnostic &diag) {
-    llvm::raw_ostream &os = llvm::errs();
-    os << "moec: ";
-    if (diag.getSeverity() == DiagnosticSeverity::Error)
-      os << "error: ";
-    else if (diag.getSeverity() == DiagnosticSeverity::Warning)
-      os << "warning: ";
-    else if (diag.getSeverity() == DiagnosticSeverity::Note)
-      os << "note: ";
-    if (auto file = diag.getLocation()->findInstanceOf<FileLineColLoc>())
-      os << file.getFilename().getValue() << ": ";
-    os << diag.str() << "\n";
-    return success();
-  });
+  // Errors name their node or op; one line each.
+  ToolDiagnosticHandler handler(&context, "moec");
 
   Progress progress;
   OwningOpRef<ModuleOp> module =
