@@ -184,10 +184,7 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
   Value offsets = b.read(op.getOffsets());
   Value bias = op.getBias() ? b.read(op.getBias()) : Value();
   Value numRows = b.dim(rows, 0);
-  SmallVector<Value> dyn;
-  if (outputType.isDynamicDim(0))
-    dyn.push_back(numRows);
-  Value output = b.alloc(outputType, dyn);
+  Value output = b.alloc(outputType, {numRows});
 
   int64_t tiles = (outFeatures + kColumnTile - 1) / kColumnTile;
   Value numTiles = b.index(tiles);
@@ -293,12 +290,7 @@ LogicalResult moec::lowerActivation(moe::ActivationOp op) {
                     ? Value(arith::DivUIOp::create(b, b.dim(input, 1),
                                                    b.index(layout ? 2 : 1)))
                     : b.index(outputType.getDimSize(1));
-  SmallVector<Value> dyn;
-  if (outputType.isDynamicDim(0))
-    dyn.push_back(numRows);
-  if (outputType.isDynamicDim(1))
-    dyn.push_back(width);
-  Value output = b.alloc(outputType, dyn);
+  Value output = b.alloc(outputType, {numRows, width});
   bool gated = op.getActivation().isGated();
   b.parallelLoop(b.index(0), numRows, [&](Value i) {
     b.forLoop(b.index(0), width, [&](Value c) {

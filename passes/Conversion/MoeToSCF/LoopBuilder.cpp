@@ -20,16 +20,21 @@ Value LoopBuilder::read(Value tensor) {
                                            /*read_only=*/true);
 }
 
-Value LoopBuilder::alloc(RankedTensorType type, ValueRange dynSizes) {
+Value LoopBuilder::alloc(RankedTensorType type, ValueRange sizes) {
   auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  SmallVector<Value> dynSizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d)) {
+      assert(d < int64_t(sizes.size()) && sizes[d] && "missing dynamic size");
+      dynSizes.push_back(sizes[d]);
+    }
   // 64-byte alignment: one cache line, one AVX-512 vector.
   return memref::AllocOp::create(*this, memrefType, dynSizes,
                                  getI64IntegerAttr(64));
 }
 
-Value LoopBuilder::allocFilled(RankedTensorType type, ValueRange dynSizes,
-                               Value value) {
-  Value buffer = alloc(type, dynSizes);
+Value LoopBuilder::allocFilled(RankedTensorType type, Value value) {
+  Value buffer = alloc(type, {});
   SmallVector<Value> ubs;
   for (int64_t d = 0; d < type.getRank(); ++d)
     ubs.push_back(dim(buffer, d));

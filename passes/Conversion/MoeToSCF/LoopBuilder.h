@@ -30,11 +30,12 @@ public:
 
   /// The buffer behind a tensor operand, read-only.
   mlir::Value read(mlir::Value tensor);
-  /// A fresh buffer of `type`, dynamic sizes given in order.
-  mlir::Value alloc(mlir::RankedTensorType type, mlir::ValueRange dynSizes);
-  /// A fresh buffer of `type` filled with `value`.
-  mlir::Value allocFilled(mlir::RankedTensorType type,
-                          mlir::ValueRange dynSizes, mlir::Value value);
+  /// A fresh buffer of `type`. `sizes[i]` is the size of dimension i, read
+  /// only where that dimension is dynamic; the list may end after the last
+  /// dynamic dimension.
+  mlir::Value alloc(mlir::RankedTensorType type, mlir::ValueRange sizes);
+  /// A fresh buffer of static `type` filled with `value`.
+  mlir::Value allocFilled(mlir::RankedTensorType type, mlir::Value value);
   /// The tensor a result buffer becomes.
   mlir::Value result(mlir::Value buffer);
 

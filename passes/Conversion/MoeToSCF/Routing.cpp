@@ -143,19 +143,16 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
   Value logits = b.read(op.getLogits());
   Value bias = op.getSelectionBias() ? b.read(op.getSelectionBias()) : Value();
   Value tokens = b.dim(logits, 0);
-  SmallVector<Value> dynTokens;
-  if (logitsType.isDynamicDim(0))
-    dynTokens.push_back(tokens);
 
   RankedTensorType weightsType = op.getWeights().getType();
   RankedTensorType idsType = op.getIds().getType();
-  Value weights = b.alloc(weightsType, dynTokens);
-  Value ids = b.alloc(idsType, dynTokens);
+  Value weights = b.alloc(weightsType, {tokens});
+  Value ids = b.alloc(idsType, {tokens});
   // Per-token scratch: scores, selection scores, and taken flags.
   auto scratch = [&](int64_t columns, Type elementType) {
     return b.alloc(
         RankedTensorType::get({logitsType.getDimSize(0), columns}, elementType),
-        dynTokens);
+        {tokens});
   };
   Type i8 = b.getI8Type();
   Value scores = scratch(numExperts, type);
@@ -252,12 +249,9 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
   Value numE = b.index(numExperts);
 
   RankedTensorType rowsType = op.getRows().getType();
-  SmallVector<Value> dynPairs;
-  if (rowsType.isDynamicDim(0))
-    dynPairs.push_back(pairs);
-  Value rows = b.alloc(rowsType, dynPairs);
-  Value permutation = b.alloc(op.getPermutation().getType(), dynPairs);
-  Value offsets = b.allocFilled(op.getOffsets().getType(), {}, b.i32(0));
+  Value rows = b.alloc(rowsType, {pairs});
+  Value permutation = b.alloc(op.getPermutation().getType(), {pairs});
+  Value offsets = b.allocFilled(op.getOffsets().getType(), b.i32(0));
   Value cursor =
       b.alloc(RankedTensorType::get({numExperts}, b.getI32Type()), {});
 
@@ -339,10 +333,7 @@ LogicalResult moec::lowerCombine(moe::CombineOp op) {
             {b.loadIndex(permutation, {i})});
   });
   RankedTensorType outputType = op.getOutput().getType();
-  SmallVector<Value> dyn;
-  if (outputType.isDynamicDim(0))
-    dyn.push_back(tokens);
-  Value output = b.alloc(outputType, dyn);
+  Value output = b.alloc(outputType, {tokens});
   b.parallelLoop(b.index(0), tokens, [&](Value t) {
     b.forLoop(b.index(0), hidden, [&](Value h) {
       b.store(b.floatConst(type, 0.0), output, {t, h});
