@@ -85,20 +85,35 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
       "best expert not yet taken" (the lower index wins a tie), then the
       weights, renormalised and scaled as the op says;
     * dispatch: a stable counting sort of the `T * k` pairs by expert;
-    * grouped_matmul: one parallel iteration per (expert, 64 output
-      columns); packed weights are unpacked and scaled element by element
-      in the inner loop, never into a dequantized copy; dot products carry
-      `reassoc` so the target may vectorize them;
+    * grouped_matmul: one parallel iteration per (64 output columns,
+      expert). With `vector-width` set, an fp32 weight known at compile
+      time is re-laid out into panels of `vector-width` columns and
+      multiplied with register tiles of `tile-rows` x `tile-panels`
+      vectors, k in blocks of `tile-depth` (see TiledExperts.cpp). Other
+      weights use dot products that carry `reassoc` so the target may
+      vectorize them; packed weights are unpacked and scaled element by
+      element in the inner loop, never into a dequantized copy;
     * activation, combine: one parallel iteration per row / token; combine
       sums a token's k rows in choice order.
 
     Parallel loops are `scf.parallel`; targets decide how they map to
     threads. Packed float formats (e2m1, fp8) are reported as unsupported.
   }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the target's vectors; 0 keeps every grouped "
+           "matmul on scalar dot products">,
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
+           "rows of a register tile">,
+    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
+           "vectors across a register tile">,
+    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
+           "k extent of one pass over a register tile">
+  ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
-    "mlir::scf::SCFDialect"
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
   ];
 }
 

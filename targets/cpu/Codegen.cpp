@@ -41,6 +41,54 @@ static std::string hostFeatures() {
   return features;
 }
 
+/// The LLVM target machine for the host, or for options.cpu and
+/// options.features; null with `error` set when they name no machine.
+static std::unique_ptr<llvm::TargetMachine>
+createTargetMachine(const TargetOptions &options, std::string &error) {
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target) {
+    error = "no LLVM target for " + triple.str() + ": " + error;
+    return nullptr;
+  }
+  std::string cpuName =
+      options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
+  std::string features = options.features;
+  if (options.cpu.empty() && features.empty())
+    features = hostFeatures();
+  static const llvm::CodeGenOptLevel levels[] = {
+      llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
+      llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpuName, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, levels[std::min(options.optLevel, 3u)]));
+  if (!machine) {
+    error = "cannot create an LLVM target machine for CPU '" + cpuName + "'";
+    return nullptr;
+  }
+  if (!machine->getMCSubtargetInfo()->isCPUStringValid(cpuName)) {
+    error = "unknown CPU '" + cpuName +
+            "' (try x86-64, x86-64-v3, x86-64-v4, znver4 or native)";
+    return nullptr;
+  }
+  return machine;
+}
+
+int64_t cpu::getVectorLanes(const TargetOptions &options) {
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options, error);
+  if (!machine)
+    return 0;
+  const llvm::MCSubtargetInfo &subtarget = *machine->getMCSubtargetInfo();
+  if (subtarget.checkFeatures("+avx512f,+fma"))
+    return 16;
+  if (subtarget.checkFeatures("+avx2,+fma"))
+    return 8;
+  return 0;
+}
+
 /// Defines each moec_par_launch_N: pack the captured values, call
 /// moec_parallel_for(count, cost, thunk, context); the thunk unpacks them
 /// and runs moec_par_body_N(begin, end, captured...).
@@ -142,31 +190,12 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
   if (!llvmModule)
     return module.emitError("cannot translate the lowered module to LLVM IR");
 
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   std::string error;
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
-    return module.emitError("no LLVM target for ")
-           << triple.str() << ": " << error;
-  std::string cpuName =
-      options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
-  std::string features = options.features;
-  if (options.cpu.empty() && features.empty())
-    features = hostFeatures();
-  static const llvm::CodeGenOptLevel levels[] = {
-      llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
-      llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpuName, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, levels[std::min(options.optLevel, 3u)]));
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options, error);
   if (!machine)
-    return module.emitError("cannot create an LLVM target machine for CPU '")
-           << cpuName << "'";
-  if (!machine->getMCSubtargetInfo()->isCPUStringValid(cpuName))
-    return module.emitError("unknown CPU '")
-           << cpuName
-           << "' (try x86-64, x86-64-v3, x86-64-v4, znver4 or native)";
+    return module.emitError(error);
+  llvm::Triple triple = machine->getTargetTriple();
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(triple);
 
@@ -180,9 +209,9 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
       continue;
     if (f.getName() != cpu::kEntryWrapper)
       f.setLinkage(llvm::GlobalValue::InternalLinkage);
-    f.addFnAttr("target-cpu", cpuName);
-    if (!features.empty())
-      f.addFnAttr("target-features", features);
+    f.addFnAttr("target-cpu", machine->getTargetCPU());
+    if (!machine->getTargetFeatureString().empty())
+      f.addFnAttr("target-features", machine->getTargetFeatureString());
   }
   for (llvm::GlobalVariable &g : llvmModule->globals())
     if (!g.isDeclaration())

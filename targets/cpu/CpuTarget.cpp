@@ -12,16 +12,18 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace moec;
 
 /// The lowering after moe-sparse-dispatch. Everything stays in upstream
 /// passes except the moe loop lowering, the calling convention and the
-/// threading; see docs/cpu-target.md.
-static constexpr const char kPipeline[] =
-    "moe-externalize-constants{min-bytes=256},"
-    "convert-moe-to-scf,"
+/// threading; see docs/cpu-target.md. convert-moe-to-scf, between the two
+/// halves, takes the target's register-tile options.
+static constexpr const char kPipelineHead[] =
+    "moe-externalize-constants{min-bytes=256},";
+static constexpr const char kPipelineTail[] =
     "cpu-weights-to-arguments,"
     "canonicalize,cse,"
     "one-shot-bufferize{bufferize-function-boundaries "
@@ -31,7 +33,7 @@ static constexpr const char kPipeline[] =
     "canonicalize,"
     "cpu-parallel-to-runtime,"
     "expand-strided-metadata,lower-affine,convert-math-to-funcs,"
-    "convert-scf-to-cf,"
+    "convert-scf-to-cf,convert-vector-to-llvm,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";
@@ -51,7 +53,17 @@ public:
   void registerPasses() const override { cpu::registerMoecCpuPasses(); }
   void buildLoweringPipeline(OpPassManager &pm,
                              const TargetOptions &options) const override {
-    if (failed(parsePassPipeline(kPipeline, pm)))
+    // Register tiles: 6 rows x 64 columns of accumulators with AVX-512
+    // (24 of 32 registers), 6 x 16 with AVX2 (12 of 16).
+    int64_t lanes = cpu::getVectorLanes(options);
+    std::string tiles = lanes
+                            ? llvm::formatv("vector-width={0} tile-panels={1}",
+                                            lanes, lanes == 16 ? 4 : 2)
+                                  .str()
+                            : "";
+    std::string pipeline = std::string(kPipelineHead) + "convert-moe-to-scf{" +
+                           tiles + "}," + kPipelineTail;
+    if (failed(parsePassPipeline(pipeline, pm)))
       llvm::report_fatal_error("the CPU pipeline does not parse; are the "
                                "upstream passes registered?");
   }

@@ -14,6 +14,11 @@ mlir::LogicalResult serializeToObject(mlir::ModuleOp module,
                                       const TargetOptions &options,
                                       SerializedModule &result);
 
+/// f32 lanes of the vectors that register tiles use on the target CPU: 16
+/// with AVX-512, 8 with AVX2, 0 (scalar loops) without FMA or when the
+/// options name no CPU (serializeToObject reports that).
+int64_t getVectorLanes(const TargetOptions &options);
+
 /// Writes the weights (embedded blob and weights file), the manifest and
 /// the object, and links them with the runtime into the executable.
 mlir::LogicalResult linkExecutable(mlir::ModuleOp module,

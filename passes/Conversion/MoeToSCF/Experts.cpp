@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "passes/Conversion/MoeToSCF/RegisterTile.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -167,15 +167,32 @@ static void annotateRoutedFraction(moe::GroupedMatmulOp op,
       weight->setAttr("moec.routed_fraction", fraction);
 }
 
-LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
-  LoopBuilder b(op);
-  RankedTensorType outputType = op.getOutput().getType();
-  Type type = outputType.getElementType();
+void moec::zeroUnroutedRows(LoopBuilder &b, Value offsets, int64_t numExperts,
+                            Value output) {
+  Type type = cast<MemRefType>(output.getType()).getElementType();
+  Value routed = b.loadIndex(offsets, {b.index(numExperts)});
+  b.forLoop(routed, b.dim(output, 0), [&](Value row) {
+    b.forLoop(b.index(0), b.dim(output, 1), [&](Value col) {
+      b.store(b.floatConst(type, 0.0), output, {row, col});
+    });
+  });
+}
+
+LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op,
+                                       const TileShape &tileShape) {
   RankedTensorType weightType = moe::getLogicalType(op.getWeight().getType());
   int64_t numExperts = weightType.getDimSize(0);
   int64_t outFeatures = weightType.getDimSize(1);
   int64_t inFeatures = weightType.getDimSize(2);
   annotateRoutedFraction(op, numExperts);
+  if (tileShape.lanes > 0) {
+    FailureOr<bool> tiled = lowerGroupedMatmulToTiles(op, tileShape);
+    if (failed(tiled) || *tiled)
+      return failure(failed(tiled));
+  }
+  LoopBuilder b(op);
+  RankedTensorType outputType = op.getOutput().getType();
+  Type type = outputType.getElementType();
   FailureOr<WeightReader> weight =
       makeWeightReader(b, op.getWeight(), type, op);
   if (failed(weight))
@@ -216,13 +233,7 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
       });
     });
   });
-  // Rows of unrouted pairs belong to no expert: zero.
-  Value routed = b.loadIndex(offsets, {b.index(numExperts)});
-  b.forLoop(routed, numRows, [&](Value row) {
-    b.forLoop(b.index(0), n, [&](Value col) {
-      b.store(b.floatConst(type, 0.0), output, {row, col});
-    });
-  });
+  zeroUnroutedRows(b, offsets, numExperts, output);
   op.replaceAllUsesWith(b.result(output));
   op.erase();
   return success();

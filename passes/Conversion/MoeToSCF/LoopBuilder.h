@@ -69,12 +69,25 @@ public:
   mlir::Value sigmoid(mlir::Value x);
 };
 
+struct TileShape;
+
 /// Lowerings of the individual ops (Routing.cpp, Experts.cpp). Each
 /// replaces its op or fails with an error on the op.
 mlir::LogicalResult lowerRouter(moe::RouterOp op);
 mlir::LogicalResult lowerDispatch(moe::DispatchOp op);
 mlir::LogicalResult lowerCombine(moe::CombineOp op);
-mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op);
+/// With `tiles.lanes` > 0, fp32 grouped matmuls whose weight is known at
+/// compile time use register tiles (TiledExperts.cpp); the rest, and every
+/// one with `tiles.lanes` == 0, use scalar dot products.
+mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op,
+                                       const TileShape &tiles);
+/// The register-tile lowering; false, changing nothing, where it does not
+/// apply.
+mlir::FailureOr<bool> lowerGroupedMatmulToTiles(moe::GroupedMatmulOp op,
+                                                const TileShape &tiles);
+/// Zeroes the rows of a grouped matmul's output past the routed ones.
+void zeroUnroutedRows(LoopBuilder &b, mlir::Value offsets, int64_t numExperts,
+                      mlir::Value output);
 mlir::LogicalResult lowerActivation(moe::ActivationOp op);
 
 } // namespace moec

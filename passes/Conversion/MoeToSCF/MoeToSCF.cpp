@@ -1,6 +1,6 @@
 //===- MoeToSCF.cpp - The moe ops to loops over buffers -------------------===//
 
-#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "passes/Conversion/MoeToSCF/RegisterTile.h"
 #include "passes/Conversion/Passes.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -16,7 +16,17 @@ using namespace moec;
 namespace {
 struct ConvertMoeToSCFPass
     : public moec::impl::ConvertMoeToSCFBase<ConvertMoeToSCFPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    TileShape tiles{vectorWidth, tilePanels, tileRows, tileDepth};
+    if (vectorWidth < 0 || tileRows < 1 || tilePanels < 1 || tileDepth < 1 ||
+        (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0)) {
+      getOperation().emitError(
+          "convert-moe-to-scf: vector-width * tile-panels must divide 64 "
+          "and the tile sizes must be positive");
+      return signalPassFailure();
+    }
     SmallVector<Operation *> worklist, dispatches;
     WalkResult walk = getOperation().walk([&](Operation *op) {
       if (isa<moe::ExpertsOp>(op)) {
@@ -40,8 +50,8 @@ struct ConvertMoeToSCFPass
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case([](moe::RouterOp op) { return lowerRouter(op); })
               .Case([](moe::DispatchOp op) { return lowerDispatch(op); })
-              .Case([](moe::GroupedMatmulOp op) {
-                return lowerGroupedMatmul(op);
+              .Case([&](moe::GroupedMatmulOp op) {
+                return lowerGroupedMatmul(op, tiles);
               })
               .Case([](moe::ActivationOp op) { return lowerActivation(op); })
               .Case([](moe::CombineOp op) { return lowerCombine(op); });

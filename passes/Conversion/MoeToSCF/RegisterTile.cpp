@@ -1,0 +1,74 @@
+//===- RegisterTile.cpp - Register-blocked f32 matmul tiles ---------------===//
+
+#include "passes/Conversion/MoeToSCF/RegisterTile.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace moec;
+
+SmallVector<Value>
+moec::emitRegisterTile(LoopBuilder &b, const TileShape &shape, int64_t rows,
+                       Value k0, Value k1, ValueRange init,
+                       function_ref<Value(int64_t, Value)> loadA,
+                       function_ref<Value(int64_t, Value)> loadB) {
+  assert(int64_t(init.size()) == rows * shape.panels && "one init per acc");
+  auto vectorType = VectorType::get({shape.lanes}, b.getF32Type());
+  auto loop = scf::ForOp::create(b, k0, k1, b.index(1), init);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k = loop.getInductionVar();
+    SmallVector<Value> panels;
+    for (int64_t j = 0; j < shape.panels; ++j)
+      panels.push_back(loadB(j, k));
+    SmallVector<Value> next;
+    for (int64_t i = 0; i < rows; ++i) {
+      Value a = vector::BroadcastOp::create(b, vectorType, loadA(i, k));
+      for (int64_t j = 0; j < shape.panels; ++j)
+        next.push_back(vector::FMAOp::create(
+            b, a, panels[j], loop.getRegionIterArgs()[i * shape.panels + j]));
+    }
+    scf::YieldOp::create(b, next);
+  }
+  return SmallVector<Value>(loop.getResults());
+}
+
+void moec::forEachRowBlock(LoopBuilder &b, const TileShape &shape, Value lo,
+                           Value hi, function_ref<void(int64_t, Value)> body) {
+  Value count = arith::SubIOp::create(b, hi, lo);
+  Value blockRows = b.index(shape.rows);
+  Value fullEnd = arith::AddIOp::create(
+      b, lo,
+      arith::MulIOp::create(b, arith::DivUIOp::create(b, count, blockRows),
+                            blockRows));
+  auto loop = scf::ForOp::create(b, lo, fullEnd, blockRows);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(shape.rows, loop.getInductionVar());
+  }
+  // The remainder, largest block first: rows 4, 2, 1 of a 6-row tile.
+  Value remainder = arith::SubIOp::create(b, hi, fullEnd);
+  Value next = fullEnd;
+  int64_t block = 1;
+  while (block * 2 < shape.rows)
+    block *= 2;
+  for (; block >= 1; block /= 2) {
+    Value bit = arith::AndIOp::create(b, remainder, b.index(block));
+    Value has =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ne, bit, b.index(0));
+    Value first = next;
+    b.ifThen(has, [&] { body(block, first); });
+    next = arith::AddIOp::create(b, next, bit);
+  }
+}
+
+Value moec::columnMask(LoopBuilder &b, int64_t lanes, Value col0, Value limit) {
+  Value valid = arith::SubIOp::create(b, limit, col0);
+  valid = arith::MaxSIOp::create(
+      b, arith::MinSIOp::create(b, valid, b.index(lanes)), b.index(0));
+  return vector::CreateMaskOp::create(
+      b, VectorType::get({lanes}, b.getI1Type()), ValueRange{valid});
+}

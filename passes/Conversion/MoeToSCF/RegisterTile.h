@@ -1,0 +1,55 @@
+//===- RegisterTile.h - Register-blocked f32 matmul tiles -------*- C++ -*-===//
+//
+// The inner kernel of every fp32 matmul the CPU path generates: a tile of
+// `rows` x (`panels` * `lanes`) results kept in vector registers while k
+// runs, each step broadcasting one element of A per row and loading one
+// vector of B per panel (B is laid out with `lanes` consecutive output
+// columns contiguous for each k: a panel). Every accumulator lane sums its
+// products in k order with fused multiply-adds, so results do not depend on
+// the vector width. The caller picks the loads; the tile shape is the
+// target's (its vector width and register count).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H
+#define MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H
+
+#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+
+namespace moec {
+
+/// A target's register tile: `rows` x `panels` accumulators of `lanes`
+/// floats, and `depth`, the k extent one pass over a tile covers (the
+/// operands of one pass stay in the L1/L2 caches).
+struct TileShape {
+  int64_t lanes = 16;
+  int64_t panels = 4;
+  int64_t rows = 6;
+  int64_t depth = 512;
+
+  int64_t columns() const { return lanes * panels; }
+};
+
+/// Accumulates sum over k in [k0, k1) of loadA(i, k) * loadB(j, k) into
+/// `init[i * panels + j]` (vectors of `lanes` f32) for i < `rows` and returns
+/// the sums in the same order. loadA gives an f32 scalar, loadB a vector.
+llvm::SmallVector<mlir::Value>
+emitRegisterTile(LoopBuilder &b, const TileShape &shape, int64_t rows,
+                 mlir::Value k0, mlir::Value k1, mlir::ValueRange init,
+                 llvm::function_ref<mlir::Value(int64_t, mlir::Value)> loadA,
+                 llvm::function_ref<mlir::Value(int64_t, mlir::Value)> loadB);
+
+/// Covers rows [lo, hi) with blocks: full blocks of `shape.rows`, then one
+/// block of each power of two below it that the remainder needs, calling
+/// `body(blockRows, firstRow)` for each.
+void forEachRowBlock(LoopBuilder &b, const TileShape &shape, mlir::Value lo,
+                     mlir::Value hi,
+                     llvm::function_ref<void(int64_t, mlir::Value)> body);
+
+/// The mask of the columns of [col0, col0 + lanes) that are below `limit`.
+mlir::Value columnMask(LoopBuilder &b, int64_t lanes, mlir::Value col0,
+                       mlir::Value limit);
+
+} // namespace moec
+
+#endif // MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H
