@@ -62,6 +62,7 @@ struct Options {
   std::vector<std::string> bareOutputs;
   bool bench = false;
   int iterations = 20;
+  int benchTokens = 0;
   int threads = 0;
 };
 
@@ -88,7 +89,8 @@ void printHelp(const Model &model, const char *argv0) {
               model.name.c_str());
   std::printf("usage: %s --input NAME=FILE.npy ... [--output FILE.npy | "
               "NAME=FILE.npy ...]\n"
-              "          [--bench [--iterations N]] [--threads N]\n\n",
+              "          [--bench [--iterations N] [--bench-tokens T]] "
+              "[--threads N]\n\n",
               argv0);
   std::printf("  --input NAME=FILE.npy  an input (a bare FILE.npy when the "
               "model has one input)\n"
@@ -98,6 +100,11 @@ void printHelp(const Model &model, const char *argv0) {
               "  --bench                time the model and print one summary "
               "line\n"
               "  --iterations N         timed runs for --bench (default 20)\n"
+              "  --bench-tokens T       each timed run takes the next T rows "
+              "of the inputs\n"
+              "                         (cycling), so runs route "
+              "differently; the inputs\n"
+              "                         hold a multiple of T rows\n"
               "  --threads N            threads (default: the CPUs this "
               "process may use)\n\n");
   std::printf("inputs (T: any size from 0 to %lld):\n",
@@ -123,6 +130,7 @@ Options parseOptions(int argc, char **argv, const Model &model) {
     bool hasInlineValue = false;
     size_t eq = arg.find('=');
     if (eq != std::string::npos && (arg.rfind("--iterations=", 0) == 0 ||
+                                    arg.rfind("--bench-tokens=", 0) == 0 ||
                                     arg.rfind("--threads=", 0) == 0)) {
       inlineValue = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
@@ -158,6 +166,8 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       options.bench = true;
     } else if (arg == "--iterations") {
       options.iterations = number(value());
+    } else if (arg == "--bench-tokens") {
+      options.benchTokens = number(value());
     } else if (arg == "--threads") {
       options.threads = number(value());
     } else {
@@ -188,6 +198,12 @@ Options parseOptions(int argc, char **argv, const Model &model) {
   };
   checkNames(options.inputs, model.inputs, "input");
   checkNames(options.outputs, model.outputs, "output");
+  if (options.benchTokens && !options.bench)
+    usageError("--bench-tokens needs --bench");
+  if (options.benchTokens > model.maxTokens)
+    usageError("--bench-tokens " + std::to_string(options.benchTokens) +
+               " is above the model's maximum of " +
+               std::to_string(model.maxTokens) + " tokens");
   for (const TensorSpec &input : model.inputs)
     if (!options.inputs.count(input.name))
       usageError("missing --input " + input.name + "=FILE.npy");
@@ -196,18 +212,19 @@ Options parseOptions(int argc, char **argv, const Model &model) {
 
 /// Checks an input array against the model's declaration.
 void checkInput(const TensorSpec &spec, const NpyArray &array,
-                int64_t maxTokens, const std::string &file) {
+                const std::vector<int64_t> &shape, int64_t maxTokens,
+                const std::string &file) {
   if (array.dtype != spec.dtype)
     dataError("input '" + spec.name + "' (" + file + ") is " +
               numpyName(array.dtype) + ", the model needs " +
               numpyName(spec.dtype));
-  bool fits = array.shape.size() == spec.shape.size();
+  bool fits = shape.size() == spec.shape.size();
   for (size_t i = 0; fits && i < spec.shape.size(); ++i)
-    fits = spec.shape[i] < 0 ? array.shape[i] <= maxTokens
-                             : array.shape[i] == spec.shape[i];
+    fits =
+        spec.shape[i] < 0 ? shape[i] <= maxTokens : shape[i] == spec.shape[i];
   if (!fits)
     dataError("input '" + spec.name + "' (" + file + ") has shape " +
-              describeShape(array.shape) + ", the model needs " +
+              describeShape(shape) + ", the model needs " +
               describeShape(spec.shape) +
               " with T <= " + std::to_string(maxTokens));
 }
@@ -325,8 +342,10 @@ int main(int argc, char **argv) {
                    executableDirectory(argv[0]), error))
     dataError(error);
 
+  // With --bench-tokens, inputs whose first dimension is dynamic are cut
+  // into windows of that many rows: window w of input i is windows[w][i].
   std::vector<NpyArray> arrays(model.inputs.size());
-  std::vector<Descriptor> inputs, weights;
+  std::vector<std::vector<Descriptor>> windows(1);
   std::vector<std::pair<const void *, size_t>> owned;
   int64_t tokens = 1;
   for (size_t i = 0; i < model.inputs.size(); ++i) {
@@ -334,21 +353,37 @@ int main(int argc, char **argv) {
     const std::string &file = options.inputs[spec.name];
     if (!readNpy(file, arrays[i], error))
       dataError("input '" + spec.name + "': " + error);
-    checkInput(spec, arrays[i], model.maxTokens, file);
+    std::vector<int64_t> shape = arrays[i].shape;
+    int64_t count = 1;
+    if (options.benchTokens && !shape.empty() && spec.shape[0] < 0) {
+      if (shape[0] == 0 || shape[0] % options.benchTokens)
+        dataError("input '" + spec.name + "' (" + file + ") has " +
+                  std::to_string(shape[0]) + " rows, not a multiple of " +
+                  "--bench-tokens " + std::to_string(options.benchTokens));
+      count = shape[0] / options.benchTokens;
+      shape[0] = options.benchTokens;
+    }
+    checkInput(spec, arrays[i], shape, model.maxTokens, file);
     if (i == 0)
       for (size_t d = 0; d < spec.shape.size(); ++d)
         if (spec.shape[d] < 0)
-          tokens *= arrays[i].shape[d];
-    inputs.push_back(
-        Descriptor::make(arrays[i].buffer.data.get(), arrays[i].shape));
+          tokens *= shape[d];
+    if (int64_t(windows.size()) < count)
+      windows.resize(count, windows.front());
+    size_t windowBytes =
+        size_t(numElements(shape)) * dtypeSize(arrays[i].dtype);
+    for (size_t w = 0; w < windows.size(); ++w)
+      windows[w].push_back(Descriptor::make(
+          arrays[i].buffer.data.get() + (w % count) * windowBytes, shape));
     owned.push_back({arrays[i].buffer.data.get(), arrays[i].buffer.size});
   }
+  std::vector<Descriptor> weights;
   for (const WeightSpec &w : model.weights) {
     weights.push_back(Descriptor::make(w.data, w.tensor.shape));
     owned.push_back({w.data, w.bytes});
   }
 
-  std::vector<Result> results = run(model, inputs, weights);
+  std::vector<Result> results = run(model, windows[0], weights);
   for (size_t i = 0; i < model.outputs.size(); ++i) {
     const TensorSpec &spec = model.outputs[i];
     auto named = options.outputs.find(spec.name);
@@ -366,7 +401,8 @@ int main(int argc, char **argv) {
     std::vector<double> ms;
     for (int i = 0; i < options.iterations; ++i) {
       auto start = std::chrono::steady_clock::now();
-      std::vector<Result> timed = run(model, inputs, weights);
+      std::vector<Result> timed =
+          run(model, windows[(i + 1) % windows.size()], weights);
       auto stop = std::chrono::steady_clock::now();
       releaseResults(timed, owned);
       ms.push_back(
@@ -379,10 +415,10 @@ int main(int argc, char **argv) {
     double bytes = 0;
     for (const WeightSpec &w : model.weights)
       bytes += double(w.bytes) * std::min(1.0, w.routedFraction * tokens);
-    std::printf("bench: model=%s tokens=%lld threads=%d iterations=%d "
-                "latency_ms=%.4f min_ms=%.4f tokens_per_s=%.1f "
+    std::printf("bench: model=%s tokens=%lld windows=%zu threads=%d "
+                "iterations=%d latency_ms=%.4f min_ms=%.4f tokens_per_s=%.1f "
                 "weight_gb_per_s=%.3f\n",
-                model.name.c_str(), (long long)tokens, threads,
+                model.name.c_str(), (long long)tokens, windows.size(), threads,
                 options.iterations, median, ms.front(),
                 tokens / (median / 1000.0), bytes / (median / 1000.0) / 1e9);
   }
