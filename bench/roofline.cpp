@@ -1,0 +1,93 @@
+//===- roofline.cpp - Read bandwidth of this machine, for the benchmarks ---===//
+//
+// usage: moec-roofline [--gib N] [--threads N] [--repeats N]
+//
+// Fills N GiB (default 2, at least 1) once, then times read-only passes
+// over all of it: each thread sums its contiguous share as 64-bit integers
+// (a reduction the compiler vectorizes freely, so arithmetic never limits
+// it). Prints the best and the median pass as one line:
+//
+//   roofline: gib=2 threads=2 repeats=7 best_gb_per_s=... median_gb_per_s=...
+//
+//===----------------------------------------------------------------------===//
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+static uint64_t sumRange(const uint64_t *data, size_t count) {
+  uint64_t sums[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    for (int j = 0; j < 8; ++j)
+      sums[j] += data[i + j];
+  for (; i < count; ++i)
+    sums[0] += data[i];
+  uint64_t total = 0;
+  for (uint64_t s : sums)
+    total += s;
+  return total;
+}
+
+int main(int argc, char **argv) {
+  double gib = 2;
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  int repeats = 7;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i + 1 < argc && arg == "--gib")
+      gib = std::atof(argv[++i]);
+    else if (i + 1 < argc && arg == "--threads")
+      threads = std::atoi(argv[++i]);
+    else if (i + 1 < argc && arg == "--repeats")
+      repeats = std::atoi(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: %s [--gib N] [--threads N] [--repeats N]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  if (gib < 1 || threads < 1 || repeats < 1) {
+    std::fprintf(stderr, "error: needs --gib >= 1, --threads >= 1, "
+                         "--repeats >= 1\n");
+    return 2;
+  }
+  size_t count = size_t(gib * double(1ull << 30)) / sizeof(uint64_t);
+  std::vector<uint64_t> data(count);
+  for (size_t i = 0; i < count; ++i)
+    data[i] = i * 0x9e3779b97f4a7c15ull;
+
+  std::vector<double> gbPerS;
+  uint64_t checksum = 0;
+  for (int r = 0; r < repeats; ++r) {
+    std::vector<uint64_t> partial(threads);
+    std::vector<std::thread> workers;
+    auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&, t] {
+        size_t begin = count * t / threads, end = count * (t + 1) / threads;
+        partial[t] = sumRange(data.data() + begin, end - begin);
+      });
+    for (std::thread &w : workers)
+      w.join();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    for (uint64_t p : partial)
+      checksum += p;
+    gbPerS.push_back(double(count * sizeof(uint64_t)) / seconds / 1e9);
+  }
+  std::vector<double> sorted = gbPerS;
+  std::sort(sorted.begin(), sorted.end());
+  std::printf("roofline: gib=%g threads=%d repeats=%d best_gb_per_s=%.2f "
+              "median_gb_per_s=%.2f checksum=%llx\n",
+              gib, threads, repeats, sorted.back(),
+              sorted[sorted.size() / 2], (unsigned long long)(checksum & 0xff));
+  return 0;
+}
