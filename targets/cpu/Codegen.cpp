@@ -45,6 +45,11 @@ static std::string hostFeatures() {
 /// options.features; null with `error` set when they name no machine.
 static std::unique_ptr<llvm::TargetMachine>
 createTargetMachine(const TargetOptions &options, std::string &error) {
+  static std::once_flag initialized;
+  std::call_once(initialized, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
@@ -179,11 +184,6 @@ static bool defineEntryWrapper(llvm::Module &module, std::string &error) {
 LogicalResult cpu::serializeToObject(ModuleOp module,
                                      const TargetOptions &options,
                                      SerializedModule &result) {
-  static std::once_flag initialized;
-  std::call_once(initialized, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-  });
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, llvmContext, "moec_model");
