@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits.h>
+#include <malloc.h>
 #include <map>
 #include <unistd.h>
 #include <utility>
@@ -336,6 +337,11 @@ int main(int argc, char **argv) {
     dataError(error);
   Options options = parseOptions(argc, argv, model);
   int threads = options.threads ? options.threads : defaultThreadCount();
+  // The model allocates its intermediate buffers afresh on every run. Keep
+  // freed memory in the heap instead of returning large blocks to the
+  // kernel, which would fault in and zero them again on the next run.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   startThreadPool(threads);
   if (!bindWeights(model, moec_weights_begin,
                    size_t(moec_weights_end - moec_weights_begin),
