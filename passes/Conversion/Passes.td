@@ -117,4 +117,34 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertMatmulToTiles : Pass<"convert-matmul-to-tiles", "mlir::ModuleOp"> {
+  let summary = "lower fp32 linalg.matmul to register tiles over buffers";
+  let description = [{
+    Lowers every `linalg.matmul` on fp32 tensors with the default indexing
+    maps and a static `[K, N]` right-hand side (a router's logits, a shared
+    expert, a dense MLP) to the register tiles `convert-moe-to-scf` uses
+    for the experts: `tile-rows` x `tile-panels` vectors of `vector-width`
+    lanes, k in blocks of `tile-depth`, each lane summing its products in
+    k order with fused multiply-adds. The rows of B are read in place. One
+    parallel iteration per block of 4 x `tile-rows` rows and tile of
+    columns. Like `convert-moe-to-scf`, it stays at tensor level. Other
+    matmuls are left alone.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of the target's vectors">,
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
+           "rows of a register tile">,
+    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
+           "vectors across a register tile">,
+    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
+           "k extent of one pass over a register tile">
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // MOEC_PASSES_CONVERSION_PASSES_TD

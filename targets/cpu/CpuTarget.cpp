@@ -12,7 +12,6 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/Support/ErrorHandling.h"
-#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace moec;
@@ -56,13 +55,13 @@ public:
     // Register tiles: 6 rows x 64 columns of accumulators with AVX-512
     // (24 of 32 registers), 6 x 16 with AVX2 (12 of 16).
     int64_t lanes = cpu::getVectorLanes(options);
-    std::string tiles = lanes
-                            ? llvm::formatv("vector-width={0} tile-panels={1}",
-                                            lanes, lanes == 16 ? 4 : 2)
-                                  .str()
-                            : "";
-    std::string pipeline = std::string(kPipelineHead) + "convert-moe-to-scf{" +
-                           tiles + "}," + kPipelineTail;
+    std::string tiles =
+        lanes ? "{vector-width=" + std::to_string(lanes) +
+                    " tile-panels=" + std::to_string(lanes == 16 ? 4 : 2) + "}"
+              : "";
+    std::string pipeline =
+        std::string(kPipelineHead) + "convert-moe-to-scf" + tiles + "," +
+        (lanes ? "convert-matmul-to-tiles" + tiles + "," : "") + kPipelineTail;
     if (failed(parsePassPipeline(pipeline, pm)))
       llvm::report_fatal_error("the CPU pipeline does not parse; are the "
                                "upstream passes registered?");

@@ -2,6 +2,7 @@
 
 #include "passes/Conversion/MoeToSCF/RegisterTile.h"
 
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -71,4 +72,67 @@ Value moec::columnMask(LoopBuilder &b, int64_t lanes, Value col0, Value limit) {
       b, arith::MinSIOp::create(b, valid, b.index(lanes)), b.index(0));
   return vector::CreateMaskOp::create(
       b, VectorType::get({lanes}, b.getI1Type()), ValueRange{valid});
+}
+
+void moec::emitTiledProduct(LoopBuilder &b, const TileShape &shape,
+                            const TiledProduct &p) {
+  auto vectorType = VectorType::get({shape.lanes}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(
+      b, vectorType, DenseElementsAttr::get(vectorType, 0.0f));
+  auto depthLoop =
+      scf::ForOp::create(b, b.index(0), p.depth, b.index(shape.depth));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(depthLoop.getBody()->getTerminator());
+  Value k0 = depthLoop.getInductionVar();
+  Value k1 = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, k0, b.index(shape.depth)), p.depth);
+  Value firstBlock =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, k0, b.index(0));
+  b.forLoop(b.index(0), b.index(p.width / shape.columns()), [&](Value sub) {
+    Value first = arith::AddIOp::create(
+        b, p.col0, arith::MulIOp::create(b, sub, b.index(shape.columns())));
+    SmallVector<Value> cols, masks;
+    for (int64_t j = 0; j < shape.panels; ++j) {
+      cols.push_back(arith::AddIOp::create(b, first, b.index(j * shape.lanes)));
+      masks.push_back(columnMask(b, shape.lanes, cols.back(), p.columnLimit));
+    }
+    forEachRowBlock(
+        b, shape, p.rowBegin, p.rowEnd, [&](int64_t rows, Value r0) {
+          SmallVector<Value> rowIndex;
+          for (int64_t i = 0; i < rows; ++i)
+            rowIndex.push_back(arith::AddIOp::create(b, r0, b.index(i)));
+          // The first k block starts from `initial`, later ones from the
+          // partial sums stored in the output.
+          SmallVector<Type> accTypes(rows * shape.panels, vectorType);
+          auto init = scf::IfOp::create(b, accTypes, firstBlock,
+                                        /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(init.thenBlock());
+            SmallVector<Value> fresh, partial;
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < shape.panels; ++j)
+                fresh.push_back(p.initial(rowIndex[i], cols[j], masks[j]));
+            scf::YieldOp::create(b, fresh);
+            b.setInsertionPointToStart(init.elseBlock());
+            for (int64_t i = 0; i < rows; ++i)
+              for (int64_t j = 0; j < shape.panels; ++j)
+                partial.push_back(vector::MaskedLoadOp::create(
+                    b, vectorType, p.output, {rowIndex[i], cols[j]}, masks[j],
+                    zero));
+            scf::YieldOp::create(b, partial);
+          }
+          SmallVector<Value> sums = emitRegisterTile(
+              b, shape, rows, k0, k1, init.getResults(),
+              [&](int64_t i, Value k) { return p.loadA(rowIndex[i], k); },
+              [&](int64_t j, Value k) {
+                return p.loadB(cols[j], k, masks[j]);
+              });
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < shape.panels; ++j)
+              vector::MaskedStoreOp::create(b, p.output, {rowIndex[i], cols[j]},
+                                            masks[j],
+                                            sums[i * shape.panels + j]);
+        });
+  });
 }

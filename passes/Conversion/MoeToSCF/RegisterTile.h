@@ -50,6 +50,33 @@ void forEachRowBlock(LoopBuilder &b, const TileShape &shape, mlir::Value lo,
 mlir::Value columnMask(LoopBuilder &b, int64_t lanes, mlir::Value col0,
                        mlir::Value limit);
 
+/// One block of a product out[r, c] = initial(r, c) + sum_k A[r, k] B[k, c]
+/// for rows [rowBegin, rowEnd) and columns [col0, col0 + width), width a
+/// multiple of the tile's columns. k runs in blocks of `shape.depth`; each
+/// block sweeps the rows in register tiles and adds to what the previous
+/// one stored. Columns at or past `columnLimit` are computed but never
+/// stored.
+struct TiledProduct {
+  mlir::Value rowBegin, rowEnd, depth;
+  mlir::Value col0;
+  int64_t width;
+  mlir::Value columnLimit;
+  /// The [rows, columns] buffer the results go to.
+  mlir::Value output;
+  /// A[row, k] as an f32 scalar.
+  llvm::function_ref<mlir::Value(mlir::Value row, mlir::Value k)> loadA;
+  /// B[k, col .. col + lanes) as a vector; `mask` has the stored columns.
+  llvm::function_ref<mlir::Value(mlir::Value col, mlir::Value k,
+                                 mlir::Value mask)>
+      loadB;
+  /// The value out[row, col .. col + lanes) starts from.
+  llvm::function_ref<mlir::Value(mlir::Value row, mlir::Value col,
+                                 mlir::Value mask)>
+      initial;
+};
+void emitTiledProduct(LoopBuilder &b, const TileShape &shape,
+                      const TiledProduct &product);
+
 } // namespace moec
 
 #endif // MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H

@@ -157,71 +157,30 @@ FailureOr<bool> moec::lowerGroupedMatmulToTiles(moe::GroupedMatmulOp op,
     auto ifRows = scf::IfOp::create(b, hasRows, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(ifRows.thenBlock()->getTerminator());
-    auto depthLoop = scf::ForOp::create(b, b.index(0), k, b.index(shape.depth));
-    b.setInsertionPoint(depthLoop.getBody()->getTerminator());
-    Value k0 = depthLoop.getInductionVar();
-    Value k1 = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, k0, b.index(shape.depth)), k);
-    Value firstBlock =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, k0, b.index(0));
-    b.forLoop(
-        b.index(0), b.index(kTileColumns / shape.columns()), [&](Value sub) {
-          Value col0 = arith::AddIOp::create(
-              b, arith::MulIOp::create(b, tile, b.index(kTileColumns)),
-              arith::MulIOp::create(b, sub, b.index(shape.columns())));
-          Value panel0 = arith::DivUIOp::create(b, col0, b.index(shape.lanes));
-          SmallVector<Value> cols, masks;
-          for (int64_t j = 0; j < shape.panels; ++j) {
-            cols.push_back(
-                arith::AddIOp::create(b, col0, b.index(j * shape.lanes)));
-            masks.push_back(columnMask(b, shape.lanes, cols.back(), n));
-          }
-          forEachRowBlock(b, shape, lo, hi, [&](int64_t blockRows, Value r0) {
-            SmallVector<Value> rowIndex;
-            for (int64_t i = 0; i < blockRows; ++i)
-              rowIndex.push_back(arith::AddIOp::create(b, r0, b.index(i)));
-            // The first k block starts from the bias (or zero), later ones
-            // from the partial sums in the output.
-            SmallVector<Type> accTypes(blockRows * shape.panels, vectorType);
-            auto init = scf::IfOp::create(b, accTypes, firstBlock,
-                                          /*withElseRegion=*/true);
-            {
-              OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPointToStart(init.thenBlock());
-              SmallVector<Value> fresh;
-              for (int64_t i = 0; i < blockRows; ++i)
-                for (int64_t j = 0; j < shape.panels; ++j)
-                  fresh.push_back(bias ? Value(vector::MaskedLoadOp::create(
-                                             b, vectorType, bias, {e, cols[j]},
-                                             masks[j], zero))
-                                       : zero);
-              scf::YieldOp::create(b, fresh);
-              b.setInsertionPointToStart(init.elseBlock());
-              SmallVector<Value> partial;
-              for (int64_t i = 0; i < blockRows; ++i)
-                for (int64_t j = 0; j < shape.panels; ++j)
-                  partial.push_back(vector::MaskedLoadOp::create(
-                      b, vectorType, output, {rowIndex[i], cols[j]}, masks[j],
-                      zero));
-              scf::YieldOp::create(b, partial);
-            }
-            SmallVector<Value> sums = emitRegisterTile(
-                b, shape, blockRows, k0, k1, init.getResults(),
-                [&](int64_t i, Value kk) {
-                  return b.load(rows, {rowIndex[i], kk});
-                },
-                [&](int64_t j, Value kk) -> Value {
-                  Value panel = arith::AddIOp::create(b, panel0, b.index(j));
-                  return vector::LoadOp::create(b, vectorType, weight,
-                                                {e, panel, kk, b.index(0)});
-                });
-            for (int64_t i = 0; i < blockRows; ++i)
-              for (int64_t j = 0; j < shape.panels; ++j)
-                vector::MaskedStoreOp::create(b, output, {rowIndex[i], cols[j]},
-                                              masks[j],
-                                              sums[i * shape.panels + j]);
-          });
-        });
+    TiledProduct product;
+    product.rowBegin = lo;
+    product.rowEnd = hi;
+    product.depth = k;
+    product.col0 = arith::MulIOp::create(b, tile, b.index(kTileColumns));
+    product.width = kTileColumns;
+    product.columnLimit = n;
+    product.output = output;
+    auto loadA = [&](Value row, Value kk) { return b.load(rows, {row, kk}); };
+    auto loadB = [&](Value col, Value kk, Value) -> Value {
+      Value panel = arith::DivUIOp::create(b, col, b.index(shape.lanes));
+      return vector::LoadOp::create(b, vectorType, weight,
+                                    {e, panel, kk, b.index(0)});
+    };
+    auto initial = [&](Value, Value col, Value mask) -> Value {
+      if (!bias)
+        return zero;
+      return vector::MaskedLoadOp::create(b, vectorType, bias, {e, col}, mask,
+                                          zero);
+    };
+    product.loadA = loadA;
+    product.loadB = loadB;
+    product.initial = initial;
+    emitTiledProduct(b, shape, product);
   });
   zeroUnroutedRows(b, offsets, numExperts, output);
   op.replaceAllUsesWith(b.result(output));
