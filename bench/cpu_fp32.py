@@ -6,9 +6,12 @@ com.microsoft.MoE form (so ONNX Runtime runs its own MoE kernel), compiles
 it once with moec, then times the moec binary and ONNX Runtime CPU
 (onnxruntime-node) at each token count with the same threads. Inputs cycle
 through 16 windows of different tokens, so decode does not find the chosen
-experts in the cache. The read bandwidth roofline (moec-roofline, 2 GiB)
-is measured before and after each shape. Writes a markdown table, a JSON
-file and a PNG plot.
+experts in the cache. The read bandwidth roofline
+(moec-roofline: a read-only reduction over 2 GiB with the same threads) is
+measured right before and after every timed series, moec's and ONNX
+Runtime's alike, and each series is compared with the mean of its own two:
+this machine's bandwidth drifts by tens of percent within a minute. Writes
+a markdown page (the table), a JSON file and a PNG plot.
 
 usage: bench/cpu_fp32.py [--build build] [--work DIR] [--shapes a,b]
        [--tokens 1,8,32,128,512] [--threads 2] [--out docs/benchmarks]
@@ -45,9 +48,12 @@ def run(cmd, **kw):
     return result.stdout
 
 
+def roofline_program(build):
+    return os.path.join(build, "bin", "moec-roofline")
+
+
 def roofline(build, threads):
-    out = run([os.path.join(build, "bin", "moec-roofline"), "--gib", "2",
-               "--threads", str(threads)])
+    out = run([roofline_program(build), "--threads", str(threads)])
     return float(re.search(r"median_gb_per_s=([0-9.]+)", out).group(1))
 
 
@@ -80,18 +86,22 @@ def bench_shape(args, name):
                                dtype=np.float32)
     np.save(os.path.join(d, "pool.npy"), pool)
 
-    roof_before = roofline(args.build, args.threads)
+    os.sync()  # the weights just written must not be flushing while we time
     rows = []
     for tokens in args.tokens:
         path = os.path.join(d, f"pool_{tokens}.npy")
         np.save(path, pool[:WINDOWS * tokens])
+        before = roofline(args.build, args.threads)
         out = run([os.path.join(d, "moe"), "--input", path, "--bench",
                    "--bench-tokens", str(tokens), "--threads",
                    str(args.threads), "--iterations",
                    str(iterations_for(cfg, tokens))])
+        after = roofline(args.build, args.threads)
         os.remove(path)
         ms = float(re.search(r"latency_ms=([0-9.]+)", out).group(1))
-        rows.append(dict(shape=name, tokens=tokens, moec_ms=ms))
+        rows.append(dict(shape=name, tokens=tokens, moec_ms=ms,
+                         moec_roofline=(before + after) / 2,
+                         moec_roofline_range=[before, after]))
         print(f"[{name}] moec T={tokens}: {ms:.3f} ms", flush=True)
     ort_runs = [f"{t}:{iterations_for(cfg, t)}" for t in args.tokens]
     check_tokens = 8 if 8 in args.tokens else args.tokens[0]
@@ -99,12 +109,17 @@ def bench_shape(args, name):
     out = run(["node", os.path.join(HERE, "ort_moe.js"),
                os.path.join(d, "model.onnx"), os.path.join(d, "pool.npy"),
                str(args.threads)] + ort_runs +
-              ["--dump", str(check_tokens), dump], cwd=ROOT)
+              ["--dump", str(check_tokens), dump,
+               "--roofline", roofline_program(args.build)], cwd=ROOT)
     for line, row in zip(out.strip().splitlines(), rows):
-        row["ort_ms"] = json.loads(line)["median_ms"]
+        result = json.loads(line)
+        row["ort_ms"] = result["median_ms"]
+        row["ort_roofline"] = (result["roofline_before"] +
+                               result["roofline_after"]) / 2
+        row["ort_roofline_range"] = [result["roofline_before"],
+                                     result["roofline_after"]]
         print(f"[{name}] ORT T={row['tokens']}: {row['ort_ms']:.3f} ms",
               flush=True)
-    roof_after = roofline(args.build, args.threads)
 
     # Agreement: moec and ONNX Runtime on the same tokens.
     x = os.path.join(d, "check.npy")
@@ -116,19 +131,17 @@ def bench_shape(args, name):
     theirs = np.fromfile(dump, np.float32).reshape(ours.shape)
     agreement = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
 
-    roof = (roof_before + roof_after) / 2
     for row in rows:
         flops, decode_bytes = layer_costs(cfg, row["tokens"])
-        row.update(roofline_gb_per_s=roof, roofline_before=roof_before,
-                   roofline_after=roof_after, compile_s=compile_s,
-                   max_rel_diff_vs_ort=agreement)
+        row.update(compile_s=compile_s, max_rel_diff_vs_ort=agreement)
         for who in ("moec", "ort"):
             seconds = row[f"{who}_ms"] / 1e3
             row[f"{who}_gflops"] = flops / seconds / 1e9
             row[f"{who}_pct_peak"] = 100 * row[f"{who}_gflops"] / args.peak_gflops
             if row["tokens"] == 1:
                 row[f"{who}_gb_per_s"] = decode_bytes / seconds / 1e9
-                row[f"{who}_pct_roofline"] = 100 * row[f"{who}_gb_per_s"] / roof
+                row[f"{who}_pct_roofline"] = (100 * row[f"{who}_gb_per_s"] /
+                                              row[f"{who}_roofline"])
         row["speedup_vs_ort"] = row["ort_ms"] / row["moec_ms"]
     if not args.keep:
         shutil.rmtree(d)
@@ -152,16 +165,20 @@ def markdown(rows, args):
             f"{bw('ort')} | {r['moec_gflops']:.0f} ({r['moec_pct_peak']:.0f}%) "
             f"| {r['ort_gflops']:.0f} ({r['ort_pct_peak']:.0f}%) |")
     lines.append("")
-    lines.append("| layer | roofline before / after (GB/s) | moec compile (s) "
+    lines.append("| layer | decode roofline, GB/s (before / after moec; "
+                 "before / after ORT) | moec compile (s) "
                  "| max \\|moec - ORT\\| / max \\|ORT\\| |")
-    lines.append("|---|---:|---:|---:|")
+    lines.append("|---|---|---:|---:|")
     seen = set()
     for r in rows:
         if r["shape"] in seen:
             continue
         seen.add(r["shape"])
-        lines.append(f"| {r['shape']} | {r['roofline_before']:.1f} / "
-                     f"{r['roofline_after']:.1f} | {r['compile_s']:.1f} | "
+        decode = next(x for x in rows
+                      if x["shape"] == r["shape"] and x["tokens"] == 1)
+        m, o = decode["moec_roofline_range"], decode["ort_roofline_range"]
+        lines.append(f"| {r['shape']} | {m[0]:.1f} / {m[1]:.1f}; "
+                     f"{o[0]:.1f} / {o[1]:.1f} | {r['compile_s']:.1f} | "
                      f"{r['max_rel_diff_vs_ort']:.1e} |")
     return "\n".join(lines) + "\n"
 

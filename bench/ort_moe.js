@@ -4,15 +4,18 @@
 // count.
 //
 // usage: node bench/ort_moe.js MODEL.onnx POOL.npy THREADS T:ITERATIONS...
-//        [--dump T FILE]
+//        [--dump T FILE] [--roofline PROGRAM]
 //
 // POOL.npy holds float32 [R, H] token rows; the run for T tokens takes
 // windows rows [w*T, (w+1)*T) for w = 0, 1, ... while they fit, one window
 // per run, the same windows the moec binary's --bench-tokens takes. One
 // untimed run precedes the timed ones. --dump writes the output of window 0
-// at T tokens as raw float32, to compare with moec.
+// at T tokens as raw float32, to compare with moec. --roofline runs
+// PROGRAM (moec-roofline) right before and after each token count's timed
+// runs and adds its median GB/s as roofline_before / roofline_after.
 'use strict';
 
+const {execFileSync} = require('child_process');
 const fs = require('fs');
 const ort = require('onnxruntime-node');
 
@@ -35,15 +38,20 @@ function readNpyFloat32(file) {
 
 async function main() {
   const args = process.argv.slice(2);
-  let dump = null;
+  let dump = null, roofline = null;
   const at = args.indexOf('--dump');
   if (at >= 0) {
     dump = {tokens: Number(args[at + 1]), file: args[at + 2]};
     args.splice(at, 3);
   }
+  const rooflineAt = args.indexOf('--roofline');
+  if (rooflineAt >= 0) {
+    roofline = args[rooflineAt + 1];
+    args.splice(rooflineAt, 2);
+  }
   if (args.length < 4) {
     console.error('usage: node ort_moe.js MODEL.onnx POOL.npy THREADS ' +
-                  'T:ITERATIONS... [--dump T FILE]');
+                  'T:ITERATIONS... [--dump T FILE] [--roofline PROGRAM]');
     process.exit(2);
   }
   const [model, poolFile, threadsArg, ...runs] = args;
@@ -71,15 +79,22 @@ async function main() {
     const first = await session.run(feeds[0]);
     if (dump && dump.tokens === tokens)
       fs.writeFileSync(dump.file, Buffer.from(first[output].data.buffer));
+    const measureRoofline = () => roofline && Number(
+        execFileSync(roofline, ['--threads', String(threads)], {encoding: 'utf8'})
+            .match(/median_gb_per_s=([0-9.]+)/)[1]);
+    const rooflineBefore = measureRoofline();
     const ms = [];
     for (let i = 0; i < iterations; ++i) {
       const start = process.hrtime.bigint();
       await session.run(feeds[(i + 1) % windows]);
       ms.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
+    const rooflineAfter = measureRoofline();
     ms.sort((a, b) => a - b);
     console.log(JSON.stringify({tokens, windows, threads, iterations,
-                                median_ms: ms[ms.length >> 1], min_ms: ms[0]}));
+                                median_ms: ms[ms.length >> 1], min_ms: ms[0],
+                                roofline_before: rooflineBefore,
+                                roofline_after: rooflineAfter}));
   }
 }
 

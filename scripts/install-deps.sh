@@ -22,6 +22,8 @@ packages=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   # Test-model generators and references (run with /usr/bin/python3).
   python3-onnx python3-numpy
+  # The benchmarks' plots (bench/).
+  python3-matplotlib
 )
 
 missing=()
