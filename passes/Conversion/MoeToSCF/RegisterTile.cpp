@@ -101,20 +101,29 @@ void moec::emitTiledProduct(LoopBuilder &b, const TileShape &shape,
           SmallVector<Value> rowIndex;
           for (int64_t i = 0; i < rows; ++i)
             rowIndex.push_back(arith::AddIOp::create(b, r0, b.index(i)));
-          // The first k block starts from `initial`, later ones from the
-          // partial sums stored in the output.
+          // Each k block sums from zero, then adds its sums to `initial`
+          // (first block) or to what the blocks before it stored: blocked
+          // summation, whose rounding error grows with the block length
+          // rather than with K.
+          SmallVector<Value> zeros(rows * shape.panels, zero);
+          SmallVector<Value> sums = emitRegisterTile(
+              b, shape, rows, k0, k1, zeros,
+              [&](int64_t i, Value k) { return p.loadA(rowIndex[i], k); },
+              [&](int64_t j, Value k) {
+                return p.loadB(cols[j], k, masks[j]);
+              });
           SmallVector<Type> accTypes(rows * shape.panels, vectorType);
-          auto init = scf::IfOp::create(b, accTypes, firstBlock,
+          auto base = scf::IfOp::create(b, accTypes, firstBlock,
                                         /*withElseRegion=*/true);
           {
             OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(init.thenBlock());
+            b.setInsertionPointToStart(base.thenBlock());
             SmallVector<Value> fresh, partial;
             for (int64_t i = 0; i < rows; ++i)
               for (int64_t j = 0; j < shape.panels; ++j)
                 fresh.push_back(p.initial(rowIndex[i], cols[j], masks[j]));
             scf::YieldOp::create(b, fresh);
-            b.setInsertionPointToStart(init.elseBlock());
+            b.setInsertionPointToStart(base.elseBlock());
             for (int64_t i = 0; i < rows; ++i)
               for (int64_t j = 0; j < shape.panels; ++j)
                 partial.push_back(vector::MaskedLoadOp::create(
@@ -122,12 +131,8 @@ void moec::emitTiledProduct(LoopBuilder &b, const TileShape &shape,
                     zero));
             scf::YieldOp::create(b, partial);
           }
-          SmallVector<Value> sums = emitRegisterTile(
-              b, shape, rows, k0, k1, init.getResults(),
-              [&](int64_t i, Value k) { return p.loadA(rowIndex[i], k); },
-              [&](int64_t j, Value k) {
-                return p.loadB(cols[j], k, masks[j]);
-              });
+          for (auto [sum, start] : llvm::zip(sums, base.getResults()))
+            sum = arith::AddFOp::create(b, sum, start);
           for (int64_t i = 0; i < rows; ++i)
             for (int64_t j = 0; j < shape.panels; ++j)
               vector::MaskedStoreOp::create(b, p.output, {rowIndex[i], cols[j]},
