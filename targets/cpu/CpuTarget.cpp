@@ -57,7 +57,11 @@ public:
     int64_t lanes = cpu::getVectorLanes(options);
     std::string tiles =
         lanes ? "{vector-width=" + std::to_string(lanes) +
-                    " tile-panels=" + std::to_string(lanes == 16 ? 4 : 2) + "}"
+                    " tile-panels=" + std::to_string(lanes == 16 ? 4 : 2) +
+                    (options.tileDepth
+                         ? " tile-depth=" + std::to_string(options.tileDepth)
+                         : "") +
+                    "}"
               : "";
     std::string pipeline =
         std::string(kPipelineHead) + "convert-moe-to-scf" + tiles + "," +

@@ -77,6 +77,11 @@ static cl::opt<uint64_t> embedMaxBytes(
     cl::desc("Weights smaller than this are embedded in the binary; larger "
              "ones go to OUT.weights.safetensors beside it (default 1 MiB)"),
     cl::init(uint64_t(1) << 20), cl::cat(category));
+static cl::opt<int64_t> tileDepth(
+    "tile-depth",
+    cl::desc("k extent of one pass over a matmul's register tile (0: the "
+             "target's choice, 512 on CPUs; for tuning and tests)"),
+    cl::init(0), cl::cat(category));
 enum class Emit { Mlir, Llvm, Obj, Exe };
 static cl::opt<Emit>
     emit("emit", cl::desc("What to produce"), cl::init(Emit::Exe),
@@ -200,6 +205,11 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.maxTokens = maxTokens;
   options.embedMaxBytes = embedMaxBytes;
+  if (tileDepth < 0) {
+    llvm::errs() << "moec: error: --tile-depth must be 0 or positive\n";
+    return 1;
+  }
+  options.tileDepth = tileDepth;
   options.outputPath = outputPath.empty() ? defaultOutputPath() : outputPath;
   options.modelName = llvm::sys::path::stem(options.outputPath).str();
 

@@ -39,6 +39,9 @@ struct TargetOptions {
   /// Weights smaller than this are embedded in the binary; larger ones go
   /// to a weights file beside it.
   uint64_t embedMaxBytes = uint64_t(1) << 20;
+  /// k extent of one pass over a matmul's register tile; 0: the target's
+  /// choice. For tuning and for tests that need several k blocks.
+  int64_t tileDepth = 0;
   /// The file to produce (executable, object or IR).
   std::string outputPath;
   /// A short name for the model, used in the binary's messages.
