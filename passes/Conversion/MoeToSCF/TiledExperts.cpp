@@ -27,6 +27,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Parallel.h"
 
 #include <cstring>
 
@@ -46,7 +47,7 @@ static std::vector<uint8_t> packPanels(const float *source, int64_t experts,
   int64_t panels = paddedColumns(n) / lanes;
   std::vector<uint8_t> bytes(size_t(experts * panels * k * lanes) * 4, 0);
   auto *packed = reinterpret_cast<float *>(bytes.data());
-  for (int64_t e = 0; e < experts; ++e)
+  llvm::parallelFor(0, size_t(experts), [&](size_t e) {
     for (int64_t p = 0; p < panels; ++p) {
       float *panel = packed + (e * panels + p) * k * lanes;
       for (int64_t l = 0; l < lanes && p * lanes + l < n; ++l) {
@@ -55,6 +56,7 @@ static std::vector<uint8_t> packPanels(const float *source, int64_t experts,
           panel[kk * lanes + l] = row[kk];
       }
     }
+  });
   return bytes;
 }
 
