@@ -150,6 +150,12 @@ def bench_shape(args, name):
 
 def markdown(rows, args):
     lines = [
+        "# fp32 MoE layers: moec vs ONNX Runtime",
+        "",
+        f"Written by bench/cpu_fp32.py on {time.strftime('%Y-%m-%d')}, "
+        f"{args.threads} threads, fp32 peak {args.peak_gflops:.0f} GFLOP/s; "
+        "how to read it: docs/cpu-performance.md.",
+        "",
         "| layer | T | moec ms | ORT ms | moec / ORT speed | moec tokens/s | "
         "moec GB/s (% roofline) | ORT GB/s (% roofline) | moec GFLOP/s "
         "(% peak) | ORT GFLOP/s (% peak) |",
