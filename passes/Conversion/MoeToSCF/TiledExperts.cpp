@@ -11,9 +11,8 @@
 //
 // Parallel iterations are (64-column tile, expert) pairs, tile-major, so
 // every chunk the runtime hands a thread holds an equal share of each
-// expert's work however few experts the tokens chose. Within one, k runs
-// in blocks of `depth`; each block sweeps all of the expert's rows over
-// the tile in register tiles, adding to the output of the previous block.
+// expert's work however few experts the tokens chose. Within one, the
+// expert's rows sweep the tile in register tiles (emitTiledProduct).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,7 +28,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Parallel.h"
 
-#include <cstring>
 
 using namespace mlir;
 using namespace moec;
