@@ -70,6 +70,16 @@ def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
   ];
 }
 
+// The register-tile shape both matmul lowerings take (RegisterTile.h).
+defvar RegisterTileOptions = [
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
+           "rows of a register tile">,
+    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
+           "vectors across a register tile">,
+    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
+           "k extent of one pass over a register tile">
+];
+
 def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
   let summary = "lower the router and the sparse-path moe ops to loops over buffers";
   let description = [{
@@ -99,17 +109,11 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
     Parallel loops are `scf.parallel`; targets decide how they map to
     threads. Packed float formats (e2m1, fp8) are reported as unsupported.
   }];
-  let options = [
+  let options = !listconcat([
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of the target's vectors; 0 keeps every grouped "
-           "matmul on scalar dot products">,
-    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
-           "rows of a register tile">,
-    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
-           "vectors across a register tile">,
-    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
-           "k extent of one pass over a register tile">
-  ];
+           "matmul on scalar dot products">
+  ], RegisterTileOptions);
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
@@ -130,16 +134,10 @@ def ConvertMatmulToTiles : Pass<"convert-matmul-to-tiles", "mlir::ModuleOp"> {
     columns. Like `convert-moe-to-scf`, it stays at tensor level. Other
     matmuls are left alone.
   }];
-  let options = [
+  let options = !listconcat([
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes of the target's vectors">,
-    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
-           "rows of a register tile">,
-    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
-           "vectors across a register tile">,
-    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
-           "k extent of one pass over a register tile">
-  ];
+           "f32 lanes of the target's vectors">
+  ], RegisterTileOptions);
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
     "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
