@@ -9,6 +9,7 @@
 
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
+#include "runtime/ProfileRecorder.h"
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -65,6 +66,7 @@ struct Options {
   int iterations = 20;
   int benchTokens = 0;
   int threads = 0;
+  std::string profileOut;
 };
 
 [[noreturn]] void usageError(const std::string &message) {
@@ -107,7 +109,15 @@ void printHelp(const Model &model, const char *argv0) {
               "differently; the inputs\n"
               "                         hold a multiple of T rows\n"
               "  --threads N            threads (default: the CPUs this "
-              "process may use)\n\n");
+              "process may use)\n");
+  if (model.profiledLayers)
+    std::printf("  --profile-out FILE     where to write the routing profile "
+                "of this run\n"
+                "                         (JSON, and FILE's .safetensors "
+                "sidecar; default\n"
+                "                         %s.profile.json)\n",
+                model.name.c_str());
+  std::printf("\n");
   std::printf("inputs (T: any size from 0 to %lld):\n",
               (long long)model.maxTokens);
   for (const TensorSpec &input : model.inputs)
@@ -169,6 +179,11 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       options.iterations = number(value());
     } else if (arg == "--bench-tokens") {
       options.benchTokens = number(value());
+    } else if (arg == "--profile-out") {
+      if (!model.profiledLayers)
+        usageError("--profile-out needs a binary built with moec "
+                   "--profile-routing");
+      options.profileOut = value();
     } else if (arg == "--threads") {
       options.threads = number(value());
     } else {
@@ -228,6 +243,28 @@ void checkInput(const TensorSpec &spec, const NpyArray &array,
               describeShape(shape) + ", the model needs " +
               describeShape(spec.shape) +
               " with T <= " + std::to_string(maxTokens));
+}
+
+/// Writes the routing profile the first run recorded; timed runs record
+/// nothing.
+void writeProfile(const Model &model, const Options &options) {
+  setProfileRecording(false);
+  std::string error = profileRecordingError();
+  RoutingProfile &profile = recordedProfile();
+  profile.model = model.name;
+  if (error.empty() && int64_t(profile.layers.size()) != model.profiledLayers)
+    error = "recorded " + std::to_string(profile.layers.size()) +
+            " MoE layers, the model has " +
+            std::to_string(model.profiledLayers);
+  std::string path = options.profileOut.empty()
+                         ? model.name + ".profile.json"
+                         : options.profileOut;
+  if (error.empty() && writeRoutingProfile(profile, path, error)) {
+    std::fprintf(stderr, "routing profile: %s (%lld MoE layers)\n",
+                 path.c_str(), (long long)profile.layers.size());
+    return;
+  }
+  dataError("routing profile: " + error);
 }
 
 std::string executableDirectory(const char *argv0) {
@@ -390,6 +427,8 @@ int main(int argc, char **argv) {
   }
 
   std::vector<Result> results = run(model, windows[0], weights);
+  if (model.profiledLayers)
+    writeProfile(model, options);
   for (size_t i = 0; i < model.outputs.size(); ++i) {
     const TensorSpec &spec = model.outputs[i];
     auto named = options.outputs.find(spec.name);

@@ -47,6 +47,8 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
     model.name = name->string;
   if (const json::Value *max = field("max_tokens"))
     model.maxTokens = int64_t(max->number);
+  if (const json::Value *layers = field("profiled_layers"))
+    model.profiledLayers = int64_t(layers->number);
   if (const json::Value *file = field("weights_file"))
     model.weightsFile = file->string;
   if (const json::Value *sum = field("weights_checksum"))

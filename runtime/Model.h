@@ -42,6 +42,8 @@ struct WeightSpec {
 struct Model {
   std::string name;
   int64_t maxTokens = 0;
+  /// MoE layers that record a routing profile (moec --profile-routing).
+  int64_t profiledLayers = 0;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::vector<WeightSpec> weights;

@@ -4,8 +4,14 @@
 #define MOEC_PASSES_SPARSITY_PASSES_H
 
 #include "dialects/moe/IR/MoeDialect.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
+
+#include <optional>
 
 namespace moec {
 
@@ -16,9 +22,11 @@ class ExpertsOp;
 #define GEN_PASS_DECL
 #include "passes/Sparsity/Passes.h.inc"
 
-/// Replaces `experts` by dispatch, grouped matmuls, activation and combine.
-mlir::Value rewriteToSparseDispatch(mlir::RewriterBase &rewriter,
-                                    moe::ExpertsOp experts);
+/// Replaces `experts` by dispatch, grouped matmuls, activation and combine;
+/// with a `capacity`, every expert gets that many row slots.
+mlir::Value
+rewriteToSparseDispatch(mlir::RewriterBase &rewriter, moe::ExpertsOp experts,
+                        std::optional<int64_t> capacity = std::nullopt);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Sparsity/Passes.h.inc"

@@ -20,12 +20,14 @@ using namespace mlir;
 using namespace moec;
 
 Value moec::rewriteToSparseDispatch(RewriterBase &rewriter,
-                                    moe::ExpertsOp experts) {
+                                    moe::ExpertsOp experts,
+                                    std::optional<int64_t> capacity) {
   Location loc = experts.getLoc();
   rewriter.setInsertionPoint(experts);
   auto dispatch =
       moe::DispatchOp::create(rewriter, loc, experts.getInput(),
-                              experts.getExpertIds(), experts.getNumExperts());
+                              experts.getExpertIds(), experts.getNumExperts(),
+                              capacity);
   Value rows = dispatch.getRows();
   Value offsets = dispatch.getOffsets();
   auto matmul = [&](Value in, Value weight, Value bias) -> Value {

@@ -156,6 +156,8 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string json = "{\"format\": 1, \"model\": ";
   rt::json::appendQuoted(json, options.modelName);
   json += ", \"max_tokens\": " + std::to_string(options.maxTokens);
+  if (auto layers = module->getAttrOfType<IntegerAttr>("moec.profiled_layers"))
+    json += ", \"profiled_layers\": " + std::to_string(layers.getInt());
   json += ",\n \"inputs\": [";
   if (failed(appendValues(json, module, "moec.inputs")))
     return failure();

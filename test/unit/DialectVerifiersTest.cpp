@@ -84,7 +84,7 @@ TEST_F(DialectVerifiersTest, DispatchChecksOffsetCount) {
   Type i32 = builder.getI32Type();
   auto dispatch = DispatchOp::create(
       builder, loc, tensor({8, 64}), tensor({8}, i32), tensor({8}, i32), x,
-      ids, builder.getI64IntegerAttr(8));
+      ids, builder.getI64IntegerAttr(8), IntegerAttr());
   EXPECT_EQ(verifyMessage(dispatch), "'moe.dispatch' op expects 9 offsets "
                                      "(num_experts + 1), got 8");
 }

@@ -16,6 +16,8 @@
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Sparsity/Passes.h"
+#include "tools/moec/ProfileCommand.h"
+#include "tools/moec/SparsityOptions.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -82,6 +84,36 @@ static cl::opt<int64_t> tileDepth(
     cl::desc("k extent of one pass over a matmul's register tile (0: the "
              "target's choice, 512 on CPUs; for tuning and tests)"),
     cl::init(0), cl::cat(category));
+static cl::OptionCategory sparsityCategory(
+    "expert sparsity (docs/sparsity.md)");
+static cl::opt<bool> profileRouting(
+    "profile-routing",
+    cl::desc("Build an instrumented binary that writes a routing profile "
+             "(run it with --profile-out FILE)"),
+    cl::cat(sparsityCategory));
+static cl::opt<std::string> pruneExperts(
+    "prune-experts",
+    cl::desc("Remove experts: PROFILE:keep=N | threshold=X | budget=F "
+             "[,metric=saliency], or PROFILE:saliency=X"),
+    cl::value_desc("spec"), cl::cat(sparsityCategory));
+static cl::opt<std::string> skipExperts(
+    "skip-experts",
+    cl::desc("Skip a chosen expert whose weight is below beta * the top "
+             "weight: beta=B, or PROFILE[:fraction=F] for a beta per layer"),
+    cl::value_desc("spec"), cl::cat(sparsityCategory));
+static cl::opt<int64_t>
+    reduceTopK("reduce-topk", cl::desc("Route every token to K experts"),
+               cl::value_desc("K"), cl::init(0), cl::cat(sparsityCategory));
+static cl::opt<std::string> mergeExperts(
+    "merge-experts",
+    cl::desc("Merge experts with similar mean outputs: PROFILE:keep=N or "
+             "PROFILE:similarity=S"),
+    cl::value_desc("spec"), cl::cat(sparsityCategory));
+static cl::opt<double> staticCapacity(
+    "static-capacity",
+    cl::desc("Give every expert ceil(CF * T * k / E) token slots (needs a "
+             "static token count; changes numerics when a slot overflows)"),
+    cl::value_desc("CF"), cl::init(0.0), cl::cat(sparsityCategory));
 enum class Emit { Mlir, Llvm, Obj, Exe };
 static cl::opt<Emit>
     emit("emit", cl::desc("What to produce"), cl::init(Emit::Exe),
@@ -161,12 +193,15 @@ int main(int argc, char **argv) {
   for (const TargetBackend *target : targets.getTargets())
     target->registerPasses();
 
-  cl::HideUnrelatedOptions(category);
+  if (argc > 1 && StringRef(argv[1]) == "profile")
+    return runProfileCommand(argc - 1, argv + 1);
+  cl::HideUnrelatedOptions({&category, &sparsityCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "moec: compile a Mixture-of-Experts ONNX model into a standalone "
       "binary\n\n  moec model.onnx [-o model] && ./model --input "
-      "x=x.npy --output y.npy\n");
+      "x=x.npy --output y.npy\n  moec profile merge|show ...  (routing "
+      "profiles; moec profile --help)\n");
 
   if (listTargets) {
     for (const TargetBackend *target : targets.getTargets())
@@ -247,10 +282,38 @@ int main(int argc, char **argv) {
       })))
     return 1;
   progress.done("imported " + inputPath + ", MoE blocks raised");
-  if (failed(runPasses(
-          [](PassManager &pm) { pm.addPass(createMoeSparseDispatch()); })))
+  SparsityFlags sparsity;
+  sparsity.pruneExperts = pruneExperts;
+  sparsity.skipExperts = skipExperts;
+  sparsity.mergeExperts = mergeExperts;
+  sparsity.reduceTopK = reduceTopK;
+  sparsity.staticCapacity = staticCapacity;
+  sparsity.report = !quiet;
+  if (reduceTopK < 0 || staticCapacity < 0) {
+    llvm::errs() << "moec: error: --reduce-topk and --static-capacity must "
+                    "be positive\n";
     return 1;
-  progress.done("sparse dispatch");
+  }
+  if (sparsity.any()) {
+    PassManager check(&context);
+    std::string error = addSparsityPasses(check, sparsity);
+    if (!error.empty()) {
+      llvm::errs() << "moec: error: " << error << "\n";
+      return 1;
+    }
+    if (failed(runPasses(
+            [&](PassManager &pm) { addSparsityPasses(pm, sparsity); })))
+      return 1;
+    progress.done("expert sparsity");
+  }
+  if (failed(runPasses([](PassManager &pm) {
+        pm.addPass(createMoeSparseDispatch());
+        if (profileRouting)
+          pm.addPass(createMoeInstrumentRouting());
+      })))
+    return 1;
+  progress.done(profileRouting ? "sparse dispatch, routing instrumented"
+                               : "sparse dispatch");
   if (failed(runPasses([&](PassManager &pm) {
         target->buildLoweringPipeline(pm, options);
       }))) {

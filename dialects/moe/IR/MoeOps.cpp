@@ -421,18 +421,28 @@ void ExpertsOp::getCanonicalizationPatterns(RewritePatternSet &patterns,
 // DispatchOp
 //===----------------------------------------------------------------------===//
 
+/// Rows a dispatch produces: tokens * k, or num_experts * capacity.
+static int64_t dispatchRows(RankedTensorType idsType, int64_t numExperts,
+                            std::optional<int64_t> capacity) {
+  if (capacity)
+    return numExperts * *capacity;
+  return mulDims(idsType.getDimSize(0), idsType.getDimSize(1));
+}
+
 void DispatchOp::build(OpBuilder &builder, OperationState &state, Value input,
-                       Value expertIds, int64_t numExperts) {
+                       Value expertIds, int64_t numExperts,
+                       std::optional<int64_t> capacity) {
   auto inputType = cast<RankedTensorType>(input.getType());
   auto idsType = cast<RankedTensorType>(expertIds.getType());
-  int64_t numPairs = mulDims(idsType.getDimSize(0), idsType.getDimSize(1));
+  int64_t numRows = dispatchRows(idsType, numExperts, capacity);
   Type i32 = builder.getI32Type();
   build(builder, state,
-        RankedTensorType::get({numPairs, inputType.getDimSize(1)},
+        RankedTensorType::get({numRows, inputType.getDimSize(1)},
                               inputType.getElementType()),
-        RankedTensorType::get({numPairs}, i32),
+        RankedTensorType::get({numRows}, i32),
         RankedTensorType::get({numExperts + 1}, i32), input, expertIds,
-        builder.getI64IntegerAttr(numExperts));
+        builder.getI64IntegerAttr(numExperts),
+        capacity ? builder.getI64IntegerAttr(*capacity) : IntegerAttr());
 }
 
 void DispatchOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
@@ -451,14 +461,16 @@ LogicalResult DispatchOp::verify() {
     return failure();
   RankedTensorType inputType = getInput().getType();
   RankedTensorType idsType = getExpertIds().getType();
-  int64_t numPairs = mulDims(idsType.getDimSize(0), idsType.getDimSize(1));
+  int64_t numRows = dispatchRows(idsType, getNumExperts(), getCapacity());
+  StringRef rowsName =
+      getCapacity() ? "num_experts * capacity" : "tokens * k";
   if (failed(verifyDim(op, getExpertIds(), 0, inputType.getDimSize(0),
                        "expert ids", "the token count")) ||
-      failed(verifyDim(op, getRows(), 0, numPairs, "rows", "tokens * k")) ||
+      failed(verifyDim(op, getRows(), 0, numRows, "rows", rowsName)) ||
       failed(verifyDim(op, getRows(), 1, inputType.getDimSize(1), "rows",
                        "the hidden size")) ||
-      failed(verifyDim(op, getPermutation(), 0, numPairs, "permutation",
-                       "tokens * k")))
+      failed(verifyDim(op, getPermutation(), 0, numRows, "permutation",
+                       rowsName)))
     return failure();
   if (getRows().getType().getElementType() != inputType.getElementType())
     return emitOpError("rows and input element types differ");
@@ -622,10 +634,7 @@ LogicalResult CombineOp::verify() {
       failed(verifyRank(op, getOutput(), 2, "output")))
     return failure();
   RankedTensorType weightsType = getRoutingWeights().getType();
-  int64_t numPairs =
-      mulDims(weightsType.getDimSize(0), weightsType.getDimSize(1));
-  if (failed(verifyDim(op, getRows(), 0, numPairs, "rows", "tokens * k")) ||
-      failed(verifyDim(op, getPermutation(), 0,
+  if (failed(verifyDim(op, getPermutation(), 0,
                        getRows().getType().getDimSize(0), "permutation",
                        "the row count")) ||
       failed(verifyDim(op, getOutput(), 0, weightsType.getDimSize(0), "output",
@@ -637,6 +646,39 @@ LogicalResult CombineOp::verify() {
       getRows().getType().getElementType())
     return emitOpError("output and rows element types differ");
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// SkipExpertsOp, RemapExpertsOp
+//===----------------------------------------------------------------------===//
+
+/// Routing weights and ids of the same [tokens, k] shape.
+static LogicalResult verifyRoutingPair(Operation *op, Value weights,
+                                       Value ids) {
+  if (failed(verifyRank(op, weights, 2, "weights ([tokens, k])")) ||
+      failed(verifyRank(op, ids, 2, "ids ([tokens, k])")))
+    return failure();
+  auto weightsType = cast<RankedTensorType>(weights.getType());
+  if (failed(verifyDim(op, ids, 0, weightsType.getDimSize(0), "ids",
+                       "the token count")) ||
+      failed(verifyDim(op, ids, 1, weightsType.getDimSize(1), "ids", "k")))
+    return failure();
+  return success();
+}
+
+LogicalResult SkipExpertsOp::verify() {
+  double threshold = getThreshold().convertToDouble();
+  if (!(threshold >= 0.0 && threshold <= 1.0))
+    return emitOpError() << "threshold must be in [0, 1], got " << threshold;
+  return verifyRoutingPair(getOperation(), getWeights(), getIds());
+}
+
+LogicalResult RemapExpertsOp::verify() {
+  for (int32_t target : getMap())
+    if (target < -1)
+      return emitOpError() << "map entries must be -1 or an expert, got "
+                           << target;
+  return verifyRoutingPair(getOperation(), getWeights(), getIds());
 }
 
 #define GET_OP_CLASSES

@@ -250,6 +250,64 @@ def Moe_ExpertsOp : Moe_Op<"experts", [Pure, AttrSizedOperandSegments,
   }];
 }
 
+def Moe_SkipExpertsOp : Moe_Op<"skip_experts", [Pure,
+    AllTypesMatch<["weights", "new_weights"]>,
+    AllTypesMatch<["ids", "new_ids"]>]> {
+  let summary = "drops the selected experts whose weight is small";
+  let description = [{
+    Dynamic expert skipping: for each token `t` with routing `weights`
+    `[T, k]` and `ids` `[T, k]` (a `moe.router`'s results) and
+    `m = max_j weights[t, j]`, a choice with `weights[t, j] < threshold * m`
+    is dropped: its id becomes -1 and its weight 0, so `moe.experts` and the
+    sparse path spend no work on it. The top choice is never dropped
+    (threshold <= 1). With `renormalize` (for routers that normalise their
+    top-k weights), the kept weights are multiplied by
+    `sum_j weights[t, j] / sum_kept weights[t, j]`, which is the weight the
+    router would have given them had it selected only the kept experts.
+
+    ```mlir
+    %w2, %ids2 = moe.skip_experts %weights, %ids threshold = 0.3 renormalize
+        : tensor<?x2xf32>, tensor<?x2xi32>
+    ```
+  }];
+  let arguments = (ins Moe_FloatTensor:$weights, Moe_IdTensor:$ids,
+                       F64Attr:$threshold, UnitAttr:$renormalize);
+  let results = (outs Moe_FloatTensor:$new_weights, Moe_IdTensor:$new_ids);
+  let assemblyFormat = [{
+    $weights `,` $ids `threshold` `=` $threshold
+    (`renormalize` $renormalize^)? attr-dict
+    `:` type($weights) `,` type($ids)
+  }];
+  let hasVerifier = 1;
+}
+
+def Moe_RemapExpertsOp : Moe_Op<"remap_experts", [Pure,
+    AllTypesMatch<["weights", "new_weights"]>,
+    AllTypesMatch<["ids", "new_ids"]>]> {
+  let summary = "renames selected experts after merging";
+  let description = [{
+    Expert merging keeps the router and replaces each expert by the merged
+    expert that absorbed it: `new_ids[t, j] = map[ids[t, j]]` (ids outside
+    the map stay -1). When two choices of one token land on the same merged
+    expert, the first keeps the summed weight and the later one is dropped
+    (id -1, weight 0): the merged expert runs once per token, weighted by
+    everything the router gave its members.
+
+    ```mlir
+    %w2, %ids2 = moe.remap_experts %weights, %ids map = [0, 1, 1, 2]
+        : tensor<?x2xf32>, tensor<?x2xi32>
+    ```
+  }];
+  let arguments = (ins Moe_FloatTensor:$weights, Moe_IdTensor:$ids,
+                       DenseI32ArrayAttr:$map);
+  let results = (outs Moe_FloatTensor:$new_weights, Moe_IdTensor:$new_ids);
+  let assemblyFormat = [{
+    $weights `,` $ids `map` `=` $map attr-dict
+    `:` type($weights) `,` type($ids)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Sparse-path ops
 //===----------------------------------------------------------------------===//
@@ -268,24 +326,38 @@ def Moe_DispatchOp : Moe_Op<"dispatch", [Pure,
       `offsets[e] .. offsets[e + 1]`; `offsets[0] = 0` and
       `offsets[num_experts]` is the number of routed pairs.
 
+    With a `capacity` C (static-capacity lowering), every expert owns
+    exactly C slots: `rows` is `[num_experts * C, H]`, `offsets[e] = e * C`,
+    and `permutation[i]` is the pair in slot `i`, or -1 for an empty slot
+    (whose row is zero). Pairs are placed in choice-major, token order (all
+    first choices in token order, then all second choices, ...); a pair
+    whose expert's C slots are taken overflows and is dropped, so it
+    contributes nothing to `moe.combine`.
+
     ```mlir
     %rows, %permutation, %offsets = moe.dispatch %x, %ids num_experts = 8
         : tensor<?x64xf32>, tensor<?x2xi32>
         -> tensor<?x64xf32>, tensor<?xi32>, tensor<9xi32>
+    %rows, %permutation, %offsets = moe.dispatch %x, %ids num_experts = 8
+        capacity = 4 : tensor<16x64xf32>, tensor<16x2xi32>
+        -> tensor<32x64xf32>, tensor<32xi32>, tensor<9xi32>
     ```
   }];
   let arguments = (ins Moe_FloatTensor:$input, Moe_IdTensor:$expert_ids,
-                       ConfinedAttr<I64Attr, [IntPositive]>:$num_experts);
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_experts,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$capacity);
   let results = (outs Moe_FloatTensor:$rows, Moe_IdTensor:$permutation,
                       Moe_IdTensor:$offsets);
   let assemblyFormat = [{
-    $input `,` $expert_ids `num_experts` `=` $num_experts attr-dict
+    $input `,` $expert_ids `num_experts` `=` $num_experts
+    (`capacity` `=` $capacity^)? attr-dict
     `:` type($input) `,` type($expert_ids)
     `->` type($rows) `,` type($permutation) `,` type($offsets)
   }];
   let builders = [
     OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$expertIds,
-                   "int64_t":$numExperts)>
+                   "int64_t":$numExperts,
+                   CArg<"std::optional<int64_t>", "std::nullopt">:$capacity)>
   ];
   let hasVerifier = 1;
 }
@@ -360,7 +432,9 @@ def Moe_CombineOp : Moe_Op<"combine", [Pure]> {
     The inverse of `moe.dispatch`: with `k` the second dimension of
     `routing_weights` `[T, k]`, pair `p = permutation[i]` and token
     `t = p / k`: `output[t] = sum_i routing_weights.flat[p] * rows[i]`.
-    `rows` is `[T * k, H]`, `permutation` `[T * k]`, `output` `[T, H]`.
+    `rows` is `[M, H]`, `permutation` `[M]`, `output` `[T, H]`; M is
+    `T * k`, or `E * C` after a dispatch with a capacity, where entries
+    outside `[0, T * k)` (empty slots) contribute nothing.
 
     ```mlir
     %y = moe.combine %out, %permutation, %weights

@@ -16,11 +16,17 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace moec::moe {
 
 /// The store dtype of an MLIR element type, if the store can hold it.
 std::optional<rt::DType> getDType(mlir::Type elementType);
+
+/// The little-endian bytes of a constant tensor (dense or dense resource),
+/// one element after another; std::nullopt when the store cannot hold its
+/// element type.
+std::optional<std::vector<uint8_t>> getConstantBytes(mlir::Attribute value);
 
 /// The MLIR element type of a store dtype.
 mlir::Type getElementType(mlir::MLIRContext *context, rt::DType dtype);

@@ -19,44 +19,6 @@ using namespace mlir;
 using namespace moec;
 using namespace moec::moe;
 
-/// The little-endian bytes of a constant tensor, one element after another,
-/// or std::nullopt when the store cannot hold its element type.
-static std::optional<std::vector<uint8_t>> getConstantBytes(Attribute value) {
-  auto shaped = dyn_cast<ShapedType>(cast<TypedAttr>(value).getType());
-  std::optional<rt::DType> dtype = getDType(shaped.getElementType());
-  if (!dtype)
-    return std::nullopt;
-  size_t elementSize = rt::dtypeSize(*dtype);
-  size_t numElements = shaped.getNumElements();
-  std::vector<uint8_t> bytes;
-  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
-    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
-    if (!blob || blob->getData().size() != numElements * elementSize)
-      return std::nullopt;
-    ArrayRef<char> data = blob->getData();
-    bytes.assign(data.begin(), data.end());
-    return bytes;
-  }
-  auto dense = dyn_cast<DenseElementsAttr>(value);
-  if (!dense)
-    return std::nullopt;
-  if (*dtype == rt::DType::Bool) {
-    for (bool element : dense.getValues<bool>())
-      bytes.push_back(element);
-    return bytes;
-  }
-  ArrayRef<char> raw = dense.getRawData();
-  if (dense.isSplat()) {
-    // A splat stores one element; the store holds them all.
-    bytes.reserve(numElements * elementSize);
-    for (size_t i = 0; i < numElements; ++i)
-      bytes.insert(bytes.end(), raw.begin(), raw.begin() + elementSize);
-  } else {
-    bytes.assign(raw.begin(), raw.end());
-  }
-  return bytes;
-}
-
 /// A readable key for a constant: its name location, else "constant".
 static std::string getKeyHint(Location loc) {
   if (auto name = loc->findInstanceOf<NameLoc>())

@@ -76,6 +76,9 @@ struct TileShape;
 mlir::LogicalResult lowerRouter(moe::RouterOp op);
 mlir::LogicalResult lowerDispatch(moe::DispatchOp op);
 mlir::LogicalResult lowerCombine(moe::CombineOp op);
+/// Router edits of the sparsity passes (RoutingEdits.cpp).
+mlir::LogicalResult lowerSkipExperts(moe::SkipExpertsOp op);
+mlir::LogicalResult lowerRemapExperts(moe::RemapExpertsOp op);
 /// With `tiles.lanes` > 0, fp32 grouped matmuls whose weight is known at
 /// compile time use register tiles (TiledExperts.cpp); the rest, and every
 /// one with `tiles.lanes` == 0, use scalar dot products.

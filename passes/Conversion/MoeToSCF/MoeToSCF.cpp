@@ -37,8 +37,9 @@ struct ConvertMoeToSCFPass
       // Dispatches last: a grouped matmul reads top_k off its dispatch.
       if (isa<moe::DispatchOp>(op))
         dispatches.push_back(op);
-      else if (isa<moe::RouterOp, moe::GroupedMatmulOp, moe::ActivationOp,
-                   moe::CombineOp>(op))
+      else if (isa<moe::RouterOp, moe::SkipExpertsOp, moe::RemapExpertsOp,
+                   moe::GroupedMatmulOp, moe::ActivationOp, moe::CombineOp>(
+                   op))
         worklist.push_back(op);
       return WalkResult::advance();
     });
@@ -49,6 +50,10 @@ struct ConvertMoeToSCFPass
       LogicalResult lowered =
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case([](moe::RouterOp op) { return lowerRouter(op); })
+              .Case([](moe::SkipExpertsOp op) { return lowerSkipExperts(op); })
+              .Case([](moe::RemapExpertsOp op) {
+                return lowerRemapExperts(op);
+              })
               .Case([](moe::DispatchOp op) { return lowerDispatch(op); })
               .Case([&](moe::GroupedMatmulOp op) {
                 return lowerGroupedMatmul(op, tiles);

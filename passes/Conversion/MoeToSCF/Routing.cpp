@@ -238,7 +238,83 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
   return success();
 }
 
+/// Copies input row permutation[i] / k into rows[i] for every row, or
+/// zeroes the row of an empty slot (permutation[i] < 0).
+static void gatherRows(LoopBuilder &b, Value input, Value permutation,
+                       Value k, Value rows) {
+  Value hidden = b.dim(input, 1);
+  Type type = cast<MemRefType>(rows.getType()).getElementType();
+  b.parallelLoop(b.index(0), b.dim(rows, 0), [&](Value i) {
+    Value p = b.loadIndex(permutation, {i});
+    Value filled =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::sge, p, b.index(0));
+    Value t = arith::DivUIOp::create(
+        b, arith::SelectOp::create(b, filled, p, b.index(0)), k);
+    b.forLoop(b.index(0), hidden, [&](Value h) {
+      Value x = arith::SelectOp::create(b, filled, b.load(input, {t, h}),
+                                        b.floatConst(type, 0.0));
+      b.store(x, rows, {i, h});
+    });
+  });
+}
+
+/// Static capacity: C slots per expert, filled in choice-major, token
+/// order; pairs that find their expert full are dropped.
+static LogicalResult lowerCapacityDispatch(moe::DispatchOp op,
+                                           int64_t capacity) {
+  LoopBuilder b(op);
+  Value input = b.read(op.getInput());
+  Value expertIds = b.read(op.getExpertIds());
+  Value tokens = b.dim(expertIds, 0);
+  Value k = b.dim(expertIds, 1);
+  int64_t numExperts = op.getNumExperts();
+  Value rows = b.alloc(op.getRows().getType(), {});
+  Value permutation = b.allocFilled(op.getPermutation().getType(), b.i32(-1));
+  Value offsets = b.alloc(op.getOffsets().getType(), {});
+  Value used = b.allocFilled(
+      RankedTensorType::get({numExperts}, b.getI32Type()), b.i32(0));
+  b.forLoop(b.index(0), b.index(numExperts + 1), [&](Value e) {
+    b.store(arith::IndexCastOp::create(
+                b, b.getI32Type(),
+                arith::MulIOp::create(b, e, b.index(capacity))),
+            offsets, {e});
+  });
+  Value numE = b.index(numExperts);
+  b.forLoop(b.index(0), k, [&](Value j) {
+    b.forLoop(b.index(0), tokens, [&](Value t) {
+      Value e = b.loadIndex(expertIds, {t, j});
+      Value valid = arith::AndIOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.index(0)),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, e, numE));
+      b.ifThen(valid, [&] {
+        Value count = b.loadIndex(used, {e});
+        Value free = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, count,
+                                           b.index(capacity));
+        b.ifThen(free, [&] {
+          Value slot = arith::AddIOp::create(
+              b, arith::MulIOp::create(b, e, b.index(capacity)), count);
+          Value p = arith::AddIOp::create(b, arith::MulIOp::create(b, t, k), j);
+          b.store(arith::IndexCastOp::create(b, b.getI32Type(), p), permutation,
+                  {slot});
+          b.store(arith::IndexCastOp::create(
+                      b, b.getI32Type(),
+                      arith::AddIOp::create(b, count, b.index(1))),
+                  used, {e});
+        });
+      });
+    });
+  });
+  gatherRows(b, input, permutation, k, rows);
+  SmallVector<Value> results = {b.result(rows), b.result(permutation),
+                                b.result(offsets)};
+  op->replaceAllUsesWith(results);
+  op.erase();
+  return success();
+}
+
 LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
+  if (std::optional<uint64_t> capacity = op.getCapacity())
+    return lowerCapacityDispatch(op, int64_t(*capacity));
   LoopBuilder b(op);
   Value input = b.read(op.getInput());
   Value expertIds = b.read(op.getExpertIds());
@@ -300,13 +376,7 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
                  b, valid, unrouted,
                  arith::AddIOp::create(b, unrouted, b.index(1)));
            });
-  Value hidden = b.dim(input, 1);
-  b.parallelLoop(b.index(0), pairs, [&](Value i) {
-    Value t = arith::DivUIOp::create(b, b.loadIndex(permutation, {i}), k);
-    b.forLoop(b.index(0), hidden, [&](Value h) {
-      b.store(b.load(input, {t, h}), rows, {i, h});
-    });
-  });
+  gatherRows(b, input, permutation, k, rows);
   SmallVector<Value> results = {b.result(rows), b.result(permutation),
                                 b.result(offsets)};
   op->replaceAllUsesWith(results);
@@ -325,12 +395,20 @@ LogicalResult moec::lowerCombine(moe::CombineOp op) {
   Value hidden = b.dim(rows, 1);
   Type type = op.getOutput().getType().getElementType();
 
-  // The row of each pair: the inverse of the permutation.
+  // The row of each pair: the inverse of the permutation; -1 for a pair
+  // that has no row (dropped by a capacity).
   Value rowOf = b.alloc(
       RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type()), {pairs});
-  b.forLoop(b.index(0), pairs, [&](Value i) {
-    b.store(arith::IndexCastOp::create(b, b.getI32Type(), i), rowOf,
-            {b.loadIndex(permutation, {i})});
+  b.forLoop(b.index(0), pairs,
+            [&](Value p) { b.store(b.i32(-1), rowOf, {p}); });
+  b.forLoop(b.index(0), b.dim(permutation, 0), [&](Value i) {
+    Value p = b.loadIndex(permutation, {i});
+    Value inRange = arith::AndIOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, p, b.index(0)),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, p, pairs));
+    b.ifThen(inRange, [&] {
+      b.store(arith::IndexCastOp::create(b, b.getI32Type(), i), rowOf, {p});
+    });
   });
   RankedTensorType outputType = op.getOutput().getType();
   Value output = b.alloc(outputType, {tokens});
@@ -341,12 +419,16 @@ LogicalResult moec::lowerCombine(moe::CombineOp op) {
     b.forLoop(b.index(0), k, [&](Value j) {
       Value p = arith::AddIOp::create(b, arith::MulIOp::create(b, t, k), j);
       Value row = b.loadIndex(rowOf, {p});
-      Value w = b.toFloat(b.load(weights, {t, j}), type);
-      b.forLoop(b.index(0), hidden, [&](Value h) {
-        Value x = b.toFloat(b.load(rows, {row, h}), type);
-        Value sum = arith::AddFOp::create(b, b.load(output, {t, h}),
-                                          arith::MulFOp::create(b, w, x));
-        b.store(sum, output, {t, h});
+      Value hasRow =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, row, b.index(0));
+      b.ifThen(hasRow, [&] {
+        Value w = b.toFloat(b.load(weights, {t, j}), type);
+        b.forLoop(b.index(0), hidden, [&](Value h) {
+          Value x = b.toFloat(b.load(rows, {row, h}), type);
+          Value sum = arith::AddFOp::create(b, b.load(output, {t, h}),
+                                            arith::MulFOp::create(b, w, x));
+          b.store(sum, output, {t, h});
+        });
       });
     });
   });
