@@ -28,8 +28,12 @@ struct MoeStaticCapacityPass
     IRRewriter rewriter(&getContext());
     for (MoeLayer layer : collectMoeLayers(module)) {
       moe::ExpertsOp experts = layer.experts;
-      RankedTensorType ids = experts.getExpertIds().getType();
-      int64_t tokens = ids.getDimSize(0), k = ids.getDimSize(1);
+      // The token count, also where an import cast it to dynamic.
+      Value input = experts.getInput();
+      while (auto cast = input.getDefiningOp<tensor::CastOp>())
+        input = cast.getSource();
+      int64_t tokens = cast<RankedTensorType>(input.getType()).getDimSize(0);
+      int64_t k = experts.getExpertIds().getType().getDimSize(1);
       if (ShapedType::isDynamic(tokens) || ShapedType::isDynamic(k)) {
         experts.emitOpError("needs a static token count for a static "
                             "capacity (moec --input-shape)");

@@ -554,9 +554,33 @@ func.func @combine_rank(%r: tensor<8x64xf32>, %p: tensor<8xi32>, %w: tensor<8xf3
 
 // -----
 
-func.func @combine_rows(%r: tensor<6x64xf32>, %p: tensor<6xi32>, %w: tensor<4x2xf32>) {
-  // expected-error @+1 {{rows dimension 0 is 6 but tokens * k is 8}}
-  %y = moe.combine %r, %p, %w : tensor<6x64xf32>, tensor<6xi32>, tensor<4x2xf32> -> tensor<4x64xf32>
+func.func @dispatch_capacity_rows(%x: tensor<4x64xf32>, %i: tensor<4x2xi32>) {
+  // expected-error @+1 {{rows dimension 0 is 8 but num_experts * capacity is 16}}
+  %r, %p, %o = moe.dispatch %x, %i num_experts = 8 capacity = 2 : tensor<4x64xf32>, tensor<4x2xi32> -> tensor<8x64xf32>, tensor<8xi32>, tensor<9xi32>
+  return
+}
+
+// -----
+
+func.func @skip_threshold(%w: tensor<?x2xf32>, %i: tensor<?x2xi32>) {
+  // expected-error @+1 {{threshold must be in [0, 1], got 1.5}}
+  %w2, %i2 = moe.skip_experts %w, %i threshold = 1.5 : tensor<?x2xf32>, tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @skip_shapes(%w: tensor<?x2xf32>, %i: tensor<?x3xi32>) {
+  // expected-error @+1 {{ids dimension 1 is 3 but k is 2}}
+  %w2, %i2 = moe.skip_experts %w, %i threshold = 0.5 : tensor<?x2xf32>, tensor<?x3xi32>
+  return
+}
+
+// -----
+
+func.func @remap_map(%w: tensor<?x2xf32>, %i: tensor<?x2xi32>) {
+  // expected-error @+1 {{map entries must be -1 or an expert, got -2}}
+  %w2, %i2 = moe.remap_experts %w, %i map = [0, -2] : tensor<?x2xf32>, tensor<?x2xi32>
   return
 }
 
