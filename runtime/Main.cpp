@@ -256,9 +256,8 @@ void writeProfile(const Model &model, const Options &options) {
     error = "recorded " + std::to_string(profile.layers.size()) +
             " MoE layers, the model has " +
             std::to_string(model.profiledLayers);
-  std::string path = options.profileOut.empty()
-                         ? model.name + ".profile.json"
-                         : options.profileOut;
+  std::string path = options.profileOut.empty() ? model.name + ".profile.json"
+                                                : options.profileOut;
   if (error.empty() && writeRoutingProfile(profile, path, error)) {
     std::fprintf(stderr, "routing profile: %s (%lld MoE layers)\n",
                  path.c_str(), (long long)profile.layers.size());

@@ -18,9 +18,7 @@ template <typename T, int Rank> struct MemRef {
 
   const T &at(int64_t i) const { return aligned[offset + i * strides[0]]; }
   /// Row i of a rank-2 memref whose rows are contiguous.
-  const T *row(int64_t i) const {
-    return aligned + offset + i * strides[0];
-  }
+  const T *row(int64_t i) const { return aligned + offset + i * strides[0]; }
 };
 
 RoutingProfile profile;

@@ -1,4 +1,5 @@
-//===- ProfileRecorder.h - Routing statistics of an instrumented run -*- C++ -*-===//
+//===- ProfileRecorder.h - Routing statistics of an instrumented run -*- C++
+//-*-===//
 //
 // A binary built with `moec --profile-routing` calls
 // moec_profile_record once per MoE layer and run (see

@@ -55,7 +55,8 @@ void LayerProfile::addRouting(const int32_t *ids, const float *weights) {
     ratioSum[r - 1] += ratio;
     ratioMin[r - 1] = std::min(ratioMin[r - 1], ratio);
     ratioMax[r - 1] = std::max(ratioMax[r - 1], ratio);
-    int64_t bin = std::min<int64_t>(int64_t(ratio * kRatioBins), kRatioBins - 1);
+    int64_t bin =
+        std::min<int64_t>(int64_t(ratio * kRatioBins), kRatioBins - 1);
     ++ratioHistogram[(r - 1) * kRatioBins + bin];
   }
 }
@@ -130,8 +131,8 @@ static bool writeText(const std::string &path, const std::string &text,
                       std::string &error) {
   std::string temporary = path + ".tmp";
   FILE *file = std::fopen(temporary.c_str(), "wb");
-  bool ok = file && std::fwrite(text.data(), 1, text.size(), file) ==
-                        text.size();
+  bool ok =
+      file && std::fwrite(text.data(), 1, text.size(), file) == text.size();
   if (file)
     ok = std::fclose(file) == 0 && ok;
   if (ok && std::rename(temporary.c_str(), path.c_str()) == 0)
@@ -152,11 +153,12 @@ bool moec::rt::writeRoutingProfile(const RoutingProfile &profile,
                        int64_t width) {
     buffers.push_back(std::move(data));
     const std::vector<float> &values = buffers.back();
-    tensors.push_back({"layers." + std::to_string(layer) + "." + name,
-                       DType::F32,
-                       {int64_t(values.size()) / std::max<int64_t>(width, 1),
-                        width},
-                       values.data(), values.size() * sizeof(float)});
+    tensors.push_back(
+        {"layers." + std::to_string(layer) + "." + name,
+         DType::F32,
+         {int64_t(values.size()) / std::max<int64_t>(width, 1), width},
+         values.data(),
+         values.size() * sizeof(float)});
   };
   std::string json = "{\n  \"format\": \"" + std::string(kFormat) +
                      "\",\n  \"version\": " + std::to_string(kVersion) +
@@ -233,8 +235,8 @@ public:
   bool integer(const char *key, int64_t &out) {
     const json::Value *value = find(key, json::Value::Kind::Number);
     uint64_t parsed;
-    if (value && (!json::toUInt64(*value, parsed) ||
-                  parsed > uint64_t(1) << 40))
+    if (value &&
+        (!json::toUInt64(*value, parsed) || parsed > uint64_t(1) << 40))
       return fail(std::string("'") + key + "' is not a count");
     out = value ? int64_t(parsed) : 0;
     return value;
@@ -328,8 +330,7 @@ static bool readLayer(const json::Value &object, size_t index,
       !read.array("weight_sum", layer.weightSum, e) ||
       !read.array("saliency_sum", layer.saliencySum, e))
     return false;
-  const json::Value *rows =
-      read.find("coselection", json::Value::Kind::Array);
+  const json::Value *rows = read.find("coselection", json::Value::Kind::Array);
   if (!rows)
     return false;
   if (int64_t(rows->array.size()) != e)
@@ -349,9 +350,9 @@ static bool readLayer(const json::Value &object, size_t index,
   layer.ratioMax.clear();
   layer.ratioHistogram.clear();
   for (const json::Value &ratio : ratios->array) {
-    FieldReader field(ratio, path + ": layer " + std::to_string(index) +
-                                 " weight_ratio",
-                      error);
+    FieldReader field(
+        ratio, path + ": layer " + std::to_string(index) + " weight_ratio",
+        error);
     if (ratio.kind != json::Value::Kind::Object)
       return field.fail("not an object");
     std::vector<double> scalars;
@@ -397,8 +398,7 @@ static bool readSidecarTensor(const SafeTensorsFile &file, size_t index,
 }
 
 bool moec::rt::readRoutingProfile(const std::string &path,
-                                  RoutingProfile &profile,
-                                  std::string &error) {
+                                  RoutingProfile &profile, std::string &error) {
   std::string text;
   if (!readText(path, text, error))
     return false;
@@ -447,8 +447,8 @@ bool moec::rt::readRoutingProfile(const std::string &path,
         !readSidecarTensor(*sidecar, l, "expert_input_mean_abs", layer.hidden,
                            layer.routed, layer.inputAbsSum, error) ||
         !readSidecarTensor(*sidecar, l, "expert_hidden_mean_abs",
-                           layer.intermediate, layer.routed,
-                           layer.hiddenAbsSum, error))
+                           layer.intermediate, layer.routed, layer.hiddenAbsSum,
+                           error))
       return false;
   }
   return true;

@@ -52,9 +52,8 @@ moec::loadRoutingProfile(StringRef path, ModuleOp module,
     if (measured.experts != layer.experts.getNumExperts() ||
         measured.hidden != hidden)
       return layer.experts.emitOpError("routing profile '")
-             << path << "' layer " << layer.index << " has "
-             << measured.experts << " experts of hidden size "
-             << measured.hidden << ", this layer "
+             << path << "' layer " << layer.index << " has " << measured.experts
+             << " experts of hidden size " << measured.hidden << ", this layer "
              << layer.experts.getNumExperts() << " of " << hidden
              << " (was the profile measured on another model, or on this "
                 "one before pruning or merging?)";
@@ -78,9 +77,9 @@ int64_t moec::expertBytes(moe::ExpertsOp experts) {
   return bytes;
 }
 
-LogicalResult moec::rebuildExpertStacks(
-    moe::ExpertsOp experts,
-    llvm::function_ref<FailureOr<Value>(Value)> rebuild) {
+LogicalResult
+moec::rebuildExpertStacks(moe::ExpertsOp experts,
+                          llvm::function_ref<FailureOr<Value>(Value)> rebuild) {
   for (OpOperand *operand : expertStacks(experts)) {
     FailureOr<Value> rebuilt = rebuild(operand->get());
     if (failed(rebuilt))
@@ -126,9 +125,9 @@ static FailureOr<Value> sliceRouterMatmul(OpBuilder &b, Value logits,
   if (newType.isDynamicDim(0))
     sizes.push_back(tensor::DimOp::create(b, loc, input, 0));
   Value empty = tensor::EmptyOp::create(b, loc, newType, sizes);
-  Value init = linalg::FillOp::create(b, loc, ValueRange{fill},
-                                      ValueRange{empty})
-                   .getResult(0);
+  Value init =
+      linalg::FillOp::create(b, loc, ValueRange{fill}, ValueRange{empty})
+          .getResult(0);
   return linalg::MatmulOp::create(b, loc, TypeRange{newType},
                                   ValueRange{input, *sliced}, ValueRange{init})
       .getResult(0);

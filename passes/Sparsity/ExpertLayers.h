@@ -1,4 +1,5 @@
-//===- ExpertLayers.h - The MoE layers the sparsity passes edit --*- C++ -*-===//
+//===- ExpertLayers.h - The MoE layers the sparsity passes edit --*- C++
+//-*-===//
 //
 // Every profile-driven pass sees the same numbering: layer i is the i-th
 // moe.experts op in the module's walk order, which is also the order the

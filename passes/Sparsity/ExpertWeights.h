@@ -1,4 +1,5 @@
-//===- ExpertWeights.h - New expert stacks from old ones ---------*- C++ -*-===//
+//===- ExpertWeights.h - New expert stacks from old ones ---------*- C++
+//-*-===//
 //
 // Pruning and merging build new weights from a layer's [E, ...] stacks:
 // a subset of experts, or frequency-weighted averages of groups of them.
@@ -21,8 +22,8 @@ namespace moec {
 /// The slices `keep` (in that order) of dimension `dim` of a weight known
 /// at compile time: a moe.weight, a constant, or a moe.packed_weight of
 /// those (dim 0 only). Fails with an error on `user` for anything else.
-mlir::FailureOr<mlir::Value> gatherWeight(mlir::OpBuilder &b, mlir::Value weight,
-                                          int64_t dim,
+mlir::FailureOr<mlir::Value> gatherWeight(mlir::OpBuilder &b,
+                                          mlir::Value weight, int64_t dim,
                                           llvm::ArrayRef<int64_t> keep,
                                           mlir::Operation *user);
 

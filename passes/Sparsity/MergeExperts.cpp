@@ -52,9 +52,9 @@ static std::vector<Cluster> clusterExperts(const rt::LayerProfile &layer,
   std::vector<Cluster> clusters(layer.experts);
   for (int64_t e = 0; e < layer.experts; ++e) {
     clusters[e].members = {e};
-    clusters[e].outputSum.assign(
-        layer.outputSum.begin() + e * layer.hidden,
-        layer.outputSum.begin() + (e + 1) * layer.hidden);
+    clusters[e].outputSum.assign(layer.outputSum.begin() + e * layer.hidden,
+                                 layer.outputSum.begin() +
+                                     (e + 1) * layer.hidden);
     clusters[e].routed = double(layer.routed[e]);
   }
   while (int64_t(clusters.size()) > std::max<int64_t>(keep, 1)) {
@@ -148,10 +148,9 @@ struct MoeMergeExpertsPass
           if (cluster.members.size() > 1)
             merged.push_back(
                 "[" +
-                llvm::join(llvm::map_range(cluster.members,
-                                           [](int64_t e) {
-                                             return std::to_string(e);
-                                           }),
+                llvm::join(llvm::map_range(
+                               cluster.members,
+                               [](int64_t e) { return std::to_string(e); }),
                            ", ") +
                 "]");
         reportLine(getArgument(),

@@ -30,9 +30,9 @@ static std::vector<double> scoreShares(const rt::LayerProfile &layer,
                                        bool saliency) {
   std::vector<double> scores(layer.experts);
   for (int64_t e = 0; e < layer.experts; ++e)
-    scores[e] = saliency ? (layer.routed[e] ? layer.saliencySum[e] /
-                                                  double(layer.routed[e])
-                                            : 0.0)
+    scores[e] = saliency ? (layer.routed[e]
+                                ? layer.saliencySum[e] / double(layer.routed[e])
+                                : 0.0)
                          : double(layer.routed[e]);
   double total = std::accumulate(scores.begin(), scores.end(), 0.0);
   for (double &score : scores)
@@ -44,8 +44,8 @@ static std::vector<double> scoreShares(const rt::LayerProfile &layer,
 static SmallVector<int64_t> rankExperts(ArrayRef<double> shares) {
   SmallVector<int64_t> order(shares.size());
   std::iota(order.begin(), order.end(), 0);
-  llvm::stable_sort(order,
-                    [&](int64_t a, int64_t b) { return shares[a] > shares[b]; });
+  llvm::stable_sort(
+      order, [&](int64_t a, int64_t b) { return shares[a] > shares[b]; });
   return order;
 }
 
@@ -108,11 +108,11 @@ struct MoePruneExpertsPass
         for (int64_t e = 0; e < experts; ++e)
           if (!llvm::is_contained(keepHere, e))
             removed.push_back(std::to_string(e));
-        reportLine(getArgument(),
-                   "layer " + Twine(layer.index) + ": kept " +
-                       Twine(keepHere.size()) + " of " + Twine(experts) +
-                       " experts, removed [" + llvm::join(removed, ", ") +
-                       "], " + formatBytes(saved) + " saved");
+        reportLine(getArgument(), "layer " + Twine(layer.index) + ": kept " +
+                                      Twine(keepHere.size()) + " of " +
+                                      Twine(experts) + " experts, removed [" +
+                                      llvm::join(removed, ", ") + "], " +
+                                      formatBytes(saved) + " saved");
       }
     }
     if (report)

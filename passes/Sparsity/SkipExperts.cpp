@@ -52,8 +52,8 @@ struct MoeSkipExpertsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     bool fixed = beta >= 0;
-    if (fixed == !profile.empty() || (fixed && beta > 1) ||
-        skipFraction < 0 || skipFraction > 1) {
+    if (fixed == !profile.empty() || (fixed && beta > 1) || skipFraction < 0 ||
+        skipFraction > 1) {
       module.emitError("moe-skip-experts needs either beta=B (0 <= B <= 1) "
                        "or profile=FILE with skip-fraction in [0, 1]");
       return signalPassFailure();
@@ -74,8 +74,7 @@ struct MoeSkipExpertsPass
         auto [chosen, skipped] =
             betaForShare(measured.layers[layer.index], skipFraction);
         layerBeta = chosen;
-        share = ", skips " +
-                llvm::formatv("{0:F1}", 100.0 * skipped).str() +
+        share = ", skips " + llvm::formatv("{0:F1}", 100.0 * skipped).str() +
                 "% of non-top choices on the profile";
       }
       if (layerBeta <= 0) {

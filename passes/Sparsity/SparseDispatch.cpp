@@ -24,10 +24,9 @@ Value moec::rewriteToSparseDispatch(RewriterBase &rewriter,
                                     std::optional<int64_t> capacity) {
   Location loc = experts.getLoc();
   rewriter.setInsertionPoint(experts);
-  auto dispatch =
-      moe::DispatchOp::create(rewriter, loc, experts.getInput(),
-                              experts.getExpertIds(), experts.getNumExperts(),
-                              capacity);
+  auto dispatch = moe::DispatchOp::create(rewriter, loc, experts.getInput(),
+                                          experts.getExpertIds(),
+                                          experts.getNumExperts(), capacity);
   Value rows = dispatch.getRows();
   Value offsets = dispatch.getOffsets();
   auto matmul = [&](Value in, Value weight, Value bias) -> Value {

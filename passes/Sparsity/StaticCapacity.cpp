@@ -42,17 +42,16 @@ struct MoeStaticCapacityPass
       int64_t numExperts = experts.getNumExperts();
       // At most `tokens` slots: a token picks an expert once.
       int64_t capacity = std::clamp<int64_t>(
-          int64_t(std::ceil(capacityFactor * double(tokens * k) /
-                            double(numExperts) -
-                            1e-9)),
+          int64_t(std::ceil(
+              capacityFactor * double(tokens * k) / double(numExperts) - 1e-9)),
           1, tokens);
       rewriteToSparseDispatch(rewriter, experts, capacity);
       if (report)
-        reportLine(getArgument(),
-                   "layer " + Twine(layer.index) + ": " + Twine(capacity) +
-                       " slots per expert for " + Twine(tokens) + " x " +
-                       Twine(k) + " choices over " + Twine(numExperts) +
-                       " experts");
+        reportLine(getArgument(), "layer " + Twine(layer.index) + ": " +
+                                      Twine(capacity) +
+                                      " slots per expert for " + Twine(tokens) +
+                                      " x " + Twine(k) + " choices over " +
+                                      Twine(numExperts) + " experts");
     }
   }
 };

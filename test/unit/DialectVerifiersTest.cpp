@@ -35,9 +35,9 @@ TEST_F(DialectVerifiersTest, RouterRejectsRedundantNormalize) {
 TEST_F(DialectVerifiersTest, RouterChecksGroupsAgainstExperts) {
   Value logits = value(tensor({4, 30}));
   auto groups = GroupLimitAttr::get(&context, 8, 4, GroupScore::Max);
-  auto router = RouterOp::create(builder, loc, logits, 2,
-                                 RouterScoring::Softmax, Value(), false,
-                                 std::nullopt, groups);
+  auto router =
+      RouterOp::create(builder, loc, logits, 2, RouterScoring::Softmax, Value(),
+                       false, std::nullopt, groups);
   EXPECT_EQ(verifyMessage(router), "'moe.router' op n_group (8) does not "
                                    "divide the number of experts (30)");
 }
@@ -45,8 +45,8 @@ TEST_F(DialectVerifiersTest, RouterChecksGroupsAgainstExperts) {
 TEST_F(DialectVerifiersTest, RouterRejectsMisshapedBias) {
   Value logits = value(tensor({4, 16}));
   Value bias = value(tensor({8}));
-  auto router = RouterOp::create(builder, loc, logits, 2,
-                                 RouterScoring::Sigmoid, bias);
+  auto router =
+      RouterOp::create(builder, loc, logits, 2, RouterScoring::Sigmoid, bias);
   EXPECT_EQ(verifyMessage(router), "'moe.router' op expects a selection bias "
                                    "of shape [16], got 'tensor<8xf32>'");
 }
@@ -83,16 +83,16 @@ TEST_F(DialectVerifiersTest, DispatchChecksOffsetCount) {
   Value ids = value(tensor({4, 2}, builder.getI32Type()));
   Type i32 = builder.getI32Type();
   auto dispatch = DispatchOp::create(
-      builder, loc, tensor({8, 64}), tensor({8}, i32), tensor({8}, i32), x,
-      ids, builder.getI64IntegerAttr(8), IntegerAttr());
+      builder, loc, tensor({8, 64}), tensor({8}, i32), tensor({8}, i32), x, ids,
+      builder.getI64IntegerAttr(8), IntegerAttr());
   EXPECT_EQ(verifyMessage(dispatch), "'moe.dispatch' op expects 9 offsets "
                                      "(num_experts + 1), got 8");
 }
 
 TEST_F(DialectVerifiersTest, PackedTypeRejectsPartialBytes) {
-  auto packing = PackingAttr::get(&context, PackedFormat::Uint4, {1, 33},
-                                  builder.getF32Type(), Type(),
-                                  PackingOrder::LowFirst);
+  auto packing =
+      PackingAttr::get(&context, PackedFormat::Uint4, {1, 33},
+                       builder.getF32Type(), Type(), PackingOrder::LowFirst);
   std::string message;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
     message = diag.str();

@@ -1,4 +1,5 @@
-//===- ProfileCommand.h - `moec profile ...` ---------------------*- C++ -*-===//
+//===- ProfileCommand.h - `moec profile ...` ---------------------*- C++
+//-*-===//
 
 #ifndef MOEC_TOOLS_MOEC_PROFILECOMMAND_H
 #define MOEC_TOOLS_MOEC_PROFILECOMMAND_H

@@ -87,8 +87,7 @@ static std::string addPrune(mlir::PassManager &pm, StringRef text,
   return "";
 }
 
-static std::string addSkip(mlir::PassManager &pm, StringRef text,
-                           bool report) {
+static std::string addSkip(mlir::PassManager &pm, StringRef text, bool report) {
   const char *expected = "expected beta=B or PROFILE[:fraction=F]";
   Spec spec = parseSpec(text);
   MoeSkipExpertsOptions options;
@@ -115,7 +114,7 @@ static std::string addMerge(mlir::PassManager &pm, StringRef text,
   options.profile = spec.profile;
   options.report = report;
   for (auto [key, value] : spec.settings) {
-    bool ok = key == "keep" ? !value.getAsInteger(10, options.keep)
+    bool ok = key == "keep"         ? !value.getAsInteger(10, options.keep)
               : key == "similarity" ? toDouble(value, options.similarity)
                                     : false;
     if (!ok)

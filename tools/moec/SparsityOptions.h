@@ -1,4 +1,5 @@
-//===- SparsityOptions.h - moec's expert-sparsity flags ----------*- C++ -*-===//
+//===- SparsityOptions.h - moec's expert-sparsity flags ----------*- C++
+//-*-===//
 
 #ifndef MOEC_TOOLS_MOEC_SPARSITYOPTIONS_H
 #define MOEC_TOOLS_MOEC_SPARSITYOPTIONS_H

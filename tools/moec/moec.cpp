@@ -84,8 +84,8 @@ static cl::opt<int64_t> tileDepth(
     cl::desc("k extent of one pass over a matmul's register tile (0: the "
              "target's choice, 512 on CPUs; for tuning and tests)"),
     cl::init(0), cl::cat(category));
-static cl::OptionCategory sparsityCategory(
-    "expert sparsity (docs/sparsity.md)");
+static cl::OptionCategory
+    sparsityCategory("expert sparsity (docs/sparsity.md)");
 static cl::opt<bool> profileRouting(
     "profile-routing",
     cl::desc("Build an instrumented binary that writes a routing profile "
@@ -101,9 +101,10 @@ static cl::opt<std::string> skipExperts(
     cl::desc("Skip a chosen expert whose weight is below beta * the top "
              "weight: beta=B, or PROFILE[:fraction=F] for a beta per layer"),
     cl::value_desc("spec"), cl::cat(sparsityCategory));
-static cl::opt<int64_t>
-    reduceTopK("reduce-topk", cl::desc("Route every token to K experts"),
-               cl::value_desc("K"), cl::init(0), cl::cat(sparsityCategory));
+static cl::opt<int64_t> reduceTopK("reduce-topk",
+                                   cl::desc("Route every token to K experts"),
+                                   cl::value_desc("K"), cl::init(0),
+                                   cl::cat(sparsityCategory));
 static cl::opt<std::string> mergeExperts(
     "merge-experts",
     cl::desc("Merge experts with similar mean outputs: PROFILE:keep=N or "

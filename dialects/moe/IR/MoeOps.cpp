@@ -462,15 +462,14 @@ LogicalResult DispatchOp::verify() {
   RankedTensorType inputType = getInput().getType();
   RankedTensorType idsType = getExpertIds().getType();
   int64_t numRows = dispatchRows(idsType, getNumExperts(), getCapacity());
-  StringRef rowsName =
-      getCapacity() ? "num_experts * capacity" : "tokens * k";
+  StringRef rowsName = getCapacity() ? "num_experts * capacity" : "tokens * k";
   if (failed(verifyDim(op, getExpertIds(), 0, inputType.getDimSize(0),
                        "expert ids", "the token count")) ||
       failed(verifyDim(op, getRows(), 0, numRows, "rows", rowsName)) ||
       failed(verifyDim(op, getRows(), 1, inputType.getDimSize(1), "rows",
                        "the hidden size")) ||
-      failed(verifyDim(op, getPermutation(), 0, numRows, "permutation",
-                       rowsName)))
+      failed(
+          verifyDim(op, getPermutation(), 0, numRows, "permutation", rowsName)))
     return failure();
   if (getRows().getType().getElementType() != inputType.getElementType())
     return emitOpError("rows and input element types differ");

@@ -52,22 +52,38 @@ Type moe::getElementType(MLIRContext *context, rt::DType dtype) {
     return IntegerType::get(context, width, IntegerType::Unsigned);
   };
   switch (dtype) {
-  case rt::DType::Bool: return b.getI1Type();
-  case rt::DType::U8: return unsignedType(8);
-  case rt::DType::I8: return b.getI8Type();
-  case rt::DType::U16: return unsignedType(16);
-  case rt::DType::I16: return b.getI16Type();
-  case rt::DType::U32: return unsignedType(32);
-  case rt::DType::I32: return b.getI32Type();
-  case rt::DType::U64: return unsignedType(64);
-  case rt::DType::I64: return b.getI64Type();
-  case rt::DType::F16: return b.getF16Type();
-  case rt::DType::BF16: return b.getBF16Type();
-  case rt::DType::F32: return b.getF32Type();
-  case rt::DType::F64: return b.getF64Type();
-  case rt::DType::F8E4M3: return Float8E4M3FNType::get(context);
-  case rt::DType::F8E5M2: return Float8E5M2Type::get(context);
-  case rt::DType::F8E8M0: return Float8E8M0FNUType::get(context);
+  case rt::DType::Bool:
+    return b.getI1Type();
+  case rt::DType::U8:
+    return unsignedType(8);
+  case rt::DType::I8:
+    return b.getI8Type();
+  case rt::DType::U16:
+    return unsignedType(16);
+  case rt::DType::I16:
+    return b.getI16Type();
+  case rt::DType::U32:
+    return unsignedType(32);
+  case rt::DType::I32:
+    return b.getI32Type();
+  case rt::DType::U64:
+    return unsignedType(64);
+  case rt::DType::I64:
+    return b.getI64Type();
+  case rt::DType::F16:
+    return b.getF16Type();
+  case rt::DType::BF16:
+    return b.getBF16Type();
+  case rt::DType::F32:
+    return b.getF32Type();
+  case rt::DType::F64:
+    return b.getF64Type();
+  case rt::DType::F8E4M3:
+    return Float8E4M3FNType::get(context);
+  case rt::DType::F8E5M2:
+    return Float8E5M2Type::get(context);
+  case rt::DType::F8E8M0:
+    return Float8E8M0FNUType::get(context);
   }
   llvm_unreachable("unknown dtype");
 }
@@ -138,10 +154,9 @@ LogicalResult moe::verifyWeightInStore(WeightOp op) {
   auto type = cast<RankedTensorType>(op.getType());
   std::optional<rt::DType> expected = getDType(type.getElementType());
   if (!expected || *expected != view->dtype)
-    return op.emitOpError()
-           << "declares element type " << type.getElementType()
-           << " but weight '" << op.getKey() << "' is "
-           << rt::dtypeName(view->dtype);
+    return op.emitOpError() << "declares element type " << type.getElementType()
+                            << " but weight '" << op.getKey() << "' is "
+                            << rt::dtypeName(view->dtype);
   if (type.getShape() != view->shape) {
     auto diag = op.emitOpError() << "declares shape " << type << " but weight '"
                                  << op.getKey() << "' has shape [";

@@ -5,8 +5,8 @@
 #include "dialects/moe/IR/WeightFiles.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 namespace moec::moe {
 #define GEN_PASS_DEF_MOEEXTERNALIZECONSTANTS
@@ -52,10 +52,9 @@ struct ExternalizeConstantsPass
         op.emitWarning("constant stays inline: its storage cannot be read");
         continue;
       }
-      std::string key =
-          store.addBlob(getKeyHint(op.getLoc()),
-                        *getDType(type.getElementType()), type.getShape(),
-                        std::move(*bytes));
+      std::string key = store.addBlob(getKeyHint(op.getLoc()),
+                                      *getDType(type.getElementType()),
+                                      type.getShape(), std::move(*bytes));
       OpBuilder builder(op);
       auto weight = WeightOp::create(builder, op.getLoc(), type, key);
       op.replaceAllUsesWith(weight.getResult());

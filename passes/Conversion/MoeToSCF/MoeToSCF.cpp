@@ -38,8 +38,7 @@ struct ConvertMoeToSCFPass
       if (isa<moe::DispatchOp>(op))
         dispatches.push_back(op);
       else if (isa<moe::RouterOp, moe::SkipExpertsOp, moe::RemapExpertsOp,
-                   moe::GroupedMatmulOp, moe::ActivationOp, moe::CombineOp>(
-                   op))
+                   moe::GroupedMatmulOp, moe::ActivationOp, moe::CombineOp>(op))
         worklist.push_back(op);
       return WalkResult::advance();
     });
@@ -51,9 +50,8 @@ struct ConvertMoeToSCFPass
           llvm::TypeSwitch<Operation *, LogicalResult>(op)
               .Case([](moe::RouterOp op) { return lowerRouter(op); })
               .Case([](moe::SkipExpertsOp op) { return lowerSkipExperts(op); })
-              .Case([](moe::RemapExpertsOp op) {
-                return lowerRemapExperts(op);
-              })
+              .Case(
+                  [](moe::RemapExpertsOp op) { return lowerRemapExperts(op); })
               .Case([](moe::DispatchOp op) { return lowerDispatch(op); })
               .Case([&](moe::GroupedMatmulOp op) {
                 return lowerGroupedMatmul(op, tiles);

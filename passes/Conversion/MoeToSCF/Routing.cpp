@@ -240,8 +240,8 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
 
 /// Copies input row permutation[i] / k into rows[i] for every row, or
 /// zeroes the row of an empty slot (permutation[i] < 0).
-static void gatherRows(LoopBuilder &b, Value input, Value permutation,
-                       Value k, Value rows) {
+static void gatherRows(LoopBuilder &b, Value input, Value permutation, Value k,
+                       Value rows) {
   Value hidden = b.dim(input, 1);
   Type type = cast<MemRefType>(rows.getType()).getElementType();
   b.parallelLoop(b.index(0), b.dim(rows, 0), [&](Value i) {
@@ -274,10 +274,10 @@ static LogicalResult lowerCapacityDispatch(moe::DispatchOp op,
   Value used = b.allocFilled(
       RankedTensorType::get({numExperts}, b.getI32Type()), b.i32(0));
   b.forLoop(b.index(0), b.index(numExperts + 1), [&](Value e) {
-    b.store(arith::IndexCastOp::create(
-                b, b.getI32Type(),
-                arith::MulIOp::create(b, e, b.index(capacity))),
-            offsets, {e});
+    b.store(
+        arith::IndexCastOp::create(
+            b, b.getI32Type(), arith::MulIOp::create(b, e, b.index(capacity))),
+        offsets, {e});
   });
   Value numE = b.index(numExperts);
   b.forLoop(b.index(0), k, [&](Value j) {

@@ -17,10 +17,10 @@ using namespace moec;
 /// Fresh copies of the [T, k] weights and ids, and the per-token loop over
 /// them: body(t, k) with buffers `weights` and `ids` to edit in place.
 template <typename Op>
-static void editChoices(
-    Op op, llvm::function_ref<void(LoopBuilder &, Value weights, Value ids,
-                                   Value t, Value k)>
-               body) {
+static void editChoices(Op op,
+                        llvm::function_ref<void(LoopBuilder &, Value weights,
+                                                Value ids, Value t, Value k)>
+                            body) {
   LoopBuilder b(op);
   Value inWeights = b.read(op.getWeights());
   Value inIds = b.read(op.getIds());
@@ -47,19 +47,18 @@ LogicalResult moec::lowerSkipExperts(moe::SkipExpertsOp op) {
   editChoices(op, [&](LoopBuilder &b, Value weights, Value ids, Value t,
                       Value k) {
     Value zero = b.floatConst(type, 0.0);
-    Value top = b.reduce(b.index(0), k, b.load(weights, {t, b.index(0)}),
-                         [&](Value j, Value best) -> Value {
-                           return arith::MaximumFOp::create(
-                               b, best, b.load(weights, {t, j}));
-                         });
+    Value top = b.reduce(
+        b.index(0), k, b.load(weights, {t, b.index(0)}),
+        [&](Value j, Value best) -> Value {
+          return arith::MaximumFOp::create(b, best, b.load(weights, {t, j}));
+        });
     Value cut = arith::MulFOp::create(b, top, b.floatConst(type, threshold));
     Value total = b.reduce(b.index(0), k, zero, [&](Value j, Value sum) {
       return Value(arith::AddFOp::create(b, sum, b.load(weights, {t, j})));
     });
     Value kept = b.reduce(b.index(0), k, zero, [&](Value j, Value sum) {
       Value w = b.load(weights, {t, j});
-      Value drop =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, w, cut);
+      Value drop = arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, w, cut);
       b.ifThen(drop, [&] {
         b.store(zero, weights, {t, j});
         b.store(b.i32(-1), ids, {t, j});
@@ -84,7 +83,8 @@ LogicalResult moec::lowerRemapExperts(moe::RemapExpertsOp op) {
   Type type = op.getWeights().getType().getElementType();
   // The map as a constant buffer.
   LoopBuilder outer(op);
-  auto mapType = RankedTensorType::get({int64_t(map.size())}, outer.getI32Type());
+  auto mapType =
+      RankedTensorType::get({int64_t(map.size())}, outer.getI32Type());
   Value mapBuffer = outer.alloc(mapType, {});
   for (auto [e, target] : llvm::enumerate(map))
     outer.store(outer.i32(target), mapBuffer, {outer.index(e)});
@@ -97,8 +97,8 @@ LogicalResult moec::lowerRemapExperts(moe::RemapExpertsOp op) {
           b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.index(0)),
           arith::CmpIOp::create(b, arith::CmpIPredicate::slt, e, numMapped));
       Value safe = arith::SelectOp::create(b, inMap, e, b.index(0));
-      Value target = arith::SelectOp::create(b, inMap, b.load(mapBuffer, {safe}),
-                                             b.i32(-1));
+      Value target = arith::SelectOp::create(
+          b, inMap, b.load(mapBuffer, {safe}), b.i32(-1));
       b.store(target, ids, {t, j});
     });
     // A later choice on an expert already chosen adds its weight there.
