@@ -64,6 +64,7 @@ def variants(profile, E, k):
         (f"reduce-topk {max(k // 2, 1)}", [f"--reduce-topk={max(k // 2, 1)}"]),
         (f"merge keep={E - q}", [f"--merge-experts={profile}:keep={E - q}"]),
         ("static-capacity 1.25", ["--static-capacity=1.25"]),
+        ("static-capacity 8", ["--static-capacity=8"]),
     ]
 
 
@@ -173,8 +174,12 @@ def markdown(rows, args, cfg):
             if r["decode_ms"] else "n/a | n/a"
         out.append(f"| {r['variant']} | {r['rel_l2']:.4f} | {r['cosine']:.4f} | "
                    f"{r['size_mb']:.0f} | {decode} | {r['prefill_ms']:.1f} | "
-                   f"{r['prefill_speedup']:.2f} | {r['report']} |")
+                   f"{r['prefill_speedup']:.2f} | {shorten(r['report'])} |")
     return "\n".join(out) + "\n"
+
+
+def shorten(report, width=110):
+    return report if len(report) <= width else report[:width - 3] + "..."
 
 
 def plot(rows, path, args):

@@ -27,19 +27,9 @@ struct WeightData {
 static FailureOr<WeightData> readWeight(Value weight, Operation *user) {
   WeightData data;
   if (auto source = weight.getDefiningOp<moe::WeightOp>()) {
-    WeightStore &store = user->getContext()
-                             ->getOrLoadDialect<moe::MoeDialect>()
-                             ->getWeightStore();
-    if (!store.contains(source.getKey())) {
-      auto module = user->getParentOfType<ModuleOp>();
-      if (failed(moe::loadWeightFiles(module)) ||
-          failed(moe::loadWeightRanges(module)))
-        return failure();
-    }
-    llvm::Expected<WeightView> view = store.lookup(source.getKey());
-    if (!view)
-      return user->emitOpError("weight '")
-             << source.getKey() << "': " << llvm::toString(view.takeError());
+    FailureOr<WeightView> view = moe::lookupWeight(source, user);
+    if (failed(view))
+      return failure();
     data.bytes.assign(view->bytes.begin(), view->bytes.end());
     data.key = source.getKey().str();
     return data;

@@ -56,7 +56,18 @@ struct MoeInstrumentRoutingPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<moe::CombineOp> combines;
-    module.walk([&](moe::CombineOp combine) { combines.push_back(combine); });
+    WalkResult walk = module.walk([&](Operation *op) {
+      if (isa<moe::ExpertsOp>(op)) {
+        op->emitOpError("has no sparse path to record yet; run "
+                        "moe-sparse-dispatch before moe-instrument-routing");
+        return WalkResult::interrupt();
+      }
+      if (auto combine = dyn_cast<moe::CombineOp>(op))
+        combines.push_back(combine);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
     func::FuncOp record;
     for (auto [layer, combine] : llvm::enumerate(combines)) {
       auto down = combine.getRows().getDefiningOp<moe::GroupedMatmulOp>();

@@ -2,6 +2,8 @@
 
 #include "dialects/moe/IR/WeightFiles.h"
 
+#include "dialects/moe/IR/MoeDialect.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/SmallString.h"
@@ -200,4 +202,20 @@ std::optional<std::vector<uint8_t>> moe::getConstantBytes(Attribute value) {
     bytes.assign(raw.begin(), raw.end());
   }
   return bytes;
+}
+
+FailureOr<WeightView> moe::lookupWeight(WeightOp weight, Operation *user) {
+  WeightStore &store = user->getContext()
+                           ->getOrLoadDialect<MoeDialect>()
+                           ->getWeightStore();
+  if (!store.contains(weight.getKey())) {
+    auto module = user->getParentOfType<ModuleOp>();
+    if (failed(loadWeightFiles(module)) || failed(loadWeightRanges(module)))
+      return failure();
+  }
+  llvm::Expected<WeightView> view = store.lookup(weight.getKey());
+  if (!view)
+    return user->emitOpError("weight '")
+           << weight.getKey() << "': " << llvm::toString(view.takeError());
+  return *view;
 }

@@ -10,6 +10,7 @@
 #define MOEC_DIALECTS_MOE_IR_WEIGHTFILES_H
 
 #include "dialects/moe/IR/MoeOps.h"
+#include "moec/Support/WeightStore.h"
 #include "runtime/DType.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -22,6 +23,12 @@ namespace moec::moe {
 
 /// The store dtype of an MLIR element type, if the store can hold it.
 std::optional<rt::DType> getDType(mlir::Type elementType);
+
+/// The bytes of `weight` from the dialect's weight store, loading the
+/// module's weight files and ranges first if the key is not there yet;
+/// errors go on `user`.
+mlir::FailureOr<WeightView> lookupWeight(WeightOp weight,
+                                         mlir::Operation *user);
 
 /// The little-endian bytes of a constant tensor (dense or dense resource),
 /// one element after another; std::nullopt when the store cannot hold its

@@ -239,9 +239,11 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
 }
 
 /// Copies input row permutation[i] / k into rows[i] for every row, or
-/// zeroes the row of an empty slot (permutation[i] < 0).
-static void gatherRows(LoopBuilder &b, Value input, Value permutation, Value k,
-                       Value rows) {
+/// zeroes the row of an empty slot (permutation[i] < 0), and replaces the
+/// dispatch by the three buffers.
+static void completeDispatch(LoopBuilder &b, moe::DispatchOp op, Value input,
+                             Value permutation, Value k, Value rows,
+                             Value offsets) {
   Value hidden = b.dim(input, 1);
   Type type = cast<MemRefType>(rows.getType()).getElementType();
   b.parallelLoop(b.index(0), b.dim(rows, 0), [&](Value i) {
@@ -256,6 +258,10 @@ static void gatherRows(LoopBuilder &b, Value input, Value permutation, Value k,
       b.store(x, rows, {i, h});
     });
   });
+  SmallVector<Value> results = {b.result(rows), b.result(permutation),
+                                b.result(offsets)};
+  op->replaceAllUsesWith(results);
+  op.erase();
 }
 
 /// Static capacity: C slots per expert, filled in choice-major, token
@@ -304,11 +310,7 @@ static LogicalResult lowerCapacityDispatch(moe::DispatchOp op,
       });
     });
   });
-  gatherRows(b, input, permutation, k, rows);
-  SmallVector<Value> results = {b.result(rows), b.result(permutation),
-                                b.result(offsets)};
-  op->replaceAllUsesWith(results);
-  op.erase();
+  completeDispatch(b, op, input, permutation, k, rows, offsets);
   return success();
 }
 
@@ -376,11 +378,7 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
                  b, valid, unrouted,
                  arith::AddIOp::create(b, unrouted, b.index(1)));
            });
-  gatherRows(b, input, permutation, k, rows);
-  SmallVector<Value> results = {b.result(rows), b.result(permutation),
-                                b.result(offsets)};
-  op->replaceAllUsesWith(results);
-  op.erase();
+  completeDispatch(b, op, input, permutation, k, rows, offsets);
   return success();
 }
 

@@ -70,16 +70,9 @@ static FailureOr<Value> packWeight(LoopBuilder &b, Value weight, int64_t lanes,
   std::vector<uint8_t> bytes;
   std::string keyHint;
   if (auto source = weight.getDefiningOp<moe::WeightOp>()) {
-    if (!store.contains(source.getKey())) {
-      auto module = user->getParentOfType<ModuleOp>();
-      if (failed(moe::loadWeightFiles(module)) ||
-          failed(moe::loadWeightRanges(module)))
-        return failure();
-    }
-    llvm::Expected<WeightView> view = store.lookup(source.getKey());
-    if (!view)
-      return user->emitOpError("weight '")
-             << source.getKey() << "': " << llvm::toString(view.takeError());
+    FailureOr<WeightView> view = moe::lookupWeight(source, user);
+    if (failed(view))
+      return failure();
     if (view->dtype != rt::DType::F32 ||
         view->bytes.size() != size_t(experts * n * k) * 4)
       return user->emitOpError("weight '")

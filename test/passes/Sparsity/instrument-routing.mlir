@@ -15,5 +15,4 @@
 // CHECK: call @moec_profile_record(%[[LAYER]],
 // CHECK: return %[[Y]]
 
-// No sparse path, nothing to record: the module still says 0 layers.
-// ORDER: moec.profiled_layers = 0
+// ORDER: 'moe.experts' op has no sparse path to record yet; run moe-sparse-dispatch before moe-instrument-routing
