@@ -10,7 +10,10 @@ calibration batches, `moec profile merge` joins them; then every pass and
 setting is compiled and measured against the unedited layer on held-out
 tokens: relative L2 error and cosine of the outputs, binary + weights
 size, decode (T=1, 64 windows of different tokens) and prefill (T=128)
-latency with the same threads. Writes docs/benchmarks/sparsity.{md,json,png}.
+latency with the same threads, each timed alternately with the unedited
+layer's binary (bandwidth drifts by tens of percent within a minute) and
+reported as a speed-up over the baseline's mean around it. Writes
+docs/benchmarks/sparsity.{md,json,png}.
 
 usage: bench/sparsity.py [--build build] [--shape olmoe] [--threads 2]
 """
@@ -75,6 +78,19 @@ def latency(binary, x_path, tokens_per_run, iterations, threads):
     return float(re.search(r"latency_ms=([0-9.]+)", out).group(1))
 
 
+def paired(baseline, binary, x_path, tokens_per_run, iterations, threads,
+           variant_input=None):
+    """Mean latencies of the baseline and the variant, timed alternately
+    (baseline, variant, baseline, variant, baseline)."""
+    base, mine = [], []
+    for _ in range(2):
+        base.append(latency(baseline, x_path, tokens_per_run, iterations, threads))
+        mine.append(latency(binary, variant_input or x_path, tokens_per_run,
+                            iterations, threads))
+    base.append(latency(baseline, x_path, tokens_per_run, iterations, threads))
+    return float(np.mean(base)), float(np.mean(mine))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -111,9 +127,9 @@ def main():
     np.save(held_path, held)
     prefill_path = os.path.join(work, "prefill.npy")
     np.save(prefill_path, held[:PREFILL])
-    rows, reference = [], None
+    rows, reference, baseline = [], None, None
     for name, flags in variants(profile, E, k):
-        binary = os.path.join(work, "variant")
+        binary = os.path.join(work, "variant" if flags else "baseline")
         static = any(f.startswith("--static-capacity") for f in flags)
         shape = [f"--input-shape=x={PREFILL},{H}"] if static else []
         report = run([moec, model, "-o", binary] + flags + shape)
@@ -133,20 +149,25 @@ def main():
         norms = np.linalg.norm(y, axis=1) * np.linalg.norm(ref, axis=1)
         cos = float(np.mean(np.where(norms > 0, np.sum(y * ref, 1) /
                                      np.maximum(norms, 1e-300), 0.0)))
-        decode = None if static else latency(binary, held_path, 1,
-                                             DECODE_WINDOWS, args.threads)
-        prefill = latency(binary, prefill_path if static else held_path,
-                          PREFILL, 8, args.threads)
+        if baseline is None:
+            baseline = binary
+        # Bandwidth drifts: time the variant between two timings of the
+        # baseline, twice, and compare with the baseline's mean.
+        decode = prefill = base_decode = base_prefill = None
+        if not static:
+            base_decode, decode = paired(baseline, binary, held_path, 1,
+                                         DECODE_WINDOWS, args.threads)
+        base_prefill, prefill = paired(
+            baseline, binary, held_path, PREFILL, 8, args.threads,
+            variant_input=prefill_path if static else held_path)
         lines = [l.split(": ", 1)[1] for l in report.splitlines()
                  if l.startswith("moe-") and "layer 0" in l]
         rows.append(dict(variant=name, rel_l2=rel, cosine=cos,
                          size_mb=size / 1e6, decode_ms=decode,
-                         prefill_ms=prefill, report=lines[0] if lines else ""))
+                         prefill_ms=prefill, report=lines[0] if lines else "",
+                         decode_speedup=base_decode / decode if decode else None,
+                         prefill_speedup=base_prefill / prefill))
         print(json.dumps(rows[-1]))
-    base = rows[0]
-    for r in rows:
-        r["decode_speedup"] = base["decode_ms"] / r["decode_ms"] if r["decode_ms"] else None
-        r["prefill_speedup"] = base["prefill_ms"] / r["prefill_ms"]
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "sparsity.json"), "w") as f:
         json.dump(dict(shape=args.shape, cfg=cfg, zipf=ZIPF,
