@@ -94,6 +94,13 @@ Value LoopBuilder::toIndex(Value integer) {
   return arith::IndexCastOp::create(*this, getIndexType(), integer);
 }
 
+Value LoopBuilder::inRange(Value value, Value lower, Value upper) {
+  return arith::AndIOp::create(
+      *this,
+      arith::CmpIOp::create(*this, arith::CmpIPredicate::sge, value, lower),
+      arith::CmpIOp::create(*this, arith::CmpIPredicate::slt, value, upper));
+}
+
 Value LoopBuilder::toFloat(Value value, Type type) {
   Type from = value.getType();
   if (from == type)

@@ -48,6 +48,8 @@ public:
   /// An i32 element as an index.
   mlir::Value loadIndex(mlir::Value buffer, mlir::ValueRange indices);
   mlir::Value toIndex(mlir::Value integer);
+  /// lower <= value < upper (signed).
+  mlir::Value inRange(mlir::Value value, mlir::Value lower, mlir::Value upper);
   mlir::Value toFloat(mlir::Value value, mlir::Type type);
 
   /// Fast-math flags for reductions the target may reassociate (vectorized

@@ -289,9 +289,7 @@ static LogicalResult lowerCapacityDispatch(moe::DispatchOp op,
   b.forLoop(b.index(0), k, [&](Value j) {
     b.forLoop(b.index(0), tokens, [&](Value t) {
       Value e = b.loadIndex(expertIds, {t, j});
-      Value valid = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.index(0)),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, e, numE));
+      Value valid = b.inRange(e, b.index(0), numE);
       b.ifThen(valid, [&] {
         Value count = b.loadIndex(used, {e});
         Value free = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, count,
@@ -338,9 +336,7 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
     Value t = arith::DivUIOp::create(b, p, k);
     Value j = arith::RemUIOp::create(b, p, k);
     Value e = b.loadIndex(expertIds, {t, j});
-    Value valid = arith::AndIOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.index(0)),
-        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, e, numE));
+    Value valid = b.inRange(e, b.index(0), numE);
     return {e, valid};
   };
   Value one = b.i32(1);
@@ -401,10 +397,8 @@ LogicalResult moec::lowerCombine(moe::CombineOp op) {
             [&](Value p) { b.store(b.i32(-1), rowOf, {p}); });
   b.forLoop(b.index(0), b.dim(permutation, 0), [&](Value i) {
     Value p = b.loadIndex(permutation, {i});
-    Value inRange = arith::AndIOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, p, b.index(0)),
-        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, p, pairs));
-    b.ifThen(inRange, [&] {
+    Value hasPair = b.inRange(p, b.index(0), pairs);
+    b.ifThen(hasPair, [&] {
       b.store(arith::IndexCastOp::create(b, b.getI32Type(), i), rowOf, {p});
     });
   });

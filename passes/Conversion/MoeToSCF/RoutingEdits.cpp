@@ -89,39 +89,37 @@ LogicalResult moec::lowerRemapExperts(moe::RemapExpertsOp op) {
   for (auto [e, target] : llvm::enumerate(map))
     outer.store(outer.i32(target), mapBuffer, {outer.index(e)});
   Value numMapped = outer.index(map.size());
-  editChoices(op, [&](LoopBuilder &b, Value weights, Value ids, Value t,
-                      Value k) {
-    b.forLoop(b.index(0), k, [&](Value j) {
-      Value e = b.loadIndex(ids, {t, j});
-      Value inMap = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.index(0)),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, e, numMapped));
-      Value safe = arith::SelectOp::create(b, inMap, e, b.index(0));
-      Value target = arith::SelectOp::create(
-          b, inMap, b.load(mapBuffer, {safe}), b.i32(-1));
-      b.store(target, ids, {t, j});
-    });
-    // A later choice on an expert already chosen adds its weight there.
-    b.forLoop(b.index(1), k, [&](Value j) {
-      Value e = b.load(ids, {t, j});
-      Value valid =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.i32(0));
-      b.ifThen(valid, [&] {
-        b.forLoop(b.index(0), j, [&](Value i) {
-          Value same = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                             b.load(ids, {t, i}), e);
-          Value stillThere = arith::CmpIOp::create(
-              b, arith::CmpIPredicate::sge, b.load(ids, {t, j}), b.i32(0));
-          b.ifThen(arith::AndIOp::create(b, same, stillThere), [&] {
-            Value sum = arith::AddFOp::create(b, b.load(weights, {t, i}),
-                                              b.load(weights, {t, j}));
-            b.store(sum, weights, {t, i});
-            b.store(b.floatConst(type, 0.0), weights, {t, j});
-            b.store(b.i32(-1), ids, {t, j});
+  editChoices(
+      op, [&](LoopBuilder &b, Value weights, Value ids, Value t, Value k) {
+        b.forLoop(b.index(0), k, [&](Value j) {
+          Value e = b.loadIndex(ids, {t, j});
+          Value inMap = b.inRange(e, b.index(0), numMapped);
+          Value safe = arith::SelectOp::create(b, inMap, e, b.index(0));
+          Value target = arith::SelectOp::create(
+              b, inMap, b.load(mapBuffer, {safe}), b.i32(-1));
+          b.store(target, ids, {t, j});
+        });
+        // A later choice on an expert already chosen adds its weight there.
+        b.forLoop(b.index(1), k, [&](Value j) {
+          Value e = b.load(ids, {t, j});
+          Value valid =
+              arith::CmpIOp::create(b, arith::CmpIPredicate::sge, e, b.i32(0));
+          b.ifThen(valid, [&] {
+            b.forLoop(b.index(0), j, [&](Value i) {
+              Value same = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                                 b.load(ids, {t, i}), e);
+              Value stillThere = arith::CmpIOp::create(
+                  b, arith::CmpIPredicate::sge, b.load(ids, {t, j}), b.i32(0));
+              b.ifThen(arith::AndIOp::create(b, same, stillThere), [&] {
+                Value sum = arith::AddFOp::create(b, b.load(weights, {t, i}),
+                                                  b.load(weights, {t, j}));
+                b.store(sum, weights, {t, i});
+                b.store(b.floatConst(type, 0.0), weights, {t, j});
+                b.store(b.i32(-1), ids, {t, j});
+              });
+            });
           });
         });
       });
-    });
-  });
   return success();
 }

@@ -28,7 +28,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Parallel.h"
 
-
 using namespace mlir;
 using namespace moec;
 
