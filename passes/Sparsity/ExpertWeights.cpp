@@ -16,11 +16,17 @@ using namespace mlir;
 using namespace moec;
 
 namespace {
-/// A weight's row-major bytes and where they came from.
+/// A weight's row-major bytes and where they came from: a view into the
+/// weight store (never copied), or a constant's bytes.
 struct WeightData {
-  std::vector<uint8_t> bytes;
   /// The store key of a moe.weight; empty for a constant.
   std::string key;
+  llvm::ArrayRef<uint8_t> stored;
+  std::vector<uint8_t> constant;
+
+  llvm::ArrayRef<uint8_t> bytes() const {
+    return key.empty() ? llvm::ArrayRef<uint8_t>(constant) : stored;
+  }
 };
 } // namespace
 
@@ -30,14 +36,14 @@ static FailureOr<WeightData> readWeight(Value weight, Operation *user) {
     FailureOr<WeightView> view = moe::lookupWeight(source, user);
     if (failed(view))
       return failure();
-    data.bytes.assign(view->bytes.begin(), view->bytes.end());
+    data.stored = view->bytes;
     data.key = source.getKey().str();
     return data;
   }
   if (auto constant = weight.getDefiningOp<arith::ConstantOp>())
     if (std::optional<std::vector<uint8_t>> bytes =
             moe::getConstantBytes(constant.getValue())) {
-      data.bytes = std::move(*bytes);
+      data.constant = std::move(*bytes);
       return data;
     }
   return user->emitOpError("needs expert weights known at compile time (a "
@@ -78,15 +84,15 @@ static FailureOr<Value> gatherTensor(OpBuilder &b, Value weight, int64_t dim,
   for (int64_t d = dim + 1; d < type.getRank(); ++d)
     inner *= type.getDimSize(d);
   int64_t count = type.getDimSize(dim);
-  if (data->bytes.size() != size_t(outer * count * inner))
+  if (data->bytes().size() != size_t(outer * count * inner))
     return user->emitOpError("weight holds ")
-           << data->bytes.size() << " bytes, its type " << type << " needs "
+           << data->bytes().size() << " bytes, its type " << type << " needs "
            << outer * count * inner;
   std::vector<uint8_t> bytes(size_t(outer * int64_t(keep.size()) * inner));
   uint8_t *out = bytes.data();
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t e : keep) {
-      std::memcpy(out, data->bytes.data() + (o * count + e) * inner,
+      std::memcpy(out, data->bytes().data() + (o * count + e) * inner,
                   size_t(inner));
       out += inner;
     }
@@ -139,7 +145,7 @@ FailureOr<Value> moec::mergeWeight(OpBuilder &b, Value weight,
     return failure();
   int64_t count = type.getDimSize(0);
   int64_t inner = type.getNumElements() / count;
-  const float *in = reinterpret_cast<const float *>(data->bytes.data());
+  const float *in = reinterpret_cast<const float *>(data->bytes().data());
   std::vector<uint8_t> bytes(groups.size() * size_t(inner) * sizeof(float));
   float *out = reinterpret_cast<float *>(bytes.data());
   for (auto [m, group] : llvm::enumerate(groups))
