@@ -54,8 +54,7 @@ static std::string bad(StringRef flag, StringRef text, StringRef expected) {
   return ("--" + flag + "=" + text + ": " + expected).str();
 }
 
-static std::string addPrune(mlir::PassManager &pm, StringRef text,
-                            bool report) {
+static std::string planPrune(StringRef text, bool report, SparsityPlan &plan) {
   const char *expected =
       "expected PROFILE:keep=N, PROFILE:threshold=X, PROFILE:budget=F or "
       "PROFILE:saliency=X (add ,metric=saliency to rank by REAP saliency)";
@@ -83,11 +82,11 @@ static std::string addPrune(mlir::PassManager &pm, StringRef text,
   }
   if (options.profile.empty() || spec.settings.empty())
     return bad("prune-experts", text, expected);
-  pm.addPass(createMoePruneExperts(options));
+  plan.prune = options;
   return "";
 }
 
-static std::string addSkip(mlir::PassManager &pm, StringRef text, bool report) {
+static std::string planSkip(StringRef text, bool report, SparsityPlan &plan) {
   const char *expected = "expected beta=B or PROFILE[:fraction=F]";
   Spec spec = parseSpec(text);
   MoeSkipExpertsOptions options;
@@ -102,12 +101,11 @@ static std::string addSkip(mlir::PassManager &pm, StringRef text, bool report) {
   }
   if (options.profile.empty() == (options.beta < 0))
     return bad("skip-experts", text, expected);
-  pm.addPass(createMoeSkipExperts(options));
+  plan.skip = options;
   return "";
 }
 
-static std::string addMerge(mlir::PassManager &pm, StringRef text,
-                            bool report) {
+static std::string planMerge(StringRef text, bool report, SparsityPlan &plan) {
   const char *expected = "expected PROFILE:keep=N or PROFILE:similarity=S";
   Spec spec = parseSpec(text);
   MoeMergeExpertsOptions options;
@@ -122,25 +120,40 @@ static std::string addMerge(mlir::PassManager &pm, StringRef text,
   }
   if (options.profile.empty() || spec.settings.size() != 1)
     return bad("merge-experts", text, expected);
-  pm.addPass(createMoeMergeExperts(options));
+  plan.merge = options;
   return "";
 }
 
-std::string moec::addSparsityPasses(mlir::PassManager &pm,
-                                    const SparsityFlags &flags) {
+std::string moec::planSparsity(const SparsityFlags &flags, SparsityPlan &plan) {
+  if (flags.reduceTopK < 0 || flags.staticCapacity < 0)
+    return "--reduce-topk and --static-capacity must be positive";
   if (flags.reduceTopK > 0)
-    pm.addPass(createMoeReduceTopK({flags.reduceTopK, flags.report}));
+    plan.reduceTopK = MoeReduceTopKOptions{flags.reduceTopK, flags.report};
+  if (flags.staticCapacity > 0)
+    plan.staticCapacity =
+        MoeStaticCapacityOptions{flags.staticCapacity, flags.report};
   std::string error;
   if (!flags.pruneExperts.empty() &&
-      !(error = addPrune(pm, flags.pruneExperts, flags.report)).empty())
+      !(error = planPrune(flags.pruneExperts, flags.report, plan)).empty())
     return error;
   if (!flags.mergeExperts.empty() &&
-      !(error = addMerge(pm, flags.mergeExperts, flags.report)).empty())
+      !(error = planMerge(flags.mergeExperts, flags.report, plan)).empty())
     return error;
   if (!flags.skipExperts.empty() &&
-      !(error = addSkip(pm, flags.skipExperts, flags.report)).empty())
+      !(error = planSkip(flags.skipExperts, flags.report, plan)).empty())
     return error;
-  if (flags.staticCapacity > 0)
-    pm.addPass(createMoeStaticCapacity({flags.staticCapacity, flags.report}));
   return "";
+}
+
+void moec::addSparsityPasses(mlir::PassManager &pm, const SparsityPlan &plan) {
+  if (plan.reduceTopK)
+    pm.addPass(createMoeReduceTopK(*plan.reduceTopK));
+  if (plan.prune)
+    pm.addPass(createMoePruneExperts(*plan.prune));
+  if (plan.merge)
+    pm.addPass(createMoeMergeExperts(*plan.merge));
+  if (plan.skip)
+    pm.addPass(createMoeSkipExperts(*plan.skip));
+  if (plan.staticCapacity)
+    pm.addPass(createMoeStaticCapacity(*plan.staticCapacity));
 }

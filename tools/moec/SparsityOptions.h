@@ -4,8 +4,11 @@
 #ifndef MOEC_TOOLS_MOEC_SPARSITYOPTIONS_H
 #define MOEC_TOOLS_MOEC_SPARSITYOPTIONS_H
 
+#include "passes/Sparsity/Passes.h"
+
 #include "mlir/Pass/PassManager.h"
 
+#include <optional>
 #include <string>
 
 namespace moec {
@@ -18,18 +21,28 @@ struct SparsityFlags {
   int64_t reduceTopK = 0;
   double staticCapacity = 0;
   bool report = true;
+};
 
-  bool any() const {
-    return !pruneExperts.empty() || !skipExperts.empty() ||
-           !mergeExperts.empty() || reduceTopK > 0 || staticCapacity > 0;
+/// The passes the flags ask for, with their options.
+struct SparsityPlan {
+  std::optional<MoeReduceTopKOptions> reduceTopK;
+  std::optional<MoePruneExpertsOptions> prune;
+  std::optional<MoeMergeExpertsOptions> merge;
+  std::optional<MoeSkipExpertsOptions> skip;
+  std::optional<MoeStaticCapacityOptions> staticCapacity;
+
+  bool empty() const {
+    return !reduceTopK && !prune && !merge && !skip && !staticCapacity;
   }
 };
 
-/// Adds the passes the flags ask for, in the order they compose: top-k
-/// reduction, pruning, merging, skipping, then the static-capacity
-/// rewrite. Returns an error message naming the bad flag, or "".
-std::string addSparsityPasses(mlir::PassManager &pm,
-                              const SparsityFlags &flags);
+/// Parses the flags into `plan`. Returns an error message naming the bad
+/// flag, or "".
+std::string planSparsity(const SparsityFlags &flags, SparsityPlan &plan);
+
+/// Adds the planned passes in the order they compose: top-k reduction,
+/// pruning, merging, skipping, then the static-capacity rewrite.
+void addSparsityPasses(mlir::PassManager &pm, const SparsityPlan &plan);
 
 } // namespace moec
 

@@ -247,6 +247,19 @@ int main(int argc, char **argv) {
   }
   options.tileDepth = tileDepth;
   options.outputPath = outputPath.empty() ? defaultOutputPath() : outputPath;
+  SparsityFlags flags;
+  flags.pruneExperts = pruneExperts;
+  flags.skipExperts = skipExperts;
+  flags.mergeExperts = mergeExperts;
+  flags.reduceTopK = reduceTopK;
+  flags.staticCapacity = staticCapacity;
+  flags.report = !quiet;
+  SparsityPlan sparsity;
+  std::string sparsityError = planSparsity(flags, sparsity);
+  if (!sparsityError.empty()) {
+    llvm::errs() << "moec: error: " << sparsityError << "\n";
+    return 1;
+  }
   options.modelName = llvm::sys::path::stem(options.outputPath).str();
 
   DialectRegistry registry;
@@ -283,25 +296,7 @@ int main(int argc, char **argv) {
       })))
     return 1;
   progress.done("imported " + inputPath + ", MoE blocks raised");
-  SparsityFlags sparsity;
-  sparsity.pruneExperts = pruneExperts;
-  sparsity.skipExperts = skipExperts;
-  sparsity.mergeExperts = mergeExperts;
-  sparsity.reduceTopK = reduceTopK;
-  sparsity.staticCapacity = staticCapacity;
-  sparsity.report = !quiet;
-  if (reduceTopK < 0 || staticCapacity < 0) {
-    llvm::errs() << "moec: error: --reduce-topk and --static-capacity must "
-                    "be positive\n";
-    return 1;
-  }
-  if (sparsity.any()) {
-    PassManager check(&context);
-    std::string error = addSparsityPasses(check, sparsity);
-    if (!error.empty()) {
-      llvm::errs() << "moec: error: " << error << "\n";
-      return 1;
-    }
+  if (!sparsity.empty()) {
     if (failed(runPasses(
             [&](PassManager &pm) { addSparsityPasses(pm, sparsity); })))
       return 1;
