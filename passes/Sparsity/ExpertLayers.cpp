@@ -97,6 +97,19 @@ static Value fillValue(Value init) {
   return fill.getInputs()[0];
 }
 
+/// An empty [T, columns] tensor of `like`'s row count and element type; a
+/// dynamic T is read off `rows`.
+static Value emptyRows(OpBuilder &b, Location loc, Value rows, Value like,
+                       size_t columns) {
+  auto type = cast<RankedTensorType>(like.getType());
+  auto newType = RankedTensorType::get({type.getDimSize(0), int64_t(columns)},
+                                       type.getElementType());
+  SmallVector<Value> sizes;
+  if (newType.isDynamicDim(0))
+    sizes.push_back(tensor::DimOp::create(b, loc, rows, 0));
+  return tensor::EmptyOp::create(b, loc, newType, sizes);
+}
+
 /// logits = x @ W (+ nothing else) with W [H, E] known at compile time:
 /// the same matmul on W's columns `keep`; null when the logits come from
 /// anything else.
@@ -118,17 +131,11 @@ static FailureOr<Value> sliceRouterMatmul(OpBuilder &b, Value logits,
     return failure();
   Location loc = matmul.getLoc();
   Value input = matmul.getInputs()[0];
-  auto type = cast<RankedTensorType>(matmul.getResultTypes()[0]);
-  auto newType = RankedTensorType::get(
-      {type.getDimSize(0), int64_t(keep.size())}, type.getElementType());
-  SmallVector<Value> sizes;
-  if (newType.isDynamicDim(0))
-    sizes.push_back(tensor::DimOp::create(b, loc, input, 0));
-  Value empty = tensor::EmptyOp::create(b, loc, newType, sizes);
+  Value empty = emptyRows(b, loc, input, matmul.getResult(0), keep.size());
   Value init =
       linalg::FillOp::create(b, loc, ValueRange{fill}, ValueRange{empty})
           .getResult(0);
-  return linalg::MatmulOp::create(b, loc, TypeRange{newType},
+  return linalg::MatmulOp::create(b, loc, TypeRange{empty.getType()},
                                   ValueRange{input, *sliced}, ValueRange{init})
       .getResult(0);
 }
@@ -136,13 +143,8 @@ static FailureOr<Value> sliceRouterMatmul(OpBuilder &b, Value logits,
 /// out[t, j] = logits[t, keep[j]].
 static Value gatherColumns(OpBuilder &b, Location loc, Value logits,
                            ArrayRef<int64_t> keep) {
-  auto type = cast<RankedTensorType>(logits.getType());
-  auto outType = RankedTensorType::get(
-      {type.getDimSize(0), int64_t(keep.size())}, type.getElementType());
-  SmallVector<Value> sizes;
-  if (outType.isDynamicDim(0))
-    sizes.push_back(tensor::DimOp::create(b, loc, logits, 0));
-  Value empty = tensor::EmptyOp::create(b, loc, outType, sizes);
+  Value empty = emptyRows(b, loc, logits, logits, keep.size());
+  Type outType = empty.getType();
   Value columns = arith::ConstantOp::create(
       b, loc,
       DenseIntElementsAttr::get(

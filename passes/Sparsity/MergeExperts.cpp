@@ -133,14 +133,15 @@ struct MoeMergeExpertsPass
             return mergeWeight(b, stack, groups, share, layer.experts);
           })))
         return signalPassFailure();
-      moe::ExpertsOp merged = layer.experts;
+      moe::ExpertsOp layerExperts = layer.experts;
       auto remap = moe::RemapExpertsOp::create(
-          b, merged.getLoc(), merged.getRoutingWeights().getType(),
-          merged.getExpertIds().getType(), merged.getRoutingWeights(),
-          merged.getExpertIds(), b.getDenseI32ArrayAttr(map));
-      merged.getRoutingWeightsMutable().assign(remap.getNewWeights());
-      merged.getExpertIdsMutable().assign(remap.getNewIds());
-      int64_t saved = before - expertBytes(merged);
+          b, layerExperts.getLoc(), layerExperts.getRoutingWeights().getType(),
+          layerExperts.getExpertIds().getType(),
+          layerExperts.getRoutingWeights(), layerExperts.getExpertIds(),
+          b.getDenseI32ArrayAttr(map));
+      layerExperts.getRoutingWeightsMutable().assign(remap.getNewWeights());
+      layerExperts.getExpertIdsMutable().assign(remap.getNewIds());
+      int64_t saved = before - expertBytes(layerExperts);
       savedBytes += saved;
       if (report) {
         SmallVector<std::string> merged;

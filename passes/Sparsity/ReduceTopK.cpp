@@ -34,9 +34,8 @@ struct MoeReduceTopKPass
       int64_t old = router.getTopK();
       if (old <= topK)
         continue;
-      if (!router->hasOneUse() &&
-          llvm::any_of(router->getUsers(), [&](auto *u) {
-            return u != layer.experts.getOperation();
+      if (llvm::any_of(router->getUsers(), [&](Operation *user) {
+            return user != layer.experts.getOperation();
           })) {
         router.emitOpError("feeds more than one moe.experts");
         return signalPassFailure();
