@@ -126,18 +126,20 @@ struct MoePruneExpertsPass
   chooseExperts(ArrayRef<MoeLayer> layers,
                 const std::vector<std::vector<double>> &shares) {
     std::vector<SmallVector<int64_t>> kept(layers.size());
-    // (share, layer, expert) of every expert, for a global budget.
-    std::vector<std::tuple<double, int64_t, int64_t>> all;
-    for (MoeLayer layer : layers)
-      for (auto [e, share] : llvm::enumerate(shares[layer.index]))
-        all.emplace_back(share, layer.index, int64_t(e));
-    llvm::stable_sort(all, [](const auto &a, const auto &b) {
-      return std::get<0>(a) > std::get<0>(b);
-    });
-    int64_t budgetCount =
-        int64_t(std::ceil(budget * double(all.size()) - 1e-9));
-    for (int64_t i = 0; i < budgetCount && budget > 0; ++i)
-      kept[std::get<1>(all[i])].push_back(std::get<2>(all[i]));
+    if (budget > 0) {
+      // The best (share, layer, expert) triples across layers.
+      std::vector<std::tuple<double, int64_t, int64_t>> all;
+      for (MoeLayer layer : layers)
+        for (auto [e, share] : llvm::enumerate(shares[layer.index]))
+          all.emplace_back(share, layer.index, int64_t(e));
+      llvm::stable_sort(all, [](const auto &a, const auto &b) {
+        return std::get<0>(a) > std::get<0>(b);
+      });
+      int64_t count = int64_t(std::ceil(budget * double(all.size()) - 1e-9));
+      for (const auto &[share, layer, e] :
+           llvm::ArrayRef(all).take_front(count))
+        kept[layer].push_back(e);
+    }
 
     for (MoeLayer layer : layers) {
       ArrayRef<double> layerShares = shares[layer.index];
