@@ -101,8 +101,14 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
       multiplied with register tiles of `tile-rows` x `tile-panels`
       vectors, k in blocks of `tile-depth` (see TiledExperts.cpp). Other
       weights use dot products that carry `reassoc` so the target may
-      vectorize them; packed weights are unpacked and scaled element by
-      element in the inner loop, never into a dequantized copy;
+      vectorize them. Packed int4/int8 weights with K-groups use vector
+      kernels that dequantize 16 codes at a time in registers, or, for
+      `moec.int8_activations` with `int8-dot-product`, multiply int8 rows
+      by the codes with VNNI dot products (see QuantizedExperts.cpp);
+      other packed weights are unpacked and scaled element by element in
+      the inner loop. No dequantized copy of a weight is ever made. Rows of
+      a `moec.int8_activations` matmul are quantized to int8 per row first
+      on every path;
     * activation, combine: one parallel iteration per row / token; combine
       sums a token's k rows in choice order.
 
@@ -112,10 +118,14 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
   let options = !listconcat([
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of the target's vectors; 0 keeps every grouped "
-           "matmul on scalar dot products">
+           "matmul on scalar dot products">,
+    Option<"int8DotProduct", "int8-dot-product", "bool", /*default=*/"false",
+           "the target has AVX-512 VNNI u8 x s8 dot products (int8 "
+           "activations on packed weights use them)">
   ], RegisterTileOptions);
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::LLVM::LLVMDialect",
     "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
     "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
   ];

@@ -15,22 +15,7 @@
 using namespace mlir;
 using namespace moec;
 
-namespace {
-/// A weight's row-major bytes and where they came from: a view into the
-/// weight store (never copied), or a constant's bytes.
-struct WeightData {
-  /// The store key of a moe.weight; empty for a constant.
-  std::string key;
-  llvm::ArrayRef<uint8_t> stored;
-  std::vector<uint8_t> constant;
-
-  llvm::ArrayRef<uint8_t> bytes() const {
-    return key.empty() ? llvm::ArrayRef<uint8_t>(constant) : stored;
-  }
-};
-} // namespace
-
-static FailureOr<WeightData> readWeight(Value weight, Operation *user) {
+FailureOr<WeightData> moec::readWeight(Value weight, Operation *user) {
   WeightData data;
   if (auto source = weight.getDefiningOp<moe::WeightOp>()) {
     FailureOr<WeightView> view = moe::lookupWeight(source, user);
@@ -51,10 +36,9 @@ static FailureOr<WeightData> readWeight(Value weight, Operation *user) {
          << weight.getType();
 }
 
-/// The new weight: a store blob named after `source`'s key, or a constant.
-static Value writeWeight(OpBuilder &b, Location loc, const WeightData &source,
-                         RankedTensorType type, std::vector<uint8_t> bytes,
-                         StringRef suffix) {
+Value moec::writeWeight(OpBuilder &b, Location loc, const WeightData &source,
+                        RankedTensorType type, std::vector<uint8_t> bytes,
+                        StringRef suffix) {
   if (source.key.empty()) {
     auto raw = ArrayRef<char>(reinterpret_cast<const char *>(bytes.data()),
                               bytes.size());

@@ -16,8 +16,35 @@
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <string>
+#include <vector>
 
 namespace moec {
+
+/// A weight's row-major bytes and where they came from: a view into the
+/// weight store (never copied), or a constant's bytes.
+struct WeightData {
+  /// The store key of a moe.weight; empty for a constant.
+  std::string key;
+  llvm::ArrayRef<uint8_t> stored;
+  std::vector<uint8_t> constant;
+
+  llvm::ArrayRef<uint8_t> bytes() const {
+    return key.empty() ? llvm::ArrayRef<uint8_t>(constant) : stored;
+  }
+};
+
+/// The bytes of a moe.weight or a constant; an error on `user` otherwise.
+mlir::FailureOr<WeightData> readWeight(mlir::Value weight,
+                                       mlir::Operation *user);
+
+/// A new weight of `type` holding `bytes`, made the way `source` was: a
+/// store blob named after its key plus `suffix`, or a constant.
+mlir::Value writeWeight(mlir::OpBuilder &b, mlir::Location loc,
+                        const WeightData &source, mlir::RankedTensorType type,
+                        std::vector<uint8_t> bytes, llvm::StringRef suffix);
 
 /// The slices `keep` (in that order) of dimension `dim` of a weight known
 /// at compile time: a moe.weight, a constant, or a moe.packed_weight of

@@ -49,6 +49,7 @@ createTargetMachine(const TargetOptions &options, std::string &error) {
   std::call_once(initialized, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser(); // inline assembly (VNNI)
   });
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   const llvm::Target *target =
@@ -92,6 +93,14 @@ int64_t cpu::getVectorLanes(const TargetOptions &options) {
   if (subtarget.checkFeatures("+avx2,+fma"))
     return 8;
   return 0;
+}
+
+bool cpu::hasInt8DotProduct(const TargetOptions &options) {
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options, error);
+  return machine && machine->getMCSubtargetInfo()->checkFeatures(
+                        "+avx512f,+avx512bw,+avx512vnni");
 }
 
 /// Defines each moec_par_launch_N: pack the captured values, call

@@ -63,8 +63,12 @@ public:
                          : "") +
                     "}"
               : "";
+    std::string expertOptions = tiles;
+    if (lanes && cpu::hasInt8DotProduct(options))
+      expertOptions.insert(expertOptions.size() - 1, " int8-dot-product=true");
     std::string pipeline =
-        std::string(kPipelineHead) + "convert-moe-to-scf" + tiles + "," +
+        std::string(kPipelineHead) + "convert-moe-to-scf" + expertOptions +
+        "," +
         (lanes ? "convert-matmul-to-tiles" + tiles + "," : "") + kPipelineTail;
     if (failed(parsePassPipeline(pipeline, pm)))
       llvm::report_fatal_error("the CPU pipeline does not parse; are the "

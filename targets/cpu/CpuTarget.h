@@ -19,6 +19,9 @@ mlir::LogicalResult serializeToObject(mlir::ModuleOp module,
 /// options name no CPU (serializeToObject reports that).
 int64_t getVectorLanes(const TargetOptions &options);
 
+/// True when the target CPU has AVX-512 VNNI (u8 x s8 dot products).
+bool hasInt8DotProduct(const TargetOptions &options);
+
 /// Writes the weights (embedded blob and weights file), the manifest and
 /// the object, and links them with the runtime into the executable.
 mlir::LogicalResult linkExecutable(mlir::ModuleOp module,

@@ -10,6 +10,7 @@
 #include "dialects/onnx/IR/OnnxOps.h"
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
+#include "passes/Quant/Passes.h"
 #include "passes/Sparsity/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -22,6 +23,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   moec::moe::registerMoeTransformsPasses();
   moec::registerMoecConversionPasses();
+  moec::registerMoecQuantPasses();
   moec::registerMoecSparsityPasses();
   // Each target's passes (e.g. cpu-weights-to-arguments), through the same
   // registry the moec driver uses.

@@ -9,12 +9,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
 #include "moec/Frontend/OnnxImporter.h"
 #include "moec/Support/ToolDiagnostics.h"
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
+#include "passes/Quant/Passes.h"
+#include "passes/Quant/QuantScheme.h"
 #include "passes/Sparsity/Passes.h"
 #include "tools/moec/ProfileCommand.h"
 #include "tools/moec/SparsityOptions.h"
@@ -115,6 +118,21 @@ static cl::opt<double> staticCapacity(
     cl::desc("Give every expert ceil(CF * T * k / E) token slots (needs a "
              "static token count; changes numerics when a slot overflows)"),
     cl::value_desc("CF"), cl::init(0.0), cl::cat(sparsityCategory));
+static cl::OptionCategory
+    quantCategory("quantization (docs/quantization.md)");
+static cl::opt<std::string> quantize(
+    "quantize",
+    cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
+             "int4-g128, optionally followed by ,asym"),
+    cl::value_desc("scheme"), cl::cat(quantCategory));
+enum class ActPrecision { Fp32, Int8 };
+static cl::opt<ActPrecision> activationPrecision(
+    "act", cl::desc("Activation precision of matmuls on quantized weights"),
+    cl::init(ActPrecision::Fp32),
+    cl::values(clEnumValN(ActPrecision::Fp32, "fp32", "float rows (default)"),
+               clEnumValN(ActPrecision::Int8, "int8",
+                          "rows quantized to int8 per token at run time")),
+    cl::cat(quantCategory));
 enum class Emit { Mlir, Llvm, Obj, Exe };
 static cl::opt<Emit>
     emit("emit", cl::desc("What to produce"), cl::init(Emit::Exe),
@@ -183,6 +201,15 @@ static LogicalResult writeOutput(StringRef path, StringRef contents) {
   return success();
 }
 
+/// True when some grouped matmul takes int8 activations.
+static bool hasInt8Activations(ModuleOp module) {
+  bool found = false;
+  module.walk([&](moe::GroupedMatmulOp op) {
+    found |= op->hasAttr(kInt8ActivationsAttr);
+  });
+  return found;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   TargetRegistry targets;
@@ -190,13 +217,14 @@ int main(int argc, char **argv) {
   registerAllPasses();
   moe::registerMoeTransformsPasses();
   registerMoecConversionPasses();
+  registerMoecQuantPasses();
   registerMoecSparsityPasses();
   for (const TargetBackend *target : targets.getTargets())
     target->registerPasses();
 
   if (argc > 1 && StringRef(argv[1]) == "profile")
     return runProfileCommand(argc - 1, argv + 1);
-  cl::HideUnrelatedOptions({&category, &sparsityCategory});
+  cl::HideUnrelatedOptions({&category, &sparsityCategory, &quantCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "moec: compile a Mixture-of-Experts ONNX model into a standalone "
@@ -260,6 +288,12 @@ int main(int argc, char **argv) {
     llvm::errs() << "moec: error: " << sparsityError << "\n";
     return 1;
   }
+  if (!quantize.empty() && !QuantScheme::parse(quantize)) {
+    llvm::errs() << "moec: error: --quantize: unknown scheme '" << quantize
+                 << "' (expected int8, int4-g32, int4-g64 or int4-g128, "
+                    "optionally followed by ,asym)\n";
+    return 1;
+  }
   options.modelName = llvm::sys::path::stem(options.outputPath).str();
 
   DialectRegistry registry;
@@ -302,12 +336,30 @@ int main(int argc, char **argv) {
       return 1;
     progress.done("expert sparsity");
   }
-  if (failed(runPasses([](PassManager &pm) {
+  if (!quantize.empty()) {
+    if (failed(runPasses([&](PassManager &pm) {
+          MoeQuantizeWeightsOptions quantOptions;
+          quantOptions.scheme = quantize;
+          quantOptions.report = !quiet;
+          pm.addPass(createMoeQuantizeWeights(quantOptions));
+        })))
+      return 1;
+    progress.done("expert weights quantized (" + quantize + ")");
+  }
+  bool int8Activations = activationPrecision == ActPrecision::Int8;
+  if (failed(runPasses([&](PassManager &pm) {
         pm.addPass(createMoeSparseDispatch());
+        if (int8Activations)
+          pm.addPass(createMoeQuantizeActivations());
         if (profileRouting)
           pm.addPass(createMoeInstrumentRouting());
       })))
     return 1;
+  if (int8Activations && !hasInt8Activations(*module)) {
+    llvm::errs() << "moec: error: --act=int8 needs quantized expert weights "
+                    "(--quantize, or a pre-quantized model)\n";
+    return 1;
+  }
   progress.done(profileRouting ? "sparse dispatch, routing instrumented"
                                : "sparse dispatch");
   if (failed(runPasses([&](PassManager &pm) {

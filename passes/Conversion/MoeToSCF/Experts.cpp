@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/Conversion/MoeToSCF/QuantizedExperts.h"
 #include "passes/Conversion/MoeToSCF/RegisterTile.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -185,8 +186,12 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op,
   int64_t outFeatures = weightType.getDimSize(1);
   int64_t inFeatures = weightType.getDimSize(2);
   annotateRoutedFraction(op, numExperts);
+  bool int8Activations = op->hasAttr("moec.int8_activations");
   if (tileShape.lanes > 0) {
-    FailureOr<bool> tiled = lowerGroupedMatmulToTiles(op, tileShape);
+    FailureOr<bool> tiled =
+        isa<moe::PackedType>(op.getWeight().getType())
+            ? lowerQuantizedGroupedMatmul(op, tileShape, int8Activations)
+            : lowerGroupedMatmulToTiles(op, tileShape);
     if (failed(tiled) || *tiled)
       return failure(failed(tiled));
   }
@@ -198,6 +203,11 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op,
   if (failed(weight))
     return failure();
   Value rows = b.read(op.getRows());
+  if (int8Activations) {
+    if (!cast<RankedTensorType>(op.getRows().getType()).getElementType().isF32())
+      return op.emitOpError("quantizes f32 rows to int8 only");
+    rows = dequantizedInt8Rows(b, rows, inFeatures);
+  }
   Value offsets = b.read(op.getOffsets());
   Value bias = op.getBias() ? b.read(op.getBias()) : Value();
   Value numRows = b.dim(rows, 0);

@@ -19,7 +19,8 @@ struct ConvertMoeToSCFPass
   using Base::Base;
 
   void runOnOperation() override {
-    TileShape tiles{vectorWidth, tilePanels, tileRows, tileDepth};
+    TileShape tiles{vectorWidth, tilePanels, tileRows, tileDepth,
+                    int8DotProduct};
     if (vectorWidth < 0 || tileRows < 1 || tilePanels < 1 || tileDepth < 1 ||
         (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0)) {
       getOperation().emitError(

@@ -26,6 +26,9 @@ struct TileShape {
   int64_t panels = 4;
   int64_t rows = 6;
   int64_t depth = 512;
+  /// The target multiplies unsigned by signed bytes four at a time into
+  /// i32 lanes (AVX-512 VNNI vpdpbusd), for int8 activations.
+  bool int8DotProduct = false;
 
   int64_t columns() const { return lanes * panels; }
 };

@@ -1,0 +1,63 @@
+//===- Passes.td - moec quantization passes ----------------*- tablegen -*-===//
+
+#ifndef MOEC_PASSES_QUANT_PASSES_TD
+#define MOEC_PASSES_QUANT_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def MoeQuantizeWeights : Pass<"moe-quantize-weights", "mlir::ModuleOp"> {
+  let summary = "weight-only round-to-nearest quantization of expert weights";
+  let description = [{
+    Replaces every float expert weight of every `moe.experts` (gate_up,
+    gate, up, down; `[E, N, K]`) by a `moe.packed_weight` of packed codes
+    and block scales, computed at compile time with round-to-nearest:
+
+    * `scheme=int8`: one f32 scale per output channel (`block = [1, 1, K]`),
+      codes `round(w / s)` in [-127, 127], `s = max|w| / 127`;
+    * `scheme=int4-g32|int4-g64|int4-g128`: one f16 scale per group of 32,
+      64 or 128 consecutive K elements of an output channel (`block = [1, 1,
+      G]`), codes in [-8, 7], `s = max|w| / 7`, two codes per byte, the
+      first in the low nibble;
+    * `,asym` after either: unsigned codes with a u8 zero point per group,
+      `s = (max(w, 0) - min(w, 0)) / (2^bits - 1)`, `z = round(-min / s)`.
+
+    Rounding is half away from zero; the scale is rounded to its stored type
+    before the codes are computed. When K is not a multiple of the group,
+    the last group is short: it is quantized as if padded with zeros (its
+    scale comes from the elements present) and costs no padding bytes. int4
+    needs an even K. The router, biases and dense weights stay in float.
+    The quantized bytes replace the float ones: the binary carries no
+    float copy. With `report`, prints each tensor's signal-to-quantization
+    noise ratio (SQNR, dB) and the bytes saved.
+
+    ```
+    moec-opt model.mlir --moe-quantize-weights="scheme=int4-g64,asym report"
+    ```
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", "\"int4-g128\"",
+           "int8 | int4-g32 | int4-g64 | int4-g128, optionally ,asym">,
+    Option<"report", "report", "bool", "false",
+           "print per-tensor SQNR and bytes saved">
+  ];
+  let dependentDialects = ["moec::moe::MoeDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def MoeQuantizeActivations
+    : Pass<"moe-quantize-activations", "mlir::ModuleOp"> {
+  let summary = "int8 activations for grouped matmuls on packed integer weights";
+  let description = [{
+    Marks every `moe.grouped_matmul` whose weight is packed in an integer
+    format with `moec.int8_activations`: its rows are quantized at run
+    time to int8 with one scale per row, `s = max|x| / 127`, codes
+    `round(x / s)` (to nearest, ties to even), and the products are summed in
+    integers before the weight and row scales are applied. Targets with
+    int8 dot-product instructions (AVX-512 VNNI, AVX2) run these matmuls on
+    them; every lowering computes the same quantized product. Matmuls on
+    float weights are left alone.
+  }];
+  let dependentDialects = ["moec::moe::MoeDialect"];
+}
+
+#endif // MOEC_PASSES_QUANT_PASSES_TD

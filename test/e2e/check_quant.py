@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""Quantized experts end to end, against float64 numpy emulations.
+
+For each MoE test model (test/models/moe_models.py, widened to hidden 256
+and intermediate 128 so that every kernel applies), compile with each
+--quantize scheme and --act precision, run the binary on tokens with a
+routing margin, and compare with numpy's model of the same layer:
+
+* weights: the scheme's round-to-nearest codes and scales, computed in
+  float32 exactly as moe-quantize-weights does (scales rounded to f16 for
+  int4 before the codes), dequantized in float64;
+* --act=int8: every expert input row x (the token for gate/up, the
+  activation output for down) replaced by sx * rint(x / sx), sx =
+  max|x| / 127, in float32.
+
+Tolerances, relative to max|ref|: 1e-5 with --act=fp32 (the e2e suite's fp32
+tolerance: only summation order differs). With --act=int8, 2e-4: the
+binary's fp32 activation output and numpy's float64 one can land on
+opposite sides of a rounding tie of a down-projection code, which moves
+that product by one quantization step; the check also requires the
+emulation to be at least 10x closer than the same weights with float
+activations, so an ignored activation quantization cannot pass.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+SCHEMES = ("int8", "int4-g32", "int4-g64", "int4-g128", "int4-g32,asym",
+           "int8,asym")
+TOKENS = 40
+
+
+def quantize(w, scheme):
+    """moe-quantize-weights on [..., K] rows: the dequantized float64 weights."""
+    name, _, asym = scheme.partition(",")
+    bits = 8 if name == "int8" else 4
+    K = w.shape[-1]
+    G = K if bits == 8 else int(name.split("-g")[1])
+    rows = w.reshape(-1, K).astype(np.float32)
+    out = np.empty(rows.shape, np.float64)
+    qmax = (1 << bits) - 1 if asym else (1 << (bits - 1)) - 1
+    qmin = 0 if asym else (-127 if bits == 8 else -8)
+    for g0 in range(0, K, G):
+        v = rows[:, g0:g0 + G]
+        lo = np.minimum(v.min(1), 0).astype(np.float32)
+        hi = np.maximum(v.max(1), 0).astype(np.float32)
+        s = ((hi - lo) if asym else np.maximum(hi, -lo)) / np.float32(qmax)
+        if bits == 4:
+            s = s.astype(np.float16).astype(np.float32)
+        safe = np.where(s == 0, np.float32(1), s)
+        ratio = (v / safe[:, None]).astype(np.float64)
+        rnd = lambda r: np.sign(r) * np.floor(np.abs(r) + 0.5)
+        z = np.clip(rnd(-lo.astype(np.float64) / safe), 0, qmax) if asym else 0 * s
+        z = np.where(s == 0, 0, z)
+        q = np.clip(rnd(ratio) + z[:, None], qmin, qmax)
+        q = np.where(s[:, None] == 0, z[:, None], q)
+        out[:, g0:g0 + G] = (q - z[:, None]) * s[:, None].astype(np.float64)
+    return out.reshape(w.shape)
+
+
+def act_int8(x):
+    """Per-row dynamic int8 quantization, in float32 like the binary."""
+    x = x.astype(np.float32)
+    s = (np.abs(x).max(-1, keepdims=True) / np.float32(127)).astype(np.float32)
+    s = np.where(s > 0, s, np.float32(1))
+    q = np.clip(np.rint((x / s).astype(np.float32)), -127, 127)
+    return q.astype(np.float64) * s
+
+
+def reference(m, cfg, W, x, act8):
+    """The layer with quantized weights W (float64) and, with act8,
+    int8-quantized expert inputs."""
+    w, ids, _ = m.route_ref(cfg, W, x)
+    y = np.zeros(x.shape)
+    aq = act_int8 if act8 else (lambda v: v)
+    for t in range(len(x)):
+        xt = aq(x[t:t + 1])
+        for j in range(cfg["k"]):
+            e = ids[t, j]
+            g, u = xt @ W.gate[e].T, xt @ W.up[e].T
+            if cfg.get("act") == "gpt_oss":
+                g, u = g + W.gate_b[e], u + W.up_b[e]
+                g = np.minimum(g, m.LIMIT)
+                u = np.clip(u, -m.LIMIT, m.LIMIT)
+                a = (u + 1.0) * g * m.sigmoid(m.ALPHA * g)
+                out = aq(a) @ W.down[e].T + W.down_b[e]
+            else:
+                out = aq(m.silu(g) * u) @ W.down[e].T
+            y[t] += w[t, j] * out[0]
+    return y + m.shared_ref(cfg, W, x)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--moec", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--schemes", default=",".join(s.replace(",", "+") for s in SCHEMES),
+                    help="comma-separated; '+asym' for ',asym'")
+    ap.add_argument("cases", nargs="+")
+    args = ap.parse_args()
+    sys.path.insert(0, os.path.dirname(args.models))
+    import moe_models as m
+    m.HIDDEN = 256
+    for variant in m.VARIANTS.values():
+        variant["I"] = 128
+    schemes = [s.replace("+", ",") for s in args.schemes.split(",")]
+    failures = checks = 0
+    for case in args.cases:
+        rng = np.random.default_rng(sum(map(ord, case)))
+        model, cfg, W, _ = m.build(case, rng)
+        d = os.path.join(args.out, case)
+        os.makedirs(d, exist_ok=True)
+        onnx_path = os.path.join(d, "model.onnx")
+        m.onnx.save(model, onnx_path)
+        x = m.draw_tokens(cfg, W, TOKENS, rng).astype(np.float32)
+        xp, yp = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
+        np.save(xp, x)
+        x64 = x.astype(np.float64)
+        for scheme in schemes:
+            Wq = type(W).__new__(type(W))
+            Wq.__dict__ = dict(W.__dict__, **{n: quantize(getattr(W, n), scheme)
+                                              for n in ("gate", "up", "down")})
+            for act in ("fp32", "int8"):
+                checks += 1
+                binary = os.path.join(d, f"{scheme.replace(',', '-')}-{act}")
+                cmd = [args.moec, "-q", onnx_path, f"--quantize={scheme}",
+                       f"--act={act}", "-o", binary]
+                result = subprocess.run(cmd, capture_output=True, text=True)
+                if result.returncode == 0:
+                    result = subprocess.run([binary, "--input", xp, "--output", yp],
+                                            capture_output=True, text=True)
+                if result.returncode != 0:
+                    failures += 1
+                    print(f"{case:16s} {scheme:14s} {act:5s} FAILED {result.stderr.strip()}")
+                    continue
+                y = np.load(yp).astype(np.float64)
+                ref = reference(m, cfg, Wq, x64, act == "int8")
+                scale = np.abs(ref).max()
+                err = float(np.abs(y - ref).max() / scale)
+                tol = 1e-5 if act == "fp32" else 2e-4
+                bad = err > tol
+                detail = f"max rel error {err:.2e} (tolerance {tol:g})"
+                if act == "int8":
+                    other = reference(m, cfg, Wq, x64, False)
+                    err_float = float(np.abs(y - other).max() / scale)
+                    bad |= err * 10 > err_float
+                    detail += f"; vs float activations {err_float:.2e}"
+                failures += bad
+                print(f"{case:16s} {scheme:14s} {act:5s} {'FAILED' if bad else 'ok':6s} {detail}")
+    print(f"checks: {checks}; passed: {checks - failures}; failed: {failures}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
