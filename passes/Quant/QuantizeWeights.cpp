@@ -15,6 +15,7 @@
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/IR/WeightFiles.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cstring>
@@ -79,7 +80,15 @@ struct MoeQuantizeWeightsPass
       return user->emitOpError("cannot pack ")
              << role << " weight " << type
              << " as int4: K must be even (two codes per byte)";
-    FailureOr<WeightData> data = readWeight(weight, user);
+    // GPT-OSS stores [E, K, N] and the importer transposes: quantize the
+    // transpose of the stored weight.
+    Value source = weight;
+    auto transpose = weight.getDefiningOp<linalg::TransposeOp>();
+    bool transposed = transpose && transpose.getPermutation() ==
+                                       ArrayRef<int64_t>{0, 2, 1};
+    if (transposed)
+      source = transpose.getInput();
+    FailureOr<WeightData> data = readWeight(source, user);
     if (failed(data))
       return failure();
     std::optional<std::vector<float>> values =
@@ -87,6 +96,14 @@ struct MoeQuantizeWeightsPass
     if (!values || int64_t(values->size()) != type.getNumElements())
       return user->emitOpError("cannot read the ")
              << role << " weight " << type << " as floats";
+    if (transposed) {
+      std::vector<float> rows(values->size());
+      for (int64_t e = 0; e < experts; ++e)
+        for (int64_t kk = 0; kk < k; ++kk)
+          for (int64_t col = 0; col < n; ++col)
+            rows[(e * n + col) * k + kk] = (*values)[(e * k + kk) * n + col];
+      values = std::move(rows);
+    }
     QuantizedMatrix q = quantizeMatrix(*values, experts * n, k, quant);
 
     MLIRContext *ctx = b.getContext();

@@ -13,13 +13,16 @@ routing margin, and compare with numpy's model of the same layer:
   activation output for down) replaced by sx * rint(x / sx), sx =
   max|x| / 127, in float32.
 
-Tolerances, relative to max|ref|: 1e-5 with --act=fp32 (the e2e suite's fp32
-tolerance: only summation order differs). With --act=int8, 2e-4: the
-binary's fp32 activation output and numpy's float64 one can land on
-opposite sides of a rounding tie of a down-projection code, which moves
-that product by one quantization step; the check also requires the
-emulation to be at least 10x closer than the same weights with float
-activations, so an ignored activation quantization cannot pass.
+Tolerance: max|y - ref| <= 1e-5 * max|ref| (the e2e suite's fp32
+tolerance; only summation order differs, integer dot products are exact).
+With --act=int8, the down projection's input is the binary's fp32
+activation output, which can differ from numpy's float64 one in the last
+bits; where such an element sits within 2e-4 of a rounding tie of its
+code, the two may round apart. Tokens with such an element are left out of
+the comparison (and counted); at least half of them must remain. The
+check also requires the emulation to be 100x closer than the same
+weights with float activations, so ignored activation quantization
+cannot pass.
 """
 
 import argparse
@@ -32,6 +35,7 @@ import numpy as np
 SCHEMES = ("int8", "int4-g32", "int4-g64", "int4-g128", "int4-g32,asym",
            "int8,asym")
 TOKENS = 40
+TOLERANCE = 1e-5
 
 
 def quantize(w, scheme):
@@ -62,23 +66,33 @@ def quantize(w, scheme):
     return out.reshape(w.shape)
 
 
-def act_int8(x):
-    """Per-row dynamic int8 quantization, in float32 like the binary."""
+TIE = 2e-4
+
+
+def act_int8(x, ties=None):
+    """Per-row dynamic int8 quantization, in float32 like the binary; sets
+    ties[0] when an element lies within TIE of a rounding tie."""
     x = x.astype(np.float32)
     s = (np.abs(x).max(-1, keepdims=True) / np.float32(127)).astype(np.float32)
     s = np.where(s > 0, s, np.float32(1))
-    q = np.clip(np.rint((x / s).astype(np.float32)), -127, 127)
+    r = (x / s).astype(np.float32)
+    if ties is not None:
+        ties[0] |= bool((np.abs(np.abs(r - np.floor(r)) - 0.5) < TIE).any())
+    q = np.clip(np.rint(r), -127, 127)
     return q.astype(np.float64) * s
 
 
 def reference(m, cfg, W, x, act8):
     """The layer with quantized weights W (float64) and, with act8,
-    int8-quantized expert inputs."""
+    int8-quantized expert inputs; and per token whether a down-projection
+    input sat near a rounding tie."""
     w, ids, _ = m.route_ref(cfg, W, x)
     y = np.zeros(x.shape)
-    aq = act_int8 if act8 else (lambda v: v)
+    near_tie = np.zeros(len(x), bool)
     for t in range(len(x)):
-        xt = aq(x[t:t + 1])
+        ties = [False]
+        aq = (lambda v: act_int8(v, ties)) if act8 else (lambda v: v)
+        xt = act_int8(x[t:t + 1]) if act8 else x[t:t + 1]
         for j in range(cfg["k"]):
             e = ids[t, j]
             g, u = xt @ W.gate[e].T, xt @ W.up[e].T
@@ -91,7 +105,8 @@ def reference(m, cfg, W, x, act8):
             else:
                 out = aq(m.silu(g) * u) @ W.down[e].T
             y[t] += w[t, j] * out[0]
-    return y + m.shared_ref(cfg, W, x)
+        near_tie[t] = ties[0]
+    return y + m.shared_ref(cfg, W, x), near_tie
 
 
 def main():
@@ -101,6 +116,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--schemes", default=",".join(s.replace(",", "+") for s in SCHEMES),
                     help="comma-separated; '+asym' for ',asym'")
+    ap.add_argument("--flag", action="append", default=[],
+                    help="extra moec flag (e.g. --cpu=x86-64-v3)")
     ap.add_argument("cases", nargs="+")
     args = ap.parse_args()
     sys.path.insert(0, os.path.dirname(args.models))
@@ -129,7 +146,7 @@ def main():
                 checks += 1
                 binary = os.path.join(d, f"{scheme.replace(',', '-')}-{act}")
                 cmd = [args.moec, "-q", onnx_path, f"--quantize={scheme}",
-                       f"--act={act}", "-o", binary]
+                       f"--act={act}", "-o", binary] + args.flag
                 result = subprocess.run(cmd, capture_output=True, text=True)
                 if result.returncode == 0:
                     result = subprocess.run([binary, "--input", xp, "--output", yp],
@@ -139,17 +156,18 @@ def main():
                     print(f"{case:16s} {scheme:14s} {act:5s} FAILED {result.stderr.strip()}")
                     continue
                 y = np.load(yp).astype(np.float64)
-                ref = reference(m, cfg, Wq, x64, act == "int8")
+                ref, near_tie = reference(m, cfg, Wq, x64, act == "int8")
+                kept = ~near_tie
                 scale = np.abs(ref).max()
-                err = float(np.abs(y - ref).max() / scale)
-                tol = 1e-5 if act == "fp32" else 2e-4
-                bad = err > tol
-                detail = f"max rel error {err:.2e} (tolerance {tol:g})"
+                err = float(np.abs(y - ref)[kept].max() / scale)
+                bad = err > TOLERANCE or kept.sum() * 2 < len(x)
+                detail = f"max rel error {err:.2e}"
                 if act == "int8":
-                    other = reference(m, cfg, Wq, x64, False)
+                    other, _ = reference(m, cfg, Wq, x64, False)
                     err_float = float(np.abs(y - other).max() / scale)
-                    bad |= err * 10 > err_float
-                    detail += f"; vs float activations {err_float:.2e}"
+                    bad |= err * 100 > err_float
+                    detail += (f" on {kept.sum()}/{len(x)} tokens without a tie;"
+                               f" vs float activations {err_float:.2e}")
                 failures += bad
                 print(f"{case:16s} {scheme:14s} {act:5s} {'FAILED' if bad else 'ok':6s} {detail}")
     print(f"checks: {checks}; passed: {checks - failures}; failed: {failures}")

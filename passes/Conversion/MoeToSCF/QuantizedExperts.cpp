@@ -1,0 +1,642 @@
+//===- QuantizedExperts.cpp - grouped matmul on packed integer weights ----===//
+//
+// Grouped matmuls whose weight is packed int4 or int8 with K-groups
+// (block [1, 1, G]) read the packed bytes as they are stored and dequantize
+// in registers; no dequantized copy exists. Two kernels:
+//
+// * float rows: 16 codes are widened to f32 lanes and scaled in one fused
+//   multiply-add, w = q * s - z * s, then multiplied into the rows. An int4
+//   byte holds elements 2j (low nibble) and 2j + 1 (high nibble), so the
+//   rows are first copied with each 32-element chunk's even elements ahead
+//   of its odd ones: the low and the high nibbles of 16 bytes then meet 16
+//   contiguous floats each.
+// * int8 rows (moec.int8_activations) on AVX-512 VNNI: each row is
+//   quantized once, x = sx * xq, and stored as xq + 128 (unsigned); the
+//   signed codes multiply it four bytes at a time (vpdpbusd) into i32
+//   lanes, which are scaled per group in f32. The +128 adds 128 * sum(q) per
+//   group, a per-column constant computed at compile time and subtracted at
+//   the end: out = sx * (sum_g s_g * dot_g - 128 * sum_g s_g * sum_g q).
+//
+// Parallel iterations are (expert, 64-column tile) pairs, tile-major, as
+// for fp32; within one, blocks of rows x 4 columns keep independent
+// accumulators so the loads of several weight rows are in flight at once.
+// Where a kernel does not apply (other layouts, K not a multiple of the
+// chunk), the scalar lowering in Experts.cpp computes the same values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Conversion/MoeToSCF/QuantizedExperts.h"
+
+#include "passes/Conversion/MoeToSCF/RegisterTile.h"
+
+#include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/IR/WeightFiles.h"
+#include "moec/Support/WeightStore.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace moec;
+
+/// Output columns of one parallel iteration.
+static constexpr int64_t kTileColumns = 64;
+/// Columns one block of the kernel works on at once.
+static constexpr int64_t kBlockColumns = 4;
+
+namespace {
+/// A packed [E, N, K] integer weight the kernels read.
+struct PackedOperand {
+  moe::PackedWeightOp op;
+  unsigned bits = 0;
+  bool signedCodes = false;
+  int64_t experts = 0, n = 0, k = 0, group = 0, groups = 0;
+  /// Signless views of the codes and zero points, as tensors.
+  Value codes, zeroPoints;
+  bool unsignedZeroPoints = false;
+};
+
+/// The kernel's view of a block: rows [row0, row0 + rows) and columns
+/// [col0, col0 + kBlockColumns) of expert e.
+struct KernelBlock {
+  Value e, row0, col0;
+  int64_t rows;
+};
+} // namespace
+
+static bool isSignedFormat(moe::PackedFormat format) {
+  return format == moe::PackedFormat::Sint4 ||
+         format == moe::PackedFormat::Sint8;
+}
+
+/// `value` re-typed to signless bytes (a constant or a moe.weight).
+static Value signlessBytes(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getElementType().isSignlessInteger())
+    return value;
+  RankedTensorType signlessType = type.clone(b.getI8Type());
+  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
+    return arith::ConstantOp::create(
+        b, loc,
+        cast<DenseElementsAttr>(constant.getValue()).bitcast(b.getI8Type()));
+  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
+    auto retyped =
+        moe::WeightOp::create(b, loc, signlessType, weight.getKeyAttr(),
+                              weight.getFileAttr(), weight.getOffsetAttr());
+    retyped->setDiscardableAttrs(weight->getDiscardableAttrDictionary());
+    return retyped;
+  }
+  return Value();
+}
+
+/// The packed operand of `op` when a kernel with `chunk`-element steps
+/// can read it, else std::nullopt.
+static std::optional<PackedOperand> matchPacked(OpBuilder &b,
+                                                moe::GroupedMatmulOp op) {
+  auto type = dyn_cast<moe::PackedType>(op.getWeight().getType());
+  auto packed = op.getWeight().getDefiningOp<moe::PackedWeightOp>();
+  if (!type || !packed)
+    return std::nullopt;
+  moe::PackingAttr packing = type.getPacking();
+  ArrayRef<int64_t> block = packing.getBlock();
+  if (!packing.isIntegerFormat() ||
+      (packing.getBits() != 4 && packing.getBits() != 8) ||
+      packing.getOrder() != moe::PackingOrder::LowFirst || block[0] != 1 ||
+      block[1] != 1)
+    return std::nullopt;
+  auto f32 = [](Value v) {
+    return !v ||
+           cast<RankedTensorType>(v.getType()).getElementType().isF32();
+  };
+  if (!f32(op.getRows()) || !f32(op.getBias()) || !f32(op.getOutput()))
+    return std::nullopt;
+  PackedOperand operand;
+  operand.op = packed;
+  operand.bits = packing.getBits();
+  operand.signedCodes = isSignedFormat(packing.getFormat());
+  RankedTensorType logical = type.getTensorType();
+  operand.experts = logical.getDimSize(0);
+  operand.n = logical.getDimSize(1);
+  operand.k = logical.getDimSize(2);
+  operand.group = block[2];
+  operand.groups = llvm::divideCeil(operand.k, operand.group);
+  operand.codes = signlessBytes(b, op.getLoc(), packed.getData());
+  if (!operand.codes)
+    return std::nullopt;
+  if (Value zeroPoints = packed.getZeroPoints()) {
+    auto zeroType = cast<RankedTensorType>(zeroPoints.getType());
+    if (!zeroType.getElementType().isInteger(8))
+      return std::nullopt;
+    operand.unsignedZeroPoints = zeroType.getElementType().isUnsignedInteger();
+    operand.zeroPoints = signlessBytes(b, op.getLoc(), zeroPoints);
+    if (!operand.zeroPoints)
+      return std::nullopt;
+  }
+  return operand;
+}
+
+/// Position of element k of a row in the chunk-wise even/odd order of an
+/// int4 kernel: within each `chunk`, even elements first.
+static Value permutedColumn(LoopBuilder &b, Value k, int64_t chunk) {
+  Value base = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, k, b.index(chunk)), b.index(chunk));
+  Value within = arith::RemUIOp::create(b, k, b.index(chunk));
+  Value half = arith::DivUIOp::create(b, within, b.index(2));
+  Value odd = arith::RemUIOp::create(b, within, b.index(2));
+  Value offset = arith::MulIOp::create(b, odd, b.index(chunk / 2));
+  return arith::AddIOp::create(b, base, arith::AddIOp::create(b, half, offset));
+}
+
+/// The scale of row `m`'s int8 quantization: max|x| / 127, 1 for a zero row.
+static Value rowScale(LoopBuilder &b, Value rows, Value m, int64_t k) {
+  Type f32 = b.getF32Type();
+  Value amax = b.reduce(b.index(0), b.index(k), b.floatConst(f32, 0.0),
+                        [&](Value kk, Value acc) -> Value {
+                          Value x = math::AbsFOp::create(b, b.load(rows, {m, kk}));
+                          return arith::MaximumFOp::create(b, acc, x);
+                        });
+  Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, amax,
+                                         b.floatConst(f32, 0.0));
+  Value scale = arith::DivFOp::create(b, amax, b.floatConst(f32, 127.0));
+  return arith::SelectOp::create(b, positive, scale, b.floatConst(f32, 1.0));
+}
+
+/// round(x / scale) clamped to [-127, 127], as f32.
+static Value quantizeActivation(LoopBuilder &b, Value x, Value scale) {
+  Type f32 = b.getF32Type();
+  Value q = math::RoundEvenOp::create(b, arith::DivFOp::create(b, x, scale));
+  q = arith::MaximumFOp::create(b, q, b.floatConst(f32, -127.0));
+  return arith::MinimumFOp::create(b, q, b.floatConst(f32, 127.0));
+}
+
+/// The rows the float kernel multiplies: int4 weights want each chunk's
+/// even elements first; int8 activations are quantized and dequantized
+/// (x = sx * round(x / sx)). Null when the rows can be read as they are.
+static Value prepareFloatRows(LoopBuilder &b, Value rows, int64_t k,
+                              unsigned bits, bool int8Activations,
+                              int64_t chunk) {
+  if (bits == 8 && !int8Activations)
+    return Value();
+  Type f32 = b.getF32Type();
+  Value numRows = b.dim(rows, 0);
+  Value prepared =
+      b.alloc(RankedTensorType::get({ShapedType::kDynamic, k}, f32), {numRows});
+  b.parallelLoop(b.index(0), numRows, [&](Value m) {
+    Value scale = int8Activations ? rowScale(b, rows, m, k) : Value();
+    b.forLoop(b.index(0), b.index(k), [&](Value kk) {
+      Value x = b.load(rows, {m, kk});
+      if (scale)
+        x = arith::MulFOp::create(b, quantizeActivation(b, x, scale), scale);
+      Value to = bits == 4 ? permutedColumn(b, kk, chunk) : kk;
+      b.store(x, prepared, {m, to});
+    });
+  });
+  return prepared;
+}
+
+Value moec::dequantizedInt8Rows(LoopBuilder &b, Value rows, int64_t k) {
+  return prepareFloatRows(b, rows, k, /*bits=*/8, /*int8Activations=*/true,
+                          /*chunk=*/1);
+}
+
+/// Int8 rows for the VNNI kernel: xq + 128 as bytes, int4 chunks of 128 in
+/// even/odd order; `scales` gets each row's sx.
+static Value prepareInt8Rows(LoopBuilder &b, Value rows, int64_t k,
+                             unsigned bits, Value &scales) {
+  Type f32 = b.getF32Type();
+  Value numRows = b.dim(rows, 0);
+  Value prepared = b.alloc(
+      RankedTensorType::get({ShapedType::kDynamic, k}, b.getI8Type()),
+      {numRows});
+  scales =
+      b.alloc(RankedTensorType::get({ShapedType::kDynamic}, f32), {numRows});
+  b.parallelLoop(b.index(0), numRows, [&](Value m) {
+    Value scale = rowScale(b, rows, m, k);
+    b.store(scale, scales, {m});
+    b.forLoop(b.index(0), b.index(k), [&](Value kk) {
+      Value q = quantizeActivation(b, b.load(rows, {m, kk}), scale);
+      q = arith::AddFOp::create(b, q, b.floatConst(f32, 128.0));
+      Value byte = arith::FPToUIOp::create(b, b.getI8Type(), q);
+      Value to = bits == 4 ? permutedColumn(b, kk, 128) : kk;
+      b.store(byte, prepared, {m, to});
+    });
+  });
+  return prepared;
+}
+
+/// A block's scalar `value` splat to 16 f32 lanes.
+static Value splat(LoopBuilder &b, Value value) {
+  return vector::BroadcastOp::create(
+      b, VectorType::get({16}, b.getF32Type()), value);
+}
+
+/// The scale and the zero offset (-z * s) of group g of column n, as f32.
+static std::pair<Value, Value> groupScale(LoopBuilder &b,
+                                          const PackedOperand &w, Value scales,
+                                          Value zeroPoints, Value e, Value n,
+                                          Value g) {
+  Type f32 = b.getF32Type();
+  Value scale = b.toFloat(b.load(scales, {e, n, g}), f32);
+  if (!zeroPoints)
+    return {scale, b.floatConst(f32, 0.0)};
+  Value zero = b.load(zeroPoints, {e, n, g});
+  zero = w.unsignedZeroPoints
+             ? Value(arith::UIToFPOp::create(b, f32, zero))
+             : Value(arith::SIToFPOp::create(b, f32, zero));
+  return {scale, arith::NegFOp::create(b, arith::MulFOp::create(b, zero, scale))};
+}
+
+/// 16 codes of column `n` from byte `byte` on as f32 lanes: one vector for
+/// int8, the low and the high nibbles for int4.
+static SmallVector<Value> loadCodes(LoopBuilder &b, const PackedOperand &w,
+                                    Value codes, Value e, Value n, Value byte) {
+  auto bytesType = VectorType::get({16}, b.getI8Type());
+  auto wideType = VectorType::get({16}, b.getI32Type());
+  auto floatType = VectorType::get({16}, b.getF32Type());
+  Value raw = vector::LoadOp::create(b, bytesType, codes, {e, n, byte});
+  if (w.bits == 8) {
+    Value wide = w.signedCodes ? Value(arith::ExtSIOp::create(b, wideType, raw))
+                               : Value(arith::ExtUIOp::create(b, wideType, raw));
+    return {arith::SIToFPOp::create(b, floatType, wide)};
+  }
+  auto constant = [&](int64_t v) {
+    return arith::ConstantOp::create(b, wideType,
+                                     DenseElementsAttr::get(wideType, int32_t(v)));
+  };
+  Value wide = arith::ExtUIOp::create(b, wideType, raw);
+  Value lo = arith::AndIOp::create(b, wide, constant(15));
+  Value hi = arith::ShRUIOp::create(b, wide, constant(4));
+  if (w.signedCodes) {
+    // A two's-complement nibble v is (v ^ 8) - 8.
+    lo = arith::SubIOp::create(b, arith::XOrIOp::create(b, lo, constant(8)),
+                               constant(8));
+    hi = arith::SubIOp::create(b, arith::XOrIOp::create(b, hi, constant(8)),
+                               constant(8));
+  }
+  return {arith::SIToFPOp::create(b, floatType, lo),
+          arith::SIToFPOp::create(b, floatType, hi)};
+}
+
+/// Sum of a vector's lanes.
+static Value laneSum(LoopBuilder &b, Value vector) {
+  return vector::ReductionOp::create(b, vector::CombiningKind::ADD, vector,
+                                     arith::FastMathFlags::reassoc);
+}
+
+/// The float-rows kernel on one block: out[r, c] = bias + sum_k x * w.
+static void emitFloatBlock(LoopBuilder &b, const PackedOperand &w,
+                           const KernelBlock &block, Value rows, Value codes,
+                           Value scales, Value zeroPoints, Value bias,
+                           Value output) {
+  int64_t chunk = w.bits == 4 ? 32 : 16;
+  int64_t parts = w.bits == 4 ? 2 : 1;
+  int64_t accumulators = block.rows * kBlockColumns * parts;
+  auto floatType = VectorType::get({16}, b.getF32Type());
+  Value zero = arith::ConstantOp::create(
+      b, floatType, DenseElementsAttr::get(floatType, 0.0f));
+  SmallVector<Value> columns, rowIndex;
+  for (int64_t c = 0; c < kBlockColumns; ++c)
+    columns.push_back(arith::AddIOp::create(b, block.col0, b.index(c)));
+  for (int64_t r = 0; r < block.rows; ++r)
+    rowIndex.push_back(arith::AddIOp::create(b, block.row0, b.index(r)));
+
+  auto groups = scf::ForOp::create(b, b.index(0), b.index(w.groups),
+                                   b.index(1),
+                                   SmallVector<Value>(accumulators, zero));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(groups.getBody());
+    Value g = groups.getInductionVar();
+    SmallVector<Value> scale, offset;
+    for (Value n : columns) {
+      auto [s, z] = groupScale(b, w, scales, zeroPoints, block.e, n, g);
+      scale.push_back(splat(b, s));
+      offset.push_back(splat(b, z));
+    }
+    Value first = arith::MulIOp::create(b, g, b.index(w.group / chunk));
+    Value last = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, first, b.index(w.group / chunk)),
+        b.index(w.k / chunk));
+    auto chunks = scf::ForOp::create(b, first, last, b.index(1),
+                                     groups.getRegionIterArgs());
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(chunks.getBody());
+      Value ch = chunks.getInductionVar();
+      Value k0 = arith::MulIOp::create(b, ch, b.index(chunk));
+      Value byte = arith::MulIOp::create(b, ch, b.index(16));
+      SmallVector<Value> x;
+      for (Value row : rowIndex)
+        for (int64_t p = 0; p < parts; ++p)
+          x.push_back(vector::LoadOp::create(
+              b, floatType, rows,
+              {row, arith::AddIOp::create(b, k0, b.index(16 * p))}));
+      SmallVector<Value> next(chunks.getRegionIterArgs());
+      for (auto [c, n] : llvm::enumerate(columns)) {
+        SmallVector<Value> codesOf = loadCodes(b, w, codes, block.e, n, byte);
+        for (auto [p, q] : llvm::enumerate(codesOf)) {
+          Value weight = vector::FMAOp::create(b, q, scale[c], offset[c]);
+          for (int64_t r = 0; r < block.rows; ++r) {
+            int64_t at = (r * kBlockColumns + c) * parts + p;
+            next[at] =
+                vector::FMAOp::create(b, x[r * parts + p], weight, next[at]);
+          }
+        }
+      }
+      scf::YieldOp::create(b, next);
+    }
+    scf::YieldOp::create(b, chunks.getResults());
+  }
+  for (int64_t r = 0; r < block.rows; ++r)
+    for (int64_t c = 0; c < kBlockColumns; ++c) {
+      Value sum = groups.getResult((r * kBlockColumns + c) * parts);
+      if (parts == 2)
+        sum = arith::AddFOp::create(
+            b, sum, groups.getResult((r * kBlockColumns + c) * parts + 1));
+      Value value = laneSum(b, sum);
+      if (bias)
+        value = arith::AddFOp::create(b, value,
+                                      b.load(bias, {block.e, columns[c]}));
+      b.store(value, output, {rowIndex[r], columns[c]});
+    }
+}
+
+/// 4 x u8 * s8 dot products of 64 bytes into 16 i32 lanes: AVX-512 VNNI
+/// vpdpbusd, as side-effect-free inline assembly (an intrinsic call would
+/// have unknown memory effects, which buffer deallocation rejects).
+static Value dotBytes(LoopBuilder &b, Value acc, Value unsignedBytes,
+                      Value signedBytes) {
+  return LLVM::InlineAsmOp::create(
+             b, acc.getType(), ValueRange{acc, unsignedBytes, signedBytes},
+             b.getStringAttr("vpdpbusd $3, $2, $0"),
+             b.getStringAttr("=v,0,v,v"), /*has_side_effects=*/UnitAttr(),
+             /*is_align_stack=*/UnitAttr(), LLVM::TailCallKindAttr(),
+             LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+/// The int8-rows (VNNI) kernel on one block. Steps of `step` elements
+/// share one i32 accumulator per row and column before it is scaled: a
+/// whole group when groups span several 64-byte loads, else one load
+/// whose lanes belong to several groups.
+static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
+                          const KernelBlock &block, Value rows, Value rowScales,
+                          Value codes, Value scales, Value correction,
+                          Value bias, Value output) {
+  int64_t loadElements = w.bits == 4 ? 128 : 64;
+  int64_t step = std::max(w.group, loadElements);
+  int64_t elementsPerLane = loadElements / 16;
+  auto bytesType = VectorType::get({64}, b.getI8Type());
+  auto intType = VectorType::get({16}, b.getI32Type());
+  auto floatType = VectorType::get({16}, b.getF32Type());
+  Value zeroFloat = arith::ConstantOp::create(
+      b, floatType, DenseElementsAttr::get(floatType, 0.0f));
+  Value zeroInt = arith::ConstantOp::create(
+      b, intType, DenseElementsAttr::get(intType, int32_t(0)));
+  auto byteConstant = [&](int8_t v) {
+    return arith::ConstantOp::create(b, bytesType,
+                                     DenseElementsAttr::get(bytesType, v));
+  };
+  SmallVector<Value> columns, rowIndex;
+  for (int64_t c = 0; c < kBlockColumns; ++c)
+    columns.push_back(arith::AddIOp::create(b, block.col0, b.index(c)));
+  for (int64_t r = 0; r < block.rows; ++r)
+    rowIndex.push_back(arith::AddIOp::create(b, block.row0, b.index(r)));
+  int64_t accumulators = block.rows * kBlockColumns;
+
+  auto steps = scf::ForOp::create(b, b.index(0), b.index(w.k / step),
+                                  b.index(1),
+                                  SmallVector<Value>(accumulators, zeroFloat));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(steps.getBody());
+    Value s0 =
+        arith::MulIOp::create(b, steps.getInductionVar(), b.index(step));
+    auto loads = scf::ForOp::create(b, b.index(0),
+                                    b.index(step / loadElements), b.index(1),
+                                    SmallVector<Value>(accumulators, zeroInt));
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(loads.getBody());
+      Value k0 = arith::AddIOp::create(
+          b, s0,
+          arith::MulIOp::create(b, loads.getInductionVar(),
+                                b.index(loadElements)));
+      Value byte = w.bits == 4 ? Value(arith::DivUIOp::create(b, k0, b.index(2)))
+                               : k0;
+      SmallVector<Value> x;
+      for (Value row : rowIndex) {
+        x.push_back(vector::LoadOp::create(b, bytesType, rows, {row, k0}));
+        if (w.bits == 4)
+          x.push_back(vector::LoadOp::create(
+              b, bytesType, rows,
+              {row, arith::AddIOp::create(b, k0, b.index(64))}));
+      }
+      SmallVector<Value> next(loads.getRegionIterArgs());
+      for (auto [c, n] : llvm::enumerate(columns)) {
+        Value raw = vector::LoadOp::create(b, bytesType, codes,
+                                           {block.e, n, byte});
+        SmallVector<Value> parts;
+        if (w.bits == 8) {
+          parts.push_back(raw);
+        } else {
+          // Signed nibbles: ((v & 15) ^ 8) - 8 for the low one, the same
+          // on v >> 4 for the high one.
+          Value lo = arith::AndIOp::create(b, raw, byteConstant(15));
+          Value hi = arith::AndIOp::create(
+              b, arith::ShRUIOp::create(b, raw, byteConstant(4)),
+              byteConstant(15));
+          for (Value nibble : {lo, hi})
+            parts.push_back(arith::SubIOp::create(
+                b, arith::XOrIOp::create(b, nibble, byteConstant(8)),
+                byteConstant(8)));
+        }
+        for (int64_t r = 0; r < block.rows; ++r) {
+          int64_t at = r * kBlockColumns + c;
+          for (auto [p, part] : llvm::enumerate(parts))
+            next[at] = dotBytes(b, next[at], x[r * parts.size() + p], part);
+        }
+      }
+      scf::YieldOp::create(b, next);
+    }
+    // Each lane's scale: the group's, or, with several groups per load,
+    // the scale of the group its elements belong to.
+    Value g0 = arith::DivUIOp::create(b, s0, b.index(w.group));
+    SmallVector<Value> laneScales;
+    for (Value n : columns) {
+      if (w.group >= loadElements) {
+        laneScales.push_back(
+            splat(b, b.toFloat(b.load(scales, {block.e, n, g0}), b.getF32Type())));
+        continue;
+      }
+      SmallVector<Value> perGroup;
+      for (int64_t i = 0; i < loadElements / w.group; ++i)
+        perGroup.push_back(b.toFloat(
+            b.load(scales, {block.e, n, arith::AddIOp::create(b, g0, b.index(i))}),
+            b.getF32Type()));
+      SmallVector<Value> lanes;
+      for (int64_t lane = 0; lane < 16; ++lane)
+        lanes.push_back(perGroup[lane * elementsPerLane / w.group]);
+      laneScales.push_back(
+          vector::FromElementsOp::create(b, floatType, lanes));
+    }
+    SmallVector<Value> next;
+    for (int64_t r = 0; r < block.rows; ++r)
+      for (int64_t c = 0; c < kBlockColumns; ++c) {
+        int64_t at = r * kBlockColumns + c;
+        Value products =
+            arith::SIToFPOp::create(b, floatType, loads.getResult(at));
+        next.push_back(vector::FMAOp::create(b, products, laneScales[c],
+                                             steps.getRegionIterArgs()[at]));
+      }
+    scf::YieldOp::create(b, next);
+  }
+  for (int64_t r = 0; r < block.rows; ++r) {
+    Value sx = b.load(rowScales, {rowIndex[r]});
+    for (int64_t c = 0; c < kBlockColumns; ++c) {
+      Value sum = laneSum(b, steps.getResult(r * kBlockColumns + c));
+      sum = arith::SubFOp::create(
+          b, sum, b.load(correction, {block.e, columns[c]}));
+      Value value = arith::MulFOp::create(b, sum, sx);
+      if (bias)
+        value = arith::AddFOp::create(b, value,
+                                      b.load(bias, {block.e, columns[c]}));
+      b.store(value, output, {rowIndex[r], columns[c]});
+    }
+  }
+}
+
+/// 128 * sum_g s_g * sum_{k in g} q_k for each column of a symmetric packed
+/// weight known at compile time, as an f32 [E, N] constant weight; null
+/// when the bytes are not at hand.
+static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
+  auto readBytes = [&](Value v) -> std::optional<std::vector<uint8_t>> {
+    if (auto weight = v.getDefiningOp<moe::WeightOp>()) {
+      FailureOr<WeightView> view = moe::lookupWeight(weight, w.op);
+      if (failed(view))
+        return std::nullopt;
+      return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
+    }
+    if (auto constant = v.getDefiningOp<arith::ConstantOp>())
+      return moe::getConstantBytes(constant.getValue());
+    return std::nullopt;
+  };
+  std::optional<std::vector<uint8_t>> codes = readBytes(w.op.getData());
+  std::optional<std::vector<uint8_t>> scaleBytes = readBytes(w.op.getScales());
+  Type scaleType =
+      cast<RankedTensorType>(w.op.getScales().getType()).getElementType();
+  if (!codes || !scaleBytes || (!scaleType.isF32() && !scaleType.isF16()))
+    return Value();
+  int64_t columns = w.experts * w.n;
+  int64_t rowBytes = w.k * w.bits / 8;
+  std::vector<float> correction(columns);
+  for (int64_t col = 0; col < columns; ++col) {
+    double total = 0.0;
+    for (int64_t g = 0; g < w.groups; ++g) {
+      int64_t sum = 0;
+      for (int64_t kk = g * w.group; kk < std::min(w.k, (g + 1) * w.group);
+           ++kk) {
+        uint8_t byte = (*codes)[col * rowBytes + kk * w.bits / 8];
+        int q = w.bits == 8 ? int(int8_t(byte))
+                            : (int((byte >> (kk % 2 ? 4 : 0)) & 15) ^ 8) - 8;
+        sum += q;
+      }
+      float scale;
+      size_t at = size_t(col * w.groups + g);
+      if (scaleType.isF32()) {
+        std::memcpy(&scale, scaleBytes->data() + 4 * at, 4);
+      } else {
+        uint16_t bits;
+        std::memcpy(&bits, scaleBytes->data() + 2 * at, 2);
+        llvm::APFloat half(llvm::APFloat::IEEEhalf(), llvm::APInt(16, bits));
+        scale = half.convertToFloat();
+      }
+      total += double(scale) * double(sum);
+    }
+    correction[col] = float(128.0 * total);
+  }
+  auto type = RankedTensorType::get({w.experts, w.n}, b.getF32Type());
+  return arith::ConstantOp::create(
+      b, type,
+      DenseElementsAttr::get(type, ArrayRef<float>(correction)));
+}
+
+FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
+                                                  const TileShape &shape,
+                                                  bool int8Activations) {
+  if (shape.lanes == 0)
+    return false;
+  LoopBuilder b(op);
+  std::optional<PackedOperand> w = matchPacked(b, op);
+  if (!w)
+    return false;
+  int64_t floatChunk = w->bits == 4 ? 32 : 16;
+  if (w->n % kBlockColumns != 0 || w->k % floatChunk != 0 ||
+      w->group % floatChunk != 0)
+    return false;
+  // The VNNI kernel: symmetric codes, whole 64-byte loads, groups that
+  // cover whole loads or whole lanes of one.
+  int64_t loadElements = w->bits == 4 ? 128 : 64;
+  bool vnni = int8Activations && shape.int8DotProduct && !w->zeroPoints &&
+              w->signedCodes && w->k % loadElements == 0 &&
+              (w->group % loadElements == 0 ||
+               (loadElements % w->group == 0 &&
+                w->group % (loadElements / 16) == 0));
+  Value correction = vnni ? offsetCorrection(b, *w) : Value();
+  vnni = vnni && correction;
+
+  Value rows = b.read(op.getRows());
+  Value offsets = b.read(op.getOffsets());
+  Value bias = op.getBias() ? b.read(op.getBias()) : Value();
+  Value codes = b.read(w->codes);
+  Value scales = b.read(w->op.getScales());
+  Value zeroPoints = w->zeroPoints ? b.read(w->zeroPoints) : Value();
+  Value corrections = correction ? b.read(correction) : Value();
+  Value rowScales;
+  Value prepared =
+      vnni ? prepareInt8Rows(b, rows, w->k, w->bits, rowScales)
+           : prepareFloatRows(b, rows, w->k, w->bits, int8Activations,
+                              floatChunk);
+  if (!prepared)
+    prepared = rows;
+  Value numRows = b.dim(rows, 0);
+  Value output = b.alloc(op.getOutput().getType(), {numRows});
+  int64_t tiles = llvm::divideCeil(w->n, kTileColumns);
+  int64_t numExperts = w->experts;
+  Value n = b.index(w->n);
+  TileShape rowBlocks = shape;
+  rowBlocks.rows = vnni ? 4 : 2;
+
+  b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
+    Value e = arith::RemUIOp::create(b, task, b.index(numExperts));
+    Value tile = arith::DivUIOp::create(b, task, b.index(numExperts));
+    Value lo = b.loadIndex(offsets, {e});
+    Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
+    Value col0 = arith::MulIOp::create(b, tile, b.index(kTileColumns));
+    Value col1 = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, col0, b.index(kTileColumns)), n);
+    forEachRowBlock(b, rowBlocks, lo, hi, [&](int64_t count, Value row0) {
+      auto columnsLoop =
+          scf::ForOp::create(b, col0, col1, b.index(kBlockColumns));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(columnsLoop.getBody()->getTerminator());
+      KernelBlock block{e, row0, columnsLoop.getInductionVar(), count};
+      if (vnni)
+        emitInt8Block(b, *w, block, prepared, rowScales, codes, scales,
+                      corrections, bias, output);
+      else
+        emitFloatBlock(b, *w, block, prepared, codes, scales, zeroPoints,
+                       bias, output);
+    });
+  });
+  zeroUnroutedRows(b, offsets, numExperts, output);
+  op.replaceAllUsesWith(b.result(output));
+  op.erase();
+  return true;
+}
