@@ -34,8 +34,7 @@ std::optional<QuantScheme> QuantScheme::parse(llvm::StringRef text) {
 }
 
 std::string QuantScheme::str() const {
-  std::string text =
-      bits == 8 ? "int8" : "int4-g" + std::to_string(group);
+  std::string text = bits == 8 ? "int8" : "int4-g" + std::to_string(group);
   return asymmetric ? text + ",asym" : text;
 }
 
@@ -61,9 +60,8 @@ float moec::halfToFloat(uint16_t bits) {
   return half.convertToFloat();
 }
 
-QuantizedMatrix moec::quantizeMatrix(llvm::ArrayRef<float> values,
-                                     int64_t rows, int64_t k,
-                                     const QuantScheme &scheme) {
+QuantizedMatrix moec::quantizeMatrix(llvm::ArrayRef<float> values, int64_t rows,
+                                     int64_t k, const QuantScheme &scheme) {
   int64_t group = scheme.groupFor(k);
   int64_t groups = (k + group - 1) / group;
   int64_t rowBytes = k * scheme.bits / 8;
@@ -76,8 +74,8 @@ QuantizedMatrix moec::quantizeMatrix(llvm::ArrayRef<float> values,
   if (scheme.asymmetric)
     result.zeroPoints.assign(size_t(rows * groups), 0);
   std::vector<double> signal(rows, 0.0), noise(rows, 0.0);
-  int qmax = scheme.asymmetric ? (1 << scheme.bits) - 1
-                               : (1 << (scheme.bits - 1)) - 1;
+  int qmax =
+      scheme.asymmetric ? (1 << scheme.bits) - 1 : (1 << (scheme.bits - 1)) - 1;
   int qmin = scheme.asymmetric ? 0 : -(1 << (scheme.bits - 1));
   if (!scheme.asymmetric && scheme.bits == 8)
     qmin = -127; // symmetric int8 keeps -128 unused, as is usual
@@ -102,8 +100,9 @@ QuantizedMatrix moec::quantizeMatrix(llvm::ArrayRef<float> values,
       }
       int zero = 0;
       if (scheme.asymmetric) {
-        zero = scale == 0.0f ? 0
-                             : std::clamp(int(std::round(-lo / scale)), 0, qmax);
+        zero = scale == 0.0f
+                   ? 0
+                   : std::clamp(int(std::round(-lo / scale)), 0, qmax);
         result.zeroPoints[at] = uint8_t(zero);
       }
       for (int64_t i = begin; i < end; ++i) {

@@ -70,8 +70,8 @@ struct MoeQuantizeWeightsPass
   FailureOr<Value> quantize(OpBuilder &b, Value weight, StringRef role,
                             int64_t layer, const QuantScheme &quant,
                             Operation *user) {
-    auto type = dyn_cast_if_present<RankedTensorType>(
-        weight ? weight.getType() : Type());
+    auto type = dyn_cast_if_present<RankedTensorType>(weight ? weight.getType()
+                                                             : Type());
     if (!type)
       return weight;
     int64_t experts = type.getDimSize(0), n = type.getDimSize(1),
@@ -84,8 +84,8 @@ struct MoeQuantizeWeightsPass
     // transpose of the stored weight.
     Value source = weight;
     auto transpose = weight.getDefiningOp<linalg::TransposeOp>();
-    bool transposed = transpose && transpose.getPermutation() ==
-                                       ArrayRef<int64_t>{0, 2, 1};
+    bool transposed =
+        transpose && transpose.getPermutation() == ArrayRef<int64_t>{0, 2, 1};
     if (transposed)
       source = transpose.getInput();
     FailureOr<WeightData> data = readWeight(source, user);
@@ -115,11 +115,10 @@ struct MoeQuantizeWeightsPass
                         ? IntegerType::get(ctx, 8, IntegerType::Unsigned)
                         : IntegerType::get(ctx, 8);
     moe::PackedFormat format =
-        quant.bits == 8
-            ? (quant.asymmetric ? moe::PackedFormat::Uint8
-                                : moe::PackedFormat::Sint8)
-            : (quant.asymmetric ? moe::PackedFormat::Uint4
-                                : moe::PackedFormat::Sint4);
+        quant.bits == 8 ? (quant.asymmetric ? moe::PackedFormat::Uint8
+                                            : moe::PackedFormat::Sint8)
+                        : (quant.asymmetric ? moe::PackedFormat::Uint4
+                                            : moe::PackedFormat::Sint4);
     Type zeroType = quant.asymmetric
                         ? IntegerType::get(ctx, 8, IntegerType::Unsigned)
                         : Type();
@@ -127,21 +126,20 @@ struct MoeQuantizeWeightsPass
                                          zeroType, moe::PackingOrder::LowFirst);
     auto packedType = moe::PackedType::get(ctx, type, packing);
     Location loc = weight.getLoc();
-    auto codesType = RankedTensorType::get(packedType.getPackedShape(),
-                                           codeType);
+    auto codesType =
+        RankedTensorType::get(packedType.getPackedShape(), codeType);
     auto scalesType = RankedTensorType::get({experts, n, groups}, scaleType);
     Value codes = writeWeight(b, loc, *data, codesType, std::move(q.data),
                               "q" + std::to_string(quant.bits));
-    Value scales = writeWeight(
-        b, loc, *data, scalesType,
-        quant.halfScales() ? toBytes(q.halfScales) : toBytes(q.floatScales),
-        "scales");
+    Value scales = writeWeight(b, loc, *data, scalesType,
+                               quant.halfScales() ? toBytes(q.halfScales)
+                                                  : toBytes(q.floatScales),
+                               "scales");
     Value zeroPoints;
     if (quant.asymmetric)
-      zeroPoints = writeWeight(b, loc, *data,
-                               RankedTensorType::get({experts, n, groups},
-                                                     zeroType),
-                               std::move(q.zeroPoints), "zero_points");
+      zeroPoints = writeWeight(
+          b, loc, *data, RankedTensorType::get({experts, n, groups}, zeroType),
+          std::move(q.zeroPoints), "zero_points");
     Value packed = moe::PackedWeightOp::create(b, loc, packedType, codes,
                                                scales, zeroPoints);
     if (report) {

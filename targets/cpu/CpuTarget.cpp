@@ -68,8 +68,8 @@ public:
       expertOptions.insert(expertOptions.size() - 1, " int8-dot-product=true");
     std::string pipeline =
         std::string(kPipelineHead) + "convert-moe-to-scf" + expertOptions +
-        "," +
-        (lanes ? "convert-matmul-to-tiles" + tiles + "," : "") + kPipelineTail;
+        "," + (lanes ? "convert-matmul-to-tiles" + tiles + "," : "") +
+        kPipelineTail;
     if (failed(parsePassPipeline(pipeline, pm)))
       llvm::report_fatal_error("the CPU pipeline does not parse; are the "
                                "upstream passes registered?");

@@ -118,13 +118,12 @@ static cl::opt<double> staticCapacity(
     cl::desc("Give every expert ceil(CF * T * k / E) token slots (needs a "
              "static token count; changes numerics when a slot overflows)"),
     cl::value_desc("CF"), cl::init(0.0), cl::cat(sparsityCategory));
-static cl::OptionCategory
-    quantCategory("quantization (docs/quantization.md)");
-static cl::opt<std::string> quantize(
-    "quantize",
-    cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
-             "int4-g128, optionally followed by ,asym"),
-    cl::value_desc("scheme"), cl::cat(quantCategory));
+static cl::OptionCategory quantCategory("quantization (docs/quantization.md)");
+static cl::opt<std::string>
+    quantize("quantize",
+             cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
+                      "int4-g128, optionally followed by ,asym"),
+             cl::value_desc("scheme"), cl::cat(quantCategory));
 enum class ActPrecision { Fp32, Int8 };
 static cl::opt<ActPrecision> activationPrecision(
     "act", cl::desc("Activation precision of matmuls on quantized weights"),

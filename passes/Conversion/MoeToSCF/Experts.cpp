@@ -204,7 +204,9 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op,
     return failure();
   Value rows = b.read(op.getRows());
   if (int8Activations) {
-    if (!cast<RankedTensorType>(op.getRows().getType()).getElementType().isF32())
+    if (!cast<RankedTensorType>(op.getRows().getType())
+             .getElementType()
+             .isF32())
       return op.emitOpError("quantizes f32 rows to int8 only");
     rows = dequantizedInt8Rows(b, rows, inFeatures);
   }

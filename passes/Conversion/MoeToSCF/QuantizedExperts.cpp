@@ -111,8 +111,7 @@ static std::optional<PackedOperand> matchPacked(OpBuilder &b,
       block[1] != 1)
     return std::nullopt;
   auto f32 = [](Value v) {
-    return !v ||
-           cast<RankedTensorType>(v.getType()).getElementType().isF32();
+    return !v || cast<RankedTensorType>(v.getType()).getElementType().isF32();
   };
   if (!f32(op.getRows()) || !f32(op.getBias()) || !f32(op.getOutput()))
     return std::nullopt;
@@ -156,11 +155,12 @@ static Value permutedColumn(LoopBuilder &b, Value k, int64_t chunk) {
 /// The scale of row `m`'s int8 quantization: max|x| / 127, 1 for a zero row.
 static Value rowScale(LoopBuilder &b, Value rows, Value m, int64_t k) {
   Type f32 = b.getF32Type();
-  Value amax = b.reduce(b.index(0), b.index(k), b.floatConst(f32, 0.0),
-                        [&](Value kk, Value acc) -> Value {
-                          Value x = math::AbsFOp::create(b, b.load(rows, {m, kk}));
-                          return arith::MaximumFOp::create(b, acc, x);
-                        });
+  Value amax =
+      b.reduce(b.index(0), b.index(k), b.floatConst(f32, 0.0),
+               [&](Value kk, Value acc) -> Value {
+                 Value x = math::AbsFOp::create(b, b.load(rows, {m, kk}));
+                 return arith::MaximumFOp::create(b, acc, x);
+               });
   Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, amax,
                                          b.floatConst(f32, 0.0));
   Value scale = arith::DivFOp::create(b, amax, b.floatConst(f32, 127.0));
@@ -211,9 +211,9 @@ static Value prepareInt8Rows(LoopBuilder &b, Value rows, int64_t k,
                              unsigned bits, Value &scales) {
   Type f32 = b.getF32Type();
   Value numRows = b.dim(rows, 0);
-  Value prepared = b.alloc(
-      RankedTensorType::get({ShapedType::kDynamic, k}, b.getI8Type()),
-      {numRows});
+  Value prepared =
+      b.alloc(RankedTensorType::get({ShapedType::kDynamic, k}, b.getI8Type()),
+              {numRows});
   scales =
       b.alloc(RankedTensorType::get({ShapedType::kDynamic}, f32), {numRows});
   b.parallelLoop(b.index(0), numRows, [&](Value m) {
@@ -232,8 +232,8 @@ static Value prepareInt8Rows(LoopBuilder &b, Value rows, int64_t k,
 
 /// A block's scalar `value` splat to 16 f32 lanes.
 static Value splat(LoopBuilder &b, Value value) {
-  return vector::BroadcastOp::create(
-      b, VectorType::get({16}, b.getF32Type()), value);
+  return vector::BroadcastOp::create(b, VectorType::get({16}, b.getF32Type()),
+                                     value);
 }
 
 /// The scale and the zero offset (-z * s) of group g of column n, as f32.
@@ -246,10 +246,10 @@ static std::pair<Value, Value> groupScale(LoopBuilder &b,
   if (!zeroPoints)
     return {scale, b.floatConst(f32, 0.0)};
   Value zero = b.load(zeroPoints, {e, n, g});
-  zero = w.unsignedZeroPoints
-             ? Value(arith::UIToFPOp::create(b, f32, zero))
-             : Value(arith::SIToFPOp::create(b, f32, zero));
-  return {scale, arith::NegFOp::create(b, arith::MulFOp::create(b, zero, scale))};
+  zero = w.unsignedZeroPoints ? Value(arith::UIToFPOp::create(b, f32, zero))
+                              : Value(arith::SIToFPOp::create(b, f32, zero));
+  return {scale,
+          arith::NegFOp::create(b, arith::MulFOp::create(b, zero, scale))};
 }
 
 /// 16 codes of column `n` from byte `byte` on as f32 lanes: one vector for
@@ -261,13 +261,14 @@ static SmallVector<Value> loadCodes(LoopBuilder &b, const PackedOperand &w,
   auto floatType = VectorType::get({16}, b.getF32Type());
   Value raw = vector::LoadOp::create(b, bytesType, codes, {e, n, byte});
   if (w.bits == 8) {
-    Value wide = w.signedCodes ? Value(arith::ExtSIOp::create(b, wideType, raw))
-                               : Value(arith::ExtUIOp::create(b, wideType, raw));
+    Value wide = w.signedCodes
+                     ? Value(arith::ExtSIOp::create(b, wideType, raw))
+                     : Value(arith::ExtUIOp::create(b, wideType, raw));
     return {arith::SIToFPOp::create(b, floatType, wide)};
   }
   auto constant = [&](int64_t v) {
-    return arith::ConstantOp::create(b, wideType,
-                                     DenseElementsAttr::get(wideType, int32_t(v)));
+    return arith::ConstantOp::create(
+        b, wideType, DenseElementsAttr::get(wideType, int32_t(v)));
   };
   Value wide = arith::ExtUIOp::create(b, wideType, raw);
   Value lo = arith::AndIOp::create(b, wide, constant(15));
@@ -306,8 +307,7 @@ static void emitFloatBlock(LoopBuilder &b, const PackedOperand &w,
   for (int64_t r = 0; r < block.rows; ++r)
     rowIndex.push_back(arith::AddIOp::create(b, block.row0, b.index(r)));
 
-  auto groups = scf::ForOp::create(b, b.index(0), b.index(w.groups),
-                                   b.index(1),
+  auto groups = scf::ForOp::create(b, b.index(0), b.index(w.groups), b.index(1),
                                    SmallVector<Value>(accumulators, zero));
   {
     OpBuilder::InsertionGuard guard(b);
@@ -410,16 +410,15 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
     rowIndex.push_back(arith::AddIOp::create(b, block.row0, b.index(r)));
   int64_t accumulators = block.rows * kBlockColumns;
 
-  auto steps = scf::ForOp::create(b, b.index(0), b.index(w.k / step),
-                                  b.index(1),
-                                  SmallVector<Value>(accumulators, zeroFloat));
+  auto steps =
+      scf::ForOp::create(b, b.index(0), b.index(w.k / step), b.index(1),
+                         SmallVector<Value>(accumulators, zeroFloat));
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(steps.getBody());
-    Value s0 =
-        arith::MulIOp::create(b, steps.getInductionVar(), b.index(step));
-    auto loads = scf::ForOp::create(b, b.index(0),
-                                    b.index(step / loadElements), b.index(1),
+    Value s0 = arith::MulIOp::create(b, steps.getInductionVar(), b.index(step));
+    auto loads = scf::ForOp::create(b, b.index(0), b.index(step / loadElements),
+                                    b.index(1),
                                     SmallVector<Value>(accumulators, zeroInt));
     {
       OpBuilder::InsertionGuard inner(b);
@@ -428,8 +427,8 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
           b, s0,
           arith::MulIOp::create(b, loads.getInductionVar(),
                                 b.index(loadElements)));
-      Value byte = w.bits == 4 ? Value(arith::DivUIOp::create(b, k0, b.index(2)))
-                               : k0;
+      Value byte =
+          w.bits == 4 ? Value(arith::DivUIOp::create(b, k0, b.index(2))) : k0;
       SmallVector<Value> x;
       for (Value row : rowIndex) {
         x.push_back(vector::LoadOp::create(b, bytesType, rows, {row, k0}));
@@ -440,8 +439,8 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
       }
       SmallVector<Value> next(loads.getRegionIterArgs());
       for (auto [c, n] : llvm::enumerate(columns)) {
-        Value raw = vector::LoadOp::create(b, bytesType, codes,
-                                           {block.e, n, byte});
+        Value raw =
+            vector::LoadOp::create(b, bytesType, codes, {block.e, n, byte});
         SmallVector<Value> parts;
         if (w.bits == 8) {
           parts.push_back(raw);
@@ -471,20 +470,20 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
     SmallVector<Value> laneScales;
     for (Value n : columns) {
       if (w.group >= loadElements) {
-        laneScales.push_back(
-            splat(b, b.toFloat(b.load(scales, {block.e, n, g0}), b.getF32Type())));
+        laneScales.push_back(splat(
+            b, b.toFloat(b.load(scales, {block.e, n, g0}), b.getF32Type())));
         continue;
       }
       SmallVector<Value> perGroup;
       for (int64_t i = 0; i < loadElements / w.group; ++i)
         perGroup.push_back(b.toFloat(
-            b.load(scales, {block.e, n, arith::AddIOp::create(b, g0, b.index(i))}),
+            b.load(scales,
+                   {block.e, n, arith::AddIOp::create(b, g0, b.index(i))}),
             b.getF32Type()));
       SmallVector<Value> lanes;
       for (int64_t lane = 0; lane < 16; ++lane)
         lanes.push_back(perGroup[lane * elementsPerLane / w.group]);
-      laneScales.push_back(
-          vector::FromElementsOp::create(b, floatType, lanes));
+      laneScales.push_back(vector::FromElementsOp::create(b, floatType, lanes));
     }
     SmallVector<Value> next;
     for (int64_t r = 0; r < block.rows; ++r)
@@ -501,8 +500,8 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
     Value sx = b.load(rowScales, {rowIndex[r]});
     for (int64_t c = 0; c < kBlockColumns; ++c) {
       Value sum = laneSum(b, steps.getResult(r * kBlockColumns + c));
-      sum = arith::SubFOp::create(
-          b, sum, b.load(correction, {block.e, columns[c]}));
+      sum = arith::SubFOp::create(b, sum,
+                                  b.load(correction, {block.e, columns[c]}));
       Value value = arith::MulFOp::create(b, sum, sx);
       if (bias)
         value = arith::AddFOp::create(b, value,
@@ -563,8 +562,7 @@ static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
   }
   auto type = RankedTensorType::get({w.experts, w.n}, b.getF32Type());
   return arith::ConstantOp::create(
-      b, type,
-      DenseElementsAttr::get(type, ArrayRef<float>(correction)));
+      b, type, DenseElementsAttr::get(type, ArrayRef<float>(correction)));
 }
 
 FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
@@ -583,11 +581,11 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
   // The VNNI kernel: symmetric codes, whole 64-byte loads, groups that
   // cover whole loads or whole lanes of one.
   int64_t loadElements = w->bits == 4 ? 128 : 64;
-  bool vnni = int8Activations && shape.int8DotProduct && !w->zeroPoints &&
-              w->signedCodes && w->k % loadElements == 0 &&
-              (w->group % loadElements == 0 ||
-               (loadElements % w->group == 0 &&
-                w->group % (loadElements / 16) == 0));
+  bool vnni =
+      int8Activations && shape.int8DotProduct && !w->zeroPoints &&
+      w->signedCodes && w->k % loadElements == 0 &&
+      (w->group % loadElements == 0 ||
+       (loadElements % w->group == 0 && w->group % (loadElements / 16) == 0));
   Value correction = vnni ? offsetCorrection(b, *w) : Value();
   vnni = vnni && correction;
 
@@ -599,10 +597,9 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
   Value zeroPoints = w->zeroPoints ? b.read(w->zeroPoints) : Value();
   Value corrections = correction ? b.read(correction) : Value();
   Value rowScales;
-  Value prepared =
-      vnni ? prepareInt8Rows(b, rows, w->k, w->bits, rowScales)
-           : prepareFloatRows(b, rows, w->k, w->bits, int8Activations,
-                              floatChunk);
+  Value prepared = vnni ? prepareInt8Rows(b, rows, w->k, w->bits, rowScales)
+                        : prepareFloatRows(b, rows, w->k, w->bits,
+                                           int8Activations, floatChunk);
   if (!prepared)
     prepared = rows;
   Value numRows = b.dim(rows, 0);
@@ -631,8 +628,8 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
         emitInt8Block(b, *w, block, prepared, rowScales, codes, scales,
                       corrections, bias, output);
       else
-        emitFloatBlock(b, *w, block, prepared, codes, scales, zeroPoints,
-                       bias, output);
+        emitFloatBlock(b, *w, block, prepared, codes, scales, zeroPoints, bias,
+                       output);
     });
   });
   zeroUnroutedRows(b, offsets, numExperts, output);
