@@ -128,12 +128,8 @@ def main():
     schemes = [s.replace("+", ",") for s in args.schemes.split(",")]
     failures = checks = 0
     for case in args.cases:
-        rng = np.random.default_rng(sum(map(ord, case)))
-        model, cfg, W, _ = m.build(case, rng)
-        d = os.path.join(args.out, case)
-        os.makedirs(d, exist_ok=True)
+        d, cfg, W, _, rng = m.save_case(args.out, case)
         onnx_path = os.path.join(d, "model.onnx")
-        m.onnx.save(model, onnx_path)
         x = m.draw_tokens(cfg, W, TOKENS, rng).astype(np.float32)
         xp, yp = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
         np.save(xp, x)

@@ -189,12 +189,8 @@ def main():
         print(f"{case:16s} {what:28s} {'FAILED' if bad else 'ok':6s} {detail}")
 
     for case in args.cases:
-        rng = np.random.default_rng(sum(map(ord, case)))
-        model, cfg, W, _ = m.build(case, rng)
-        d = os.path.join(args.out, case)
-        os.makedirs(d, exist_ok=True)
+        d, cfg, W, _, rng = m.save_case(args.out, case)
         onnx_path = os.path.join(d, "model.onnx")
-        m.onnx.save(model, onnx_path)
         E, k = cfg["E"], cfg["k"]
 
         # Profile two calibration batches and merge them.

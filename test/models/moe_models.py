@@ -517,12 +517,19 @@ def build(case, rng):
     return g.model(out), cfg, W, moe_ref
 
 
-def write_case(root, case):
+def save_case(root, case):
+    """Builds `case` from its fixed seed into ROOT/CASE/model.onnx; returns
+    (directory, cfg, weights, reference, rng), the rng ready for tokens."""
     rng = np.random.default_rng(sum(map(ord, case)))
     model, cfg, W, ref = build(case, rng)
     d = os.path.join(root, case)
     os.makedirs(d, exist_ok=True)
     onnx.save(model, os.path.join(d, "model.onnx"))
+    return d, cfg, W, ref, rng
+
+
+def write_case(root, case):
+    d, cfg, W, ref, rng = save_case(root, case)
     manifest = {"case": case, "model": "model.onnx", "runs": []}
     if case.startswith(("contrib_concat", "contrib_fc3")):
         manifest["ort_skip"] = "ONNX Runtime's CPU MoE supports only swiglu_fusion=1"
