@@ -512,8 +512,8 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
 }
 
 /// 128 * sum_g s_g * sum_{k in g} q_k for each column of a symmetric packed
-/// weight known at compile time, as an f32 [E, N] constant weight; null
-/// when the bytes are not at hand.
+/// weight known at compile time, as a new f32 [E, N] weight in the store;
+/// null when the bytes are not at hand.
 static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
   auto readBytes = [&](Value v) -> std::optional<std::vector<uint8_t>> {
     if (auto weight = v.getDefiningOp<moe::WeightOp>()) {
@@ -560,9 +560,15 @@ static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
     }
     correction[col] = float(128.0 * total);
   }
-  auto type = RankedTensorType::get({w.experts, w.n}, b.getF32Type());
-  return arith::ConstantOp::create(
-      b, type, DenseElementsAttr::get(type, ArrayRef<float>(correction)));
+  std::vector<uint8_t> bytes(correction.size() * sizeof(float));
+  std::memcpy(bytes.data(), correction.data(), bytes.size());
+  SmallVector<int64_t> shape = {w.experts, w.n};
+  WeightStore &store =
+      b.getContext()->getOrLoadDialect<moe::MoeDialect>()->getWeightStore();
+  std::string key = store.addBlob("int8_offset_correction", rt::DType::F32,
+                                  shape, std::move(bytes));
+  return moe::WeightOp::create(b, RankedTensorType::get(shape, b.getF32Type()),
+                               key);
 }
 
 FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
@@ -576,8 +582,15 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
     return false;
   int64_t floatChunk = w->bits == 4 ? 32 : 16;
   if (w->n % kBlockColumns != 0 || w->k % floatChunk != 0 ||
-      w->group % floatChunk != 0)
+      w->group % floatChunk != 0) {
+    // Drop the signless views made for the kernel; the scalar path makes
+    // its own.
+    for (Value view : {w->codes, w->zeroPoints})
+      if (view && view.use_empty() && view != w->op.getData() &&
+          view != w->op.getZeroPoints())
+        view.getDefiningOp()->erase();
     return false;
+  }
   // The VNNI kernel: symmetric codes, whole 64-byte loads, groups that
   // cover whole loads or whole lanes of one.
   int64_t loadElements = w->bits == 4 ? 128 : 64;
