@@ -24,10 +24,7 @@ using namespace moec;
 /// Columns of the output one parallel iteration of a grouped matmul owns.
 static constexpr int64_t kColumnTile = 64;
 
-/// `value` with a signless element type: memref element loads feed arith,
-/// which takes signless integers only. Unsigned weights are re-typed at
-/// their source (the bytes do not change).
-static FailureOr<Value> signless(LoopBuilder &b, Value value, Operation *user) {
+Value moec::signlessWeight(LoopBuilder &b, Value value) {
   auto type = cast<RankedTensorType>(value.getType());
   auto integer = dyn_cast<IntegerType>(type.getElementType());
   if (!integer || integer.isSignless())
@@ -36,16 +33,23 @@ static FailureOr<Value> signless(LoopBuilder &b, Value value, Operation *user) {
       type.clone(IntegerType::get(b.getContext(), integer.getWidth()));
   if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
     auto dense = cast<DenseElementsAttr>(constant.getValue());
-    return Value(arith::ConstantOp::create(
-        b, dense.bitcast(signlessType.getElementType())));
+    return arith::ConstantOp::create(
+        b, dense.bitcast(signlessType.getElementType()));
   }
   if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
     auto retyped =
         moe::WeightOp::create(b, signlessType, weight.getKeyAttr(),
                               weight.getFileAttr(), weight.getOffsetAttr());
     retyped->setDiscardableAttrs(weight->getDiscardableAttrDictionary());
-    return Value(retyped);
+    return retyped;
   }
+  return Value();
+}
+
+/// signlessWeight, or an error on `user`.
+static FailureOr<Value> signless(LoopBuilder &b, Value value, Operation *user) {
+  if (Value retyped = signlessWeight(b, value))
+    return retyped;
   return user->emitOpError("cannot read unsigned weight bytes that are not "
                            "a constant or a moe.weight");
 }

@@ -90,6 +90,10 @@ mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op,
 /// apply.
 mlir::FailureOr<bool> lowerGroupedMatmulToTiles(moe::GroupedMatmulOp op,
                                                 const TileShape &tiles);
+/// `value` (a constant or a moe.weight) with a signless element type:
+/// memref element loads feed arith, which takes signless integers only.
+/// The bytes do not change. Null for anything else.
+mlir::Value signlessWeight(LoopBuilder &b, mlir::Value value);
 /// Zeroes the rows of a grouped matmul's output past the routed ones.
 void zeroUnroutedRows(LoopBuilder &b, mlir::Value offsets, int64_t numExperts,
                       mlir::Value output);

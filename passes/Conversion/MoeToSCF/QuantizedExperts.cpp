@@ -75,29 +75,9 @@ static bool isSignedFormat(moe::PackedFormat format) {
          format == moe::PackedFormat::Sint8;
 }
 
-/// `value` re-typed to signless bytes (a constant or a moe.weight).
-static Value signlessBytes(OpBuilder &b, Location loc, Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  if (type.getElementType().isSignlessInteger())
-    return value;
-  RankedTensorType signlessType = type.clone(b.getI8Type());
-  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
-    return arith::ConstantOp::create(
-        b, loc,
-        cast<DenseElementsAttr>(constant.getValue()).bitcast(b.getI8Type()));
-  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
-    auto retyped =
-        moe::WeightOp::create(b, loc, signlessType, weight.getKeyAttr(),
-                              weight.getFileAttr(), weight.getOffsetAttr());
-    retyped->setDiscardableAttrs(weight->getDiscardableAttrDictionary());
-    return retyped;
-  }
-  return Value();
-}
-
 /// The packed operand of `op` when a kernel with `chunk`-element steps
 /// can read it, else std::nullopt.
-static std::optional<PackedOperand> matchPacked(OpBuilder &b,
+static std::optional<PackedOperand> matchPacked(LoopBuilder &b,
                                                 moe::GroupedMatmulOp op) {
   auto type = dyn_cast<moe::PackedType>(op.getWeight().getType());
   auto packed = op.getWeight().getDefiningOp<moe::PackedWeightOp>();
@@ -125,7 +105,7 @@ static std::optional<PackedOperand> matchPacked(OpBuilder &b,
   operand.k = logical.getDimSize(2);
   operand.group = block[2];
   operand.groups = llvm::divideCeil(operand.k, operand.group);
-  operand.codes = signlessBytes(b, op.getLoc(), packed.getData());
+  operand.codes = signlessWeight(b, packed.getData());
   if (!operand.codes)
     return std::nullopt;
   if (Value zeroPoints = packed.getZeroPoints()) {
@@ -133,7 +113,7 @@ static std::optional<PackedOperand> matchPacked(OpBuilder &b,
     if (!zeroType.getElementType().isInteger(8))
       return std::nullopt;
     operand.unsignedZeroPoints = zeroType.getElementType().isUnsignedInteger();
-    operand.zeroPoints = signlessBytes(b, op.getLoc(), zeroPoints);
+    operand.zeroPoints = signlessWeight(b, zeroPoints);
     if (!operand.zeroPoints)
       return std::nullopt;
   }
