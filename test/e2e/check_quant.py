@@ -4,7 +4,8 @@
 For each MoE test model (test/models/moe_models.py, widened to hidden 256
 and intermediate 128 so that every kernel applies), compile with each
 --quantize scheme and --act precision, run the binary on tokens with a
-routing margin, and compare with numpy's model of the same layer:
+routing margin, once as a batch and once the first token alone (decode,
+the single-row kernels), and compare with numpy's model of the same layer:
 
 * weights: the scheme's round-to-nearest codes and scales, computed in
   float32 exactly as moe-quantize-weights does (scales rounded to f16 for
@@ -132,7 +133,10 @@ def main():
         onnx_path = os.path.join(d, "model.onnx")
         x = m.draw_tokens(cfg, W, TOKENS, rng).astype(np.float32)
         xp, yp = os.path.join(d, "x.npy"), os.path.join(d, "y.npy")
+        # Decode: the first token alone (the single-row kernels).
+        x1p, y1p = os.path.join(d, "x1.npy"), os.path.join(d, "y1.npy")
         np.save(xp, x)
+        np.save(x1p, x[:1])
         x64 = x.astype(np.float64)
         for scheme in schemes:
             Wq = type(W).__new__(type(W))
@@ -144,9 +148,10 @@ def main():
                 cmd = [args.moec, "-q", onnx_path, f"--quantize={scheme}",
                        f"--act={act}", "-o", binary] + args.flag
                 result = subprocess.run(cmd, capture_output=True, text=True)
-                if result.returncode == 0:
-                    result = subprocess.run([binary, "--input", xp, "--output", yp],
-                                            capture_output=True, text=True)
+                for inp, outp in ((xp, yp), (x1p, y1p)):
+                    if result.returncode == 0:
+                        result = subprocess.run([binary, "--input", inp, "--output", outp],
+                                                capture_output=True, text=True)
                 if result.returncode != 0:
                     failures += 1
                     print(f"{case:16s} {scheme:14s} {act:5s} FAILED {result.stderr.strip()}")
@@ -154,15 +159,20 @@ def main():
                 y = np.load(yp).astype(np.float64)
                 ref, near_tie = reference(m, cfg, Wq, x64, act == "int8")
                 kept = ~near_tie
+                # The decode run must agree with the same token in the batch.
+                y = np.concatenate([np.load(y1p).astype(np.float64), y])
+                ref = np.concatenate([ref[:1], ref])
+                kept = np.concatenate([kept[:1], kept])
                 scale = np.abs(ref).max()
                 err = float(np.abs(y - ref)[kept].max() / scale)
-                bad = err > TOLERANCE or kept.sum() * 2 < len(x)
+                bad = err > TOLERANCE or kept.sum() * 2 < len(y)
                 detail = f"max rel error {err:.2e}"
                 if act == "int8":
                     other, _ = reference(m, cfg, Wq, x64, False)
+                    other = np.concatenate([other[:1], other])
                     err_float = float(np.abs(y - other).max() / scale)
                     bad |= err * 100 > err_float
-                    detail += (f" on {kept.sum()}/{len(x)} tokens without a tie;"
+                    detail += (f" on {kept.sum()}/{len(y)} tokens without a tie;"
                                f" vs float activations {err_float:.2e}")
                 failures += bad
                 print(f"{case:16s} {scheme:14s} {act:5s} {'FAILED' if bad else 'ok':6s} {detail}")

@@ -19,7 +19,11 @@
 //
 // Parallel iterations are (expert, 64-column tile) pairs, tile-major, as
 // for fp32; within one, blocks of rows x 4 columns keep independent
-// accumulators so the loads of several weight rows are in flight at once.
+// accumulators so the loads of several weight rows are in flight at once,
+// and software prefetches fetch the next block's rows (4 short streams the
+// hardware prefetcher does not pick up in time). A single row (decode) on
+// the VNNI kernel instead reads each column's packed row front to back as
+// one stream, with unrolled independent accumulators.
 // Where a kernel does not apply (other layouts, K not a multiple of the
 // chunk), the scalar lowering in Experts.cpp computes the same values.
 //
@@ -264,6 +268,23 @@ static SmallVector<Value> loadCodes(LoopBuilder &b, const PackedOperand &w,
           arith::SIToFPOp::create(b, floatType, hi)};
 }
 
+/// Blocks of columns ahead whose codes a block prefetches.
+static constexpr int64_t kPrefetchBlocks = 1;
+
+/// Prefetches the bytes at `byte` of column `n + kPrefetchBlocks *
+/// kBlockColumns` (clamped to the last column). A block's columns are
+/// separate rows of the packed weight, 4 short streams that the hardware
+/// prefetcher does not pick up in time.
+static void prefetchAhead(LoopBuilder &b, const PackedOperand &w, Value codes,
+                          Value e, Value n, Value byte) {
+  Value ahead = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, n, b.index(kPrefetchBlocks * kBlockColumns)),
+      b.index(w.n - 1));
+  memref::PrefetchOp::create(b, codes, ValueRange{e, ahead, byte},
+                             /*isWrite=*/false, /*localityHint=*/3,
+                             /*isDataCache=*/true);
+}
+
 /// Sum of a vector's lanes.
 static Value laneSum(LoopBuilder &b, Value vector) {
   return vector::ReductionOp::create(b, vector::CombiningKind::ADD, vector,
@@ -319,6 +340,7 @@ static void emitFloatBlock(LoopBuilder &b, const PackedOperand &w,
               {row, arith::AddIOp::create(b, k0, b.index(16 * p))}));
       SmallVector<Value> next(chunks.getRegionIterArgs());
       for (auto [c, n] : llvm::enumerate(columns)) {
+        prefetchAhead(b, w, codes, block.e, n, byte);
         SmallVector<Value> codesOf = loadCodes(b, w, codes, block.e, n, byte);
         for (auto [p, q] : llvm::enumerate(codesOf)) {
           Value weight = vector::FMAOp::create(b, q, scale[c], offset[c]);
@@ -361,17 +383,74 @@ static Value dotBytes(LoopBuilder &b, Value acc, Value unsignedBytes,
       .getResult(0);
 }
 
-/// The int8-rows (VNNI) kernel on one block. Steps of `step` elements
-/// share one i32 accumulator per row and column before it is scaled: a
-/// whole group when groups span several 64-byte loads, else one load
-/// whose lanes belong to several groups.
+/// The signed codes of 64 packed bytes as 64-byte vectors for vpdpbusd:
+/// the bytes themselves for int8; the low and the high nibbles for int4,
+/// each as ((v & 15) ^ 8) - 8.
+static SmallVector<Value> signedCodeBytes(LoopBuilder &b,
+                                          const PackedOperand &w, Value raw) {
+  if (w.bits == 8)
+    return {raw};
+  auto bytesType = cast<VectorType>(raw.getType());
+  auto constant = [&](int8_t v) {
+    return arith::ConstantOp::create(b, bytesType,
+                                     DenseElementsAttr::get(bytesType, v));
+  };
+  Value lo = arith::AndIOp::create(b, raw, constant(15));
+  Value hi = arith::AndIOp::create(
+      b, arith::ShRUIOp::create(b, raw, constant(4)), constant(15));
+  SmallVector<Value> parts;
+  for (Value nibble : {lo, hi})
+    parts.push_back(arith::SubIOp::create(
+        b, arith::XOrIOp::create(b, nibble, constant(8)), constant(8)));
+  return parts;
+}
+
+/// The f32 scale of each i32 lane of a VNNI step starting at element `s0`
+/// of column `n`: the group's, or, with several groups per 64-byte load,
+/// the scale of the group each lane's elements belong to.
+static Value laneScales(LoopBuilder &b, const PackedOperand &w, Value scales,
+                        Value e, Value n, Value s0) {
+  int64_t loadElements = w.bits == 4 ? 128 : 64;
+  Type f32 = b.getF32Type();
+  Value g0 = arith::DivUIOp::create(b, s0, b.index(w.group));
+  if (w.group >= loadElements)
+    return splat(b, b.toFloat(b.load(scales, {e, n, g0}), f32));
+  SmallVector<Value> perGroup;
+  for (int64_t i = 0; i < loadElements / w.group; ++i)
+    perGroup.push_back(b.toFloat(
+        b.load(scales, {e, n, arith::AddIOp::create(b, g0, b.index(i))}), f32));
+  SmallVector<Value> lanes;
+  for (int64_t lane = 0; lane < 16; ++lane)
+    lanes.push_back(perGroup[lane * (loadElements / 16) / w.group]);
+  return vector::FromElementsOp::create(b, VectorType::get({16}, f32), lanes);
+}
+
+/// Elements one VNNI step covers with one i32 accumulator before it is
+/// scaled: a whole group when groups span several 64-byte loads, else one
+/// load whose lanes belong to several groups.
+static int64_t int8Step(const PackedOperand &w) {
+  return std::max(w.group, w.bits == 4 ? int64_t(128) : int64_t(64));
+}
+
+/// The end of a VNNI dot product: out = sx * (sum - correction) + bias.
+static void storeInt8Result(LoopBuilder &b, Value sum, Value sx,
+                            Value correction, Value bias, Value e, Value row,
+                            Value n, Value output) {
+  sum = arith::SubFOp::create(b, laneSum(b, sum), b.load(correction, {e, n}));
+  Value value = arith::MulFOp::create(b, sum, sx);
+  if (bias)
+    value = arith::AddFOp::create(b, value, b.load(bias, {e, n}));
+  b.store(value, output, {row, n});
+}
+
+/// The int8-rows (VNNI) kernel on one block of several rows: the block's
+/// columns share each load of the rows.
 static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
                           const KernelBlock &block, Value rows, Value rowScales,
                           Value codes, Value scales, Value correction,
                           Value bias, Value output) {
   int64_t loadElements = w.bits == 4 ? 128 : 64;
-  int64_t step = std::max(w.group, loadElements);
-  int64_t elementsPerLane = loadElements / 16;
+  int64_t step = int8Step(w);
   auto bytesType = VectorType::get({64}, b.getI8Type());
   auto intType = VectorType::get({16}, b.getI32Type());
   auto floatType = VectorType::get({16}, b.getF32Type());
@@ -379,10 +458,6 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
       b, floatType, DenseElementsAttr::get(floatType, 0.0f));
   Value zeroInt = arith::ConstantOp::create(
       b, intType, DenseElementsAttr::get(intType, int32_t(0)));
-  auto byteConstant = [&](int8_t v) {
-    return arith::ConstantOp::create(b, bytesType,
-                                     DenseElementsAttr::get(bytesType, v));
-  };
   SmallVector<Value> columns, rowIndex;
   for (int64_t c = 0; c < kBlockColumns; ++c)
     columns.push_back(arith::AddIOp::create(b, block.col0, b.index(c)));
@@ -419,23 +494,10 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
       }
       SmallVector<Value> next(loads.getRegionIterArgs());
       for (auto [c, n] : llvm::enumerate(columns)) {
-        Value raw =
-            vector::LoadOp::create(b, bytesType, codes, {block.e, n, byte});
-        SmallVector<Value> parts;
-        if (w.bits == 8) {
-          parts.push_back(raw);
-        } else {
-          // Signed nibbles: ((v & 15) ^ 8) - 8 for the low one, the same
-          // on v >> 4 for the high one.
-          Value lo = arith::AndIOp::create(b, raw, byteConstant(15));
-          Value hi = arith::AndIOp::create(
-              b, arith::ShRUIOp::create(b, raw, byteConstant(4)),
-              byteConstant(15));
-          for (Value nibble : {lo, hi})
-            parts.push_back(arith::SubIOp::create(
-                b, arith::XOrIOp::create(b, nibble, byteConstant(8)),
-                byteConstant(8)));
-        }
+        prefetchAhead(b, w, codes, block.e, n, byte);
+        SmallVector<Value> parts = signedCodeBytes(
+            b, w,
+            vector::LoadOp::create(b, bytesType, codes, {block.e, n, byte}));
         for (int64_t r = 0; r < block.rows; ++r) {
           int64_t at = r * kBlockColumns + c;
           for (auto [p, part] : llvm::enumerate(parts))
@@ -444,51 +506,113 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
       }
       scf::YieldOp::create(b, next);
     }
-    // Each lane's scale: the group's, or, with several groups per load,
-    // the scale of the group its elements belong to.
-    Value g0 = arith::DivUIOp::create(b, s0, b.index(w.group));
-    SmallVector<Value> laneScales;
-    for (Value n : columns) {
-      if (w.group >= loadElements) {
-        laneScales.push_back(splat(
-            b, b.toFloat(b.load(scales, {block.e, n, g0}), b.getF32Type())));
-        continue;
-      }
-      SmallVector<Value> perGroup;
-      for (int64_t i = 0; i < loadElements / w.group; ++i)
-        perGroup.push_back(b.toFloat(
-            b.load(scales,
-                   {block.e, n, arith::AddIOp::create(b, g0, b.index(i))}),
-            b.getF32Type()));
-      SmallVector<Value> lanes;
-      for (int64_t lane = 0; lane < 16; ++lane)
-        lanes.push_back(perGroup[lane * elementsPerLane / w.group]);
-      laneScales.push_back(vector::FromElementsOp::create(b, floatType, lanes));
-    }
+    SmallVector<Value> columnScales;
+    for (Value n : columns)
+      columnScales.push_back(laneScales(b, w, scales, block.e, n, s0));
     SmallVector<Value> next;
     for (int64_t r = 0; r < block.rows; ++r)
       for (int64_t c = 0; c < kBlockColumns; ++c) {
         int64_t at = r * kBlockColumns + c;
         Value products =
             arith::SIToFPOp::create(b, floatType, loads.getResult(at));
-        next.push_back(vector::FMAOp::create(b, products, laneScales[c],
+        next.push_back(vector::FMAOp::create(b, products, columnScales[c],
                                              steps.getRegionIterArgs()[at]));
       }
     scf::YieldOp::create(b, next);
   }
   for (int64_t r = 0; r < block.rows; ++r) {
     Value sx = b.load(rowScales, {rowIndex[r]});
-    for (int64_t c = 0; c < kBlockColumns; ++c) {
-      Value sum = laneSum(b, steps.getResult(r * kBlockColumns + c));
-      sum = arith::SubFOp::create(b, sum,
-                                  b.load(correction, {block.e, columns[c]}));
-      Value value = arith::MulFOp::create(b, sum, sx);
-      if (bias)
-        value = arith::AddFOp::create(b, value,
-                                      b.load(bias, {block.e, columns[c]}));
-      b.store(value, output, {rowIndex[r], columns[c]});
-    }
+    for (int64_t c = 0; c < kBlockColumns; ++c)
+      storeInt8Result(b, steps.getResult(r * kBlockColumns + c), sx, correction,
+                      bias, block.e, rowIndex[r], columns[c], output);
   }
+}
+
+/// Largest of 4, 2 and 1 that divides `count`.
+static int64_t unrollFor(int64_t count) {
+  return count % 4 == 0 ? 4 : count % 2 == 0 ? 2 : 1;
+}
+
+/// The int8-rows (VNNI) kernel for one row (decode), columns [col0, col1):
+/// each column's packed row is read front to back as one stream the
+/// hardware prefetcher follows, with several independent accumulators
+/// (unrolled steps, or unrolled loads within long groups) in flight.
+static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
+                        Value row, Value col0, Value col1, Value rows,
+                        Value rowScales, Value codes, Value scales,
+                        Value correction, Value bias, Value output) {
+  int64_t loadElements = w.bits == 4 ? 128 : 64;
+  int64_t step = int8Step(w);
+  int64_t loadsPerStep = step / loadElements;
+  int64_t loadUnroll = unrollFor(loadsPerStep);
+  int64_t stepUnroll = loadUnroll == 1 ? unrollFor(w.k / step) : 1;
+  auto bytesType = VectorType::get({64}, b.getI8Type());
+  auto intType = VectorType::get({16}, b.getI32Type());
+  auto floatType = VectorType::get({16}, b.getF32Type());
+  Value zeroFloat = arith::ConstantOp::create(
+      b, floatType, DenseElementsAttr::get(floatType, 0.0f));
+  Value zeroInt = arith::ConstantOp::create(
+      b, intType, DenseElementsAttr::get(intType, int32_t(0)));
+  Value sx = b.load(rowScales, {row});
+
+  b.forLoop(col0, col1, [&](Value n) {
+    // The i32 dot product of the step at element s0.
+    auto stepProducts = [&](Value s0) {
+      auto loads = scf::ForOp::create(b, b.index(0), b.index(loadsPerStep),
+                                      b.index(loadUnroll),
+                                      SmallVector<Value>(loadUnroll, zeroInt));
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loads.getBody());
+      SmallVector<Value> next(loads.getRegionIterArgs());
+      for (int64_t u = 0; u < loadUnroll; ++u) {
+        Value k0 = arith::AddIOp::create(
+            b, s0,
+            arith::MulIOp::create(
+                b,
+                arith::AddIOp::create(b, loads.getInductionVar(), b.index(u)),
+                b.index(loadElements)));
+        Value byte =
+            w.bits == 4 ? Value(arith::DivUIOp::create(b, k0, b.index(2))) : k0;
+        SmallVector<Value> parts = signedCodeBytes(
+            b, w, vector::LoadOp::create(b, bytesType, codes, {e, n, byte}));
+        for (auto [p, part] : llvm::enumerate(parts)) {
+          Value x = vector::LoadOp::create(
+              b, bytesType, rows,
+              {row, arith::AddIOp::create(b, k0, b.index(64 * p))});
+          next[u] = dotBytes(b, next[u], x, part);
+        }
+      }
+      scf::YieldOp::create(b, next);
+      b.setInsertionPointAfter(loads);
+      Value sum = loads.getResult(0);
+      for (int64_t u = 1; u < loadUnroll; ++u)
+        sum = arith::AddIOp::create(b, sum, loads.getResult(u));
+      return sum;
+    };
+    auto steps = scf::ForOp::create(b, b.index(0), b.index(w.k / step),
+                                    b.index(stepUnroll),
+                                    SmallVector<Value>(stepUnroll, zeroFloat));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(steps.getBody());
+      SmallVector<Value> next;
+      for (int64_t u = 0; u < stepUnroll; ++u) {
+        Value s0 = arith::MulIOp::create(
+            b, arith::AddIOp::create(b, steps.getInductionVar(), b.index(u)),
+            b.index(step));
+        Value products =
+            arith::SIToFPOp::create(b, floatType, stepProducts(s0));
+        next.push_back(vector::FMAOp::create(b, products,
+                                             laneScales(b, w, scales, e, n, s0),
+                                             steps.getRegionIterArgs()[u]));
+      }
+      scf::YieldOp::create(b, next);
+    }
+    Value sum = steps.getResult(0);
+    for (int64_t u = 1; u < stepUnroll; ++u)
+      sum = arith::AddFOp::create(b, sum, steps.getResult(u));
+    storeInt8Result(b, sum, sx, correction, bias, e, row, n, output);
+  });
 }
 
 /// 128 * sum_g s_g * sum_{k in g} q_k for each column of a symmetric packed
@@ -612,6 +736,11 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
     Value col1 = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, col0, b.index(kTileColumns)), n);
     forEachRowBlock(b, rowBlocks, lo, hi, [&](int64_t count, Value row0) {
+      if (vnni && count == 1) {
+        emitInt8Row(b, *w, e, row0, col0, col1, prepared, rowScales, codes,
+                    scales, corrections, bias, output);
+        return;
+      }
       auto columnsLoop =
           scf::ForOp::create(b, col0, col1, b.index(kBlockColumns));
       OpBuilder::InsertionGuard guard(b);
