@@ -30,18 +30,45 @@ def MoeQuantizeWeights : Pass<"moe-quantize-weights", "mlir::ModuleOp"> {
     float copy. With `report`, prints each tensor's signal-to-quantization
     noise ratio (SQNR, dB) and the bytes saved.
 
+    With `awq-profile` (a routing profile from `moec --profile-routing`,
+    whose sidecar holds each expert's mean |input| and mean |down input|),
+    activation-aware scales are folded in before rounding, as AutoAWQ does
+    for MoE layers: W x = (W diag(s)) (x / s), with s = a^alpha per input
+    channel (a the mean |x|, normalised to max(s) * min(s) = 1) and alpha
+    searched on a grid of 0, 0.05, ..., 1 for the least expected output
+    error sum_k a_k^2 (Q(W s) / s - W)_k^2 (alpha = 0 is plain RTN):
+
+    * down: per expert, from its down inputs; 1/s goes into the up
+      projection's rows, exact when the activation is linear in up
+      (gated without beta or limit, ReLU, identity) and up has no bias,
+      else down stays RTN;
+    * gate and up: one s for all of the layer's experts (their input is
+      shared), from the statistics pooled over the experts; 1/s multiplies
+      the experts' input at run time.
+
+    Experts routed fewer than `awq-min-tokens` tokens in the profile keep
+    RTN for down and are left out of the gate/up statistics; the report
+    lists them.
+
     ```
     moec-opt model.mlir --moe-quantize-weights="scheme=int4-g64,asym report"
+    moec-opt model.mlir --moe-quantize-weights="scheme=int4-g32 awq-profile=p.json report"
     ```
   }];
   let options = [
     Option<"scheme", "scheme", "std::string", "\"int4-g128\"",
            "int8 | int4-g32 | int4-g64 | int4-g128, optionally ,asym">,
+    Option<"awqProfile", "awq-profile", "std::string", "\"\"",
+           "routing profile (JSON) for activation-aware scales">,
+    Option<"awqMinTokens", "awq-min-tokens", "int64_t", "16",
+           "experts routed fewer tokens keep round-to-nearest">,
     Option<"report", "report", "bool", "false",
            "print per-tensor SQNR and bytes saved">
   ];
   let dependentDialects = ["moec::moe::MoeDialect",
-                           "mlir::arith::ArithDialect"];
+                           "mlir::arith::ArithDialect",
+                           "mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect"];
 }
 
 def MoeQuantizeActivations

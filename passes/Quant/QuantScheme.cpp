@@ -61,7 +61,8 @@ float moec::halfToFloat(uint16_t bits) {
 }
 
 QuantizedMatrix moec::quantizeMatrix(llvm::ArrayRef<float> values, int64_t rows,
-                                     int64_t k, const QuantScheme &scheme) {
+                                     int64_t k, const QuantScheme &scheme,
+                                     llvm::ArrayRef<double> columnWeights) {
   int64_t group = scheme.groupFor(k);
   int64_t groups = (k + group - 1) / group;
   int64_t rowBytes = k * scheme.bits / 8;
@@ -109,8 +110,9 @@ QuantizedMatrix moec::quantizeMatrix(llvm::ArrayRef<float> values, int64_t rows,
         int q = scale == 0.0f ? zero : int(std::round(row[i] / scale)) + zero;
         q = std::clamp(q, qmin, qmax);
         double error = double(row[i]) - double(q - zero) * double(scale);
-        signal[r] += double(row[i]) * double(row[i]);
-        noise[r] += error * error;
+        double weight = columnWeights.empty() ? 1.0 : columnWeights[i];
+        signal[r] += weight * double(row[i]) * double(row[i]);
+        noise[r] += weight * error * error;
         if (scheme.bits == 8)
           bytes[i] = uint8_t(q);
         else

@@ -48,7 +48,8 @@ struct QuantizedMatrix {
   std::vector<uint16_t> halfScales;
   std::vector<float> floatScales;
   std::vector<uint8_t> zeroPoints;
-  /// Sum over elements of w^2 and of (w - dequantized w)^2.
+  /// Sum over elements of w^2 and of (w - dequantized w)^2 (weighted per
+  /// column when quantizeMatrix was given column weights).
   double signalPower = 0, noisePower = 0;
 
   /// Signal-to-quantization-noise ratio in dB (infinite for exact).
@@ -60,9 +61,11 @@ struct QuantizedMatrix {
 /// s = max|w| / (2^(bits-1) - 1); asymmetric ones q = round(w / s) + z with
 /// s = (max(w, 0) - min(w, 0)) / (2^bits - 1) and z = round(-min / s). The
 /// scale is rounded to its stored type before the codes are computed. K must
-/// be even for int4.
+/// be even for int4. With `columnWeights` (K of them), the signal and noise
+/// powers weight each column's squares by them.
 QuantizedMatrix quantizeMatrix(llvm::ArrayRef<float> values, int64_t rows,
-                               int64_t k, const QuantScheme &scheme);
+                               int64_t k, const QuantScheme &scheme,
+                               llvm::ArrayRef<double> columnWeights = {});
 
 /// IEEE half-precision bits of `value`, rounded to nearest even, and back.
 uint16_t floatToHalf(float value);

@@ -2,12 +2,16 @@
 //
 // Quantizes each float [E, N, K] expert weight as E * N rows of K and
 // replaces it by a moe.packed_weight of the codes, scales and zero points,
-// written the way the float weight was (store blobs or constants).
+// written the way the float weight was (store blobs or constants). With a
+// routing profile, AWQ scales (ActivationAware.h) are folded in first: the
+// down projection's per expert, into the up projection's rows; gate/up's
+// shared by the layer's experts, into their input.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Quant/Passes.h"
 
+#include "passes/Quant/ActivationAware.h"
 #include "passes/Quant/QuantScheme.h"
 #include "passes/Sparsity/ExpertLayers.h"
 #include "passes/Sparsity/ExpertWeights.h"
@@ -15,7 +19,9 @@
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/IR/WeightFiles.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cstring>
@@ -61,50 +67,118 @@ static std::vector<uint8_t> toBytes(const std::vector<T> &values) {
 }
 
 namespace {
+/// A float [E, N, K] expert weight read as E * N rows of K (through
+/// GPT-OSS's transpose), with the bytes it came from.
+struct FloatRows {
+  std::string role;
+  OpOperand *operand = nullptr;
+  WeightData data;
+  std::vector<float> values;
+  int64_t experts = 0, n = 0, k = 0;
+
+  /// Row `row` of expert `e`.
+  float *row(int64_t e, int64_t row) {
+    return values.data() + (e * n + row) * k;
+  }
+  llvm::ArrayRef<float> expert(int64_t e) const {
+    return llvm::ArrayRef<float>(values).slice(e * n * k, n * k);
+  }
+};
+} // namespace
+
+/// The rows of the float weight `operand` holds; std::nullopt when it is
+/// absent or already packed.
+static FailureOr<std::optional<FloatRows>> readRows(OpOperand *operand,
+                                                    StringRef role,
+                                                    const QuantScheme &quant,
+                                                    Operation *user) {
+  Value weight = operand->get();
+  auto type = dyn_cast<RankedTensorType>(weight.getType());
+  if (!type)
+    return std::optional<FloatRows>();
+  FloatRows rows;
+  rows.role = role.str();
+  rows.operand = operand;
+  rows.experts = type.getDimSize(0);
+  rows.n = type.getDimSize(1);
+  rows.k = type.getDimSize(2);
+  if (quant.bits == 4 && rows.k % 2 != 0)
+    return user->emitOpError("cannot pack ")
+           << role << " weight " << type
+           << " as int4: K must be even (two codes per byte)";
+  // GPT-OSS stores [E, K, N] and the importer transposes: quantize the
+  // transpose of the stored weight.
+  Value source = weight;
+  auto transpose = weight.getDefiningOp<linalg::TransposeOp>();
+  bool transposed =
+      transpose && transpose.getPermutation() == ArrayRef<int64_t>{0, 2, 1};
+  if (transposed)
+    source = transpose.getInput();
+  FailureOr<WeightData> data = readWeight(source, user);
+  if (failed(data))
+    return failure();
+  std::optional<std::vector<float>> values =
+      readFloats(data->bytes(), type.getElementType());
+  if (!values || int64_t(values->size()) != type.getNumElements())
+    return user->emitOpError("cannot read the ")
+           << role << " weight " << type << " as floats";
+  if (transposed) {
+    std::vector<float> stored = std::move(*values);
+    values->assign(stored.size(), 0.0f);
+    for (int64_t e = 0; e < rows.experts; ++e)
+      for (int64_t kk = 0; kk < rows.k; ++kk)
+        for (int64_t col = 0; col < rows.n; ++col)
+          (*values)[(e * rows.n + col) * rows.k + kk] =
+              stored[(e * rows.k + kk) * rows.n + col];
+  }
+  rows.data = std::move(*data);
+  rows.values = std::move(*values);
+  return std::optional<FloatRows>(std::move(rows));
+}
+
+/// `x * inverse` (broadcast along the rows of a [T, H] tensor).
+static Value scaleColumns(OpBuilder &b, Location loc, Value x,
+                          ArrayRef<float> inverse) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto vectorType =
+      RankedTensorType::get({int64_t(inverse.size())}, b.getF32Type());
+  Value factors = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vectorType, inverse));
+  SmallVector<Value> dynamicSizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynamicSizes.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType(), dynamicSizes);
+  MLIRContext *ctx = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap column = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, ValueRange{x, factors}, ValueRange{init},
+             ArrayRef<AffineMap>{identity, column, identity},
+             ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::parallel},
+             [](OpBuilder &nb, Location nloc, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, nloc,
+                   ValueRange{arith::MulFOp::create(nb, nloc, args[0], args[1])
+                                  .getResult()});
+             })
+      .getResult(0);
+}
+
+namespace {
 struct MoeQuantizeWeightsPass
     : public moec::impl::MoeQuantizeWeightsBase<MoeQuantizeWeightsPass> {
   using Base::Base;
 
-  /// The packed replacement of `weight`; `weight` itself when it is
-  /// already packed or absent.
-  FailureOr<Value> quantize(OpBuilder &b, Value weight, StringRef role,
-                            int64_t layer, const QuantScheme &quant,
-                            Operation *user) {
-    auto type = dyn_cast_if_present<RankedTensorType>(weight ? weight.getType()
-                                                             : Type());
-    if (!type)
-      return weight;
-    int64_t experts = type.getDimSize(0), n = type.getDimSize(1),
-            k = type.getDimSize(2);
-    if (quant.bits == 4 && k % 2 != 0)
-      return user->emitOpError("cannot pack ")
-             << role << " weight " << type
-             << " as int4: K must be even (two codes per byte)";
-    // GPT-OSS stores [E, K, N] and the importer transposes: quantize the
-    // transpose of the stored weight.
-    Value source = weight;
-    auto transpose = weight.getDefiningOp<linalg::TransposeOp>();
-    bool transposed =
-        transpose && transpose.getPermutation() == ArrayRef<int64_t>{0, 2, 1};
-    if (transposed)
-      source = transpose.getInput();
-    FailureOr<WeightData> data = readWeight(source, user);
-    if (failed(data))
-      return failure();
-    std::optional<std::vector<float>> values =
-        readFloats(data->bytes(), type.getElementType());
-    if (!values || int64_t(values->size()) != type.getNumElements())
-      return user->emitOpError("cannot read the ")
-             << role << " weight " << type << " as floats";
-    if (transposed) {
-      std::vector<float> rows(values->size());
-      for (int64_t e = 0; e < experts; ++e)
-        for (int64_t kk = 0; kk < k; ++kk)
-          for (int64_t col = 0; col < n; ++col)
-            rows[(e * n + col) * k + kk] = (*values)[(e * k + kk) * n + col];
-      values = std::move(rows);
-    }
-    QuantizedMatrix q = quantizeMatrix(*values, experts * n, k, quant);
+  /// Replaces `rows`' weight by a moe.packed_weight of its quantized rows.
+  void pack(OpBuilder &b, FloatRows &rows, int64_t layer,
+            const QuantScheme &quant) {
+    Value weight = rows.operand->get();
+    auto type = cast<RankedTensorType>(weight.getType());
+    int64_t experts = rows.experts, n = rows.n, k = rows.k;
+    QuantizedMatrix q = quantizeMatrix(rows.values, experts * n, k, quant);
 
     MLIRContext *ctx = b.getContext();
     int64_t group = quant.groupFor(k);
@@ -129,27 +203,167 @@ struct MoeQuantizeWeightsPass
     auto codesType =
         RankedTensorType::get(packedType.getPackedShape(), codeType);
     auto scalesType = RankedTensorType::get({experts, n, groups}, scaleType);
-    Value codes = writeWeight(b, loc, *data, codesType, std::move(q.data),
+    Value codes = writeWeight(b, loc, rows.data, codesType, std::move(q.data),
                               "q" + std::to_string(quant.bits));
-    Value scales = writeWeight(b, loc, *data, scalesType,
+    Value scales = writeWeight(b, loc, rows.data, scalesType,
                                quant.halfScales() ? toBytes(q.halfScales)
                                                   : toBytes(q.floatScales),
                                "scales");
     Value zeroPoints;
     if (quant.asymmetric)
-      zeroPoints = writeWeight(
-          b, loc, *data, RankedTensorType::get({experts, n, groups}, zeroType),
-          std::move(q.zeroPoints), "zero_points");
+      zeroPoints =
+          writeWeight(b, loc, rows.data,
+                      RankedTensorType::get({experts, n, groups}, zeroType),
+                      std::move(q.zeroPoints), "zero_points");
     Value packed = moe::PackedWeightOp::create(b, loc, packedType, codes,
                                                scales, zeroPoints);
     if (report) {
       int64_t before = weightBytes(weight), after = weightBytes(packed);
       reportLine("moe-quantize-weights",
                  llvm::formatv("layer {0} {1} {2}: {3} -> {4}, SQNR {5:f1} dB",
-                               layer, role, quant.str(), formatBytes(before),
-                               formatBytes(after), q.sqnrDb()));
+                               layer, rows.role, quant.str(),
+                               formatBytes(before), formatBytes(after),
+                               q.sqnrDb()));
     }
-    return packed;
+    rows.operand->set(packed);
+  }
+
+  /// Folds AWQ scales from `profile` into `weights` (the layer's float
+  /// gate_up, gate, up and down rows); returns the inverse scales the
+  /// experts' input must be multiplied by (empty when gate/up keep theirs).
+  std::vector<float> foldAwqScales(moe::ExpertsOp experts, int64_t layer,
+                                   const rt::LayerProfile &profile,
+                                   SmallVector<FloatRows> &weights,
+                                   const QuantScheme &quant) {
+    FloatRows *down = nullptr, *up = nullptr;
+    SmallVector<FloatRows *> inputSide;
+    for (FloatRows &rows : weights) {
+      if (rows.role == "down")
+        down = &rows;
+      else
+        inputSide.push_back(&rows);
+      if (rows.role == "up" || rows.role == "gate_up")
+        up = &rows;
+    }
+    int64_t numExperts = profile.experts, hidden = profile.hidden,
+            inter = profile.intermediate;
+    SmallVector<int64_t> rare;
+    for (int64_t e = 0; e < numExperts; ++e)
+      if (profile.routed[e] < awqMinTokens)
+        rare.push_back(e);
+    auto enough = [&](int64_t e) { return profile.routed[e] >= awqMinTokens; };
+
+    // Down: per expert, folded into the up rows when the activation is
+    // linear in up for positive scales (gated without beta or limit, ReLU,
+    // identity).
+    moe::ActivationAttr act = experts.getActivation();
+    moe::ActivationKind kind = act.getKind();
+    bool linearInUp =
+        kind == moe::ActivationKind::SiluGated ||
+        kind == moe::ActivationKind::Relu ||
+        kind == moe::ActivationKind::Identity ||
+        (kind == moe::ActivationKind::Swiglu && !act.getLimit() &&
+         act.getBeta().isZero());
+    bool upBias = experts.getUpBias() || experts.getGateUpBias();
+    std::string downNote;
+    if (down && up && linearInUp && !upBias && down->k == inter) {
+      double loss = 0, rtnLoss = 0, alphaSum = 0;
+      int64_t folded = 0;
+      for (int64_t e = 0; e < numExperts; ++e) {
+        if (!enough(e))
+          continue;
+        std::vector<double> magnitude(inter);
+        for (int64_t j = 0; j < inter; ++j)
+          magnitude[j] =
+              profile.hiddenAbsSum[e * inter + j] / double(profile.routed[e]);
+        AwqMatrix matrix{down->expert(e), down->n, magnitude, 1.0};
+        AwqScales s = searchAwqScales(matrix, magnitude, quant);
+        loss += s.loss, rtnLoss += s.rtnLoss, alphaSum += s.alpha, ++folded;
+        for (int64_t r = 0; r < down->n; ++r)
+          for (int64_t j = 0; j < inter; ++j)
+            down->row(e, r)[j] *= s.scales[j];
+        moe::GateUpLayoutAttr layout = experts.getLayoutAttr();
+        for (int64_t j = 0; j < inter; ++j) {
+          int64_t upRow = up->role == "up" ? j
+                          : layout.getValue() == moe::GateUpLayout::Interleaved
+                              ? 2 * j + 1
+                              : inter + j;
+          float *row = up->row(e, upRow);
+          for (int64_t kk = 0; kk < up->k; ++kk)
+            row[kk] /= s.scales[j];
+        }
+      }
+      downNote = llvm::formatv("down: {0} experts, mean alpha {1:f2}, error "
+                               "x{2:f2} of RTN",
+                               folded, folded ? alphaSum / folded : 0.0,
+                               rtnLoss > 0 ? loss / rtnLoss : 1.0);
+    } else if (down) {
+      downNote = "down: RTN (the activation is not linear in up, or up has "
+                 "a bias)";
+    }
+
+    // Gate/up: one set of scales for all experts, folded into the input.
+    std::vector<float> inverse;
+    std::string inputNote;
+    Type inputElement = experts.getInput().getType().getElementType();
+    if (!inputSide.empty() && inputSide.front()->k == hidden &&
+        inputElement.isF32() && int64_t(rare.size()) < numExperts) {
+      std::vector<double> layerMagnitude(hidden, 0.0);
+      double tokens = 0;
+      std::vector<std::vector<double>> magnitudes;
+      SmallVector<AwqMatrix> matrices;
+      for (int64_t e = 0; e < numExperts; ++e) {
+        if (!enough(e))
+          continue;
+        tokens += double(profile.routed[e]);
+        for (int64_t kk = 0; kk < hidden; ++kk)
+          layerMagnitude[kk] += profile.inputAbsSum[e * hidden + kk];
+      }
+      for (double &m : layerMagnitude)
+        m /= tokens;
+      for (int64_t e = 0; e < numExperts; ++e) {
+        if (!enough(e))
+          continue;
+        std::vector<double> &m = magnitudes.emplace_back(hidden);
+        for (int64_t kk = 0; kk < hidden; ++kk)
+          m[kk] =
+              profile.inputAbsSum[e * hidden + kk] / double(profile.routed[e]);
+      }
+      size_t next = 0;
+      for (int64_t e = 0; e < numExperts; ++e) {
+        if (!enough(e))
+          continue;
+        for (FloatRows *rows : inputSide)
+          matrices.push_back({rows->expert(e), rows->n, magnitudes[next],
+                              double(profile.routed[e])});
+        ++next;
+      }
+      AwqScales s = searchAwqScales(matrices, layerMagnitude, quant);
+      for (FloatRows *rows : inputSide)
+        for (int64_t r = 0; r < rows->experts * rows->n; ++r)
+          for (int64_t kk = 0; kk < hidden; ++kk)
+            rows->values[r * hidden + kk] *= s.scales[kk];
+      if (s.alpha != 0.0)
+        for (float scale : s.scales)
+          inverse.push_back(1.0f / scale);
+      inputNote =
+          llvm::formatv("gate/up: alpha {0:f2}, error x{1:f2} of RTN", s.alpha,
+                        s.rtnLoss > 0 ? s.loss / s.rtnLoss : 1.0);
+    } else if (!inputSide.empty()) {
+      inputNote = "gate/up: RTN (no expert has enough tokens, or the input "
+                  "is not f32)";
+    }
+    if (report) {
+      std::string rareNote;
+      for (int64_t e : rare)
+        rareNote += (rareNote.empty() ? "" : ", ") + std::to_string(e);
+      reportLine("moe-quantize-weights",
+                 llvm::formatv("layer {0} awq: {1}; {2}; rarely routed "
+                               "(< {3} tokens, RTN): {4}",
+                               layer, inputNote, downNote, awqMinTokens,
+                               rare.empty() ? "none" : rareNote));
+    }
+    return inverse;
   }
 
   void runOnOperation() override {
@@ -162,31 +376,47 @@ struct MoeQuantizeWeightsPass
              "optionally followed by ,asym)";
       return signalPassFailure();
     }
+    SmallVector<MoeLayer> layers = collectMoeLayers(module);
+    std::optional<rt::RoutingProfile> profile;
+    if (!awqProfile.empty()) {
+      FailureOr<rt::RoutingProfile> loaded =
+          loadRoutingProfile(awqProfile, module, layers);
+      if (failed(loaded))
+        return signalPassFailure();
+      profile = std::move(*loaded);
+    }
     int64_t saved = 0;
-    for (const MoeLayer &layer : collectMoeLayers(module)) {
+    for (const MoeLayer &layer : layers) {
       moe::ExpertsOp experts = layer.experts;
       OpBuilder b(experts);
       int64_t before = expertBytes(experts);
-      struct Role {
-        OpOperand *operand;
-        StringRef name;
+      SmallVector<FloatRows> weights;
+      auto add = [&](MutableOperandRange range, StringRef role) -> bool {
+        if (range.empty())
+          return true;
+        FailureOr<std::optional<FloatRows>> rows =
+            readRows(&range[0], role, *quant, experts);
+        if (failed(rows))
+          return false;
+        if (*rows)
+          weights.push_back(std::move(**rows));
+        return true;
       };
-      SmallVector<Role> roles;
-      auto add = [&](MutableOperandRange range, StringRef name) {
-        if (!range.empty())
-          roles.push_back({&range[0], name});
-      };
-      add(experts.getGateUpMutable(), "gate_up");
-      add(experts.getGateMutable(), "gate");
-      add(experts.getUpMutable(), "up");
-      add(experts.getDownMutable(), "down");
-      for (Role role : roles) {
-        FailureOr<Value> packed = quantize(b, role.operand->get(), role.name,
-                                           layer.index, *quant, experts);
-        if (failed(packed))
-          return signalPassFailure();
-        role.operand->set(*packed);
-      }
+      if (!add(experts.getGateUpMutable(), "gate_up") ||
+          !add(experts.getGateMutable(), "gate") ||
+          !add(experts.getUpMutable(), "up") ||
+          !add(experts.getDownMutable(), "down"))
+        return signalPassFailure();
+      std::vector<float> inverseInputScales;
+      if (profile)
+        inverseInputScales =
+            foldAwqScales(experts, layer.index, profile->layers[layer.index],
+                          weights, *quant);
+      for (FloatRows &rows : weights)
+        pack(b, rows, layer.index, *quant);
+      if (!inverseInputScales.empty())
+        experts.getInputMutable().assign(scaleColumns(
+            b, experts.getLoc(), experts.getInput(), inverseInputScales));
       saved += before - expertBytes(experts);
     }
     if (report)

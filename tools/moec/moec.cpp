@@ -124,6 +124,16 @@ static cl::opt<std::string>
              cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
                       "int4-g128, optionally followed by ,asym"),
              cl::value_desc("scheme"), cl::cat(quantCategory));
+static cl::opt<std::string>
+    awqProfile("awq",
+               cl::desc("Activation-aware scales for --quantize from a "
+                        "routing profile (moec --profile-routing)"),
+               cl::value_desc("profile.json"), cl::cat(quantCategory));
+static cl::opt<int64_t> awqMinTokens(
+    "awq-min-tokens",
+    cl::desc("Experts routed fewer profile tokens keep round-to-nearest "
+             "(default 16)"),
+    cl::init(16), cl::cat(quantCategory));
 enum class ActPrecision { Fp32, Int8 };
 static cl::opt<ActPrecision> activationPrecision(
     "act", cl::desc("Activation precision of matmuls on quantized weights"),
@@ -293,6 +303,10 @@ int main(int argc, char **argv) {
                     "optionally followed by ,asym)\n";
     return 1;
   }
+  if (!awqProfile.empty() && quantize.empty()) {
+    llvm::errs() << "moec: error: --awq needs --quantize\n";
+    return 1;
+  }
   options.modelName = llvm::sys::path::stem(options.outputPath).str();
 
   DialectRegistry registry;
@@ -339,11 +353,14 @@ int main(int argc, char **argv) {
     if (failed(runPasses([&](PassManager &pm) {
           MoeQuantizeWeightsOptions quantOptions;
           quantOptions.scheme = quantize;
+          quantOptions.awqProfile = awqProfile;
+          quantOptions.awqMinTokens = awqMinTokens;
           quantOptions.report = !quiet;
           pm.addPass(createMoeQuantizeWeights(quantOptions));
         })))
       return 1;
-    progress.done("expert weights quantized (" + quantize + ")");
+    progress.done("expert weights quantized (" + quantize +
+                  (awqProfile.empty() ? "" : ", AWQ") + ")");
   }
   bool int8Activations = activationPrecision == ActPrecision::Int8;
   if (failed(runPasses([&](PassManager &pm) {
