@@ -50,6 +50,15 @@ def MoeQuantizeWeights : Pass<"moe-quantize-weights", "mlir::ModuleOp"> {
     RTN for down and are left out of the gate/up statistics; the report
     lists them.
 
+    With `policy` (QuantPolicy.h, docs/quantization.md), each expert gets
+    its own scheme, or fp32, from a JSON file: per layer, per expert, or
+    for the most routed share of experts in a routing profile ("hot").
+    `scheme` is then the default for experts the policy does not name (an
+    empty `scheme` leaves them in float). A layer whose experts differ is
+    split into one `moe.experts` per choice, each behind a
+    `moe.remap_experts` that keeps only its experts' choices, and the
+    outputs are added.
+
     ```
     moec-opt model.mlir --moe-quantize-weights="scheme=int4-g64,asym report"
     moec-opt model.mlir --moe-quantize-weights="scheme=int4-g32 awq-profile=p.json report"
@@ -58,6 +67,8 @@ def MoeQuantizeWeights : Pass<"moe-quantize-weights", "mlir::ModuleOp"> {
   let options = [
     Option<"scheme", "scheme", "std::string", "\"int4-g128\"",
            "int8 | int4-g32 | int4-g64 | int4-g128, optionally ,asym">,
+    Option<"policy", "policy", "std::string", "\"\"",
+           "mixed-precision policy (JSON): a scheme per layer and expert">,
     Option<"awqProfile", "awq-profile", "std::string", "\"\"",
            "routing profile (JSON) for activation-aware scales">,
     Option<"awqMinTokens", "awq-min-tokens", "int64_t", "16",

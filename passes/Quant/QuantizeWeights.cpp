@@ -12,6 +12,7 @@
 #include "passes/Quant/Passes.h"
 
 #include "passes/Quant/ActivationAware.h"
+#include "passes/Quant/QuantPolicy.h"
 #include "passes/Quant/QuantScheme.h"
 #include "passes/Sparsity/ExpertLayers.h"
 #include "passes/Sparsity/ExpertWeights.h"
@@ -75,6 +76,10 @@ struct FloatRows {
   WeightData data;
   std::vector<float> values;
   int64_t experts = 0, n = 0, k = 0;
+  Type element;
+  Location loc;
+  /// Whether `values` differ from the stored weight (AWQ folded in).
+  bool edited = false;
 
   /// Row `row` of expert `e`.
   float *row(int64_t e, int64_t row) {
@@ -83,26 +88,33 @@ struct FloatRows {
   llvm::ArrayRef<float> expert(int64_t e) const {
     return llvm::ArrayRef<float>(values).slice(e * n * k, n * k);
   }
+  /// The experts `ids`, in that order.
+  FloatRows subset(ArrayRef<int64_t> ids) const {
+    FloatRows part = *this;
+    part.experts = int64_t(ids.size());
+    part.values.clear();
+    for (int64_t e : ids)
+      llvm::append_range(part.values, expert(e));
+    return part;
+  }
 };
 } // namespace
 
 /// The rows of the float weight `operand` holds; std::nullopt when it is
 /// absent or already packed.
-static FailureOr<std::optional<FloatRows>> readRows(OpOperand *operand,
-                                                    StringRef role,
-                                                    const QuantScheme &quant,
-                                                    Operation *user) {
+static FailureOr<std::optional<FloatRows>>
+readRows(OpOperand *operand, StringRef role, bool int4, Operation *user) {
   Value weight = operand->get();
   auto type = dyn_cast<RankedTensorType>(weight.getType());
   if (!type)
     return std::optional<FloatRows>();
-  FloatRows rows;
-  rows.role = role.str();
-  rows.operand = operand;
+  FloatRows rows{
+      role.str(),     operand, {}, {}, 0, 0, 0, type.getElementType(),
+      weight.getLoc()};
   rows.experts = type.getDimSize(0);
   rows.n = type.getDimSize(1);
   rows.k = type.getDimSize(2);
-  if (quant.bits == 4 && rows.k % 2 != 0)
+  if (int4 && rows.k % 2 != 0)
     return user->emitOpError("cannot pack ")
            << role << " weight " << type
            << " as int4: K must be even (two codes per byte)";
@@ -136,35 +148,100 @@ static FailureOr<std::optional<FloatRows>> readRows(OpOperand *operand,
   return std::optional<FloatRows>(std::move(rows));
 }
 
-/// `x * inverse` (broadcast along the rows of a [T, H] tensor).
-static Value scaleColumns(OpBuilder &b, Location loc, Value x,
-                          ArrayRef<float> inverse) {
+/// The statistics of experts `ids` of `profile`, in that order.
+static rt::LayerProfile sliceProfile(const rt::LayerProfile &profile,
+                                     ArrayRef<int64_t> ids) {
+  rt::LayerProfile part = profile;
+  part.experts = int64_t(ids.size());
+  part.routed.clear(), part.inputAbsSum.clear(), part.hiddenAbsSum.clear();
+  for (int64_t e : ids) {
+    part.routed.push_back(profile.routed[e]);
+    auto slice = [&](const std::vector<double> &from, int64_t width,
+                     std::vector<double> &to) {
+      to.insert(to.end(), from.begin() + e * width,
+                from.begin() + (e + 1) * width);
+    };
+    slice(profile.inputAbsSum, profile.hidden, part.inputAbsSum);
+    slice(profile.hiddenAbsSum, profile.intermediate, part.hiddenAbsSum);
+  }
+  return part;
+}
+
+/// An elementwise `combine` of a [T, H] tensor with `other`, read through
+/// `otherMap`.
+static Value
+elementwise(OpBuilder &b, Location loc, Value x, Value other,
+            AffineMap otherMap,
+            function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   auto type = cast<RankedTensorType>(x.getType());
-  auto vectorType =
-      RankedTensorType::get({int64_t(inverse.size())}, b.getF32Type());
-  Value factors = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(vectorType, inverse));
   SmallVector<Value> dynamicSizes;
   for (int64_t d = 0; d < type.getRank(); ++d)
     if (type.isDynamicDim(d))
       dynamicSizes.push_back(tensor::DimOp::create(b, loc, x, d));
   Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
                                        type.getElementType(), dynamicSizes);
-  MLIRContext *ctx = b.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap column = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, b.getContext());
   return linalg::GenericOp::create(
-             b, loc, TypeRange{type}, ValueRange{x, factors}, ValueRange{init},
-             ArrayRef<AffineMap>{identity, column, identity},
+             b, loc, TypeRange{type}, ValueRange{x, other}, ValueRange{init},
+             ArrayRef<AffineMap>{identity, otherMap, identity},
              ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                            utils::IteratorType::parallel},
-             [](OpBuilder &nb, Location nloc, ValueRange args) {
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
                linalg::YieldOp::create(
-                   nb, nloc,
-                   ValueRange{arith::MulFOp::create(nb, nloc, args[0], args[1])
-                                  .getResult()});
+                   nb, nloc, ValueRange{combine(nb, nloc, args[0], args[1])});
              })
       .getResult(0);
+}
+
+/// `x * inverse` (broadcast along the rows of a [T, H] tensor).
+static Value scaleColumns(OpBuilder &b, Location loc, Value x,
+                          ArrayRef<float> inverse) {
+  auto vectorType =
+      RankedTensorType::get({int64_t(inverse.size())}, b.getF32Type());
+  Value factors = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(vectorType, inverse));
+  AffineMap column = AffineMap::get(2, 0, getAffineDimExpr(1, b.getContext()));
+  return elementwise(b, loc, x, factors, column,
+                     [](OpBuilder &nb, Location nloc, Value l, Value r) {
+                       return arith::MulFOp::create(nb, nloc, l, r).getResult();
+                     });
+}
+
+/// a + c for two [T, H] tensors.
+static Value addTensors(OpBuilder &b, Location loc, Value a, Value c) {
+  return elementwise(b, loc, a, c,
+                     AffineMap::getMultiDimIdentityMap(2, b.getContext()),
+                     [](OpBuilder &nb, Location nloc, Value l, Value r) {
+                       return arith::AddFOp::create(nb, nloc, l, r).getResult();
+                     });
+}
+
+/// Errors on `module` for policy entries naming a layer or expert that
+/// does not exist.
+static LogicalResult checkPolicy(ModuleOp module, const QuantPolicy &policy,
+                                 ArrayRef<MoeLayer> layers) {
+  auto layerError = [&](int64_t layer) {
+    return module.emitError("quantization policy names layer ")
+           << layer << ", but the model has " << layers.size()
+           << " MoE layers (numbered from 0)";
+  };
+  for (const auto &entry : policy.layers)
+    if (entry.first >= int64_t(layers.size()))
+      return layerError(entry.first);
+  for (const auto &[layer, perExpert] : policy.experts) {
+    if (layer >= int64_t(layers.size()))
+      return layerError(layer);
+    int64_t numExperts =
+        cast<ShapedType>(
+            moe::ExpertsOp(layers[layer].experts).getDown().getType())
+            .getDimSize(0);
+    for (const auto &entry : perExpert)
+      if (entry.first >= numExperts)
+        return module.emitError("quantization policy names expert ")
+               << entry.first << " of layer " << layer << ", which has "
+               << numExperts << " experts";
+  }
+  return success();
 }
 
 namespace {
@@ -173,11 +250,23 @@ struct MoeQuantizeWeightsPass
   using Base::Base;
 
   /// Replaces `rows`' weight by a moe.packed_weight of its quantized rows.
-  void pack(OpBuilder &b, FloatRows &rows, int64_t layer,
-            const QuantScheme &quant) {
-    Value weight = rows.operand->get();
-    auto type = cast<RankedTensorType>(weight.getType());
+  /// `rows` as a moe.packed_weight of `choice`, or as a float weight for
+  /// fp32 (the stored one when unchanged).
+  Value pack(OpBuilder &b, FloatRows &rows, int64_t layer,
+             const QuantChoice &choice) {
     int64_t experts = rows.experts, n = rows.n, k = rows.k;
+    auto type = RankedTensorType::get({experts, n, k}, rows.element);
+    Location loc = rows.loc;
+    if (!choice) {
+      Value stored = rows.operand->get();
+      if (!rows.edited &&
+          experts == cast<RankedTensorType>(stored.getType()).getDimSize(0))
+        return stored;
+      auto f32Type = RankedTensorType::get({experts, n, k}, b.getF32Type());
+      return writeWeight(b, loc, rows.data, f32Type, toBytes(rows.values),
+                         "fp32");
+    }
+    const QuantScheme &quant = *choice;
     QuantizedMatrix q = quantizeMatrix(rows.values, experts * n, k, quant);
 
     MLIRContext *ctx = b.getContext();
@@ -199,7 +288,6 @@ struct MoeQuantizeWeightsPass
     auto packing = moe::PackingAttr::get(ctx, format, {1, 1, group}, scaleType,
                                          zeroType, moe::PackingOrder::LowFirst);
     auto packedType = moe::PackedType::get(ctx, type, packing);
-    Location loc = weight.getLoc();
     auto codesType =
         RankedTensorType::get(packedType.getPackedShape(), codeType);
     auto scalesType = RankedTensorType::get({experts, n, groups}, scaleType);
@@ -218,14 +306,16 @@ struct MoeQuantizeWeightsPass
     Value packed = moe::PackedWeightOp::create(b, loc, packedType, codes,
                                                scales, zeroPoints);
     if (report) {
-      int64_t before = weightBytes(weight), after = weightBytes(packed);
+      int64_t before = type.getNumElements() *
+                       int64_t(rows.element.getIntOrFloatBitWidth() / 8);
+      int64_t after = weightBytes(packed);
       reportLine("moe-quantize-weights",
                  llvm::formatv("layer {0} {1} {2}: {3} -> {4}, SQNR {5:f1} dB",
                                layer, rows.role, quant.str(),
                                formatBytes(before), formatBytes(after),
                                q.sqnrDb()));
     }
-    rows.operand->set(packed);
+    return packed;
   }
 
   /// Folds AWQ scales from `profile` into `weights` (the layer's float
@@ -258,12 +348,11 @@ struct MoeQuantizeWeightsPass
     // identity).
     moe::ActivationAttr act = experts.getActivation();
     moe::ActivationKind kind = act.getKind();
-    bool linearInUp =
-        kind == moe::ActivationKind::SiluGated ||
-        kind == moe::ActivationKind::Relu ||
-        kind == moe::ActivationKind::Identity ||
-        (kind == moe::ActivationKind::Swiglu && !act.getLimit() &&
-         act.getBeta().isZero());
+    bool linearInUp = kind == moe::ActivationKind::SiluGated ||
+                      kind == moe::ActivationKind::Relu ||
+                      kind == moe::ActivationKind::Identity ||
+                      (kind == moe::ActivationKind::Swiglu && !act.getLimit() &&
+                       act.getBeta().isZero());
     bool upBias = experts.getUpBias() || experts.getGateUpBias();
     std::string downNote;
     if (down && up && linearInUp && !upBias && down->k == inter) {
@@ -293,6 +382,7 @@ struct MoeQuantizeWeightsPass
             row[kk] /= s.scales[j];
         }
       }
+      down->edited = up->edited = folded > 0;
       downNote = llvm::formatv("down: {0} experts, mean alpha {1:f2}, error "
                                "x{2:f2} of RTN",
                                folded, folded ? alphaSum / folded : 0.0,
@@ -340,6 +430,8 @@ struct MoeQuantizeWeightsPass
       }
       AwqScales s = searchAwqScales(matrices, layerMagnitude, quant);
       for (FloatRows *rows : inputSide)
+        rows->edited = true;
+      for (FloatRows *rows : inputSide)
         for (int64_t r = 0; r < rows->experts * rows->n; ++r)
           for (int64_t kk = 0; kk < hidden; ++kk)
             rows->values[r * hidden + kk] *= s.scales[kk];
@@ -366,17 +458,132 @@ struct MoeQuantizeWeightsPass
     return inverse;
   }
 
+  /// Quantizes the float `weights` of `experts` with `choice` (AWQ first
+  /// with `profile`), into the operands of `target`: `experts` itself, or
+  /// a part of it that holds the same weights' experts.
+  void quantizeInto(OpBuilder &b, moe::ExpertsOp experts, moe::ExpertsOp target,
+                    int64_t layer, SmallVector<FloatRows> &weights,
+                    const QuantChoice &choice,
+                    const rt::LayerProfile *profile) {
+    std::vector<float> inverseInputScales;
+    if (profile && choice)
+      inverseInputScales =
+          foldAwqScales(experts, layer, *profile, weights, *choice);
+    for (FloatRows &rows : weights)
+      target->getOpOperand(rows.operand->getOperandNumber())
+          .set(pack(b, rows, layer, choice));
+    if (!inverseInputScales.empty())
+      target.getInputMutable().assign(scaleColumns(
+          b, target.getLoc(), target.getInput(), inverseInputScales));
+  }
+
+  /// Replaces `experts` by one moe.experts per group of experts sharing a
+  /// choice, each seeing only its experts' choices (moe.remap_experts), and
+  /// sums their outputs.
+  /// Returns the bytes of the parts' weights.
+  FailureOr<int64_t> splitByChoice(OpBuilder &b, moe::ExpertsOp experts,
+                                   int64_t layer,
+                                   SmallVector<FloatRows> &weights,
+                                   ArrayRef<QuantChoice> choices,
+                                   const rt::LayerProfile *profile) {
+    std::vector<std::pair<QuantChoice, SmallVector<int64_t>>> groups;
+    for (auto [e, choice] : llvm::enumerate(choices)) {
+      std::string name = choiceName(choice);
+      auto it = llvm::find_if(groups, [&](const auto &group) {
+        return choiceName(group.first) == name;
+      });
+      if (it == groups.end())
+        groups.push_back({choice, {}}), it = std::prev(groups.end());
+      it->second.push_back(int64_t(e));
+    }
+    Location loc = experts.getLoc();
+    Value total;
+    int64_t bytes = 0;
+    SmallVector<std::string> notes;
+    for (auto &[choice, ids] : groups) {
+      SmallVector<int32_t> map(choices.size(), -1);
+      for (auto [i, e] : llvm::enumerate(ids))
+        map[e] = int32_t(i);
+      auto remap = moe::RemapExpertsOp::create(
+          b, loc, experts.getRoutingWeights().getType(),
+          experts.getExpertIds().getType(), experts.getRoutingWeights(),
+          experts.getExpertIds(), b.getDenseI32ArrayAttr(map));
+      // A copy of the op on the group's weights and biases.
+      auto part = cast<moe::ExpertsOp>(b.clone(*experts));
+      part.getRoutingWeightsMutable().assign(remap.getNewWeights());
+      part.getExpertIdsMutable().assign(remap.getNewIds());
+      for (MutableOperandRange range :
+           {part.getGateUpBiasMutable(), part.getGateBiasMutable(),
+            part.getUpBiasMutable(), part.getDownBiasMutable()}) {
+        if (range.empty())
+          continue;
+        FailureOr<Value> sliced =
+            gatherWeight(b, range[0].get(), 0, ids, experts);
+        if (failed(sliced))
+          return failure();
+        range[0].set(*sliced);
+      }
+      SmallVector<FloatRows> partWeights;
+      for (const FloatRows &rows : weights)
+        partWeights.push_back(rows.subset(ids));
+      std::optional<rt::LayerProfile> partProfile;
+      if (profile)
+        partProfile = sliceProfile(*profile, ids);
+      quantizeInto(b, experts, part, layer, partWeights, choice,
+                   partProfile ? &*partProfile : nullptr);
+      // The part was cloned before its new operands were made.
+      part->moveBefore(experts);
+      bytes += expertBytes(part);
+      Value out = part.getOutput();
+      total = total ? addTensors(b, loc, total, out) : out;
+      notes.push_back(
+          choiceName(choice) + " for experts " +
+          llvm::join(
+              llvm::map_range(ids, [](int64_t e) { return std::to_string(e); }),
+              ","));
+    }
+    if (report)
+      reportLine("moe-quantize-weights",
+                 "layer " + Twine(layer) +
+                     " mixed precision: " + llvm::join(notes, "; "));
+    experts.getOutput().replaceAllUsesWith(total);
+    experts.erase();
+    return bytes;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    std::optional<QuantScheme> quant = QuantScheme::parse(scheme);
-    if (!quant) {
-      module.emitError("moe-quantize-weights: unknown scheme '")
-          << scheme
-          << "' (expected int8, int4-g32, int4-g64 or int4-g128, "
-             "optionally followed by ,asym)";
-      return signalPassFailure();
+    QuantChoice fallback;
+    if (!scheme.empty()) {
+      fallback = QuantScheme::parse(scheme);
+      if (!fallback) {
+        module.emitError("moe-quantize-weights: unknown scheme '")
+            << scheme
+            << "' (expected int8, int4-g32, int4-g64 or int4-g128, "
+               "optionally followed by ,asym)";
+        return signalPassFailure();
+      }
     }
     SmallVector<MoeLayer> layers = collectMoeLayers(module);
+    std::optional<QuantPolicy> quantPolicy;
+    std::optional<rt::RoutingProfile> hotProfile;
+    if (!policy.empty()) {
+      std::string error;
+      quantPolicy = QuantPolicy::load(policy, error);
+      if (!quantPolicy) {
+        module.emitError(error);
+        return signalPassFailure();
+      }
+      if (failed(checkPolicy(module, *quantPolicy, layers)))
+        return signalPassFailure();
+      if (quantPolicy->hot) {
+        FailureOr<rt::RoutingProfile> loaded =
+            loadRoutingProfile(quantPolicy->hot->profile, module, layers);
+        if (failed(loaded))
+          return signalPassFailure();
+        hotProfile = std::move(*loaded);
+      }
+    }
     std::optional<rt::RoutingProfile> profile;
     if (!awqProfile.empty()) {
       FailureOr<rt::RoutingProfile> loaded =
@@ -391,35 +598,63 @@ struct MoeQuantizeWeightsPass
       OpBuilder b(experts);
       int64_t before = expertBytes(experts);
       SmallVector<FloatRows> weights;
+      // Without a policy, the fallback; else the policy's choices.
+      int64_t numExperts =
+          cast<ShapedType>(experts.getDown().getType()).getDimSize(0);
+      std::vector<QuantChoice> choices(numExperts, fallback);
+      if (quantPolicy)
+        choices = quantPolicy->choicesFor(
+            layer.index, numExperts,
+            hotProfile ? &hotProfile->layers[layer.index].routed : nullptr,
+            fallback);
+      bool anyQuantized = llvm::any_of(
+          choices, [](const QuantChoice &choice) { return bool(choice); });
+      bool int4 = llvm::any_of(choices, [](const QuantChoice &choice) {
+        return choice && choice->bits == 4;
+      });
+      size_t roles = 0;
       auto add = [&](MutableOperandRange range, StringRef role) -> bool {
         if (range.empty())
           return true;
+        ++roles;
         FailureOr<std::optional<FloatRows>> rows =
-            readRows(&range[0], role, *quant, experts);
+            readRows(&range[0], role, int4, experts);
         if (failed(rows))
           return false;
         if (*rows)
           weights.push_back(std::move(**rows));
         return true;
       };
+      if (!anyQuantized)
+        continue;
       if (!add(experts.getGateUpMutable(), "gate_up") ||
           !add(experts.getGateMutable(), "gate") ||
           !add(experts.getUpMutable(), "up") ||
           !add(experts.getDownMutable(), "down"))
         return signalPassFailure();
-      std::vector<float> inverseInputScales;
-      if (profile)
-        inverseInputScales =
-            foldAwqScales(experts, layer.index, profile->layers[layer.index],
-                          weights, *quant);
-      for (FloatRows &rows : weights)
-        pack(b, rows, layer.index, *quant);
-      if (!inverseInputScales.empty())
-        experts.getInputMutable().assign(scaleColumns(
-            b, experts.getLoc(), experts.getInput(), inverseInputScales));
-      saved += before - expertBytes(experts);
+      const rt::LayerProfile *layerProfile =
+          profile ? &profile->layers[layer.index] : nullptr;
+      bool uniform = llvm::all_of(choices, [&](const QuantChoice &choice) {
+        return choiceName(choice) == choiceName(choices.front());
+      });
+      if (uniform) {
+        quantizeInto(b, experts, experts, layer.index, weights, choices.front(),
+                     layerProfile);
+        saved += before - expertBytes(experts);
+        continue;
+      }
+      if (weights.size() != roles) {
+        experts.emitOpError("mixed precision needs float expert weights "
+                            "(this layer's are already quantized)");
+        return signalPassFailure();
+      }
+      FailureOr<int64_t> after = splitByChoice(b, experts, layer.index, weights,
+                                               choices, layerProfile);
+      if (failed(after))
+        return signalPassFailure();
+      saved += before - *after;
     }
-    if (report)
+    if (report && saved > 0)
       reportLine("moe-quantize-weights",
                  "expert weights " + formatBytes(saved) + " smaller");
   }

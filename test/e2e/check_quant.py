@@ -84,18 +84,19 @@ def act_int8(x, ties=None):
 
 
 def reference(m, cfg, W, x, act8):
-    """The layer with quantized weights W (float64) and, with act8,
-    int8-quantized expert inputs; and per token whether a down-projection
-    input sat near a rounding tie."""
+    """The layer with quantized weights W (float64) and, with act8 (True,
+    or the experts it applies to), int8-quantized expert inputs; and per
+    token whether a down-projection input sat near a rounding tie."""
     w, ids, _ = m.route_ref(cfg, W, x)
     y = np.zeros(x.shape)
     near_tie = np.zeros(len(x), bool)
     for t in range(len(x)):
         ties = [False]
-        aq = (lambda v: act_int8(v, ties)) if act8 else (lambda v: v)
-        xt = act_int8(x[t:t + 1]) if act8 else x[t:t + 1]
         for j in range(cfg["k"]):
             e = ids[t, j]
+            q8 = act8 if isinstance(act8, bool) else e in act8
+            aq = (lambda v: act_int8(v, ties)) if q8 else (lambda v: v)
+            xt = act_int8(x[t:t + 1]) if q8 else x[t:t + 1]
             g, u = xt @ W.gate[e].T, xt @ W.up[e].T
             if cfg.get("act") == "gpt_oss":
                 g, u = g + W.gate_b[e], u + W.up_b[e]

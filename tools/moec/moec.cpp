@@ -124,6 +124,12 @@ static cl::opt<std::string>
              cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
                       "int4-g128, optionally followed by ,asym"),
              cl::value_desc("scheme"), cl::cat(quantCategory));
+static cl::opt<std::string> quantPolicy(
+    "quant-policy",
+    cl::desc("Mixed precision: a scheme or fp32 per layer and expert, from "
+             "a JSON policy (docs/quantization.md); --quantize is the "
+             "default for experts it does not name"),
+    cl::value_desc("policy.json"), cl::cat(quantCategory));
 static cl::opt<std::string>
     awqProfile("awq",
                cl::desc("Activation-aware scales for --quantize from a "
@@ -303,8 +309,9 @@ int main(int argc, char **argv) {
                     "optionally followed by ,asym)\n";
     return 1;
   }
-  if (!awqProfile.empty() && quantize.empty()) {
-    llvm::errs() << "moec: error: --awq needs --quantize\n";
+  bool quantizing = !quantize.empty() || !quantPolicy.empty();
+  if (!awqProfile.empty() && !quantizing) {
+    llvm::errs() << "moec: error: --awq needs --quantize or --quant-policy\n";
     return 1;
   }
   options.modelName = llvm::sys::path::stem(options.outputPath).str();
@@ -349,17 +356,20 @@ int main(int argc, char **argv) {
       return 1;
     progress.done("expert sparsity");
   }
-  if (!quantize.empty()) {
+  if (quantizing) {
     if (failed(runPasses([&](PassManager &pm) {
           MoeQuantizeWeightsOptions quantOptions;
           quantOptions.scheme = quantize;
+          quantOptions.policy = quantPolicy;
           quantOptions.awqProfile = awqProfile;
           quantOptions.awqMinTokens = awqMinTokens;
           quantOptions.report = !quiet;
           pm.addPass(createMoeQuantizeWeights(quantOptions));
         })))
       return 1;
-    progress.done("expert weights quantized (" + quantize +
+    std::string how =
+        quantPolicy.empty() ? quantize.getValue() : "policy " + quantPolicy;
+    progress.done("expert weights quantized (" + how +
                   (awqProfile.empty() ? "" : ", AWQ") + ")");
   }
   bool int8Activations = activationPrecision == ActPrecision::Int8;
