@@ -5,7 +5,7 @@ For each test model (test/models/moe_models.py) whose experts arrive
 quantized, compile it twice: with --embed-max-bytes=0, so that every weight
 goes to OUT.weights.safetensors, and with the default, so that these small
 weights are embedded in the binary. Then, for every 8-bit integer
-initializer of the model (the packed codes, and any zero points), check:
+initializer of packed codes (QMoE's expert weights, MatMulNBits' B), check:
 
 * its bytes are one unbroken run inside one U8/I8 tensor of the weights
   file (a whole tensor, or one expert's slice of a stacked one);
@@ -42,16 +42,20 @@ def safetensors(path):
             for name, t in header.items()}
 
 
+# The inputs holding packed codes: QMoE's fc1/fc2/fc3 weights, MatMulNBits' B.
+CODE_INPUTS = {"QMoE": (2, 5, 8), "MatMulNBits": (1,)}
+
+
 def quantized_initializers(model):
-    """(name, bytes) of each 8-bit integer initializer."""
-    import onnx
+    """(name, bytes) of each initializer of packed codes."""
     from onnx import numpy_helper
+    inits = {i.name: i for i in model.graph.initializer}
     found = []
-    for init in model.graph.initializer:
-        if init.data_type not in (onnx.TensorProto.UINT8, onnx.TensorProto.INT8):
-            continue
-        data = numpy_helper.to_array(init).tobytes()
-        found.append((init.name, data))
+    for node in model.graph.node:
+        for i in CODE_INPUTS.get(node.op_type, ()):
+            if i < len(node.input) and node.input[i] in inits:
+                init = inits[node.input[i]]
+                found.append((init.name, numpy_helper.to_array(init).tobytes()))
     return found
 
 

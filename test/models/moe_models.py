@@ -13,6 +13,10 @@ Forms (../shared/reference/moe-models-and-formats.md, section 4):
   contrib       com.microsoft.MoE (fc1 interleaved gate/up, swiglu_fusion=1)
   contrib_concat, contrib_fc3   swiglu_fusion=2 and separate fc3 (fusion 0)
   qmoe4, qmoe8  com.microsoft.QMoE, symmetric block-wise int4/int8 weights
+  nbits4, nbits8  the loop form with com.microsoft.MatMulNBits projections:
+                asymmetric int4 with packed zero points and [N, blocks]
+                scales; symmetric int8 with the default zero point and
+                flat scales
   gather        TopK indices Gather stacked [E, ...] initializers, batched MatMul
   loop          unrolled per-expert loop: Equal/OneHot -> NonZero -> Gather ->
                 MLP -> Mul by routing weight -> ScatterND(add)
@@ -52,7 +56,7 @@ VARIANTS = {
 ALPHA, LIMIT = 1.702, 7.0  # GPT-OSS clamped SwiGLU
 
 FORMS = ("contrib", "contrib_concat", "contrib_fc3", "qmoe4", "qmoe8",
-         "gather", "loop", "dense")
+         "gather", "loop", "dense", "nbits4", "nbits8")
 # The contrib ops take logits and apply softmax inside: no sigmoid, selection
 # bias or group limit, so DeepSeek-V3 routing has no contrib form.
 CONTRIB_VARIANTS = ("mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "gpt_oss")
@@ -68,7 +72,9 @@ def cases():
                 continue
             if form in ("qmoe8", "contrib_concat", "contrib_fc3") and variant != "mixtral":
                 continue
-            if form == "qmoe4" and variant not in ("mixtral", "gpt_oss"):
+            if form in ("qmoe4", "nbits4") and variant not in ("mixtral", "gpt_oss"):
+                continue
+            if form == "nbits8" and variant != "mixtral":
                 continue
             out.append(f"{form}-{variant}")
     return out + list(NEAR_MISSES)
@@ -321,22 +327,67 @@ def gated_act(g, cfg, gate, up):
     return g.op("Mul", [g.op("Mul", [gate, g.op("Sigmoid", [gate])]), up])
 
 
-def expert_mlp(g, cfg, W, e, x):
-    """One expert on per-expert [in, out] initializers, as traced exports have."""
+def nbits_quantize(w, bits):
+    """MatMulNBits' inputs for a torch-layout [N, K] weight, block BLOCK:
+    int4 asymmetric (zero points packed two per byte, scales [N, blocks]),
+    int8 symmetric (default zero point 128, flat scales); and the
+    dequantized weight the reference computes with."""
+    N, K = w.shape
+    v = w.reshape(N, K // BLOCK, BLOCK).astype(np.float64)
+    if bits == 4:
+        lo, hi = np.minimum(v.min(-1), 0), np.maximum(v.max(-1), 0)
+        s = ((hi - lo) / 15).astype(np.float32)
+        z = np.clip(np.round(-lo / s), 0, 15)
+        q = np.clip(np.round(v / s[..., None]) + z[..., None], 0, 15)
+    else:
+        s = (np.abs(v).max(-1) / 127).astype(np.float32)
+        z = np.full(s.shape, 128.0)
+        q = np.clip(np.round(v / s[..., None]), -128, 127) + 128
+    deq = ((q - z[..., None]) * s[..., None].astype(np.float64)).reshape(N, K)
+    q = q.astype(np.uint8)
+    if bits == 4:
+        q = q[..., 0::2] | (q[..., 1::2] << 4)
+        zb = np.zeros((N, (K // BLOCK + 1) // 2 * 2), np.uint8)
+        zb[:, :K // BLOCK] = z
+        zp = (zb[:, 0::2] | (zb[:, 1::2] << 4)).astype(np.uint8)
+        return q, s, zp, deq.astype(np.float32)
+    return q, s.reshape(-1), None, deq.astype(np.float32)
+
+
+def projection(g, x, w, name, nbits):
+    """x @ w.T for a torch-layout [N, K] weight: MatMul on the transposed
+    initializer, or MatMulNBits on block-quantized codes (returning the
+    dequantized weight too)."""
+    if not nbits:
+        return g.op("MatMul", [x, g.const(w.T.copy(), name)]), w
+    q, s, zp, deq = nbits_quantize(w, nbits)
+    ins = [x, g.const(q, f"{name}_q"), g.const(s, f"{name}_scales")]
+    if zp is not None:
+        ins.append(g.const(zp, f"{name}_zp"))
+    return g.op("MatMulNBits", ins, domain="com.microsoft", K=w.shape[1],
+                N=w.shape[0], bits=nbits, block_size=BLOCK), deq
+
+
+def expert_mlp(g, cfg, W, e, x, nbits=0):
+    """One expert on per-expert [in, out] initializers, as traced exports
+    have; with `nbits`, on MatMulNBits, and W then holds the dequantized
+    weights the reference computes with."""
     if cfg.get("act") == "gpt_oss":
         gu, gub = W.interleaved()
-        h = g.op("Add", [g.op("MatMul", [x, g.const(gu[e].T.copy(), f"e{e}_gate_up")]),
-                         g.const(gub[e], f"e{e}_gate_up_b")])
+        h, gu_e = projection(g, x, gu[e], f"e{e}_gate_up", nbits)
+        W.gate[e], W.up[e] = gu_e[0::2], gu_e[1::2]
+        h = g.op("Add", [h, g.const(gub[e], f"e{e}_gate_up_b")])
         big = g.i64([1 << 62])
         gate = g.op("Slice", [h, g.i64([0]), big, g.i64([-1]), g.i64([2])])
         up = g.op("Slice", [h, g.i64([1]), big, g.i64([-1]), g.i64([2])])
         act = gated_act(g, cfg, gate, up)
-        return g.op("Add", [g.op("MatMul", [act, g.const(W.down[e].T.copy(), f"e{e}_down")]),
-                            g.const(W.down_b[e], f"e{e}_down_b")])
-    gate = g.op("MatMul", [x, g.const(W.gate[e].T.copy(), f"e{e}_gate")])
-    up = g.op("MatMul", [x, g.const(W.up[e].T.copy(), f"e{e}_up")])
-    return g.op("MatMul", [gated_act(g, cfg, gate, up),
-                           g.const(W.down[e].T.copy(), f"e{e}_down")])
+        y, W.down[e] = projection(g, act, W.down[e], f"e{e}_down", nbits)
+        return g.op("Add", [y, g.const(W.down_b[e], f"e{e}_down_b")])
+    gate, W.gate[e] = projection(g, x, W.gate[e], f"e{e}_gate", nbits)
+    up, W.up[e] = projection(g, x, W.up[e], f"e{e}_up", nbits)
+    y, W.down[e] = projection(g, gated_act(g, cfg, gate, up), W.down[e],
+                              f"e{e}_down", nbits)
+    return y
 
 
 # --------------------------------------------------------------------------
@@ -372,7 +423,7 @@ def form_gather(g, cfg, W, w, ids):
     return g.op("ReduceSum", [y, g.i64([1])], keepdims=0)
 
 
-def form_loop(g, cfg, W, w, ids, skip_expert=None):
+def form_loop(g, cfg, W, w, ids, skip_expert=None, nbits=0):
     """HF eager loop over range(E), traced: one subgraph per expert."""
     E = cfg["E"]
     acc = g.op("ConstantOfShape", [g.op("Shape", ["x"])],
@@ -393,7 +444,7 @@ def form_loop(g, cfg, W, w, ids, skip_expert=None):
             hit = g.op("NonZero", [g.op("Equal", [ids, g.i64(e)])])  # [2,n]: token, slot
             tok, slot = g.op("Gather", [hit, g.i64(0)], axis=0), g.op("Gather", [hit, g.i64(1)], axis=0)
         rows = g.op("Gather", ["x", tok], axis=0)
-        y = expert_mlp(g, cfg, W, e, rows)
+        y = expert_mlp(g, cfg, W, e, rows, nbits)
         pairs = g.op("Concat", [g.op("Unsqueeze", [tok, g.i64([1])]),
                                 g.op("Unsqueeze", [slot, g.i64([1])])], axis=1)
         weight = g.op("GatherND", [w, pairs])
@@ -509,6 +560,9 @@ def build(case, rng):
     W = Weights(cfg, rng)
     if form.startswith(("contrib", "qmoe")):
         out = form_contrib(g, cfg, W, form)
+    elif form.startswith("nbits"):
+        w, ids = build_router(g, cfg, W)
+        out = form_loop(g, cfg, W, w, ids, nbits=int(form[-1]))
     else:
         w, ids = build_router(g, cfg, W)
         out = {"gather": form_gather, "loop": form_loop, "dense": form_dense}[form](

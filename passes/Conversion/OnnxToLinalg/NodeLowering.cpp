@@ -163,6 +163,11 @@ Value onnx_lowering::toSignless(OpBuilder &b, Location loc, Value tensor) {
   Type signless = toSignlessType(type.getElementType());
   if (signless == type.getElementType())
     return tensor;
+  // A constant is re-typed at compile time: tensor.bitcast does not
+  // bufferize.
+  DenseElementsAttr dense;
+  if (matchPattern(tensor, m_Constant(&dense)))
+    return arith::ConstantOp::create(b, loc, dense.bitcast(signless));
   return tensor::BitcastOp::create(b, loc, type.clone(signless), tensor);
 }
 

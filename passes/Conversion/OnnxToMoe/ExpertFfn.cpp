@@ -2,8 +2,9 @@
 //
 // Recognises `down(act(gate(x), up(x)))` where each projection is
 // `MatMul(x, W) (+ b)` on either one expert's weights (W an initializer,
-// possibly through Transpose) or on rows Gather-ed by the TopK indices from
-// stacked [E, ...] initializers. Gate and up are separate projections or
+// possibly through Transpose, or MatMulNBits' block-quantized initializers)
+// or on rows Gather-ed by the TopK indices from stacked [E, ...]
+// initializers. Gate and up are separate projections or
 // one fused projection split by Slice (interleaved: step 2; concatenated:
 // halves) or Split. Activations: SiLU-gated (`g * Sigmoid(g) * u`), clamped
 // SwiGLU as GPT-OSS writes it, and ReLU.
@@ -47,14 +48,28 @@ static FailureOr<Projection> matchProjection(Value h, Value ids, Value &in) {
       }
     }
   }
+  if (onnx::NodeOp nbits = contribNodeOf(h, "MatMulNBits")) {
+    // Block-quantized [N, K] weights of one expert; the bias may also be
+    // the node's sixth input (g_idx, the fifth, is not supported).
+    if (ids || input(nbits, 4) || (p.bias && input(nbits, 5)) ||
+        !weightType(input(nbits, 1)))
+      return failure();
+    p.weight = input(nbits, 1);
+    if (Value bias = input(nbits, 5))
+      p.bias = bias;
+    p.nbits = nbits;
+    p.inputMajor = false;
+    in = nbits.getInputs()[0];
+    return p;
+  }
   onnx::NodeOp matmul = nodeOf(h, "MatMul");
   if (!matmul)
     return failure();
   Value weight = matmul.getInputs()[1];
   int64_t rank = ids ? 3 : 2;
   if (onnx::NodeOp transpose = nodeOf(weight, "Transpose")) {
-    SmallVector<int64_t> want = ids ? SmallVector<int64_t>{0, 1, 3, 2}
-                                    : SmallVector<int64_t>{1, 0};
+    SmallVector<int64_t> want =
+        ids ? SmallVector<int64_t>{0, 1, 3, 2} : SmallVector<int64_t>{1, 0};
     if (intsAttr(transpose, "perm") != want)
       return failure();
     p.inputMajor = false;
@@ -73,7 +88,7 @@ namespace {
 struct FusedPart {
   Value fused;
   moe::GateUpLayout layout;
-  int64_t index; // 0: gate, 1: up
+  int64_t index;                     // 0: gate, 1: up
   std::optional<int64_t> start, end; // concatenated halves by Slice
 };
 } // namespace
@@ -95,8 +110,8 @@ static std::optional<FusedPart> fusedPartOf(Value part) {
   std::optional<int64_t> start = constantInt(input(slice, 1));
   std::optional<int64_t> end = constantInt(input(slice, 2));
   std::optional<int64_t> axis = constantInt(input(slice, 3));
-  std::optional<int64_t> step =
-      input(slice, 4) ? constantInt(input(slice, 4)) : std::optional<int64_t>(1);
+  std::optional<int64_t> step = input(slice, 4) ? constantInt(input(slice, 4))
+                                                : std::optional<int64_t>(1);
   if (!start || !end || axis != -1 || !step)
     return std::nullopt;
   if (*step == 2 && (*start == 0 || *start == 1))
@@ -243,8 +258,10 @@ FailureOr<ExpertFfn> matchExpertFfn(Value output, Value stackedIds,
     ffn.layout = gatePart->layout;
     if (ffn.layout == moe::GateUpLayout::Concatenated && gatePart->start) {
       RankedTensorType type = weightType(fused->weight);
-      int64_t n = type.getDimSize(fused->inputMajor ? type.getRank() - 1
-                                                     : type.getRank() - 2);
+      int64_t n = fused->nbits
+                      ? type.getDimSize(0)
+                      : type.getDimSize(fused->inputMajor ? type.getRank() - 1
+                                                          : type.getRank() - 2);
       if (*gatePart->start != 0 || *gatePart->end != n / 2 ||
           *upPart->start != n / 2 || *upPart->end < n) {
         reason = "the gate/up slices are not the two halves of the fused "

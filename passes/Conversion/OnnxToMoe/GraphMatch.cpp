@@ -30,7 +30,7 @@ static bool hasMatchableArity(onnx::NodeOp node) {
       {"OneHot", {3, 1}},    {"TopK", {2, 2}},
       {"Slice", {3, 1}},     {"Concat", {1, 1}},
       {"Clip", {1, 1}},      {"MoE", {5, 1}},
-      {"QMoE", {8, 1}}};
+      {"QMoE", {8, 1}},      {"MatMulNBits", {3, 1}}};
   auto it = arity.find(node.getOpType());
   auto [inputs, results] = it == arity.end() ? std::pair(1u, 1u) : it->second;
   return node.getInputs().size() >= inputs && node.getNumResults() >= results;
