@@ -5,7 +5,8 @@ For each test model (test/models/moe_models.py) whose experts arrive
 quantized, compile it twice: with --embed-max-bytes=0, so that every weight
 goes to OUT.weights.safetensors, and with the default, so that these small
 weights are embedded in the binary. Then, for every 8-bit integer
-initializer of packed codes (QMoE's expert weights, MatMulNBits' B), check:
+initializer of packed codes (QMoE's expert weights, MatMulNBits' B, a
+blocked DequantizeLinear's [N, K] integers), check:
 
 * its bytes are one unbroken run inside one U8/I8 tensor of the weights
   file (a whole tensor, or one expert's slice of a stacked one);
@@ -42,8 +43,9 @@ def safetensors(path):
             for name, t in header.items()}
 
 
-# The inputs holding packed codes: QMoE's fc1/fc2/fc3 weights, MatMulNBits' B.
-CODE_INPUTS = {"QMoE": (2, 5, 8), "MatMulNBits": (1,)}
+# The inputs holding packed codes: QMoE's fc1/fc2/fc3 weights, MatMulNBits'
+# B, a blocked DequantizeLinear's integers.
+CODE_INPUTS = {"QMoE": (2, 5, 8), "MatMulNBits": (1,), "DequantizeLinear": (0,)}
 
 
 def quantized_initializers(model):

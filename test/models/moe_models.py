@@ -17,6 +17,9 @@ Forms (../shared/reference/moe-models-and-formats.md, section 4):
                 asymmetric int4 with packed zero points and [N, blocks]
                 scales; symmetric int8 with the default zero point and
                 flat scales
+  qdq4, qdq8    the loop form with blocked DequantizeLinear (opset 21) weights:
+                int4 [K, N] blocked on axis 0; uint8 [N, K] with zero points
+                blocked on axis 1, then Transpose
   gather        TopK indices Gather stacked [E, ...] initializers, batched MatMul
   loop          unrolled per-expert loop: Equal/OneHot -> NonZero -> Gather ->
                 MLP -> Mul by routing weight -> ScatterND(add)
@@ -56,7 +59,7 @@ VARIANTS = {
 ALPHA, LIMIT = 1.702, 7.0  # GPT-OSS clamped SwiGLU
 
 FORMS = ("contrib", "contrib_concat", "contrib_fc3", "qmoe4", "qmoe8",
-         "gather", "loop", "dense", "nbits4", "nbits8")
+         "gather", "loop", "dense", "nbits4", "nbits8", "qdq4", "qdq8")
 # The contrib ops take logits and apply softmax inside: no sigmoid, selection
 # bias or group limit, so DeepSeek-V3 routing has no contrib form.
 CONTRIB_VARIANTS = ("mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "gpt_oss")
@@ -74,7 +77,9 @@ def cases():
                 continue
             if form in ("qmoe4", "nbits4") and variant not in ("mixtral", "gpt_oss"):
                 continue
-            if form == "nbits8" and variant != "mixtral":
+            if form in ("nbits8", "qdq8") and variant != "mixtral":
+                continue
+            if form == "qdq4" and variant not in ("mixtral", "gpt_oss"):
                 continue
             out.append(f"{form}-{variant}")
     return out + list(NEAR_MISSES)
@@ -87,6 +92,7 @@ def cases():
 class Graph:
     def __init__(self):
         self.nodes, self.inits, self.count = [], [], 0
+        self.opset = 17
 
     def fresh(self, hint):
         self.count += 1
@@ -95,6 +101,17 @@ class Graph:
     def const(self, array, hint="c"):
         name = self.fresh(hint)
         self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def int4(self, values, hint="q4"):
+        """An INT4 initializer (opset 21), two per byte, low nibble first;
+        python3-onnx 1.12 cannot write one, so the proto is built here."""
+        name = self.fresh(hint)
+        flat = (np.asarray(values, np.int64).ravel() & 15).astype(np.uint8)
+        flat = np.concatenate([flat, np.zeros(len(flat) % 2, np.uint8)])
+        t = TensorProto(name=name, data_type=22, dims=list(np.shape(values)))
+        t.raw_data = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8).tobytes()
+        self.inits.append(t)
         return name
 
     def i64(self, values):
@@ -115,9 +132,10 @@ class Graph:
             [helper.make_tensor_value_info("x", TensorProto.FLOAT, [E_dim, HIDDEN])],
             [helper.make_tensor_value_info(out, TensorProto.FLOAT, [E_dim, HIDDEN])],
             initializer=self.inits)
-        opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+        opsets = [helper.make_opsetid("", self.opset),
+                  helper.make_opsetid("com.microsoft", 1)]
         m = helper.make_model(graph, opset_imports=opsets, producer_name="moe_models.py")
-        m.ir_version = 8
+        m.ir_version = 10 if self.opset >= 21 else 8  # INT4 needs IR 10
         return m
 
 
@@ -354,12 +372,48 @@ def nbits_quantize(w, bits):
     return q, s.reshape(-1), None, deq.astype(np.float32)
 
 
+def qdq_quantize(w, form):
+    """Blocked (block BLOCK along K) QDQ codes of a torch-layout [N, K]
+    weight: qdq4 symmetric int4, qdq8 asymmetric uint8; returns codes,
+    scales and zero points [N, K // BLOCK] (None for qdq4) and the
+    dequantized weight."""
+    N, K = w.shape
+    v = w.reshape(N, K // BLOCK, BLOCK).astype(np.float64)
+    if form == "qdq4":
+        s = (np.abs(v).max(-1) / 7).astype(np.float32)
+        z = np.zeros(s.shape)
+        q = np.clip(np.round(v / s[..., None]), -8, 7)
+    else:
+        lo, hi = np.minimum(v.min(-1), 0), np.maximum(v.max(-1), 0)
+        s = ((hi - lo) / 255).astype(np.float32)
+        z = np.clip(np.round(-lo / s), 0, 255)
+        q = np.clip(np.round(v / s[..., None]) + z[..., None], 0, 255)
+    deq = ((q - z[..., None]) * s[..., None].astype(np.float64)).reshape(N, K)
+    zp = None if form == "qdq4" else z.astype(np.uint8)
+    return q.reshape(N, K).astype(np.int64), s, zp, deq.astype(np.float32)
+
+
 def projection(g, x, w, name, nbits):
     """x @ w.T for a torch-layout [N, K] weight: MatMul on the transposed
-    initializer, or MatMulNBits on block-quantized codes (returning the
-    dequantized weight too)."""
+    initializer; MatMulNBits on block-quantized codes (nbits 4 or 8); or a
+    blocked DequantizeLinear feeding the MatMul ("qdq4": int4 [K, N] blocked
+    on axis 0; "qdq8": uint8 [N, K] blocked on axis 1, then Transpose).
+    Returns the output and the weight the reference computes with."""
     if not nbits:
         return g.op("MatMul", [x, g.const(w.T.copy(), name)]), w
+    if nbits == "qdq4":
+        q, s, _, deq = qdq_quantize(w, nbits)
+        dq = g.op("DequantizeLinear", [g.int4(q.T, f"{name}_q"),
+                                       g.const(s.T.copy(), f"{name}_scales")],
+                  axis=0, block_size=BLOCK)
+        return g.op("MatMul", [x, dq]), deq
+    if nbits == "qdq8":
+        q, s, zp, deq = qdq_quantize(w, nbits)
+        dq = g.op("DequantizeLinear", [g.const(q.astype(np.uint8), f"{name}_q"),
+                                       g.const(s, f"{name}_scales"),
+                                       g.const(zp, f"{name}_zp")],
+                  axis=1, block_size=BLOCK)
+        return g.op("MatMul", [x, g.op("Transpose", [dq], perm=[1, 0])]), deq
     q, s, zp, deq = nbits_quantize(w, nbits)
     ins = [x, g.const(q, f"{name}_q"), g.const(s, f"{name}_scales")]
     if zp is not None:
@@ -563,6 +617,10 @@ def build(case, rng):
     elif form.startswith("nbits"):
         w, ids = build_router(g, cfg, W)
         out = form_loop(g, cfg, W, w, ids, nbits=int(form[-1]))
+    elif form.startswith("qdq"):
+        g.opset = 21  # blocked DequantizeLinear
+        w, ids = build_router(g, cfg, W)
+        out = form_loop(g, cfg, W, w, ids, nbits=form)
     else:
         w, ids = build_router(g, cfg, W)
         out = {"gather": form_gather, "loop": form_loop, "dense": form_dense}[form](
@@ -587,6 +645,10 @@ def write_case(root, case):
     manifest = {"case": case, "model": "model.onnx", "runs": []}
     if case.startswith(("contrib_concat", "contrib_fc3")):
         manifest["ort_skip"] = "ONNX Runtime's CPU MoE supports only swiglu_fusion=1"
+    if case.startswith("qdq"):
+        # ORT's extended optimizations fuse DequantizeLinear + MatMul into a
+        # MatMulNBits with int8 activations; the reference keeps fp32 ones.
+        manifest["ort_optimization"] = "basic"
     if ref is not None:
         for n in TOKEN_COUNTS:
             x = draw_tokens(cfg, W, n, rng)

@@ -144,102 +144,253 @@ static Value newWeight(OpBuilder &b, Location loc, RankedTensorType type,
   return moe::WeightOp::create(b, loc, type, key);
 }
 
-/// The MatMulNBits weights of all experts as one moe.packed_weight
-/// [E, N, K]: the codes' bytes one expert after another, unchanged; the
-/// scales as [E, N, blocks]; the zero points unpacked to one byte per block
-/// (ORT's default 2^(bits-1) where absent).
-static FailureOr<Value> stackPacked(OpBuilder &b, Location loc,
-                                    ArrayRef<const Projection *> parts,
-                                    Reason &reason) {
-  onnx::NodeOp first = parts.front()->nbits;
-  RankedTensorType dataType = weightType(input(first, 1));
-  RankedTensorType scaleType = weightType(input(first, 2));
-  int64_t bits = intAttr(first, "bits", 4);
-  int64_t block = intAttr(first, "block_size", 0), k = intAttr(first, "K", 0);
-  for (const Projection *p : parts)
-    if (intAttr(p->nbits, "bits", 4) != bits ||
-        intAttr(p->nbits, "block_size", 0) != block ||
-        intAttr(p->nbits, "K", 0) != k) {
-      reason = "the experts' MatMulNBits differ in bits, block size or K";
-      return failure();
-    }
-  if (!scaleType) {
-    reason = "the MatMulNBits scales are not an initializer";
-    return failure();
+namespace {
+/// One expert's block-quantized [N, K] weight, unpacked: a code per
+/// element (row-major [N, K]), the scales' bytes [N, blocks] and a zero
+/// point per block (empty: none).
+struct QuantizedRows {
+  int64_t n = 0, k = 0, block = 0;
+  unsigned bits = 0;
+  bool isSigned = false;
+  Type scaleType;
+  std::vector<int32_t> codes, zeroPoints;
+  std::vector<uint8_t> scales;
+  bool inStore = false;
+};
+} // namespace
+
+/// The value of element `i` of a tensor of 4- or 8-bit integers stored as
+/// `bytes` (4-bit: element 2j in the low nibble of byte j).
+static int32_t integerAt(ArrayRef<uint8_t> bytes, int64_t i, unsigned bits,
+                         bool isSigned) {
+  int32_t v = bits == 8 ? bytes[i] : (bytes[i / 2] >> (i % 2 ? 4 : 0)) & 15;
+  if (isSigned && v >= (1 << (bits - 1)))
+    v -= 1 << bits;
+  return v;
+}
+
+/// The integers of a 4- or 8-bit integer constant or moe.weight, one per
+/// element.
+static std::optional<std::vector<int32_t>>
+integersOf(Value value, unsigned bits, bool isSigned) {
+  std::vector<int32_t> values;
+  if (DenseElementsAttr attr = constantOf(value)) {
+    for (const APInt &v : attr.getValues<APInt>())
+      values.push_back(int32_t(isSigned ? v.getSExtValue() : v.getZExtValue()));
+    return values;
   }
-  if ((bits != 4 && bits != 8) || dataType.getRank() != 3 ||
+  std::optional<std::vector<uint8_t>> bytes = bytesOf(value);
+  if (!bytes)
+    return std::nullopt;
+  int64_t count = weightType(value).getNumElements();
+  for (int64_t i = 0; i < count; ++i)
+    values.push_back(integerAt(*bytes, i, bits, isSigned));
+  return values;
+}
+
+/// A MatMulNBits node's weight: codes [N, blocks, block * bits / 8] as
+/// stored, scales [N, blocks], zero points packed [N, ceil(blocks * bits /
+/// 8)] (default 2^(bits-1)).
+static FailureOr<QuantizedRows> readNBits(onnx::NodeOp node, Reason &reason) {
+  QuantizedRows rows;
+  RankedTensorType dataType = weightType(input(node, 1));
+  RankedTensorType scaleType = weightType(input(node, 2));
+  rows.bits = unsigned(intAttr(node, "bits", 4));
+  rows.block = intAttr(node, "block_size", 0);
+  rows.k = intAttr(node, "K", 0);
+  if ((rows.bits != 4 && rows.bits != 8) || dataType.getRank() != 3 ||
       !dataType.getElementType().isUnsignedInteger(8)) {
-    reason = "MatMulNBits with " + std::to_string(bits) +
+    reason = "MatMulNBits with " + std::to_string(rows.bits) +
              " bits or codes other than uint8 [N, blocks, blob] is not "
              "supported (4 or 8 bits)";
     return failure();
   }
-  int64_t n = dataType.getDimSize(0), blocks = dataType.getDimSize(1);
-  if (block <= 0 || k != blocks * block ||
-      dataType.getDimSize(2) != block * bits / 8) {
-    reason = "MatMulNBits K = " + std::to_string(k) +
-             " is not a whole number of blocks of " + std::to_string(block) +
-             " (padded blocks are not supported)";
+  rows.n = dataType.getDimSize(0);
+  int64_t blocks = dataType.getDimSize(1);
+  if (rows.block <= 0 || rows.k != blocks * rows.block ||
+      dataType.getDimSize(2) != rows.block * rows.bits / 8) {
+    reason = "MatMulNBits K = " + std::to_string(rows.k) +
+             " is not a whole number of blocks of " +
+             std::to_string(rows.block) + " (padded blocks are not supported)";
     return failure();
   }
-  if (scaleType.getNumElements() != n * blocks ||
+  if (!scaleType || scaleType.getNumElements() != rows.n * blocks ||
       !isa<FloatType>(scaleType.getElementType())) {
-    reason = "MatMulNBits scales are not [N, blocks] floats";
+    reason = "MatMulNBits scales are not [N, blocks] float initializers";
     return failure();
   }
-  int64_t zeroBytesPerRow = (blocks * bits + 7) / 8;
-  std::vector<uint8_t> codes, scales, zeros;
-  bool inStore = false;
-  for (const Projection *p : parts) {
-    Value zeroPoints = input(p->nbits, 3);
-    std::optional<std::vector<uint8_t>> c = bytesOf(p->weight);
-    std::optional<std::vector<uint8_t>> s = bytesOf(input(p->nbits, 2));
-    std::optional<std::vector<uint8_t>> z;
-    if (zeroPoints) {
-      RankedTensorType zType = weightType(zeroPoints);
-      if (!zType || !zType.getElementType().isUnsignedInteger(8) ||
-          zType.getNumElements() != n * zeroBytesPerRow) {
-        reason = "MatMulNBits zero points other than packed uint8 "
-                 "[N, ceil(blocks * bits / 8)] are not supported";
-        return failure();
-      }
-      z = bytesOf(zeroPoints);
-    }
-    if (!c || !s || (zeroPoints && !z)) {
-      reason = "the MatMulNBits weights are not readable initializers";
+  rows.scaleType = scaleType.getElementType();
+  Value zeroPoints = input(node, 3);
+  int64_t zeroBytesPerRow = (blocks * rows.bits + 7) / 8;
+  std::optional<std::vector<uint8_t>> codes = bytesOf(input(node, 1));
+  std::optional<std::vector<uint8_t>> scales = bytesOf(input(node, 2));
+  std::optional<std::vector<uint8_t>> zeros;
+  if (zeroPoints) {
+    RankedTensorType zType = weightType(zeroPoints);
+    if (!zType || !zType.getElementType().isUnsignedInteger(8) ||
+        zType.getNumElements() != rows.n * zeroBytesPerRow) {
+      reason = "MatMulNBits zero points other than packed uint8 "
+               "[N, ceil(blocks * bits / 8)] are not supported";
       return failure();
     }
-    inStore |= bool(p->weight.getDefiningOp<moe::WeightOp>());
-    llvm::append_range(codes, *c);
-    llvm::append_range(scales, *s);
-    for (int64_t row = 0; row < n; ++row)
-      for (int64_t blk = 0; blk < blocks; ++blk) {
-        uint8_t zero = uint8_t(1u << (bits - 1));
-        if (z) {
-          uint8_t byte = (*z)[row * zeroBytesPerRow + blk * bits / 8];
-          zero = bits == 8 ? byte : (blk % 2 ? byte >> 4 : byte & 15);
-        }
-        zeros.push_back(zero);
-      }
+    zeros = bytesOf(zeroPoints);
   }
-  int64_t e = int64_t(parts.size());
+  if (!codes || !scales || (zeroPoints && !zeros)) {
+    reason = "the MatMulNBits weights are not readable initializers";
+    return failure();
+  }
+  rows.inStore = bool(input(node, 1).getDefiningOp<moe::WeightOp>());
+  for (int64_t i = 0; i < rows.n * rows.k; ++i)
+    rows.codes.push_back(integerAt(*codes, i, rows.bits, false));
+  rows.scales = std::move(*scales);
+  for (int64_t r = 0; r < rows.n; ++r)
+    for (int64_t blk = 0; blk < blocks; ++blk)
+      rows.zeroPoints.push_back(
+          zeros ? integerAt(ArrayRef<uint8_t>(*zeros).slice(r * zeroBytesPerRow,
+                                                            zeroBytesPerRow),
+                            blk, rows.bits, false)
+                : 1 << (rows.bits - 1));
+  return rows;
+}
+
+/// A blocked DequantizeLinear's weight: 4- or 8-bit codes [N, K] blocked
+/// along K (axis 1), or [K, N] blocked along K (axis 0, then transposed:
+/// the same codes in the other order); zero points default to 0.
+static FailureOr<QuantizedRows>
+readDequantize(onnx::NodeOp node, bool inputMajor, Reason &reason) {
+  QuantizedRows rows;
+  RankedTensorType dataType = weightType(input(node, 0));
+  RankedTensorType scaleType = weightType(input(node, 1));
+  Value zeroPoints = input(node, 2);
+  Type element = dataType ? dataType.getElementType() : Type();
+  auto integer = dyn_cast_or_null<IntegerType>(element);
+  if (!integer || (integer.getWidth() != 4 && integer.getWidth() != 8) ||
+      !scaleType || !isa<FloatType>(scaleType.getElementType()) ||
+      dataType.getRank() != 2 ||
+      (zeroPoints && (!weightType(zeroPoints) ||
+                      weightType(zeroPoints).getElementType() != element))) {
+    reason = "blocked DequantizeLinear of other than 4- or 8-bit integer "
+             "[N, K] / [K, N] initializers with float scales";
+    return failure();
+  }
+  rows.bits = integer.getWidth();
+  rows.isSigned = !integer.isUnsigned();
+  rows.block = intAttr(node, "block_size", 0);
+  int64_t axis = intAttr(node, "axis", 1);
+  if (axis < 0)
+    axis += 2;
+  // The blocked axis must be K: dimension 0 of [K, N], 1 of [N, K].
+  if (axis != (inputMajor ? 0 : 1)) {
+    reason = "blocked DequantizeLinear whose blocks do not run along K";
+    return failure();
+  }
+  rows.k = dataType.getDimSize(inputMajor ? 0 : 1);
+  rows.n = dataType.getDimSize(inputMajor ? 1 : 0);
+  int64_t blocks = llvm::divideCeil(rows.k, rows.block);
+  rows.scaleType = scaleType.getElementType();
+  std::optional<std::vector<int32_t>> codes =
+      integersOf(input(node, 0), rows.bits, rows.isSigned);
+  std::optional<std::vector<uint8_t>> scales = bytesOf(input(node, 1));
+  std::optional<std::vector<int32_t>> zeros =
+      zeroPoints ? integersOf(zeroPoints, rows.bits, rows.isSigned)
+                 : std::nullopt;
+  if (!codes || !scales || (zeroPoints && !zeros)) {
+    reason = "the DequantizeLinear weights are not readable initializers";
+    return failure();
+  }
+  rows.inStore = bool(input(node, 0).getDefiningOp<moe::WeightOp>());
+  int64_t width = int64_t(rows.scaleType.getIntOrFloatBitWidth() / 8);
+  rows.scales.resize(scales->size());
+  for (int64_t r = 0; r < rows.n; ++r) {
+    for (int64_t kk = 0; kk < rows.k; ++kk)
+      rows.codes.push_back(
+          (*codes)[inputMajor ? kk * rows.n + r : r * rows.k + kk]);
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      int64_t at = inputMajor ? blk * rows.n + r : r * blocks + blk;
+      std::memcpy(&rows.scales[(r * blocks + blk) * width],
+                  scales->data() + at * width, width);
+      if (zeros)
+        rows.zeroPoints.push_back((*zeros)[at]);
+    }
+  }
+  return rows;
+}
+
+/// The block-quantized weights of all experts as one moe.packed_weight
+/// [E, N, K], read without dequantizing: codes packed as moe.packed wants
+/// (two per byte, low nibble first; MatMulNBits' bytes and [N, K]
+/// DequantizeLinear int4 bytes come out as they were stored), scales
+/// [E, N, blocks], zero points one byte per block.
+static FailureOr<Value> stackPacked(OpBuilder &b, Location loc,
+                                    ArrayRef<const Projection *> parts,
+                                    Reason &reason) {
+  SmallVector<QuantizedRows> experts;
+  for (const Projection *p : parts) {
+    onnx::NodeOp node = p->quantized;
+    FailureOr<QuantizedRows> rows =
+        node.getOpType() == "MatMulNBits"
+            ? readNBits(node, reason)
+            : readDequantize(node, p->inputMajor, reason);
+    if (failed(rows))
+      return failure();
+    const QuantizedRows &first = experts.empty() ? *rows : experts.front();
+    if (rows->n != first.n || rows->k != first.k ||
+        rows->block != first.block || rows->bits != first.bits ||
+        rows->isSigned != first.isSigned ||
+        rows->scaleType != first.scaleType ||
+        rows->zeroPoints.empty() != first.zeroPoints.empty()) {
+      reason = "the experts' quantized weights differ in shape, bits, "
+               "block size or zero points";
+      return failure();
+    }
+    experts.push_back(std::move(*rows));
+  }
+  const QuantizedRows &first = experts.front();
+  int64_t e = int64_t(experts.size()), n = first.n, k = first.k;
+  int64_t blocks = llvm::divideCeil(k, first.block);
+  unsigned bits = first.bits;
+  bool hasZeros = !first.zeroPoints.empty();
+  int64_t rowBytes = (k * bits + 7) / 8;
+  std::vector<uint8_t> codes(size_t(e * n * rowBytes), 0), scales, zeros;
+  bool inStore = false;
+  for (auto [x, rows] : llvm::enumerate(experts)) {
+    inStore |= rows.inStore;
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t kk = 0; kk < k; ++kk) {
+        uint8_t v = uint8_t(rows.codes[r * k + kk]) & (bits == 8 ? 0xFF : 0xF);
+        uint8_t &byte = codes[(int64_t(x) * n + r) * rowBytes + kk * bits / 8];
+        byte |= bits == 8 ? v : uint8_t(v << (kk % 2 ? 4 : 0));
+      }
+    llvm::append_range(scales, rows.scales);
+    for (int32_t z : rows.zeroPoints)
+      zeros.push_back(uint8_t(z));
+  }
   MLIRContext *ctx = b.getContext();
-  Type u8 = b.getIntegerType(8, /*isSigned=*/false);
-  Type scaleElement = scaleType.getElementType();
+  // Signed codes and zero points are stored as i8, unsigned ones as ui8.
+  Type codeType =
+      first.isSigned ? b.getI8Type() : b.getIntegerType(8, /*isSigned=*/false);
+  Type zeroType = codeType;
   Value data =
-      newWeight(b, loc, RankedTensorType::get({e, n, k * bits / 8}, u8),
-                std::move(codes), inStore, "matmul_nbits_codes");
+      newWeight(b, loc, RankedTensorType::get({e, n, rowBytes}, codeType),
+                std::move(codes), inStore, "quantized_codes");
   Value scaleValue =
-      newWeight(b, loc, RankedTensorType::get({e, n, blocks}, scaleElement),
-                std::move(scales), inStore, "matmul_nbits_scales");
-  Value zeroValue =
-      newWeight(b, loc, RankedTensorType::get({e, n, blocks}, u8),
-                std::move(zeros), inStore, "matmul_nbits_zero_points");
+      newWeight(b, loc, RankedTensorType::get({e, n, blocks}, first.scaleType),
+                std::move(scales), inStore, "quantized_scales");
+  Value zeroValue;
+  if (hasZeros)
+    zeroValue =
+        newWeight(b, loc, RankedTensorType::get({e, n, blocks}, zeroType),
+                  std::move(zeros), inStore, "quantized_zero_points");
+  moe::PackedFormat format = bits == 4
+                                 ? (first.isSigned ? moe::PackedFormat::Sint4
+                                                   : moe::PackedFormat::Uint4)
+                                 : (first.isSigned ? moe::PackedFormat::Sint8
+                                                   : moe::PackedFormat::Uint8);
   auto packing = moe::PackingAttr::get(
-      ctx, bits == 4 ? moe::PackedFormat::Uint4 : moe::PackedFormat::Uint8,
-      {1, 1, block}, scaleElement, u8, moe::PackingOrder::LowFirst);
+      ctx, format, {1, 1, first.block}, first.scaleType,
+      hasZeros ? zeroType : Type(), moe::PackingOrder::LowFirst);
   auto type = moe::PackedType::get(
-      ctx, RankedTensorType::get({e, n, k}, scaleElement), packing);
+      ctx, RankedTensorType::get({e, n, k}, first.scaleType), packing);
   return moe::PackedWeightOp::create(b, loc, type, data, scaleValue, zeroValue)
       .getResult();
 }
@@ -265,7 +416,7 @@ stackProjection(OpBuilder &b, Location loc, const ExpertsMatch &match,
     if (p->bias)
       biases.push_back(p->bias);
   }
-  if (parts.front()->nbits) {
+  if (parts.front()->quantized) {
     FailureOr<Value> packed = stackPacked(b, loc, parts, reason);
     if (failed(packed))
       return failure();

@@ -2,12 +2,12 @@
 //
 // Recognises `down(act(gate(x), up(x)))` where each projection is
 // `MatMul(x, W) (+ b)` on either one expert's weights (W an initializer,
-// possibly through Transpose, or MatMulNBits' block-quantized initializers)
-// or on rows Gather-ed by the TopK indices from stacked [E, ...]
-// initializers. Gate and up are separate projections or
-// one fused projection split by Slice (interleaved: step 2; concatenated:
-// halves) or Split. Activations: SiLU-gated (`g * Sigmoid(g) * u`), clamped
-// SwiGLU as GPT-OSS writes it, and ReLU.
+// possibly through Transpose, a blocked DequantizeLinear of one, or
+// MatMulNBits' block-quantized initializers) or on rows Gather-ed by the
+// TopK indices from stacked [E, ...] initializers. Gate and up are separate
+// projections or one fused projection split by Slice (interleaved: step 2;
+// concatenated: halves) or Split. Activations: SiLU-gated (`g * Sigmoid(g) *
+// u`), clamped SwiGLU as GPT-OSS writes it, and ReLU.
 //
 //===----------------------------------------------------------------------===//
 
@@ -57,7 +57,7 @@ static FailureOr<Projection> matchProjection(Value h, Value ids, Value &in) {
     p.weight = input(nbits, 1);
     if (Value bias = input(nbits, 5))
       p.bias = bias;
-    p.nbits = nbits;
+    p.quantized = nbits;
     p.inputMajor = false;
     in = nbits.getInputs()[0];
     return p;
@@ -74,6 +74,13 @@ static FailureOr<Projection> matchProjection(Value h, Value ids, Value &in) {
       return failure();
     p.inputMajor = false;
     weight = transpose.getInputs()[0];
+  }
+  // A blocked DequantizeLinear of one expert's integer weight.
+  onnx::NodeOp dequantize =
+      ids ? onnx::NodeOp() : nodeOf(weight, "DequantizeLinear");
+  if (dequantize && intAttr(dequantize, "block_size", 0) > 0) {
+    p.quantized = dequantize;
+    weight = dequantize.getInputs()[0];
   }
   p.weight = ids ? gatheredFrom(weight, ids, rank) : weight;
   RankedTensorType type = weightType(p.weight);
@@ -258,7 +265,10 @@ FailureOr<ExpertFfn> matchExpertFfn(Value output, Value stackedIds,
     ffn.layout = gatePart->layout;
     if (ffn.layout == moe::GateUpLayout::Concatenated && gatePart->start) {
       RankedTensorType type = weightType(fused->weight);
-      int64_t n = fused->nbits
+      // MatMulNBits' codes are [N, blocks, blob].
+      bool nbits =
+          fused->quantized && fused->quantized.getOpType() == "MatMulNBits";
+      int64_t n = nbits
                       ? type.getDimSize(0)
                       : type.getDimSize(fused->inputMajor ? type.getRank() - 1
                                                           : type.getRank() - 2);

@@ -54,9 +54,10 @@ struct Projection {
   bool inputMajor = true; // W is [.., K, N] (MatMul layout), else torch's
                           // [.., N, K]
   mlir::Value bias;       // [N] or [E, N], or null
-  /// The com.microsoft.MatMulNBits node of a block-quantized projection
-  /// (per expert; `weight` is its packed codes [N, blocks, blob]), or null.
-  onnx::NodeOp nbits;
+  /// The node of a block-quantized projection (per expert), or null:
+  /// com.microsoft.MatMulNBits (`weight` is its packed codes [N, blocks,
+  /// blob]) or a blocked DequantizeLinear (`weight` is its integer input).
+  onnx::NodeOp quantized;
 };
 
 /// An expert FFN: down(act(gate(x), up(x))), with gate and up either
