@@ -124,9 +124,7 @@ def main():
     args = ap.parse_args()
     sys.path.insert(0, os.path.dirname(args.models))
     import moe_models as m
-    m.HIDDEN = 256
-    for variant in m.VARIANTS.values():
-        variant["I"] = 128
+    m.widen()
     schemes = [s.replace("+", ",") for s in args.schemes.split(",")]
     failures = checks = 0
     for case in args.cases:

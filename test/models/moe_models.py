@@ -629,6 +629,15 @@ def build(case, rng):
     return g.model(out), cfg, W, moe_ref
 
 
+def widen(hidden=256, intermediate=128):
+    """Sizes every variant so that the quantized CPU kernels apply (K a
+    multiple of their 32- and 128-element steps): call before save_case."""
+    global HIDDEN
+    HIDDEN = hidden
+    for variant in VARIANTS.values():
+        variant["I"] = intermediate
+
+
 def save_case(root, case):
     """Builds `case` from its fixed seed into ROOT/CASE/model.onnx; returns
     (directory, cfg, weights, reference, rng), the rng ready for tokens."""

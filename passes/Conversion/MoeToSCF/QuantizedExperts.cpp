@@ -443,6 +443,25 @@ static void storeInt8Result(LoopBuilder &b, Value sum, Value sx,
   b.store(value, output, {row, n});
 }
 
+namespace {
+/// The vector types of the VNNI kernels: 64 bytes, 16 i32 and 16 f32 lanes,
+/// and zero accumulators.
+struct VnniVectors {
+  VectorType bytes, ints, floats;
+  Value zeroFloat, zeroInt;
+
+  explicit VnniVectors(LoopBuilder &b)
+      : bytes(VectorType::get({64}, b.getI8Type())),
+        ints(VectorType::get({16}, b.getI32Type())),
+        floats(VectorType::get({16}, b.getF32Type())) {
+    zeroFloat = arith::ConstantOp::create(b, floats,
+                                          DenseElementsAttr::get(floats, 0.0f));
+    zeroInt = arith::ConstantOp::create(
+        b, ints, DenseElementsAttr::get(ints, int32_t(0)));
+  }
+};
+} // namespace
+
 /// The int8-rows (VNNI) kernel on one block of several rows: the block's
 /// columns share each load of the rows.
 static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
@@ -451,13 +470,9 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
                           Value bias, Value output) {
   int64_t loadElements = w.bits == 4 ? 128 : 64;
   int64_t step = int8Step(w);
-  auto bytesType = VectorType::get({64}, b.getI8Type());
-  auto intType = VectorType::get({16}, b.getI32Type());
-  auto floatType = VectorType::get({16}, b.getF32Type());
-  Value zeroFloat = arith::ConstantOp::create(
-      b, floatType, DenseElementsAttr::get(floatType, 0.0f));
-  Value zeroInt = arith::ConstantOp::create(
-      b, intType, DenseElementsAttr::get(intType, int32_t(0)));
+  VnniVectors v(b);
+  VectorType bytesType = v.bytes, floatType = v.floats;
+  Value zeroFloat = v.zeroFloat, zeroInt = v.zeroInt;
   SmallVector<Value> columns, rowIndex;
   for (int64_t c = 0; c < kBlockColumns; ++c)
     columns.push_back(arith::AddIOp::create(b, block.col0, b.index(c)));
@@ -546,13 +561,9 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
   int64_t loadsPerStep = step / loadElements;
   int64_t loadUnroll = unrollFor(loadsPerStep);
   int64_t stepUnroll = loadUnroll == 1 ? unrollFor(w.k / step) : 1;
-  auto bytesType = VectorType::get({64}, b.getI8Type());
-  auto intType = VectorType::get({16}, b.getI32Type());
-  auto floatType = VectorType::get({16}, b.getF32Type());
-  Value zeroFloat = arith::ConstantOp::create(
-      b, floatType, DenseElementsAttr::get(floatType, 0.0f));
-  Value zeroInt = arith::ConstantOp::create(
-      b, intType, DenseElementsAttr::get(intType, int32_t(0)));
+  VnniVectors v(b);
+  VectorType bytesType = v.bytes, floatType = v.floats;
+  Value zeroFloat = v.zeroFloat, zeroInt = v.zeroInt;
   Value sx = b.load(rowScales, {row});
 
   b.forLoop(col0, col1, [&](Value n) {
