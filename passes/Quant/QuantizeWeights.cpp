@@ -249,7 +249,6 @@ struct MoeQuantizeWeightsPass
     : public moec::impl::MoeQuantizeWeightsBase<MoeQuantizeWeightsPass> {
   using Base::Base;
 
-  /// Replaces `rows`' weight by a moe.packed_weight of its quantized rows.
   /// `rows` as a moe.packed_weight of `choice`, or as a float weight for
   /// fp32 (the stored one when unchanged).
   Value pack(OpBuilder &b, FloatRows &rows, int64_t layer,

@@ -3,9 +3,10 @@
 
 For each MoE test model (test/models/moe_models.py, widened to hidden 256
 and intermediate 128 so that every kernel applies), compile with each
---quantize scheme and --act precision, run the binary on tokens with a
-routing margin, once as a batch and once the first token alone (decode,
-the single-row kernels), and compare with numpy's model of the same layer:
+--quantize scheme (pre-quantized models: as imported) and --act precision,
+run the binary on tokens with a routing margin, once as a batch and once
+the first token alone (decode, the single-row kernels), and compare with
+numpy's model of the same layer:
 
 * weights: the scheme's round-to-nearest codes and scales, computed in
   float32 exactly as moe-quantize-weights does (scales rounded to f16 for
@@ -137,15 +138,20 @@ def main():
         np.save(xp, x)
         np.save(x1p, x[:1])
         x64 = x.astype(np.float64)
-        for scheme in schemes:
+        # A pre-quantized model (qmoe, nbits, qdq forms) compiles as it is;
+        # W already holds its dequantized weights.
+        imported = case.startswith(("qmoe", "nbits", "qdq"))
+        for scheme in ["imported"] if imported else schemes:
             Wq = type(W).__new__(type(W))
-            Wq.__dict__ = dict(W.__dict__, **{n: quantize(getattr(W, n), scheme)
-                                              for n in ("gate", "up", "down")})
+            Wq.__dict__ = dict(W.__dict__, **{} if imported else {
+                n: quantize(getattr(W, n), scheme) for n in ("gate", "up", "down")})
             for act in ("fp32", "int8"):
                 checks += 1
                 binary = os.path.join(d, f"{scheme.replace(',', '-')}-{act}")
-                cmd = [args.moec, "-q", onnx_path, f"--quantize={scheme}",
-                       f"--act={act}", "-o", binary] + args.flag
+                cmd = [args.moec, "-q", onnx_path, f"--act={act}", "-o",
+                       binary] + args.flag
+                if not imported:
+                    cmd.append(f"--quantize={scheme}")
                 result = subprocess.run(cmd, capture_output=True, text=True)
                 for inp, outp in ((xp, yp), (x1p, y1p)):
                     if result.returncode == 0:

@@ -631,9 +631,10 @@ def build(case, rng):
 
 def widen(hidden=256, intermediate=128):
     """Sizes every variant so that the quantized CPU kernels apply (K a
-    multiple of their 32- and 128-element steps): call before save_case."""
-    global HIDDEN
-    HIDDEN = hidden
+    multiple of their 32- and 128-element steps, pre-quantized blocks of
+    32): call before save_case."""
+    global HIDDEN, BLOCK
+    HIDDEN, BLOCK = hidden, 32
     for variant in VARIANTS.values():
         variant["I"] = intermediate
 

@@ -17,6 +17,10 @@
 //   group, a per-column constant computed at compile time and subtracted at
 //   the end: out = sx * (sum_g s_g * dot_g - 128 * sum_g s_g * sum_g q).
 //
+// Unsigned codes whose zero points are all 2^(bits-1) (ONNX Runtime's
+// default for QMoE and MatMulNBits) are read as signed codes minus that
+// offset, so they take the symmetric (and VNNI) paths.
+//
 // Parallel iterations are (expert, 64-column tile) pairs, tile-major, as
 // for fp32; within one, blocks of rows x 4 columns keep independent
 // accumulators so the loads of several weight rows are in flight at once,
@@ -60,10 +64,17 @@ struct PackedOperand {
   moe::PackedWeightOp op;
   unsigned bits = 0;
   bool signedCodes = false;
+  /// Unsigned codes whose zero points are all this one value (ONNX
+  /// Runtime's default 2^(bits-1) of QMoE and MatMulNBits): the kernels
+  /// read them as the signed codes `code - codeOffset`, with no zero points.
+  int32_t codeOffset = 0;
   int64_t experts = 0, n = 0, k = 0, group = 0, groups = 0;
   /// Signless views of the codes and zero points, as tensors.
   Value codes, zeroPoints;
   bool unsignedZeroPoints = false;
+
+  /// Whether the codes are signed values as the kernels read them.
+  bool readsSigned() const { return signedCodes || codeOffset != 0; }
 };
 
 /// The kernel's view of a block: rows [row0, row0 + rows) and columns
@@ -77,6 +88,30 @@ struct KernelBlock {
 static bool isSignedFormat(moe::PackedFormat format) {
   return format == moe::PackedFormat::Sint4 ||
          format == moe::PackedFormat::Sint8;
+}
+
+/// The bytes of a moe.weight or a constant known at compile time.
+static std::optional<std::vector<uint8_t>> knownBytes(Value value,
+                                                      Operation *user) {
+  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
+    FailureOr<WeightView> view = moe::lookupWeight(weight, user);
+    if (failed(view))
+      return std::nullopt;
+    return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
+  }
+  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
+    return moe::getConstantBytes(constant.getValue());
+  return std::nullopt;
+}
+
+/// The one value all of `zeroPoints` (u8, known at compile time) hold.
+static std::optional<int32_t> uniformZeroPoint(Value zeroPoints,
+                                               Operation *user) {
+  std::optional<std::vector<uint8_t>> bytes = knownBytes(zeroPoints, user);
+  if (!bytes || bytes->empty() ||
+      llvm::any_of(*bytes, [&](uint8_t z) { return z != bytes->front(); }))
+    return std::nullopt;
+  return int32_t(bytes->front());
 }
 
 /// The packed operand of `op` when a kernel with `chunk`-element steps
@@ -117,6 +152,14 @@ static std::optional<PackedOperand> matchPacked(LoopBuilder &b,
     if (!zeroType.getElementType().isInteger(8))
       return std::nullopt;
     operand.unsignedZeroPoints = zeroType.getElementType().isUnsignedInteger();
+    // ORT's default zero point, 2^(bits-1) everywhere: signed codes with an
+    // offset (the VNNI kernel then applies).
+    std::optional<int32_t> uniform = uniformZeroPoint(zeroPoints, packed);
+    if (!operand.signedCodes && operand.unsignedZeroPoints &&
+        uniform == int32_t(1) << (operand.bits - 1)) {
+      operand.codeOffset = *uniform;
+      return operand;
+    }
     operand.zeroPoints = signlessWeight(b, zeroPoints);
     if (!operand.zeroPoints)
       return std::nullopt;
@@ -244,16 +287,20 @@ static SmallVector<Value> loadCodes(LoopBuilder &b, const PackedOperand &w,
   auto wideType = VectorType::get({16}, b.getI32Type());
   auto floatType = VectorType::get({16}, b.getF32Type());
   Value raw = vector::LoadOp::create(b, bytesType, codes, {e, n, byte});
-  if (w.bits == 8) {
-    Value wide = w.signedCodes
-                     ? Value(arith::ExtSIOp::create(b, wideType, raw))
-                     : Value(arith::ExtUIOp::create(b, wideType, raw));
-    return {arith::SIToFPOp::create(b, floatType, wide)};
-  }
   auto constant = [&](int64_t v) {
     return arith::ConstantOp::create(
         b, wideType, DenseElementsAttr::get(wideType, int32_t(v)));
   };
+  auto offset = [&](Value v) -> Value {
+    return w.codeOffset ? arith::SubIOp::create(b, v, constant(w.codeOffset))
+                        : v;
+  };
+  if (w.bits == 8) {
+    Value wide = w.signedCodes
+                     ? Value(arith::ExtSIOp::create(b, wideType, raw))
+                     : offset(arith::ExtUIOp::create(b, wideType, raw));
+    return {arith::SIToFPOp::create(b, floatType, wide)};
+  }
   Value wide = arith::ExtUIOp::create(b, wideType, raw);
   Value lo = arith::AndIOp::create(b, wide, constant(15));
   Value hi = arith::ShRUIOp::create(b, wide, constant(4));
@@ -264,8 +311,8 @@ static SmallVector<Value> loadCodes(LoopBuilder &b, const PackedOperand &w,
     hi = arith::SubIOp::create(b, arith::XOrIOp::create(b, hi, constant(8)),
                                constant(8));
   }
-  return {arith::SIToFPOp::create(b, floatType, lo),
-          arith::SIToFPOp::create(b, floatType, hi)};
+  return {arith::SIToFPOp::create(b, floatType, offset(lo)),
+          arith::SIToFPOp::create(b, floatType, offset(hi))};
 }
 
 /// Blocks of columns ahead whose codes a block prefetches.
@@ -388,20 +435,30 @@ static Value dotBytes(LoopBuilder &b, Value acc, Value unsignedBytes,
 /// each as ((v & 15) ^ 8) - 8.
 static SmallVector<Value> signedCodeBytes(LoopBuilder &b,
                                           const PackedOperand &w, Value raw) {
-  if (w.bits == 8)
-    return {raw};
   auto bytesType = cast<VectorType>(raw.getType());
   auto constant = [&](int8_t v) {
     return arith::ConstantOp::create(b, bytesType,
                                      DenseElementsAttr::get(bytesType, v));
   };
+  // Unsigned codes with a uniform zero point z: code - z (for 8 bits and
+  // z = 128, the wrap-around of i8 gives the same value).
+  if (w.bits == 8)
+    return {w.codeOffset
+                ? arith::SubIOp::create(b, raw, constant(int8_t(w.codeOffset)))
+                      .getResult()
+                : raw};
   Value lo = arith::AndIOp::create(b, raw, constant(15));
   Value hi = arith::AndIOp::create(
       b, arith::ShRUIOp::create(b, raw, constant(4)), constant(15));
   SmallVector<Value> parts;
   for (Value nibble : {lo, hi})
-    parts.push_back(arith::SubIOp::create(
-        b, arith::XOrIOp::create(b, nibble, constant(8)), constant(8)));
+    parts.push_back(
+        w.codeOffset
+            ? arith::SubIOp::create(b, nibble, constant(int8_t(w.codeOffset)))
+                  .getResult()
+            : arith::SubIOp::create(
+                  b, arith::XOrIOp::create(b, nibble, constant(8)), constant(8))
+                  .getResult());
   return parts;
 }
 
@@ -630,19 +687,9 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
 /// weight known at compile time, as a new f32 [E, N] weight in the store;
 /// null when the bytes are not at hand.
 static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
-  auto readBytes = [&](Value v) -> std::optional<std::vector<uint8_t>> {
-    if (auto weight = v.getDefiningOp<moe::WeightOp>()) {
-      FailureOr<WeightView> view = moe::lookupWeight(weight, w.op);
-      if (failed(view))
-        return std::nullopt;
-      return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
-    }
-    if (auto constant = v.getDefiningOp<arith::ConstantOp>())
-      return moe::getConstantBytes(constant.getValue());
-    return std::nullopt;
-  };
-  std::optional<std::vector<uint8_t>> codes = readBytes(w.op.getData());
-  std::optional<std::vector<uint8_t>> scaleBytes = readBytes(w.op.getScales());
+  std::optional<std::vector<uint8_t>> codes = knownBytes(w.op.getData(), w.op);
+  std::optional<std::vector<uint8_t>> scaleBytes =
+      knownBytes(w.op.getScales(), w.op);
   Type scaleType =
       cast<RankedTensorType>(w.op.getScales().getType()).getElementType();
   if (!codes || !scaleBytes || (!scaleType.isF32() && !scaleType.isF16()))
@@ -657,8 +704,10 @@ static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
       for (int64_t kk = g * w.group; kk < std::min(w.k, (g + 1) * w.group);
            ++kk) {
         uint8_t byte = (*codes)[col * rowBytes + kk * w.bits / 8];
-        int q = w.bits == 8 ? int(int8_t(byte))
-                            : (int((byte >> (kk % 2 ? 4 : 0)) & 15) ^ 8) - 8;
+        int nibble = (byte >> (kk % 2 ? 4 : 0)) & 15;
+        int q = w.codeOffset ? (w.bits == 8 ? int(byte) : nibble) - w.codeOffset
+                : w.bits == 8 ? int(int8_t(byte))
+                              : (nibble ^ 8) - 8;
         sum += q;
       }
       float scale;
@@ -711,7 +760,7 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
   int64_t loadElements = w->bits == 4 ? 128 : 64;
   bool vnni =
       int8Activations && shape.int8DotProduct && !w->zeroPoints &&
-      w->signedCodes && w->k % loadElements == 0 &&
+      w->readsSigned() && w->k % loadElements == 0 &&
       (w->group % loadElements == 0 ||
        (loadElements % w->group == 0 && w->group % (loadElements / 16) == 0));
   Value correction = vnni ? offsetCorrection(b, *w) : Value();
