@@ -103,8 +103,9 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
       weights use dot products that carry `reassoc` so the target may
       vectorize them. Packed int4/int8 weights with K-groups use vector
       kernels that dequantize 16 codes at a time in registers, or, for
-      `moec.int8_activations` with `int8-dot-product`, multiply int8 rows
-      by the codes with VNNI dot products (see QuantizedExperts.cpp);
+      `moec.int8_activations` with `int8-dot-bytes`, multiply int8 rows
+      by the codes with integer dot products (AVX-512 VNNI or AVX2, see
+      QuantizedExperts.cpp);
       other packed weights are unpacked and scaled element by element in
       the inner loop. No dequantized copy of a weight is ever made. Rows of
       a `moec.int8_activations` matmul are quantized to int8 per row first
@@ -119,9 +120,9 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of the target's vectors; 0 keeps every grouped "
            "matmul on scalar dot products">,
-    Option<"int8DotProduct", "int8-dot-product", "bool", /*default=*/"false",
-           "the target has AVX-512 VNNI u8 x s8 dot products (int8 "
-           "activations on packed weights use them)">
+    Option<"int8DotBytes", "int8-dot-bytes", "int64_t", /*default=*/"0",
+           "bytes of the target's u8 x s8 dot product for int8 activations "
+           "on packed weights: 64 (AVX-512 VNNI), 32 (AVX2), 0 (none)">
   ], RegisterTileOptions);
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",

@@ -95,12 +95,18 @@ int64_t cpu::getVectorLanes(const TargetOptions &options) {
   return 0;
 }
 
-bool cpu::hasInt8DotProduct(const TargetOptions &options) {
+int64_t cpu::getInt8DotBytes(const TargetOptions &options) {
   std::string error;
   std::unique_ptr<llvm::TargetMachine> machine =
       createTargetMachine(options, error);
-  return machine && machine->getMCSubtargetInfo()->checkFeatures(
-                        "+avx512f,+avx512bw,+avx512vnni");
+  if (!machine)
+    return 0;
+  const llvm::MCSubtargetInfo &subtarget = *machine->getMCSubtargetInfo();
+  if (subtarget.checkFeatures("+avx512f,+avx512bw,+avx512vnni"))
+    return 64;
+  if (subtarget.checkFeatures("+avx2"))
+    return 32;
+  return 0;
 }
 
 /// Defines each moec_par_launch_N: pack the captured values, call

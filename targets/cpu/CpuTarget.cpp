@@ -64,8 +64,9 @@ public:
                     "}"
               : "";
     std::string expertOptions = tiles;
-    if (lanes && cpu::hasInt8DotProduct(options))
-      expertOptions.insert(expertOptions.size() - 1, " int8-dot-product=true");
+    if (int64_t dotBytes = lanes ? cpu::getInt8DotBytes(options) : 0)
+      expertOptions.insert(expertOptions.size() - 1,
+                           " int8-dot-bytes=" + std::to_string(dotBytes));
     std::string pipeline =
         std::string(kPipelineHead) + "convert-moe-to-scf" + expertOptions +
         "," + (lanes ? "convert-matmul-to-tiles" + tiles + "," : "") +

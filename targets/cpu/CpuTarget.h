@@ -19,8 +19,9 @@ mlir::LogicalResult serializeToObject(mlir::ModuleOp module,
 /// options name no CPU (serializeToObject reports that).
 int64_t getVectorLanes(const TargetOptions &options);
 
-/// True when the target CPU has AVX-512 VNNI (u8 x s8 dot products).
-bool hasInt8DotProduct(const TargetOptions &options);
+/// Bytes of the target CPU's u8 x s8 dot product into i32 lanes: 64 with
+/// AVX-512 VNNI, 32 with AVX2, 0 without either.
+int64_t getInt8DotBytes(const TargetOptions &options);
 
 /// Writes the weights (embedded blob and weights file), the manifest and
 /// the object, and links them with the runtime into the executable.

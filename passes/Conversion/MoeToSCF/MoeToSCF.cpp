@@ -19,13 +19,13 @@ struct ConvertMoeToSCFPass
   using Base::Base;
 
   void runOnOperation() override {
-    TileShape tiles{vectorWidth, tilePanels, tileRows, tileDepth,
-                    int8DotProduct};
+    TileShape tiles{vectorWidth, tilePanels, tileRows, tileDepth, int8DotBytes};
     if (vectorWidth < 0 || tileRows < 1 || tilePanels < 1 || tileDepth < 1 ||
-        (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0)) {
+        (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0) ||
+        (int8DotBytes != 0 && int8DotBytes != 32 && int8DotBytes != 64)) {
       getOperation().emitError(
-          "convert-moe-to-scf: vector-width * tile-panels must divide 64 "
-          "and the tile sizes must be positive");
+          "convert-moe-to-scf: vector-width * tile-panels must divide 64, "
+          "the tile sizes must be positive and int8-dot-bytes 0, 32 or 64");
       return signalPassFailure();
     }
     SmallVector<Operation *> worklist, dispatches;

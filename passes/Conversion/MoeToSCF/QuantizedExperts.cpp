@@ -16,6 +16,9 @@
 //   lanes, which are scaled per group in f32. The +128 adds 128 * sum(q) per
 //   group, a per-column constant computed at compile time and subtracted at
 //   the end: out = sx * (sum_g s_g * dot_g - 128 * sum_g s_g * sum_g q).
+//   On AVX2 the same kernels take 32-byte loads and signed rows: vpsignb
+//   moves x's sign onto the codes, vpmaddubsw multiplies |x| by them into
+//   i16 pairs and vpmaddwd sums those into i32 lanes; no correction.
 //
 // Unsigned codes whose zero points are all 2^(bits-1) (ONNX Runtime's
 // default for QMoE and MatMulNBits) are read as signed codes minus that
@@ -78,6 +81,15 @@ struct PackedOperand {
 
   /// Whether the codes are signed values as the kernels read them.
   bool readsSigned() const { return signedCodes || codeOffset != 0; }
+
+  /// Bytes of one integer dot product of the int8-rows kernel: 64 (AVX-512
+  /// VNNI vpdpbusd) or 32 (AVX2 vpmaddubsw + vpmaddwd).
+  int64_t dotWidth = 64;
+  bool vnni() const { return dotWidth == 64; }
+  /// K elements one load of `dotWidth` code bytes holds.
+  int64_t loadElements() const { return bits == 4 ? 2 * dotWidth : dotWidth; }
+  /// i32 (and f32) lanes of an accumulator.
+  int64_t lanes() const { return dotWidth / 4; }
 };
 
 /// The kernel's view of a block: rows [row0, row0 + rows) and columns
@@ -235,10 +247,12 @@ Value moec::dequantizedInt8Rows(LoopBuilder &b, Value rows, int64_t k) {
                           /*chunk=*/1);
 }
 
-/// Int8 rows for the VNNI kernel: xq + 128 as bytes, int4 chunks of 128 in
-/// even/odd order; `scales` gets each row's sx.
-static Value prepareInt8Rows(LoopBuilder &b, Value rows, int64_t k,
-                             unsigned bits, Value &scales) {
+/// Int8 rows for the int8-rows kernel: xq as bytes (VNNI: xq + 128,
+/// unsigned), int4 rows in chunks of one load in even/odd order; `scales`
+/// gets each row's sx.
+static Value prepareInt8Rows(LoopBuilder &b, const PackedOperand &w, Value rows,
+                             Value &scales) {
+  int64_t k = w.k;
   Type f32 = b.getF32Type();
   Value numRows = b.dim(rows, 0);
   Value prepared =
@@ -251,19 +265,22 @@ static Value prepareInt8Rows(LoopBuilder &b, Value rows, int64_t k,
     b.store(scale, scales, {m});
     b.forLoop(b.index(0), b.index(k), [&](Value kk) {
       Value q = quantizeActivation(b, b.load(rows, {m, kk}), scale);
-      q = arith::AddFOp::create(b, q, b.floatConst(f32, 128.0));
-      Value byte = arith::FPToUIOp::create(b, b.getI8Type(), q);
-      Value to = bits == 4 ? permutedColumn(b, kk, 128) : kk;
+      Value byte =
+          w.vnni() ? Value(arith::FPToUIOp::create(
+                         b, b.getI8Type(),
+                         arith::AddFOp::create(b, q, b.floatConst(f32, 128.0))))
+                   : Value(arith::FPToSIOp::create(b, b.getI8Type(), q));
+      Value to = w.bits == 4 ? permutedColumn(b, kk, w.loadElements()) : kk;
       b.store(byte, prepared, {m, to});
     });
   });
   return prepared;
 }
 
-/// A block's scalar `value` splat to 16 f32 lanes.
-static Value splat(LoopBuilder &b, Value value) {
-  return vector::BroadcastOp::create(b, VectorType::get({16}, b.getF32Type()),
-                                     value);
+/// A block's scalar `value` splat to `lanes` f32 lanes.
+static Value splat(LoopBuilder &b, Value value, int64_t lanes = 16) {
+  return vector::BroadcastOp::create(
+      b, VectorType::get({lanes}, b.getF32Type()), value);
 }
 
 /// The scale and the zero offset (-z * s) of group g of column n, as f32.
@@ -419,21 +436,42 @@ static void emitFloatBlock(LoopBuilder &b, const PackedOperand &w,
     }
 }
 
-/// 4 x u8 * s8 dot products of 64 bytes into 16 i32 lanes: AVX-512 VNNI
-/// vpdpbusd, as side-effect-free inline assembly (an intrinsic call would
-/// have unknown memory effects, which buffer deallocation rejects).
-static Value dotBytes(LoopBuilder &b, Value acc, Value unsignedBytes,
-                      Value signedBytes) {
+/// One instruction as side-effect-free inline assembly (an intrinsic call
+/// would have unknown memory effects, which buffer deallocation rejects).
+static Value asmOp(LoopBuilder &b, Type type, StringRef text,
+                   StringRef constraints, ValueRange operands) {
   return LLVM::InlineAsmOp::create(
-             b, acc.getType(), ValueRange{acc, unsignedBytes, signedBytes},
-             b.getStringAttr("vpdpbusd $3, $2, $0"),
-             b.getStringAttr("=v,0,v,v"), /*has_side_effects=*/UnitAttr(),
+             b, type, operands, b.getStringAttr(text),
+             b.getStringAttr(constraints), /*has_side_effects=*/UnitAttr(),
              /*is_align_stack=*/UnitAttr(), LLVM::TailCallKindAttr(),
              LLVM::AsmDialectAttr(), ArrayAttr())
       .getResult(0);
 }
 
-/// The signed codes of 64 packed bytes as 64-byte vectors for vpdpbusd:
+/// acc + the 4-byte dot products of the rows' bytes `x` with the signed
+/// codes `q`, into i32 lanes. AVX-512 VNNI: vpdpbusd on 64 bytes (x holds
+/// xq + 128, unsigned). AVX2: vpmaddubsw + vpmaddwd on 32 bytes, with x's
+/// sign moved onto the codes (|xq| <= 127, so the i16 pair sums cannot
+/// saturate: 2 * 127 * 128 < 2^15).
+static Value dotBytes(LoopBuilder &b, const PackedOperand &w, Value acc,
+                      Value x, Value q) {
+  if (w.vnni())
+    return asmOp(b, acc.getType(), "vpdpbusd $3, $2, $0", "=v,0,v,v",
+                 {acc, x, q});
+  Type bytes = x.getType();
+  auto halves = VectorType::get({w.dotWidth / 2}, b.getI16Type());
+  Value absX = asmOp(b, bytes, "vpsignb $2, $1, $0", "=v,v,v", {x, x});
+  Value signedQ = asmOp(b, bytes, "vpsignb $2, $1, $0", "=v,v,v", {q, x});
+  Value pairs =
+      asmOp(b, halves, "vpmaddubsw $2, $1, $0", "=v,v,v", {absX, signedQ});
+  Value ones = arith::ConstantOp::create(
+      b, halves, DenseElementsAttr::get(halves, int16_t(1)));
+  Value quads =
+      asmOp(b, acc.getType(), "vpmaddwd $2, $1, $0", "=v,v,v", {pairs, ones});
+  return arith::AddIOp::create(b, acc, quads);
+}
+
+/// The signed codes of one load of packed bytes as byte vectors:
 /// the bytes themselves for int8; the low and the high nibbles for int4,
 /// each as ((v & 15) ^ 8) - 8.
 static SmallVector<Value> signedCodeBytes(LoopBuilder &b,
@@ -470,33 +508,37 @@ static SmallVector<Value> signedCodeBytes(LoopBuilder &b,
 /// the scale of the group each lane's elements belong to.
 static Value laneScales(LoopBuilder &b, const PackedOperand &w, Value scales,
                         Value e, Value n, Value s0) {
-  int64_t loadElements = w.bits == 4 ? 128 : 64;
+  int64_t loadElements = w.loadElements(), lanes = w.lanes();
   Type f32 = b.getF32Type();
   Value g0 = arith::DivUIOp::create(b, s0, b.index(w.group));
   if (w.group >= loadElements)
-    return splat(b, b.toFloat(b.load(scales, {e, n, g0}), f32));
+    return splat(b, b.toFloat(b.load(scales, {e, n, g0}), f32), lanes);
   SmallVector<Value> perGroup;
   for (int64_t i = 0; i < loadElements / w.group; ++i)
     perGroup.push_back(b.toFloat(
         b.load(scales, {e, n, arith::AddIOp::create(b, g0, b.index(i))}), f32));
-  SmallVector<Value> lanes;
-  for (int64_t lane = 0; lane < 16; ++lane)
-    lanes.push_back(perGroup[lane * (loadElements / 16) / w.group]);
-  return vector::FromElementsOp::create(b, VectorType::get({16}, f32), lanes);
+  SmallVector<Value> perLane;
+  for (int64_t lane = 0; lane < lanes; ++lane)
+    perLane.push_back(perGroup[lane * (loadElements / lanes) / w.group]);
+  return vector::FromElementsOp::create(b, VectorType::get({lanes}, f32),
+                                        perLane);
 }
 
 /// Elements one VNNI step covers with one i32 accumulator before it is
 /// scaled: a whole group when groups span several 64-byte loads, else one
 /// load whose lanes belong to several groups.
 static int64_t int8Step(const PackedOperand &w) {
-  return std::max(w.group, w.bits == 4 ? int64_t(128) : int64_t(64));
+  return std::max(w.group, w.loadElements());
 }
 
-/// The end of a VNNI dot product: out = sx * (sum - correction) + bias.
+/// The end of an int8 dot product: out = sx * (sum - correction) + bias
+/// (the correction of VNNI's + 128; none for AVX2).
 static void storeInt8Result(LoopBuilder &b, Value sum, Value sx,
                             Value correction, Value bias, Value e, Value row,
                             Value n, Value output) {
-  sum = arith::SubFOp::create(b, laneSum(b, sum), b.load(correction, {e, n}));
+  sum = laneSum(b, sum);
+  if (correction)
+    sum = arith::SubFOp::create(b, sum, b.load(correction, {e, n}));
   Value value = arith::MulFOp::create(b, sum, sx);
   if (bias)
     value = arith::AddFOp::create(b, value, b.load(bias, {e, n}));
@@ -504,16 +546,16 @@ static void storeInt8Result(LoopBuilder &b, Value sum, Value sx,
 }
 
 namespace {
-/// The vector types of the VNNI kernels: 64 bytes, 16 i32 and 16 f32 lanes,
-/// and zero accumulators.
-struct VnniVectors {
+/// The vector types of the int8-rows kernels: one dot product's bytes, its
+/// i32 and f32 lanes, and zero accumulators.
+struct DotVectors {
   VectorType bytes, ints, floats;
   Value zeroFloat, zeroInt;
 
-  explicit VnniVectors(LoopBuilder &b)
-      : bytes(VectorType::get({64}, b.getI8Type())),
-        ints(VectorType::get({16}, b.getI32Type())),
-        floats(VectorType::get({16}, b.getF32Type())) {
+  DotVectors(LoopBuilder &b, const PackedOperand &w)
+      : bytes(VectorType::get({w.dotWidth}, b.getI8Type())),
+        ints(VectorType::get({w.lanes()}, b.getI32Type())),
+        floats(VectorType::get({w.lanes()}, b.getF32Type())) {
     zeroFloat = arith::ConstantOp::create(b, floats,
                                           DenseElementsAttr::get(floats, 0.0f));
     zeroInt = arith::ConstantOp::create(
@@ -528,9 +570,9 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
                           const KernelBlock &block, Value rows, Value rowScales,
                           Value codes, Value scales, Value correction,
                           Value bias, Value output) {
-  int64_t loadElements = w.bits == 4 ? 128 : 64;
+  int64_t loadElements = w.loadElements();
   int64_t step = int8Step(w);
-  VnniVectors v(b);
+  DotVectors v(b, w);
   VectorType bytesType = v.bytes, floatType = v.floats;
   Value zeroFloat = v.zeroFloat, zeroInt = v.zeroInt;
   SmallVector<Value> columns, rowIndex;
@@ -565,7 +607,7 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
         if (w.bits == 4)
           x.push_back(vector::LoadOp::create(
               b, bytesType, rows,
-              {row, arith::AddIOp::create(b, k0, b.index(64))}));
+              {row, arith::AddIOp::create(b, k0, b.index(w.dotWidth))}));
       }
       SmallVector<Value> next(loads.getRegionIterArgs());
       for (auto [c, n] : llvm::enumerate(columns)) {
@@ -576,7 +618,7 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
         for (int64_t r = 0; r < block.rows; ++r) {
           int64_t at = r * kBlockColumns + c;
           for (auto [p, part] : llvm::enumerate(parts))
-            next[at] = dotBytes(b, next[at], x[r * parts.size() + p], part);
+            next[at] = dotBytes(b, w, next[at], x[r * parts.size() + p], part);
         }
       }
       scf::YieldOp::create(b, next);
@@ -616,12 +658,12 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
                         Value row, Value col0, Value col1, Value rows,
                         Value rowScales, Value codes, Value scales,
                         Value correction, Value bias, Value output) {
-  int64_t loadElements = w.bits == 4 ? 128 : 64;
+  int64_t loadElements = w.loadElements();
   int64_t step = int8Step(w);
   int64_t loadsPerStep = step / loadElements;
   int64_t loadUnroll = unrollFor(loadsPerStep);
   int64_t stepUnroll = loadUnroll == 1 ? unrollFor(w.k / step) : 1;
-  VnniVectors v(b);
+  DotVectors v(b, w);
   VectorType bytesType = v.bytes, floatType = v.floats;
   Value zeroFloat = v.zeroFloat, zeroInt = v.zeroInt;
   Value sx = b.load(rowScales, {row});
@@ -649,8 +691,8 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
         for (auto [p, part] : llvm::enumerate(parts)) {
           Value x = vector::LoadOp::create(
               b, bytesType, rows,
-              {row, arith::AddIOp::create(b, k0, b.index(64 * p))});
-          next[u] = dotBytes(b, next[u], x, part);
+              {row, arith::AddIOp::create(b, k0, b.index(w.dotWidth * p))});
+          next[u] = dotBytes(b, w, next[u], x, part);
         }
       }
       scf::YieldOp::create(b, next);
@@ -758,16 +800,18 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
         view.getDefiningOp()->erase();
     return false;
   }
-  // The VNNI kernel: symmetric codes, whole 64-byte loads, groups that
-  // cover whole loads or whole lanes of one.
-  int64_t loadElements = w->bits == 4 ? 128 : 64;
-  bool vnni =
-      int8Activations && shape.int8DotProduct && !w->zeroPoints &&
-      w->readsSigned() && w->k % loadElements == 0 &&
-      (w->group % loadElements == 0 ||
-       (loadElements % w->group == 0 && w->group % (loadElements / 16) == 0));
-  Value correction = vnni ? offsetCorrection(b, *w) : Value();
-  vnni = vnni && correction;
+  // The int8-rows kernel: symmetric codes, whole loads, groups that cover
+  // whole loads or whole lanes of one; VNNI also needs the codes at hand
+  // for its correction.
+  w->dotWidth = shape.int8DotBytes;
+  int64_t loadElements = w->loadElements();
+  bool intDot = int8Activations && w->dotWidth != 0 && !w->zeroPoints &&
+                w->readsSigned() && w->k % loadElements == 0 &&
+                (w->group % loadElements == 0 ||
+                 (loadElements % w->group == 0 &&
+                  w->group % (loadElements / w->lanes()) == 0));
+  Value correction = intDot && w->vnni() ? offsetCorrection(b, *w) : Value();
+  intDot = intDot && (correction || !w->vnni());
 
   Value rows = b.read(op.getRows());
   Value offsets = b.read(op.getOffsets());
@@ -777,9 +821,9 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
   Value zeroPoints = w->zeroPoints ? b.read(w->zeroPoints) : Value();
   Value corrections = correction ? b.read(correction) : Value();
   Value rowScales;
-  Value prepared = vnni ? prepareInt8Rows(b, rows, w->k, w->bits, rowScales)
-                        : prepareFloatRows(b, rows, w->k, w->bits,
-                                           int8Activations, floatChunk);
+  Value prepared = intDot ? prepareInt8Rows(b, *w, rows, rowScales)
+                          : prepareFloatRows(b, rows, w->k, w->bits,
+                                             int8Activations, floatChunk);
   if (!prepared)
     prepared = rows;
   Value numRows = b.dim(rows, 0);
@@ -788,7 +832,7 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
   int64_t numExperts = w->experts;
   Value n = b.index(w->n);
   TileShape rowBlocks = shape;
-  rowBlocks.rows = vnni ? 4 : 2;
+  rowBlocks.rows = intDot ? 4 : 2;
 
   b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
     Value e = arith::RemUIOp::create(b, task, b.index(numExperts));
@@ -799,7 +843,7 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
     Value col1 = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, col0, b.index(kTileColumns)), n);
     forEachRowBlock(b, rowBlocks, lo, hi, [&](int64_t count, Value row0) {
-      if (vnni && count == 1) {
+      if (intDot && count == 1) {
         emitInt8Row(b, *w, e, row0, col0, col1, prepared, rowScales, codes,
                     scales, corrections, bias, output);
         return;
@@ -809,7 +853,7 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(columnsLoop.getBody()->getTerminator());
       KernelBlock block{e, row0, columnsLoop.getInductionVar(), count};
-      if (vnni)
+      if (intDot)
         emitInt8Block(b, *w, block, prepared, rowScales, codes, scales,
                       corrections, bias, output);
       else

@@ -26,9 +26,10 @@ struct TileShape {
   int64_t panels = 4;
   int64_t rows = 6;
   int64_t depth = 512;
-  /// The target multiplies unsigned by signed bytes four at a time into
-  /// i32 lanes (AVX-512 VNNI vpdpbusd), for int8 activations.
-  bool int8DotProduct = false;
+  /// Bytes of the target's u8 x s8 dot product into i32 lanes, for int8
+  /// activations: 64 (AVX-512 VNNI vpdpbusd), 32 (AVX2 vpmaddubsw +
+  /// vpmaddwd), 0 (none).
+  int64_t int8DotBytes = 0;
 
   int64_t columns() const { return lanes * panels; }
 };
