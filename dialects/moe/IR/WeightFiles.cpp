@@ -6,6 +6,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
 
@@ -204,10 +205,23 @@ std::optional<std::vector<uint8_t>> moe::getConstantBytes(Attribute value) {
   return bytes;
 }
 
+std::optional<std::vector<uint8_t>> moe::getKnownBytes(Value value,
+                                                       Operation *user) {
+  if (auto weight = value.getDefiningOp<WeightOp>()) {
+    FailureOr<WeightView> view = lookupWeight(weight, user);
+    if (failed(view))
+      return std::nullopt;
+    return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
+  }
+  Attribute constant;
+  if (value && matchPattern(value, m_Constant(&constant)))
+    return getConstantBytes(constant);
+  return std::nullopt;
+}
+
 FailureOr<WeightView> moe::lookupWeight(WeightOp weight, Operation *user) {
-  WeightStore &store = user->getContext()
-                           ->getOrLoadDialect<MoeDialect>()
-                           ->getWeightStore();
+  WeightStore &store =
+      user->getContext()->getOrLoadDialect<MoeDialect>()->getWeightStore();
   if (!store.contains(weight.getKey())) {
     auto module = user->getParentOfType<ModuleOp>();
     if (failed(loadWeightFiles(module)) || failed(loadWeightRanges(module)))

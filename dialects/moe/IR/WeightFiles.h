@@ -35,6 +35,11 @@ mlir::FailureOr<WeightView> lookupWeight(WeightOp weight,
 /// element type.
 std::optional<std::vector<uint8_t>> getConstantBytes(mlir::Attribute value);
 
+/// A copy of the bytes of `value` when it is known at compile time: a
+/// moe.weight (errors reading it go on `user`) or a constant.
+std::optional<std::vector<uint8_t>> getKnownBytes(mlir::Value value,
+                                                  mlir::Operation *user);
+
 /// The MLIR element type of a store dtype.
 mlir::Type getElementType(mlir::MLIRContext *context, rt::DType dtype);
 

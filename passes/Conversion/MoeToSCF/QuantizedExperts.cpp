@@ -105,24 +105,11 @@ static bool isSignedFormat(moe::PackedFormat format) {
          format == moe::PackedFormat::Sint8;
 }
 
-/// The bytes of a moe.weight or a constant known at compile time.
-static std::optional<std::vector<uint8_t>> knownBytes(Value value,
-                                                      Operation *user) {
-  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
-    FailureOr<WeightView> view = moe::lookupWeight(weight, user);
-    if (failed(view))
-      return std::nullopt;
-    return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
-  }
-  if (auto constant = value.getDefiningOp<arith::ConstantOp>())
-    return moe::getConstantBytes(constant.getValue());
-  return std::nullopt;
-}
-
 /// The one value all of `zeroPoints` (u8, known at compile time) hold.
 static std::optional<int32_t> uniformZeroPoint(Value zeroPoints,
                                                Operation *user) {
-  std::optional<std::vector<uint8_t>> bytes = knownBytes(zeroPoints, user);
+  std::optional<std::vector<uint8_t>> bytes =
+      moe::getKnownBytes(zeroPoints, user);
   if (!bytes || bytes->empty() ||
       llvm::any_of(*bytes, [&](uint8_t z) { return z != bytes->front(); }))
     return std::nullopt;
@@ -732,9 +719,10 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
 /// weight known at compile time, as a new f32 [E, N] weight in the store;
 /// null when the bytes are not at hand.
 static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
-  std::optional<std::vector<uint8_t>> codes = knownBytes(w.op.getData(), w.op);
+  std::optional<std::vector<uint8_t>> codes =
+      moe::getKnownBytes(w.op.getData(), w.op);
   std::optional<std::vector<uint8_t>> scaleBytes =
-      knownBytes(w.op.getScales(), w.op);
+      moe::getKnownBytes(w.op.getScales(), w.op);
   Type scaleType =
       cast<RankedTensorType>(w.op.getScales().getType()).getElementType();
   if (!codes || !scaleBytes || (!scaleType.isF32() && !scaleType.isF16()))

@@ -115,14 +115,7 @@ static Value stack(OpBuilder &b, Location loc, ArrayRef<Value> parts,
 
 /// The bytes of a constant or a moe.weight; std::nullopt otherwise.
 static std::optional<std::vector<uint8_t>> bytesOf(Value value) {
-  if (DenseElementsAttr attr = constantOf(value))
-    return moe::getConstantBytes(attr);
-  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
-    FailureOr<WeightView> view = moe::lookupWeight(weight, weight);
-    if (succeeded(view))
-      return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
-  }
-  return std::nullopt;
+  return moe::getKnownBytes(value, value.getDefiningOp());
 }
 
 /// A new [E, ...] weight of `type` holding `bytes`: a store blob when any
