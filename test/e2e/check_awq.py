@@ -18,12 +18,13 @@ alike and the differences are the experts' quantization error:
 Prints one line per check and a summary line.
 """
 
-import argparse
 import os
 import subprocess
 import sys
 
 import numpy as np
+
+import e2e_args
 
 OUTLIER_CHANNELS = 8
 OUTLIER_GAIN = 20.0
@@ -39,15 +40,8 @@ def run(cmd):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--moec", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--scheme", default="int4-g32")
-    ap.add_argument("cases", nargs="+")
-    args = ap.parse_args()
-    sys.path.insert(0, os.path.dirname(args.models))
-    import moe_models as m
+    args, m = e2e_args.parse(__doc__, lambda ap: ap.add_argument(
+        "--scheme", default="int4-g32"))
     m.widen()
     checks = failures = 0
     for case in args.cases:

@@ -17,7 +17,6 @@ blocked DequantizeLinear's [N, K] integers), check:
 Prints one line per initializer (with its SHA-256) and a summary line.
 """
 
-import argparse
 import hashlib
 import json
 import os
@@ -26,6 +25,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+import e2e_args
 
 WIDTH = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4,
          "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
@@ -66,14 +67,7 @@ def sha(data):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--moec", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("cases", nargs="+")
-    args = ap.parse_args()
-    sys.path.insert(0, os.path.dirname(args.models))
-    import moe_models as m
+    args, m = e2e_args.parse(__doc__)
     import onnx
     checks = failures = 0
     for case in args.cases:

@@ -18,7 +18,6 @@ Policies:
 Prints one line per check and a summary line.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -26,8 +25,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_quant import TOLERANCE, quantize, reference  # noqa: E402
+import e2e_args
+from check_quant import TOLERANCE, quantize, reference
 
 CALIBRATION = 200
 
@@ -39,14 +38,7 @@ def run(cmd):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--moec", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("cases", nargs="+")
-    args = ap.parse_args()
-    sys.path.insert(0, os.path.dirname(args.models))
-    import moe_models as m
+    args, m = e2e_args.parse(__doc__)
     m.widen()
     checks = failures = 0
     for case in args.cases:

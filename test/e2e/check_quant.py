@@ -27,12 +27,13 @@ weights with float activations, so ignored activation quantization
 cannot pass.
 """
 
-import argparse
 import os
 import subprocess
 import sys
 
 import numpy as np
+
+import e2e_args
 
 SCHEMES = ("int8", "int4-g32", "int4-g64", "int4-g128", "int4-g32,asym",
            "int8,asym")
@@ -113,18 +114,12 @@ def reference(m, cfg, W, x, act8):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--moec", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--schemes", default=",".join(s.replace(",", "+") for s in SCHEMES),
-                    help="comma-separated; '+asym' for ',asym'")
-    ap.add_argument("--flag", action="append", default=[],
-                    help="extra moec flag (e.g. --cpu=x86-64-v3)")
-    ap.add_argument("cases", nargs="+")
-    args = ap.parse_args()
-    sys.path.insert(0, os.path.dirname(args.models))
-    import moe_models as m
+    def options(ap):
+        ap.add_argument("--schemes", default=",".join(s.replace(",", "+") for s in SCHEMES),
+                        help="comma-separated; '+asym' for ',asym'")
+        ap.add_argument("--flag", action="append", default=[],
+                        help="extra moec flag (e.g. --cpu=x86-64-v3)")
+    args, m = e2e_args.parse(__doc__, options)
     m.widen()
     schemes = [s.replace("+", ",") for s in args.schemes.split(",")]
     failures = checks = 0

@@ -16,7 +16,6 @@ margin (moe_models.MARGIN), so fp32 rounding cannot flip a choice, and the
 tolerance is the e2e suite's: max|y - ref| <= 1e-5 * max|ref|.
 """
 
-import argparse
 import json
 import math
 import os
@@ -25,15 +24,11 @@ import sys
 
 import numpy as np
 
+import e2e_args
+
 TOLERANCE = 1e-5
 CALIBRATION = (150, 150)
 HELD_OUT = 40
-
-
-def load_models(path):
-    sys.path.insert(0, os.path.dirname(path))
-    import moe_models
-    return moe_models
 
 
 def run(args, **kw):
@@ -167,13 +162,7 @@ def cluster(out_mean, routed, keep):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--moec", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("cases", nargs="+")
-    args = ap.parse_args()
-    m = load_models(args.models)
+    args, m = e2e_args.parse(__doc__)
     os.makedirs(args.out, exist_ok=True)
     failures = checks = 0
 
