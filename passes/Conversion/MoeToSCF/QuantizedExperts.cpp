@@ -500,15 +500,19 @@ static Value laneScales(LoopBuilder &b, const PackedOperand &w, Value scales,
   Value g0 = arith::DivUIOp::create(b, s0, b.index(w.group));
   if (w.group >= loadElements)
     return splat(b, b.toFloat(b.load(scales, {e, n, g0}), f32), lanes);
-  SmallVector<Value> perGroup;
-  for (int64_t i = 0; i < loadElements / w.group; ++i)
-    perGroup.push_back(b.toFloat(
-        b.load(scales, {e, n, arith::AddIOp::create(b, g0, b.index(i))}), f32));
-  SmallVector<Value> perLane;
+  // The load's groups' scales are contiguous: one vector load, widened,
+  // and each spread over its lanes by a shuffle.
+  int64_t count = loadElements / w.group;
+  Type stored = cast<MemRefType>(scales.getType()).getElementType();
+  Value perGroup = vector::LoadOp::create(b, VectorType::get({count}, stored),
+                                          scales, {e, n, g0});
+  if (!stored.isF32())
+    perGroup =
+        arith::ExtFOp::create(b, VectorType::get({count}, f32), perGroup);
+  SmallVector<int64_t> mask;
   for (int64_t lane = 0; lane < lanes; ++lane)
-    perLane.push_back(perGroup[lane * (loadElements / lanes) / w.group]);
-  return vector::FromElementsOp::create(b, VectorType::get({lanes}, f32),
-                                        perLane);
+    mask.push_back(lane * (loadElements / lanes) / w.group);
+  return vector::ShuffleOp::create(b, perGroup, perGroup, mask);
 }
 
 /// Elements one VNNI step covers with one i32 accumulator before it is
