@@ -22,9 +22,15 @@ using namespace moec;
 /// halves, takes the target's register-tile options.
 static constexpr const char kPipelineHead[] =
     "moe-externalize-constants{min-bytes=256},";
+// No CSE between the loop lowerings and bufferization: they read tensors
+// through bufferization.to_buffer, and CSE merges two reads of one tensor
+// into the first, which hides the later read from One-Shot Bufferize; it
+// may then write that buffer in place in between (a MatMul + bias Add
+// feeding a MatMul computed garbage). Canonicalization folds the signless
+// bitcast pairs, which do not bufferize.
 static constexpr const char kPipelineTail[] =
     "cpu-weights-to-arguments,"
-    "canonicalize,cse,"
+    "canonicalize,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
