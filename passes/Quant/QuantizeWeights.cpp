@@ -478,8 +478,7 @@ struct MoeQuantizeWeightsPass
 
   /// Replaces `experts` by one moe.experts per group of experts sharing a
   /// choice, each seeing only its experts' choices (moe.remap_experts), and
-  /// sums their outputs.
-  /// Returns the bytes of the parts' weights.
+  /// sums their outputs; returns the bytes of the parts' weights.
   FailureOr<int64_t> splitByChoice(OpBuilder &b, moe::ExpertsOp experts,
                                    int64_t layer,
                                    SmallVector<FloatRows> &weights,
