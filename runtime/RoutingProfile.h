@@ -14,7 +14,9 @@
 #ifndef MOEC_RUNTIME_ROUTINGPROFILE_H
 #define MOEC_RUNTIME_ROUTINGPROFILE_H
 
+#include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,18 @@ namespace moec::rt {
 
 /// Histogram bins of a weight ratio over [0, 1].
 constexpr int64_t kRatioBins = 20;
+
+/// Expert indices by decreasing value of `perExpert` (any indexable range,
+/// e.g. routed counts or shares), the lower index first on ties.
+template <typename Range>
+std::vector<int64_t> rankExperts(const Range &perExpert) {
+  std::vector<int64_t> order(perExpert.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return perExpert[a] > perExpert[b];
+  });
+  return order;
+}
 
 struct LayerProfile {
   int64_t experts = 0, topK = 0, hidden = 0, intermediate = 0;

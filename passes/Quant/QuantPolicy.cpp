@@ -2,13 +2,14 @@
 
 #include "passes/Quant/QuantPolicy.h"
 
+#include "runtime/RoutingProfile.h"
+
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 using namespace moec;
 
@@ -147,11 +148,7 @@ QuantPolicy::choicesFor(int64_t layer, int64_t numExperts,
     base = it->second;
   std::vector<QuantChoice> choices(numExperts, base);
   if (hot && routed) {
-    std::vector<int64_t> order(numExperts);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return (*routed)[a] > (*routed)[b];
-    });
+    std::vector<int64_t> order = rt::rankExperts(*routed);
     int64_t count = int64_t(std::ceil(hot->fraction * double(numExperts)));
     for (int64_t i = 0; i < count; ++i)
       choices[order[i]] = hot->choice;

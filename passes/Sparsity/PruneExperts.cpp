@@ -40,15 +40,6 @@ static std::vector<double> scoreShares(const rt::LayerProfile &layer,
   return scores;
 }
 
-/// Expert indices by decreasing share (lower index first on ties).
-static SmallVector<int64_t> rankExperts(ArrayRef<double> shares) {
-  SmallVector<int64_t> order(shares.size());
-  std::iota(order.begin(), order.end(), 0);
-  llvm::stable_sort(
-      order, [&](int64_t a, int64_t b) { return shares[a] > shares[b]; });
-  return order;
-}
-
 namespace {
 struct MoePruneExpertsPass
     : public moec::impl::MoePruneExpertsBase<MoePruneExpertsPass> {
@@ -143,7 +134,7 @@ struct MoePruneExpertsPass
 
     for (MoeLayer layer : layers) {
       ArrayRef<double> layerShares = shares[layer.index];
-      SmallVector<int64_t> order = rankExperts(layerShares);
+      std::vector<int64_t> order = rt::rankExperts(layerShares);
       int64_t topK = layer.experts.getExpertIds().getType().getDimSize(1);
       SmallVector<int64_t> &keepHere = kept[layer.index];
       if (keep > 0)

@@ -81,32 +81,30 @@ createTargetMachine(const TargetOptions &options, std::string &error) {
   return machine;
 }
 
-int64_t cpu::getVectorLanes(const TargetOptions &options) {
+/// The value paired with the first feature set the target CPU has, in
+/// order; 0 for none, or when the options name no valid CPU.
+static int64_t
+firstSupported(const TargetOptions &options,
+               ArrayRef<std::pair<llvm::StringRef, int64_t>> choices) {
   std::string error;
   std::unique_ptr<llvm::TargetMachine> machine =
       createTargetMachine(options, error);
   if (!machine)
     return 0;
   const llvm::MCSubtargetInfo &subtarget = *machine->getMCSubtargetInfo();
-  if (subtarget.checkFeatures("+avx512f,+fma"))
-    return 16;
-  if (subtarget.checkFeatures("+avx2,+fma"))
-    return 8;
+  for (auto [features, value] : choices)
+    if (subtarget.checkFeatures(features))
+      return value;
   return 0;
 }
 
+int64_t cpu::getVectorLanes(const TargetOptions &options) {
+  return firstSupported(options, {{"+avx512f,+fma", 16}, {"+avx2,+fma", 8}});
+}
+
 int64_t cpu::getInt8DotBytes(const TargetOptions &options) {
-  std::string error;
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, error);
-  if (!machine)
-    return 0;
-  const llvm::MCSubtargetInfo &subtarget = *machine->getMCSubtargetInfo();
-  if (subtarget.checkFeatures("+avx512f,+avx512bw,+avx512vnni"))
-    return 64;
-  if (subtarget.checkFeatures("+avx2"))
-    return 32;
-  return 0;
+  return firstSupported(
+      options, {{"+avx512f,+avx512bw,+avx512vnni", 64}, {"+avx2", 32}});
 }
 
 /// Defines each moec_par_launch_N: pack the captured values, call
