@@ -22,6 +22,9 @@ packages=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   # Test-model generators and references (run with /usr/bin/python3).
   python3-onnx python3-numpy
+  # torch.onnx.export of MoE blocks written as the Hugging Face modeling
+  # files write them (test/models/torch_moe.py).
+  python3-torch
   # The benchmarks' plots (bench/).
   python3-matplotlib
 )

@@ -2,6 +2,7 @@
 # lit configuration for moec's regression tests.
 
 import os
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -33,6 +34,12 @@ config.substitutions.append(("%models_dir", models_dir))
 config.substitutions.append(("%moe_models", "/usr/bin/python3 " + os.path.join(models_dir, "moe_models.py")))
 config.substitutions.append(("%eval_raised", "/usr/bin/python3 " + os.path.join(models_dir, "eval_raised.py")))
 config.substitutions.append(("%ort_check", "node " + os.path.join(models_dir, "ort_check.js")))
+# MoE blocks as the Hugging Face modeling files write them, exported by
+# Debian's python3-torch (torch.onnx.export).
+config.substitutions.append(("%torch_moe", "/usr/bin/python3 " + os.path.join(models_dir, "torch_moe.py")))
+if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("torch")
 # ONNX Runtime (npm onnxruntime-node, installed by scripts/install-deps.sh).
 if os.path.isdir(os.path.join(config.moec_src_root, "node_modules", "onnxruntime-node")):
     config.available_features.add("onnxruntime")

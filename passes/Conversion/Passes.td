@@ -6,7 +6,7 @@
 include "mlir/Pass/PassBase.td"
 
 def ConvertOnnxToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
-  let summary = "lower onnx.node ops to linalg, tensor, arith, math and scf";
+  let summary = "lower onnx.node ops to linalg, tensor, arith, math, scf and cf";
   let description = [{
     Lowers every `onnx.node` left after MoE raising to upstream dialects,
     node by node in graph order. Each lowering sees the real types of its
@@ -15,17 +15,20 @@ def ConvertOnnxToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
     the model declared must agree with what the lowering computed. Integer
     shape arithmetic on constants (Shape, Gather, Concat, Slice, ... of
     constants) folds to constants as it lowers, so reshapes driven by shape
-    subgraphs get static types. Function signatures are updated to the
-    lowered result types.
+    subgraphs get static types; shape vectors that mix run-time and static
+    extents keep their static entries. Extents that only the run time knows
+    (Expand, Tile, Reshape, scatters on computed shapes) are checked there
+    with `cf.assert`, whose message names the node. Function signatures are
+    updated to the lowered result types.
 
     A node whose op type, domain or attributes are not supported is an
     error naming the node, op type, domain and opset. The op list and the
     upstream ops each lowers to are in docs/onnx-import.md.
   }];
   let dependentDialects = [
-    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
-    "mlir::math::MathDialect", "mlir::scf::SCFDialect",
-    "mlir::tensor::TensorDialect"
+    "mlir::arith::ArithDialect", "mlir::cf::ControlFlowDialect",
+    "mlir::linalg::LinalgDialect", "mlir::math::MathDialect",
+    "mlir::scf::SCFDialect", "mlir::tensor::TensorDialect"
   ];
 }
 
@@ -39,17 +42,23 @@ def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
     `com.microsoft.MoE` / `QMoE` node:
 
     * the router: `TopK` over a router projection `MatMul(x, Wr[H, E])`
-      (plus bias), through Softmax or Sigmoid or neither (then the TopK
-      values must be softmax-ed: GPT-OSS), with DeepSeek-V3's selection
-      bias and group-limited mask (sum of top-2 or max per group), and the
-      routing weights' renormalisation and scaling;
-    * the experts, in one of four forms: the contrib ops (router input is
+      or `Gemm` (plus bias), through Softmax or Sigmoid or neither (then
+      the TopK values must be softmax-ed: GPT-OSS), with DeepSeek-V3's
+      selection bias and group-limited mask (sum of top-2 or max per group;
+      the masked fill value, 0.0 or -inf, is kept), and the routing
+      weights' renormalisation and scaling; no-op Casts, Identities and
+      [T, E] Reshapes are looked through;
+    * the experts, in one of five forms: the contrib ops (router input is
       logits; `swiglu_fusion` 0/1/2; QMoE weights stay packed bytes as
       `!moe.packed`), the indices Gather-ing stacked `[E, ...]` weights
-      before batched MatMuls, an unrolled per-expert loop
-      (Equal/OneHot -> NonZero -> Gather -> FFN -> Mul -> ScatterND add),
-      or a dense fallback that masks every expert's output by its column of
-      a routing mask.
+      before batched MatMuls, an unrolled per-expert loop (the tokens of
+      expert e by Equal or OneHot masks and NonZero, their routing weights
+      by GatherND, flat index arithmetic or a dense routing matrix, the
+      results added back by ScatterND, ScatterElements or torch's
+      index_add_), a dense fallback that masks every expert's output by its
+      column of a routing matrix, or every expert batched over the tokens
+      tiled per expert (GPT-OSS's bmm path). The glue is matched by what it
+      means (Glue.h), not by one exporter's spelling.
 
     Expert FFNs are SiLU-gated, clamped SwiGLU (alpha, beta, limit) or
     ReLU, with separate, interleaved or concatenated gate/up projections and
@@ -62,7 +71,9 @@ def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",
            "print, for each TopK and MoE contrib node, what was raised or "
-           "why not">
+           "why not">,
+    Option<"reportUnraised", "report-unraised", "bool", /*default=*/"false",
+           "print the reason for each TopK and MoE contrib node not raised">
   ];
   let dependentDialects = [
     "moec::moe::MoeDialect", "mlir::arith::ArithDialect",

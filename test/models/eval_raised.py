@@ -61,6 +61,8 @@ ONNX = {
     "Sigmoid": sigmoid,
     "Relu": lambda a: np.maximum(a, 0),
     "Cast": lambda a: a,
+    "Identity": lambda a: a,
+    "Gemm": None,  # attributes: see evaluate()
 }
 
 
@@ -79,7 +81,9 @@ def router(logits, bias, attrs):
         best = np.argsort(-score, -1, kind="stable")[:, :keep]
         eligible = np.zeros_like(score, dtype=bool)
         np.put_along_axis(eligible, best, True, -1)
-        c = np.where(np.repeat(eligible, c.shape[1] // n_group, 1), c, -np.inf)
+        # Without fill, dropped groups are ineligible.
+        fill = float(g["fill"].split(" :")[0]) if "fill" in g else -np.inf
+        c = np.where(np.repeat(eligible, c.shape[1] // n_group, 1), c, fill)
     ids = np.argsort(-c, -1, kind="stable")[:, :k]
     if scoring == "softmax_after_topk":
         w = softmax(np.take_along_axis(logits, ids, -1))
@@ -153,6 +157,16 @@ def evaluate(text, x):
             if m.group(2) not in ONNX:
                 raise SystemExit(f"eval_raised.py: cannot evaluate onnx op {m.group(2)}")
             args = [env[a.strip()].astype(np.float64) for a in m.group(3).split(",")]
+            attrs = dict(re.findall(r"(\w+) = (-?[\d.e+-]+) : [if]\d+", line))
+            if m.group(2) == "Gemm":  # A' B' * alpha + C * beta
+                a, b = args[0], args[1]
+                a = a.T if int(attrs.get("transA", 0)) else a
+                b = b.T if int(attrs.get("transB", 0)) else b
+                y = float(attrs.get("alpha", 1.0)) * (a @ b)
+                if len(args) > 2:
+                    y = y + float(attrs.get("beta", 1.0)) * args[2]
+                env[m.group(1)] = y
+                continue
             env[m.group(1)] = ONNX[m.group(2)](*args)
             continue
         m = re.match(r"(%\w+) = tensor.cast (%\w+) ", line)
@@ -165,7 +179,7 @@ def evaluate(text, x):
             zp = env[m.group(4)] if m.group(4) else None
             env[m.group(1)] = unpack(env[m.group(2)], env[m.group(3)], zp, m.group(5))
             continue
-        m = re.match(r"%weights, %ids = moe.router (%\w+)(?: bias (%\w+))? (.*?) :", line)
+        m = re.match(r"%weights, %ids = moe.router (%\w+)(?: bias (%\w+))? (.*?) : tensor", line)
         if m:
             attrs = dict(re.findall(r"(top_k|scoring|scale) = ([\w.+-]+)", m.group(3)))
             if " normalize" in " " + m.group(3):

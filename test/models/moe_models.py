@@ -24,6 +24,23 @@ Forms (../shared/reference/moe-models-and-formats.md, section 4):
   loop          unrolled per-expert loop: Equal/OneHot -> NonZero -> Gather ->
                 MLP -> Mul by routing weight -> ScatterND(add)
   dense         every expert computed, masked by a routing mask
+  gather_alt    the gather form respelled: Gemm router (transB=1), no-op Cast
+                and Identity on the logits and routing weights, one fused
+                [E, 2I, H] gate/up for every variant split by Gather with
+                constant index vectors, positive axis numbers throughout
+  dense_onehot  the dense form with a Cast(OneHot) x weights routing matrix
+                reduced over the k slots, columns taken by Slice, experts
+                summed by Sum (or an Add chain); DeepSeek-V3's group mask
+                spelled Where(Not(mask), 0, c)
+  loop_alt      the loop form with each routing weight gathered from the
+                flattened weights at token * k + slot, accumulated by
+                ScatterElements(reduction=add) on an expanded token index
+  dense_neginf  DeepSeek-V3 only: the dense form with dropped groups filled
+                with -inf, not 0
+  dense_fill0neg  DeepSeek-V3 only: the dense form (0.0 fill) with the
+                selection bias lowered by FILL0NEG_SHIFT, so that many
+                eligible scores are negative and some tokens pick an expert
+                of a dropped group
 Variants: mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v3, gpt_oss.
 
 Router logits are drawn so that every top-k choice (and DeepSeek's group
@@ -59,7 +76,17 @@ VARIANTS = {
 ALPHA, LIMIT = 1.702, 7.0  # GPT-OSS clamped SwiGLU
 
 FORMS = ("contrib", "contrib_concat", "contrib_fc3", "qmoe4", "qmoe8",
-         "gather", "loop", "dense", "nbits4", "nbits8", "qdq4", "qdq8")
+         "gather", "loop", "dense", "nbits4", "nbits8", "qdq4", "qdq8",
+         "gather_alt", "dense_onehot", "loop_alt", "dense_neginf", "dense_fill0neg")
+# dense_onehot sums its experts with one variadic Sum for these variants (an
+# Add chain for the others); loop_alt masks by Transpose(OneHot) for these
+# (Equal for the others), the opposite of form_loop's choice.
+SUM_VARIANTS = ("mixtral", "olmoe", "deepseek_v3")
+ONE_HOT_LOOP_VARIANTS = ("qwen2_moe", "olmoe", "gpt_oss")
+# dense_fill0neg: lowers DeepSeek-V3's selection bias by this much, so that
+# most scores sigmoid + bias are negative and about 40% of the tokens pick an
+# expert of a dropped group (at 1.0 nearly every token would).
+FILL0NEG_SHIFT = 0.75
 # The contrib ops take logits and apply softmax inside: no sigmoid, selection
 # bias or group limit, so DeepSeek-V3 routing has no contrib form.
 CONTRIB_VARIANTS = ("mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "gpt_oss")
@@ -80,6 +107,8 @@ def cases():
             if form in ("nbits8", "qdq8") and variant != "mixtral":
                 continue
             if form == "qdq4" and variant not in ("mixtral", "gpt_oss"):
+                continue
+            if form in ("dense_neginf", "dense_fill0neg") and variant != "deepseek_v3":
                 continue
             out.append(f"{form}-{variant}")
     return out + list(NEAR_MISSES)
@@ -207,7 +236,12 @@ def logits_ref(W, x):
 
 
 def route_ref(cfg, W, x):
-    """Returns (weights [T,k], ids [T,k], margin per token) in float64."""
+    """Returns (weights [T,k], ids [T,k], margin per token) in float64.
+
+    DeepSeek's dropped groups score 0.0 (HF's masked_fill), or
+    cfg["group_fill"] where given: then ties between two filled scores are
+    exact in any precision, and TopK breaks them by index as the stable sort
+    does, so they do not count against the margin."""
     E, k = cfg["E"], cfg["k"]
     logits = logits_ref(W, x)
     scoring = cfg["scoring"]
@@ -215,6 +249,7 @@ def route_ref(cfg, W, x):
         sigmoid(logits) if scoring == "sigmoid" else logits
     c = s + W.sel_bias if W.sel_bias is not None else s.copy()
     margins = np.full(len(x), np.inf)
+    dropped = None
     if cfg.get("n_group"):
         G, keep = cfg["n_group"], cfg["topk_group"]
         grouped = np.sort(c.reshape(len(x), G, E // G), axis=-1)[..., -2:].sum(-1)
@@ -223,12 +258,17 @@ def route_ref(cfg, W, x):
         margins = np.minimum(margins, gs[:, keep - 1] - gs[:, keep])
         mask = np.zeros((len(x), G))
         np.put_along_axis(mask, order[:, :keep], 1.0, -1)
-        c = np.where(np.repeat(mask, E // G, axis=1) > 0, c, 0.0)
+        c = np.where(np.repeat(mask, E // G, axis=1) > 0, c, cfg.get("group_fill", 0.0))
+        if "group_fill" in cfg:
+            dropped = np.repeat(mask, E // G, axis=1) == 0
     ids = np.argsort(-c, axis=-1, kind="stable")
     sorted_c = np.take_along_axis(c, ids, -1)
-    margins = np.minimum(margins, sorted_c[:, k - 1] - sorted_c[:, k])
-    # Also keep the selected scores apart, so their order is stable too.
-    margins = np.minimum(margins, np.min(-np.diff(sorted_c[:, :k + 1]), axis=-1))
+    if dropped is None:
+        margins = np.minimum(margins, sorted_c[:, k - 1] - sorted_c[:, k])
+        # Also keep the selected scores apart, so their order is stable too.
+        margins = np.minimum(margins, np.min(-np.diff(sorted_c[:, :k + 1]), axis=-1))
+    else:
+        margins = np.minimum(margins, fill_gaps(sorted_c, ids, dropped, k))
     ids = ids[:, :k]
     if scoring == "softmax_after_topk":
         w = softmax(np.take_along_axis(logits, ids, -1))
@@ -237,6 +277,23 @@ def route_ref(cfg, W, x):
     if cfg["normalize"]:
         w = w / (w.sum(-1, keepdims=True) + (1e-20 if scoring == "sigmoid" else 0.0))
     return w * cfg.get("scale", 1.0), ids, margins
+
+
+def fill_gaps(sorted_c, ids, dropped, k):
+    """The smallest gap between neighbours among the first k + 1 sorted
+    scores, ignoring the exact ties between two filled (dropped) scores."""
+    gaps = -np.diff(sorted_c[:, :k + 1])
+    fill = np.take_along_axis(dropped, ids[:, :k + 1], -1)
+    return np.min(np.where(fill[:, :-1] & fill[:, 1:], np.inf, gaps), axis=-1)
+
+
+def dropped_picks(cfg, W, x):
+    """Per token: whether its selection under cfg's group fill differs from
+    the selection under a -inf fill, that is, takes an expert of a dropped
+    group."""
+    ids = np.sort(route_ref(cfg, W, x)[1], axis=-1)
+    eligible = np.sort(route_ref(dict(cfg, group_fill=-np.inf), W, x)[1], axis=-1)
+    return np.any(ids != eligible, axis=-1)
 
 
 def shared_ref(cfg, W, x):
@@ -281,16 +338,42 @@ def router_logits(g, W):
     return logits
 
 
-def build_router(g, cfg, W, axis=-1, largest=1):
-    """Returns (weights, ids) of shape [T, k] as the HF exports compute them."""
+def gemm_router_logits(g, W):
+    """Gemm(x, Wr[E, H], bias, transB=1), the bias only where there is one."""
+    ins = ["x", g.const(W.router, "router_w")]
+    if W.router_bias is not None:
+        ins.append(g.const(W.router_bias, "router_b"))
+    return g.op("Gemm", ins, transB=1)
+
+
+def no_op(g, v):
+    """Cast(to=FLOAT) then Identity: float32 in, the same float32 out."""
+    return g.op("Identity", [g.op("Cast", [v], to=TensorProto.FLOAT)])
+
+
+def group_mask_where(g, mask, c, fill=0.0, invert=False):
+    """Where(mask, c, fill), or Where(Not(mask), fill, c) with `invert`."""
+    if invert:
+        return g.op("Where", [g.op("Not", [mask]), g.f32(fill), c])
+    return g.op("Where", [mask, c, g.f32(fill)])
+
+
+def build_router(g, cfg, W, axis=-1, largest=1, alt=False, fill=0.0, invert=False):
+    """Returns (weights, ids) of shape [T, k] as the HF exports compute them.
+
+    `alt`: the gather_alt spelling (Gemm router, no-op Cast and Identity on
+    the logits and weights, positive axes; pass axis=1 too). `fill` and
+    `invert`: DeepSeek-V3's group mask, see group_mask_where."""
     E, k = cfg["E"], cfg["k"]
-    logits = router_logits(g, W)
+    last = 1 if alt else -1  # the expert axis of [T, E] and [T, k]
+    logits = no_op(g, gemm_router_logits(g, W)) if alt else router_logits(g, W)
     K = g.i64([k])
     if cfg["scoring"] == "softmax_after_topk":
         vals, ids = g.op("TopK", [logits, K], 2, axis=axis, largest=largest)
-        return g.op("Softmax", [vals], axis=-1), ids
+        w = g.op("Softmax", [vals], axis=last)
+        return (no_op(g, w) if alt else w), ids
     if cfg["scoring"] == "softmax":
-        s = g.op("Softmax", [logits], axis=-1)
+        s = g.op("Softmax", [logits], axis=last)
         vals, ids = g.op("TopK", [s, K], 2, axis=axis, largest=largest)
         w = vals
     else:  # DeepSeek-V3 noaux_tc
@@ -298,9 +381,9 @@ def build_router(g, cfg, W, axis=-1, largest=1):
         c = g.op("Add", [s, g.const(W.sel_bias, "e_score_correction_bias")])
         G, keep = cfg["n_group"], cfg["topk_group"]
         grouped = g.op("Reshape", [c, g.i64([-1, G, E // G])])
-        top2 = g.op("TopK", [grouped, g.i64([2])], 2, axis=-1)[0]
-        group_scores = g.op("ReduceSum", [top2, g.i64([-1])], keepdims=0)
-        group_ids = g.op("TopK", [group_scores, g.i64([keep])], 2, axis=-1)[1]
+        top2 = g.op("TopK", [grouped, g.i64([2])], 2, axis=2 if alt else -1)[0]
+        group_scores = g.op("ReduceSum", [top2, g.i64([2 if alt else -1])], keepdims=0)
+        group_ids = g.op("TopK", [group_scores, g.i64([keep])], 2, axis=last)[1]
         zeros = g.op("ConstantOfShape", [g.op("Shape", [group_scores])],
                      value=helper.make_tensor("", TensorProto.FLOAT, [1], [0.0]))
         ones = g.op("ConstantOfShape", [g.op("Shape", [group_ids])],
@@ -309,18 +392,18 @@ def build_router(g, cfg, W, axis=-1, largest=1):
         expanded = g.op("Expand", [g.op("Unsqueeze", [group_mask, g.i64([2])]),
                                    g.i64([1, G, E // G])])
         score_mask = g.op("Reshape", [expanded, g.i64([-1, E])])
-        masked = g.op("Where", [g.op("Cast", [score_mask], to=TensorProto.BOOL),
-                                c, g.f32(0.0)])
+        masked = group_mask_where(g, g.op("Cast", [score_mask], to=TensorProto.BOOL),
+                                  c, fill, invert)
         ids = g.op("TopK", [masked, K], 2, axis=axis, largest=largest)[1]
         w = g.op("GatherElements", [s, ids], axis=1)
     if cfg["normalize"]:
-        total = g.op("ReduceSum", [w, g.i64([-1])], keepdims=1)
+        total = g.op("ReduceSum", [w, g.i64([last])], keepdims=1)
         if cfg["scoring"] == "sigmoid":
             total = g.op("Add", [total, g.f32(1e-20)])
         w = g.op("Div", [w, total])
     if cfg.get("scale"):
         w = g.op("Mul", [w, g.f32(cfg["scale"])])
-    return w, ids
+    return (no_op(g, w) if alt else w), ids
 
 
 def build_shared(g, cfg, W, moe_out):
@@ -477,26 +560,36 @@ def form_gather(g, cfg, W, w, ids):
     return g.op("ReduceSum", [y, g.i64([1])], keepdims=0)
 
 
+def expert_mask(g, cfg, ids, one_hot):
+    """Mixtral-style exports one-hot the ids and permute to [E, k, T]
+    (returned); others compare against each expert id (None)."""
+    if not one_hot:
+        return None
+    return g.op("Transpose", [g.op("OneHot", [ids, g.i64(cfg["E"]), g.i64([0, 1])], axis=-1)],
+                perm=[2, 1, 0])
+
+
+def expert_hits(g, ids, mask, e):
+    """(token, slot) index vectors of the pairs routed to expert e."""
+    if mask is not None:
+        hit = g.op("NonZero", [g.op("Gather", [mask, g.i64(e)], axis=0)])  # [2,n]: slot, token
+        slot, tok = g.op("Gather", [hit, g.i64(0)], axis=0), g.op("Gather", [hit, g.i64(1)], axis=0)
+    else:
+        hit = g.op("NonZero", [g.op("Equal", [ids, g.i64(e)])])  # [2,n]: token, slot
+        tok, slot = g.op("Gather", [hit, g.i64(0)], axis=0), g.op("Gather", [hit, g.i64(1)], axis=0)
+    return tok, slot
+
+
 def form_loop(g, cfg, W, w, ids, skip_expert=None, nbits=0):
     """HF eager loop over range(E), traced: one subgraph per expert."""
     E = cfg["E"]
     acc = g.op("ConstantOfShape", [g.op("Shape", ["x"])],
                value=helper.make_tensor("", TensorProto.FLOAT, [1], [0.0]))
-    # Mixtral-style exports one-hot the ids and permute to [E, k, T]; others
-    # compare against each expert id.
-    one_hot = cfg["scoring"] == "softmax" and cfg["normalize"]
-    if one_hot:
-        mask = g.op("Transpose", [g.op("OneHot", [ids, g.i64(E), g.i64([0, 1])], axis=-1)],
-                    perm=[2, 1, 0])
+    mask = expert_mask(g, cfg, ids, cfg["scoring"] == "softmax" and cfg["normalize"])
     for e in range(E):
         if e == skip_expert:
             continue
-        if one_hot:
-            hit = g.op("NonZero", [g.op("Gather", [mask, g.i64(e)], axis=0)])  # [2,n]: slot, token
-            slot, tok = g.op("Gather", [hit, g.i64(0)], axis=0), g.op("Gather", [hit, g.i64(1)], axis=0)
-        else:
-            hit = g.op("NonZero", [g.op("Equal", [ids, g.i64(e)])])  # [2,n]: token, slot
-            tok, slot = g.op("Gather", [hit, g.i64(0)], axis=0), g.op("Gather", [hit, g.i64(1)], axis=0)
+        tok, slot = expert_hits(g, ids, mask, e)
         rows = g.op("Gather", ["x", tok], axis=0)
         y = expert_mlp(g, cfg, W, e, rows, nbits)
         pairs = g.op("Concat", [g.op("Unsqueeze", [tok, g.i64([1])]),
@@ -528,6 +621,85 @@ def form_dense(g, cfg, W, w, ids, weighted=True):
                                      g.i64([1])], keepdims=1)
         y = g.op("Mul", [expert_mlp(g, cfg, W, e, "x"), col])
         out = y if out is None else g.op("Add", [out, y])
+    return out
+
+
+def form_gather_alt(g, cfg, W, w, ids):
+    """The gather form respelled: one fused torch-layout [E, 2I, H] gate/up
+    for every variant (interleaved for GPT-OSS, concatenated otherwise),
+    split by Gather with constant index vectors on axis 3; positive axes."""
+    I, gpt = cfg["I"], cfg.get("act") == "gpt_oss"
+    if gpt:
+        gu, gub = W.interleaved()
+        gate_at, up_at = np.arange(0, 2 * I, 2), np.arange(1, 2 * I, 2)
+    else:
+        gu, gub = np.concatenate([W.gate, W.up], axis=1), None
+        gate_at, up_at = np.arange(I), np.arange(I, 2 * I)
+    xk = g.op("Unsqueeze", ["x", g.i64([1, 2])])  # [T,1,1,H]
+    h = g.op("MatMul", [xk, gathered_t(g, gu, ids, "gate_up_proj")])  # [T,k,1,2I]
+    if gpt:
+        h = g.op("Add", [h, gathered_bias(g, gub, ids, "gate_up_bias")])
+    gate = g.op("Gather", [h, g.i64(gate_at)], axis=3)
+    up = g.op("Gather", [h, g.i64(up_at)], axis=3)
+    y = g.op("MatMul", [gated_act(g, cfg, gate, up), gathered_t(g, W.down, ids, "down_proj")])
+    if gpt:
+        y = g.op("Add", [y, gathered_bias(g, W.down_b, ids, "down_bias")])
+    y = g.op("Squeeze", [y, g.i64([2])])  # [T,k,H]
+    y = g.op("Mul", [y, g.op("Unsqueeze", [w, g.i64([2])])])
+    return g.op("ReduceSum", [y, g.i64([1])], keepdims=0)
+
+
+def gathered_t(g, stacked, ids, name):
+    """The routed experts' torch-layout [out, in] weights, transposed:
+    [T, k, in, out]."""
+    return g.op("Transpose", [g.op("Gather", [g.const(stacked, name), ids], axis=0)],
+                perm=[0, 1, 3, 2])
+
+
+def gathered_bias(g, stacked, ids, name):
+    """The routed experts' biases [T, k, 1, out]."""
+    return g.op("Unsqueeze", [g.op("Gather", [g.const(stacked, name), ids], axis=0),
+                              g.i64([2])])
+
+
+def form_loop_alt(g, cfg, W, w, ids, one_hot):
+    """The loop form respelled: each pair's weight gathered from the
+    flattened [T*k] weights at token * k + slot, the expert's rows added into
+    the output by ScatterElements(reduction=add) on an expanded token index."""
+    E, k = cfg["E"], cfg["k"]
+    acc = g.op("ConstantOfShape", [g.op("Shape", ["x"])],
+               value=helper.make_tensor("", TensorProto.FLOAT, [1], [0.0]))
+    flat_w = g.op("Reshape", [w, g.i64([-1])])
+    mask = expert_mask(g, cfg, ids, one_hot)
+    for e in range(E):
+        tok, slot = expert_hits(g, ids, mask, e)
+        y = expert_mlp(g, cfg, W, e, g.op("Gather", ["x", tok], axis=0))
+        at = g.op("Add", [g.op("Mul", [tok, g.i64(k)]), slot])
+        weight = g.op("Gather", [flat_w, at], axis=0)
+        y = g.op("Mul", [y, g.op("Unsqueeze", [weight, g.i64([1])])])
+        index = g.op("Expand", [g.op("Unsqueeze", [tok, g.i64([1])]), g.op("Shape", [y])])
+        acc = g.op("ScatterElements", [acc, index, y], axis=0, reduction="add")
+    return acc
+
+
+def form_dense_onehot(g, cfg, W, w, ids, variadic):
+    """The dense form respelled: routing matrix [T, E] = sum over the k slots
+    of Cast(OneHot(ids)) * weights, each expert's column by Slice, the masked
+    outputs summed by one Sum (`variadic`) or a left-to-right Add chain."""
+    E = cfg["E"]
+    hot = g.op("Cast", [g.op("OneHot", [ids, g.i64(E), g.i64([0, 1])], axis=-1)],
+               to=TensorProto.FLOAT)  # [T,k,E]
+    weighted = g.op("Mul", [hot, g.op("Unsqueeze", [w, g.i64([-1])])])
+    routing = g.op("ReduceSum", [weighted, g.i64([1])], keepdims=0)  # [T,E]
+    outs = []
+    for e in range(E):
+        col = g.op("Slice", [routing, g.i64([e]), g.i64([e + 1]), g.i64([1])])  # [T,1]
+        outs.append(g.op("Mul", [expert_mlp(g, cfg, W, e, "x"), col]))
+    if variadic:
+        return g.op("Sum", outs)
+    out = outs[0]
+    for y in outs[1:]:
+        out = g.op("Add", [out, y])
     return out
 
 
@@ -612,6 +784,10 @@ def build(case, rng):
     form, variant = case.split("-", 1)
     cfg = dict(VARIANTS[variant])
     W = Weights(cfg, rng)
+    if form in ("dense_neginf", "dense_fill0neg"):
+        cfg["group_fill"] = -np.inf if form == "dense_neginf" else 0.0
+    if form == "dense_fill0neg":
+        W.sel_bias = (W.sel_bias - FILL0NEG_SHIFT).astype(np.float32)
     if form.startswith(("contrib", "qmoe")):
         out = form_contrib(g, cfg, W, form)
     elif form.startswith("nbits"):
@@ -621,6 +797,18 @@ def build(case, rng):
         g.opset = 21  # blocked DequantizeLinear
         w, ids = build_router(g, cfg, W)
         out = form_loop(g, cfg, W, w, ids, nbits=form)
+    elif form == "gather_alt":
+        w, ids = build_router(g, cfg, W, axis=1, alt=True)
+        out = form_gather_alt(g, cfg, W, w, ids)
+    elif form == "dense_onehot":
+        w, ids = build_router(g, cfg, W, invert=True)
+        out = form_dense_onehot(g, cfg, W, w, ids, variant in SUM_VARIANTS)
+    elif form == "loop_alt":
+        w, ids = build_router(g, cfg, W)
+        out = form_loop_alt(g, cfg, W, w, ids, variant in ONE_HOT_LOOP_VARIANTS)
+    elif form in ("dense_neginf", "dense_fill0neg"):
+        w, ids = build_router(g, cfg, W, fill=cfg["group_fill"])
+        out = form_dense(g, cfg, W, w, ids)
     else:
         w, ids = build_router(g, cfg, W)
         out = {"gather": form_gather, "loop": form_loop, "dense": form_dense}[form](
@@ -660,13 +848,18 @@ def write_case(root, case):
         # MatMulNBits with int8 activations; the reference keeps fp32 ones.
         manifest["ort_optimization"] = "basic"
     if ref is not None:
+        picks = 0
         for n in TOKEN_COUNTS:
             x = draw_tokens(cfg, W, n, rng)
+            if case.startswith("dense_fill0neg"):
+                picks += dropped_picks(cfg, W, x).sum()
             y = ref(cfg, W, x)
             x.astype(np.float32).tofile(os.path.join(d, f"x_{n}.bin"))
             y.astype(np.float64).tofile(os.path.join(d, f"y_{n}.bin"))
             manifest["runs"].append({"tokens": n, "input": f"x_{n}.bin",
                                      "reference": f"y_{n}.bin", "shape": [n, HIDDEN]})
+        # The 0.0 fill must matter: some tokens pick an expert of a dropped group.
+        assert picks or not case.startswith("dense_fill0neg"), case
     with open(os.path.join(d, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 

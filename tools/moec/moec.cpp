@@ -342,14 +342,38 @@ int main(int argc, char **argv) {
     build(pm);
     return pm.run(*module);
   };
-  if (failed(runPasses([](PassManager &pm) {
-        pm.addPass(createMoeRaiseOnnxPatterns());
+  if (failed(runPasses([&](PassManager &pm) {
+        MoeRaiseOnnxPatternsOptions raiseOptions;
+        raiseOptions.reportUnraised = !quiet;
+        pm.addPass(createMoeRaiseOnnxPatterns(raiseOptions));
         pm.addPass(createConvertOnnxToLinalg());
         pm.addPass(createCanonicalizerPass());
         pm.addPass(createCSEPass());
       })))
     return 1;
-  progress.done("imported " + inputPath + ", MoE blocks raised");
+  int64_t raised = 0;
+  module->walk([&](moe::ExpertsOp) { ++raised; });
+  progress.done("imported " + inputPath + ", " + std::to_string(raised) +
+                " MoE block" + (raised == 1 ? "" : "s") + " raised");
+  // A pass that acts on moe.experts would silently do nothing.
+  if (raised == 0) {
+    std::string flag = !quantize.empty()       ? "--quantize"
+                       : !quantPolicy.empty()  ? "--quant-policy"
+                       : !pruneExperts.empty() ? "--prune-experts"
+                       : !skipExperts.empty()  ? "--skip-experts"
+                       : !mergeExperts.empty() ? "--merge-experts"
+                       : reduceTopK > 0        ? "--reduce-topk"
+                       : staticCapacity > 0    ? "--static-capacity"
+                       : profileRouting        ? "--profile-routing"
+                                               : "";
+    if (!flag.empty()) {
+      llvm::errs() << "moec: error: " << flag
+                   << " acts on MoE blocks, but no MoE block of " << inputPath
+                   << " was raised to moe.experts (the reasons are above; "
+                      "without -q)\n";
+      return 1;
+    }
+  }
   if (!sparsity.empty()) {
     if (failed(runPasses(
             [&](PassManager &pm) { addSparsityPasses(pm, sparsity); })))

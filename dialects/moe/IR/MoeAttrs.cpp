@@ -7,6 +7,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace moec::moe;
 
@@ -28,12 +30,16 @@ void MoeDialect::registerAttributes() {
 
 LogicalResult
 GroupLimitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       int64_t nGroup, int64_t topkGroup, GroupScore) {
+                       int64_t nGroup, int64_t topkGroup, GroupScore,
+                       FloatAttr fill) {
   if (nGroup < 1)
     return emitError() << "n_group must be positive, got " << nGroup;
   if (topkGroup < 1 || topkGroup > nGroup)
     return emitError() << "topk_group must be in [1, n_group = " << nGroup
                        << "], got " << topkGroup;
+  if (fill && !std::isfinite(fill.getValueAsDouble()))
+    return emitError() << "fill must be finite (dropped groups are "
+                          "ineligible without it)";
   return success();
 }
 

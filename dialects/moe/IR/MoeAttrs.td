@@ -115,12 +115,26 @@ def Moe_GroupLimitAttr : Moe_Attr<"GroupLimit", "group_limit"> {
     selects among their experts. DeepSeek-V2 uses `max`, DeepSeek-V3 and
     Kimi-K2 `sum_top2`.
 
+    Without `fill`, the experts of dropped groups are ineligible. With
+    `fill`, their selection score becomes that value and they still compete:
+    Hugging Face's DeepSeek-V3 writes `masked_fill(~mask, 0.0)`, so a dropped
+    expert at 0.0 beats an eligible one whose biased score is negative.
+
     ```mlir
     #moe.group_limit<n_group = 8, topk_group = 4, score = sum_top2>
+    #moe.group_limit<n_group = 8, topk_group = 4, score = sum_top2,
+                     fill = 0.000000e+00 : f64>
     ```
   }];
   let parameters = (ins "int64_t":$n_group, "int64_t":$topk_group,
-                        EnumParameter<Moe_GroupScore>:$score);
+                        EnumParameter<Moe_GroupScore>:$score,
+                        OptionalParameter<"::mlir::FloatAttr">:$fill);
+  let builders = [
+    AttrBuilder<(ins "int64_t":$n_group, "int64_t":$topk_group,
+                     "GroupScore":$score), [{
+      return $_get($_ctxt, n_group, topk_group, score, ::mlir::FloatAttr());
+    }]>
+  ];
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

@@ -85,8 +85,8 @@ static Value sumOfTopTwo(LoopBuilder &b, Value row, Value t, Value lb,
   return arith::AddFOp::create(b, loop.getResult(0), loop.getResult(1));
 }
 
-/// Keeps only the experts of the topk_group best groups eligible (the
-/// others' selection score becomes -inf).
+/// Keeps only the experts of the topk_group best groups eligible: the
+/// others' selection score becomes the group limit's fill value, or -inf.
 static void applyGroupLimit(LoopBuilder &b, moe::GroupLimitAttr groups,
                             Value select, Value t, int64_t numExperts,
                             Value groupScores, Value groupTaken) {
@@ -106,13 +106,15 @@ static void applyGroupLimit(LoopBuilder &b, moe::GroupLimitAttr groups,
     Value best = argmaxNotTaken(b, groupScores, groupTaken, t, numGroups);
     setTaken(b, groupTaken, t, best, true);
   });
-  Value negInf = b.floatConst(type, -std::numeric_limits<double>::infinity());
+  double fill = groups.getFill() ? groups.getFill().getValueAsDouble()
+                                 : -std::numeric_limits<double>::infinity();
+  Value dropValue = b.floatConst(type, fill);
   b.forLoop(b.index(0), b.index(numExperts), [&](Value e) {
     Value g = arith::DivUIOp::create(b, e, size);
     Value dropped = arith::CmpIOp::create(
         b, arith::CmpIPredicate::eq, b.load(groupTaken, {t, g}),
         arith::ConstantIntOp::create(b, 0, 8));
-    b.ifThen(dropped, [&] { b.store(negInf, select, {t, e}); });
+    b.ifThen(dropped, [&] { b.store(dropValue, select, {t, e}); });
   });
 }
 

@@ -113,6 +113,21 @@ static Value stack(OpBuilder &b, Location loc, ArrayRef<Value> parts,
                     {b.getNamedAttr("axis", b.getI64IntegerAttr(0))});
 }
 
+/// `value` without its unit axis `axis`: a batched bias [E, 1, N] becomes
+/// [E, N], a selection bias [1, E] becomes [E]. Constants are reshaped at
+/// compile time.
+static Value dropUnitAxis(OpBuilder &b, Location loc, Value value,
+                          int64_t axis) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape.erase(shape.begin() + axis);
+  auto newType = RankedTensorType::get(shape, type.getElementType());
+  if (DenseElementsAttr attr = constantOf(value))
+    return arith::ConstantOp::create(b, loc, attr.reshape(newType));
+  return createNode(b, loc, "Reshape", {value, i64Constant(b, loc, shape)},
+                    newType);
+}
+
 /// The bytes of a constant or a moe.weight; std::nullopt otherwise.
 static std::optional<std::vector<uint8_t>> bytesOf(Value value) {
   return moe::getKnownBytes(value, value.getDefiningOp());
@@ -417,8 +432,11 @@ stackProjection(OpBuilder &b, Location loc, const ExpertsMatch &match,
   } else {
     s.weight = stack(b, loc, weights, parts.front()->inputMajor, match.stacked);
   }
-  if (!biases.empty())
+  if (!biases.empty()) {
     s.bias = stack(b, loc, biases, false, match.stacked);
+    if (cast<RankedTensorType>(s.bias.getType()).getRank() == 3)
+      s.bias = dropUnitAxis(b, loc, s.bias, 1);
+  }
   return s;
 }
 
@@ -463,9 +481,13 @@ std::string describeRaised(StringRef form, moe::RouterOp router,
     os << ", normalized";
   if (router.getSelectionBias())
     os << ", selection bias";
-  if (moe::GroupLimitAttr groups = router.getGroupsAttr())
+  if (moe::GroupLimitAttr groups = router.getGroupsAttr()) {
     os << ", groups " << groups.getNGroup() << "/" << groups.getTopkGroup()
        << " by " << moe::stringifyGroupScore(groups.getScore());
+    if (FloatAttr fill = groups.getFill())
+      os << " (dropped groups scored "
+         << llvm::format("%g", fill.getValueAsDouble()) << ")";
+  }
   if (FloatAttr scale = router.getScaleAttr())
     os << ", scale " << llvm::format("%g", scale.getValueAsDouble());
   os << "; moe.experts "
@@ -522,8 +544,12 @@ FailureOr<std::string> buildRaisedMoe(OpBuilder &b, const RouterMatch &router,
   Value input = castTo(b, loc, match.input, tokensType(hidden, element));
   Value logits =
       castTo(b, loc, router.logits, tokensType(router.numExperts, element));
+  Value selectionBias = router.selectionBias;
+  if (selectionBias &&
+      cast<RankedTensorType>(selectionBias.getType()).getRank() == 2)
+    selectionBias = dropUnitAxis(b, loc, selectionBias, 0);
   auto routerOp = moe::RouterOp::create(
-      b, loc, logits, router.k, router.scoring, router.selectionBias,
+      b, loc, logits, router.k, router.scoring, selectionBias,
       router.normalize, router.scale, router.groups);
   const ExpertFfn &first = match.experts.front();
   auto layout = first.gateUp

@@ -30,6 +30,8 @@ static bool hasMatchableArity(onnx::NodeOp node) {
       {"OneHot", {3, 1}},    {"TopK", {2, 2}},
       {"Slice", {3, 1}},     {"Concat", {1, 1}},
       {"Clip", {1, 1}},      {"MoE", {5, 1}},
+      {"Gemm", {2, 1}},      {"Tile", {2, 1}},
+      {"Sum", {1, 1}},       {"Split", {1, 2}},
       {"QMoE", {8, 1}},      {"MatMulNBits", {3, 1}}};
   auto it = arity.find(node.getOpType());
   auto [inputs, results] = it == arity.end() ? std::pair(1u, 1u) : it->second;
@@ -135,11 +137,48 @@ RankedTensorType weightType(Value value) {
   return type && type.hasStaticShape() ? type : RankedTensorType();
 }
 
-Value skipCasts(Value value) {
+bool isZeros(Value value) {
+  value = skipAnyCasts(value);
+  if (std::optional<double> v = constantFloat(value))
+    return *v == 0.0;
+  onnx::NodeOp fill = nodeOf(value, "ConstantOfShape");
+  if (!fill)
+    return false;
+  auto attr = fill->getAttrOfType<DenseElementsAttr>("value");
+  if (!attr)
+    return true;
+  if (!attr.isSplat())
+    return false;
+  if (isa<FloatType>(attr.getElementType()))
+    return attr.getSplatValue<APFloat>().isZero();
+  return attr.getElementType().isInteger() &&
+         attr.getSplatValue<APInt>().isZero();
+}
+
+static Type elementTypeOf(Value value) {
+  auto type = dyn_cast<ShapedType>(value.getType());
+  return type ? type.getElementType() : Type();
+}
+
+Value skipAnyCasts(Value value) {
   while (onnx::NodeOp node = nodeOf(value, "Cast") ? nodeOf(value, "Cast")
                                                    : nodeOf(value, "Identity"))
     value = node.getInputs()[0];
   return value;
+}
+
+Value skipCasts(Value value) {
+  while (true) {
+    if (onnx::NodeOp identity = nodeOf(value, "Identity")) {
+      value = identity.getInputs()[0];
+      continue;
+    }
+    // A Cast to another type (to fp16, to int) changes values: not a no-op.
+    onnx::NodeOp cast = nodeOf(value, "Cast");
+    if (!cast || elementTypeOf(cast.getInputs()[0]) != elementTypeOf(value))
+      return value;
+    value = cast.getInputs()[0];
+  }
 }
 
 static bool sameAxis(int64_t got, int64_t want, int64_t rank) {

@@ -51,8 +51,14 @@ std::optional<double> constantFloat(mlir::Value value);
 /// with a static shape. Returns its type, or null.
 mlir::RankedTensorType weightType(mlir::Value value);
 
-/// The value before any Cast and Identity nodes.
+/// Whether `value` is all zeros: a zero constant or ConstantOfShape of 0.
+bool isZeros(mlir::Value value);
+
+/// The value before any Identity nodes and Casts to the same element type.
 mlir::Value skipCasts(mlir::Value value);
+/// The value before any Cast and Identity nodes: for masks, indices and
+/// shapes, whose values every numeric type holds exactly.
+mlir::Value skipAnyCasts(mlir::Value value);
 
 /// Whether `axes` (a constant) is exactly the one axis `axis` of a tensor of
 /// rank `rank` (negative axes count from the end).

@@ -28,31 +28,14 @@ using namespace moec::raise;
 
 namespace {
 
-/// The form the TopK indices feed, judged by their consumers.
-enum class Form { Gather, Loop, Dense, None };
-
-Form classify(const RouterMatch &router) {
+/// Whether the TopK indices Gather rows of stacked expert weights.
+bool feedsStackedGather(const RouterMatch &router) {
   for (onnx::NodeOp gather : usersOf(router.ids, "Gather")) {
     RankedTensorType type = weightType(gather.getInputs()[0]);
     if (type && type.getRank() >= 2)
-      return Form::Gather;
+      return true;
   }
-  auto reachesNonZero = [](Value v, int depth, auto &self) -> bool {
-    for (Operation *user : v.getUsers()) {
-      if (isNode(user, "NonZero"))
-        return true;
-      if (depth > 0 && user->getNumResults() == 1 &&
-          self(user->getResult(0), depth - 1, self))
-        return true;
-    }
-    return false;
-  };
-  if (reachesNonZero(router.ids, 3, reachesNonZero))
-    return Form::Loop;
-  if (!usersOf(router.ids, "Equal").empty() ||
-      !usersOf(router.ids, "ScatterElements").empty())
-    return Form::Dense;
-  return Form::None;
+  return false;
 }
 
 /// Erases onnx nodes, constants and casts left without users.
@@ -83,8 +66,9 @@ struct MoeRaiseOnnxPatternsPass
       SmallVector<std::string> lines;
       raiseIn(b, func, lines);
       eraseDeadNodes(func);
-      if (report)
-        for (const std::string &line : lines)
+      for (const std::string &line : lines)
+        if (report || (reportUnraised &&
+                       StringRef(line).contains(": not raised: ")))
           llvm::errs() << "moe-raise: " << line << "\n";
     }
   }
@@ -133,22 +117,9 @@ struct MoeRaiseOnnxPatternsPass
         lines.push_back(what + "not raised: " + reasons[node]);
         continue;
       }
-      FailureOr<ExpertsMatch> experts = failure();
-      switch (classify(*router)) {
-      case Form::Gather:
-        experts = matchGatherForm(*router, reason);
-        break;
-      case Form::Loop:
-        experts = matchLoopForm(*router, reason);
-        break;
-      case Form::Dense:
-        experts = matchDenseForm(*router, reason);
-        break;
-      case Form::None:
-        reason = "the TopK indices feed no expert computation (no Gather of "
-                 "stacked expert weights, per-expert loop or routing mask)";
-        break;
-      }
+      FailureOr<ExpertsMatch> experts =
+          feedsStackedGather(*router) ? matchGatherForm(*router, reason)
+                                      : matchSummedForm(*router, reason);
       FailureOr<std::string> raised =
           succeeded(experts) ? buildRaisedMoe(b, *router, *experts, reason)
                              : FailureOr<std::string>(failure());

@@ -34,7 +34,9 @@ struct RouterMatch {
   int64_t numExperts = 0;
   int64_t k = 0;
   moe::RouterScoring scoring = moe::RouterScoring::Softmax;
-  mlir::Value selectionBias; // [E] or null
+  mlir::Value selectionBias; // [E] (or [1, E]) or null
+  /// The selection score of experts in dropped groups, when not -inf.
+  std::optional<double> groupFill;
   bool normalize = false;
   std::optional<double> scale;
   moe::GroupLimitAttr groups;
@@ -72,13 +74,16 @@ struct ExpertFfn {
 
 /// Matches the expert FFN producing `output`. `stackedIds` is null for an
 /// FFN on one expert's weights, or the TopK indices that Gather rows of
-/// stacked [E, ...] weights.
-mlir::FailureOr<ExpertFfn>
-matchExpertFfn(mlir::Value output, mlir::Value stackedIds, Reason &reason);
+/// stacked [E, ...] weights. `batched`: every expert at once, a batched
+/// MatMul by stacked [E, K, N] weights.
+mlir::FailureOr<ExpertFfn> matchExpertFfn(mlir::Value output,
+                                          mlir::Value stackedIds,
+                                          Reason &reason,
+                                          bool batched = false);
 
 /// The MoE block a form matcher found.
 struct ExpertsMatch {
-  llvm::StringRef form;                 // "gather", "loop" or "dense"
+  llvm::StringRef form; // "gather", "loop", "dense" or "batched"
   mlir::Value output;                   // the value moe.experts replaces
   mlir::Value input;                    // [T, H]
   bool stacked = false;                 // one FFN over stacked weights
@@ -87,10 +92,10 @@ struct ExpertsMatch {
 
 mlir::FailureOr<ExpertsMatch> matchGatherForm(const RouterMatch &router,
                                               Reason &reason);
-mlir::FailureOr<ExpertsMatch> matchLoopForm(const RouterMatch &router,
-                                            Reason &reason);
-mlir::FailureOr<ExpertsMatch> matchDenseForm(const RouterMatch &router,
-                                             Reason &reason);
+/// The loop, dense and batched forms: a value that sums, over every
+/// expert, its FFN's output weighted by its routing weights (Summed.cpp).
+mlir::FailureOr<ExpertsMatch> matchSummedForm(const RouterMatch &router,
+                                              Reason &reason);
 
 /// Builds moe.router + moe.experts for a matched block and replaces its
 /// output. Returns a one-line description of what was built, or fails

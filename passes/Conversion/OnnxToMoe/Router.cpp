@@ -3,19 +3,27 @@
 // Recognises, around one TopK:
 //
 //   logits = MatMul(x, Wr[H, E]) (+ bias)            the router projection
+//            | Gemm(x, Wr, bias) (transB either way)
 //   scores = Softmax(logits) | Sigmoid(logits) | logits
 //   select = scores (+ e_score_correction_bias)      DeepSeek-V3
 //            masked to the topk_group best groups    DeepSeek group limit
+//            (Where(m, c, fill) or Where(Not(m), fill, c); the fill value
+//            is kept: 0.0 and -inf select differently)
 //   values, ids = TopK(select, k)
 //   weights = values | GatherElements(scores, ids)   (unbiased scores)
 //             | Softmax(values)                      GPT-OSS
 //             (/ ReduceSum(weights) (+ eps))         norm_topk_prob
 //             (* scale)                              routed_scaling_factor
 //
+// No-op Casts and Identities, and Reshapes of a [T, E] value to [-1, E],
+// are looked through everywhere.
+//
 //===----------------------------------------------------------------------===//
 
 #include "GraphMatch.h"
 #include "Raising.h"
+
+#include <cmath>
 
 using namespace mlir;
 
@@ -26,23 +34,59 @@ static bool isLastAxisSoftmax(onnx::NodeOp node, int64_t rank) {
   return node && isAxisAttr(node, -1, rank, /*fallback=*/-1);
 }
 
-/// Matches the router projection; sets hidden, logits and numExperts.
-static LogicalResult matchProjection(Value logits, RouterMatch &m) {
-  Value value = skipCasts(logits);
-  if (onnx::NodeOp reshape = nodeOf(value, "Reshape")) {
-    std::optional<SmallVector<int64_t>> shape = constantInts(input(reshape, 1));
-    if (!shape || shape->size() != 2)
-      return failure();
-    value = skipCasts(reshape.getInputs()[0]);
+namespace {
+/// Looks through no-op Casts and Identities and through Reshapes to a
+/// constant [rows, cols] shape, remembering each `cols` so that the router
+/// can check they all keep the expert axis.
+struct Peeler {
+  SmallVector<int64_t> columns;
+
+  Value operator()(Value value) {
+    while (true) {
+      value = skipCasts(value);
+      onnx::NodeOp reshape = nodeOf(value, "Reshape");
+      std::optional<SmallVector<int64_t>> shape =
+          reshape ? constantInts(input(reshape, 1)) : std::nullopt;
+      if (!shape || shape->size() != 2 || intAttr(reshape, "allowzero", 0))
+        return value;
+      columns.push_back((*shape)[1]);
+      value = reshape.getInputs()[0];
+    }
   }
+};
+} // namespace
+
+/// Whether `value` is a bias over the experts: [E] or [1, E].
+static bool isExpertVector(Value value) {
+  RankedTensorType type = weightType(value);
+  return type && (type.getRank() == 1 ||
+                  (type.getRank() == 2 && type.getDimSize(0) == 1));
+}
+
+/// Matches the router projection; sets hidden, logits and numExperts.
+static LogicalResult matchProjection(Value logits, Peeler &peel,
+                                     RouterMatch &m) {
+  Value value = peel(logits);
   if (onnx::NodeOp add = nodeOf(value, "Add")) {
     for (Value operand : add.getInputs()) {
-      RankedTensorType type = weightType(operand);
-      if (type && type.getRank() == 1) {
-        value = otherOperand(add, operand);
+      if (isExpertVector(operand)) {
+        value = peel(otherOperand(add, operand));
         break;
       }
     }
+  }
+  if (onnx::NodeOp gemm = nodeOf(value, "Gemm")) {
+    // Y = x W (+ C), with W [H, E] or, transB, [E, H].
+    RankedTensorType wType = weightType(input(gemm, 1));
+    Value bias = input(gemm, 2);
+    if (!wType || wType.getRank() != 2 || intAttr(gemm, "transA", 0) != 0 ||
+        floatAttr(gemm, "alpha", 1.0) != 1.0 ||
+        (bias && (floatAttr(gemm, "beta", 1.0) != 1.0 || !isExpertVector(bias))))
+      return failure();
+    m.hidden = gemm.getInputs()[0];
+    m.logits = logits;
+    m.numExperts = wType.getDimSize(intAttr(gemm, "transB", 0) ? 0 : 1);
+    return success();
   }
   onnx::NodeOp matmul = nodeOf(value, "MatMul");
   RankedTensorType wType = matmul ? weightType(input(matmul, 1)) : nullptr;
@@ -54,6 +98,27 @@ static LogicalResult matchProjection(Value logits, RouterMatch &m) {
   return success();
 }
 
+/// Whether `value` is all ones: a constant, or one broadcast by Expand or
+/// ConstantOfShape.
+static bool isOnes(Value value) {
+  value = skipAnyCasts(value);
+  if (onnx::NodeOp expand = nodeOf(value, "Expand"))
+    value = skipAnyCasts(expand.getInputs()[0]);
+  if (std::optional<double> v = constantFloat(value))
+    return *v == 1.0;
+  if (std::optional<SmallVector<int64_t>> v = constantInts(value))
+    return llvm::all_of(*v, [](int64_t x) { return x == 1; });
+  onnx::NodeOp fill = nodeOf(value, "ConstantOfShape");
+  auto attr = fill ? fill->getAttrOfType<DenseElementsAttr>("value")
+                   : DenseElementsAttr();
+  if (!attr || !attr.isSplat())
+    return false;
+  if (isa<FloatType>(attr.getElementType()))
+    return attr.getSplatValue<APFloat>().convertToDouble() == 1.0;
+  return attr.getElementType().isInteger() &&
+         attr.getSplatValue<APInt>().getSExtValue() == 1;
+}
+
 /// Matches DeepSeek's group mask: ScatterElements of the indices of the
 /// topk_group best group scores, expanded to [T, E].
 static FailureOr<moe::GroupLimitAttr>
@@ -62,7 +127,7 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
   reason = "the TopK input is masked by something other than a group-limit "
            "mask (ScatterElements of the top groups' indices, expanded to "
            "every expert of a group)";
-  Value value = skipCasts(cond);
+  Value value = skipAnyCasts(cond);
   onnx::NodeOp reshape = nodeOf(value, "Reshape");
   onnx::NodeOp expand = reshape ? nodeOf(reshape.getInputs()[0], "Expand")
                                 : onnx::NodeOp();
@@ -72,7 +137,8 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
       unsqueeze ? nodeOf(unsqueeze.getInputs()[0], "ScatterElements")
                 : onnx::NodeOp();
   if (!scatter || !isSingleAxis(input(unsqueeze, 1), 2, 3) ||
-      !isAxisAttr(scatter, 1, 2, 0))
+      !isAxisAttr(scatter, 1, 2, 0) || !isZeros(scatter.getInputs()[0]) ||
+      !isOnes(scatter.getInputs()[2]))
     return failure();
   onnx::NodeOp groupTopK = nodeOf(scatter.getInputs()[1], "TopK");
   if (!groupTopK || groupTopK.getResult(1) != scatter.getInputs()[1])
@@ -86,12 +152,19 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
   if (onnx::NodeOp sum = nodeOf(groupScores, "ReduceSum")) {
     onnx::NodeOp top2 = nodeOf(sum.getInputs()[0], "TopK");
     if (!top2 || top2.getResult(0) != sum.getInputs()[0] ||
-        constantInt(input(top2, 1)) != 2)
+        constantInt(input(top2, 1)) != 2 ||
+        !isSingleAxis(input(sum, 1), -1, 3) || intAttr(sum, "keepdims", 1) ||
+        !isAxisAttr(top2, -1, 3, -1))
       return failure();
     score = moe::GroupScore::SumTop2;
     grouped = top2.getInputs()[0];
     inner.push_back(top2);
   } else if (onnx::NodeOp max = nodeOf(groupScores, "ReduceMax")) {
+    std::optional<SmallVector<int64_t>> axes =
+        input(max, 1) ? constantInts(input(max, 1)) : intsAttr(max, "axes");
+    if (!axes || axes->size() != 1 || (axes->front() != -1 && axes->front() != 2) ||
+        intAttr(max, "keepdims", 1))
+      return failure();
     score = moe::GroupScore::Max;
     grouped = max.getInputs()[0];
   } else {
@@ -102,7 +175,7 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
   onnx::NodeOp split = nodeOf(grouped, "Reshape");
   std::optional<SmallVector<int64_t>> shape =
       split ? constantInts(input(split, 1)) : std::nullopt;
-  if (!split || split.getInputs()[0] != select || !shape ||
+  if (!split || skipCasts(split.getInputs()[0]) != select || !shape ||
       shape->size() != 3 || (*shape)[1] <= 0 ||
       (*shape)[1] * (*shape)[2] != m.numExperts || !topkGroup) {
     reason = "the group scores are not computed from the selection scores "
@@ -110,11 +183,28 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
     return failure();
   }
   m.innerTopKs.append(inner);
-  return moe::GroupLimitAttr::get(ctx, (*shape)[1], *topkGroup, score);
+  FloatAttr fill;
+  if (m.groupFill)
+    fill = FloatAttr::get(Float64Type::get(ctx), *m.groupFill);
+  return moe::GroupLimitAttr::get(ctx, (*shape)[1], *topkGroup, score, fill);
+}
+
+/// `value` through its only user while that is an Identity or a Cast to
+/// the same type.
+static Value throughCasts(Value value) {
+  while (value.hasOneUse() && (isNode(*value.user_begin(), "Cast") ||
+                               isNode(*value.user_begin(), "Identity"))) {
+    Value next = value.user_begin()->getResult(0);
+    if (skipCasts(next) != skipCasts(value))
+      break;
+    value = next;
+  }
+  return value;
 }
 
 /// Follows the routing weights through renormalisation and scaling.
 static void matchWeightPostprocessing(RouterMatch &m) {
+  m.weights = throughCasts(m.weights);
   for (onnx::NodeOp div : usersOf(m.weights, "Div")) {
     if (div.getInputs()[0] != m.weights)
       continue;
@@ -127,7 +217,7 @@ static void matchWeightPostprocessing(RouterMatch &m) {
     if (sum && sum.getInputs()[0] == m.weights &&
         isSingleAxis(input(sum, 1), -1, 2) && intAttr(sum, "keepdims", 1)) {
       m.normalize = true;
-      m.weights = div.getResult(0);
+      m.weights = throughCasts(div.getResult(0));
       break;
     }
   }
@@ -136,7 +226,7 @@ static void matchWeightPostprocessing(RouterMatch &m) {
         constantFloat(otherOperand(mul, m.weights));
     if (factor) {
       m.scale = *factor;
-      m.weights = mul.getResult(0);
+      m.weights = throughCasts(mul.getResult(0));
       break;
     }
   }
@@ -162,22 +252,48 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
   m.k = *k;
 
   // Peel the selection input back to the logits.
-  Value select = topK.getInputs()[0];
+  Peeler peel;
+  Value select = peel(topK.getInputs()[0]);
   Value mask;
   if (onnx::NodeOp where = nodeOf(select, "Where")) {
-    if (constantFloat(where.getInputs()[2]) != 0.0) {
-      reason = "the TopK input is a Where whose masked value is not 0";
+    // Where(m, c, fill) or, written the other way round, Where(m', fill, c)
+    // with m' = Not(m); Nots and Casts on the condition flip or keep it.
+    Value cond = where.getInputs()[0];
+    bool keepsWhereTrue = true;
+    while (true) {
+      cond = skipAnyCasts(cond);
+      onnx::NodeOp negation = nodeOf(cond, "Not");
+      if (!negation)
+        break;
+      cond = negation.getInputs()[0];
+      keepsWhereTrue = !keepsWhereTrue;
+    }
+    std::optional<double> ifTrue = constantFloat(where.getInputs()[1]);
+    std::optional<double> ifFalse = constantFloat(where.getInputs()[2]);
+    if (ifTrue.has_value() == ifFalse.has_value()) {
+      reason = "the TopK input is a Where that does not mask the selection "
+               "scores with one constant";
       return failure();
     }
-    mask = where.getInputs()[0];
-    select = where.getInputs()[1];
+    if (ifTrue)
+      keepsWhereTrue = !keepsWhereTrue;
+    double fill = ifTrue ? *ifTrue : *ifFalse;
+    if (!keepsWhereTrue || std::isnan(fill) || fill == INFINITY) {
+      reason = "the TopK input's mask keeps the dropped groups, or fills "
+               "them with NaN or +inf";
+      return failure();
+    }
+    // -inf makes the dropped experts ineligible, the group limit's default.
+    if (fill != -INFINITY)
+      m.groupFill = fill;
+    mask = cond;
+    select = peel(where.getInputs()[ifTrue ? 2 : 1]);
   }
   Value scores = select;
   if (onnx::NodeOp add = nodeOf(select, "Add")) {
     for (Value operand : add.getInputs()) {
-      Value other = otherOperand(add, operand);
-      RankedTensorType type = weightType(operand);
-      if (type && type.getRank() == 1 &&
+      Value other = peel(otherOperand(add, operand));
+      if (isExpertVector(operand) &&
           (nodeOf(other, "Sigmoid") || nodeOf(other, "Softmax"))) {
         m.selectionBias = operand;
         scores = other;
@@ -198,12 +314,18 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
     scoring = moe::RouterScoring::Sigmoid;
     logits = sigmoid.getInputs()[0];
   }
-  if (failed(matchProjection(logits, m))) {
-    reason = "the TopK input is not a router projection (MatMul by a "
-             "constant [hidden, experts] weight, optionally through "
+  if (failed(matchProjection(logits, peel, m))) {
+    reason = "the TopK input is not a router projection (MatMul or Gemm by "
+             "a constant [hidden, experts] weight, optionally through "
              "Softmax or Sigmoid)";
     return failure();
   }
+  for (int64_t cols : peel.columns)
+    if (cols != m.numExperts) {
+      reason = "a Reshape between the router projection and the TopK "
+               "does not keep the expert axis";
+      return failure();
+    }
   int64_t rank = 2;
   if (auto type = dyn_cast<RankedTensorType>(logits.getType()))
     rank = type.getRank();
@@ -228,7 +350,7 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
   // Routing weights: the TopK values, or the unbiased scores they select.
   if (m.selectionBias || m.groups) {
     for (onnx::NodeOp gather : usersOf(m.ids, "GatherElements"))
-      if (gather.getInputs()[0] == scores && isAxisAttr(gather, 1, 2, 0))
+      if (peel(gather.getInputs()[0]) == scores && isAxisAttr(gather, 1, 2, 0))
         m.weights = gather.getResult(0);
     if (!m.weights) {
       reason = "the routing weights are not gathered from the unbiased "
@@ -241,7 +363,8 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
   if (scoring) {
     m.scoring = *scoring;
   } else {
-    SmallVector<onnx::NodeOp> softmaxes = usersOf(m.weights, "Softmax");
+    SmallVector<onnx::NodeOp> softmaxes =
+        usersOf(throughCasts(m.weights), "Softmax");
     if (softmaxes.size() != 1 || !isLastAxisSoftmax(softmaxes.front(), 2)) {
       reason = "TopK over raw router logits, but the selected values are "
                "not softmax-normalised";
