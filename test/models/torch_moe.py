@@ -16,9 +16,12 @@ range(E) (F.one_hot(...).permute(2, 1, 0), torch.where, index_add_) of
 Mixtral, Qwen2-MoE (with its sigmoid-gated shared expert), Qwen3-MoE (stacked
 gate_up_proj split with chunk(2)) and OLMoE; DeepSeek-V3's noaux_tc
 get_topk_indices (group top-2 sums, scatter_ group mask, masked_fill with
-0.0) and its moe() loop; GPT-OSS's router (top-k on logits, softmax, scatter_
-into [T, E]) with its experts' CPU loop (torch_ STYLE) and its batched
-repeat/bmm path (torch_batched STYLE).
+0.0) and its moe() loop; DeepSeek-V3's own inference code (torch_official
+STYLE: the group mask marks the dropped groups and fills the [T, G, E/G]
+view with -inf, then `y[idx] += expert(x[idx]) * weights[idx, top, None]`);
+GPT-OSS's router (top-k on logits, softmax, scatter_ into [T, E]) with its
+experts' CPU loop (torch_ STYLE) and its batched repeat/bmm path
+(torch_batched STYLE).
 """
 
 import json
@@ -37,7 +40,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 CASES = ("torch-mixtral", "torch-qwen2_moe", "torch-qwen3_moe", "torch-olmoe",
-         "torch-deepseek_v3", "torch-gpt_oss", "torch_batched-gpt_oss")
+         "torch-deepseek_v3", "torch_official-deepseek_v3", "torch-gpt_oss",
+         "torch_batched-gpt_oss")
 OPSET = 17
 TRACE_TOKENS = 64  # the example input; every expert sees tokens at this size
 
@@ -199,6 +203,49 @@ class DeepseekV3Moe(nn.Module):
         return hidden_states + self.shared_experts(residuals)
 
 
+class DeepseekV3Official(nn.Module):
+    """Gate and MoE of deepseek-ai/DeepSeek-V3 inference/model.py (one rank,
+    no expert-parallel all-reduce)."""
+
+    def __init__(self, cfg, W):
+        super().__init__()
+        self.n_routed_experts, self.topk = cfg["E"], cfg["k"]
+        self.n_groups, self.topk_groups = cfg["n_group"], cfg["topk_group"]
+        self.route_scale = cfg["scale"]
+        self.weight = param(W.router)
+        self.bias = param(W.sel_bias)
+        self.experts = nn.ModuleList(
+            Mlp(W.gate[e], W.up[e], W.down[e]) for e in range(self.n_routed_experts))
+        self.shared_experts = Mlp(W.sh_gate, W.sh_up, W.sh_down)
+
+    def gate(self, x):
+        scores = F.linear(x, self.weight).sigmoid()
+        original_scores = scores
+        scores = scores + self.bias
+        scores = scores.view(x.size(0), self.n_groups, -1)
+        group_scores = scores.topk(2, dim=-1)[0].sum(dim=-1)
+        indices = group_scores.topk(self.topk_groups, dim=-1)[1]
+        # scatter_(1, indices, False) upstream; torch 1.13 cannot trace a
+        # bool scalar there, and 0 writes the same False.
+        mask = scores.new_ones(x.size(0), self.n_groups, dtype=bool).scatter_(1, indices, 0)
+        scores = scores.masked_fill_(mask.unsqueeze(-1), float("-inf")).flatten(1)
+        indices = torch.topk(scores, self.topk, dim=-1)[1]
+        weights = original_scores.gather(1, indices)
+        weights /= weights.sum(dim=-1, keepdim=True)
+        weights *= self.route_scale
+        return weights.type_as(x), indices
+
+    def forward(self, x):
+        weights, indices = self.gate(x)
+        y = torch.zeros_like(x)
+        # The original skips experts without tokens (counts from bincount),
+        # which a trace would bake in; every expert runs here.
+        for i in range(self.n_routed_experts):
+            idx, top = torch.where(indices == i)
+            y[idx] += self.experts[i](x[idx]) * weights[idx, top, None]
+        return y + self.shared_experts(x)
+
+
 class GptOssMoe(nn.Module):
     """GptOssMLP: GptOssTopKRouter and GptOssExperts, whose bf16 weights are
     stored as used, x @ W: gate_up_proj [E, H, 2I] (gate and up interleaved
@@ -259,6 +306,8 @@ class GptOssMoe(nn.Module):
 
 def module_for(case, cfg, W):
     style, variant = case.split("-", 1)
+    if variant == "deepseek_v3" and style == "torch_official":
+        return DeepseekV3Official(cfg, W)
     if variant == "deepseek_v3":
         return DeepseekV3Moe(cfg, W)
     if variant == "gpt_oss":
@@ -272,6 +321,8 @@ def write_case(root, case):
     variant = case.split("-", 1)[1]
     rng = np.random.default_rng(sum(map(ord, case)))
     cfg = dict(VARIANTS[variant])
+    if case.startswith("torch_official"):
+        cfg["group_fill"] = -np.inf  # masked_fill(mask, -inf): ineligible
     W = moe_models.Weights(cfg, rng)
     module = module_for(case, cfg, W).eval()
     d = os.path.join(root, case)

@@ -369,8 +369,10 @@ int main(int argc, char **argv) {
     if (!flag.empty()) {
       llvm::errs() << "moec: error: " << flag
                    << " acts on MoE blocks, but no MoE block of " << inputPath
-                   << " was raised to moe.experts (the reasons are above; "
-                      "without -q)\n";
+                   << " was raised to moe.experts ("
+                   << (quiet ? "run without -q for the reason of each TopK"
+                             : "the reason of each TopK is above")
+                   << ")\n";
       return 1;
     }
   }

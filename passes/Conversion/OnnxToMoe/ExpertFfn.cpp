@@ -65,6 +65,25 @@ static FailureOr<Projection> matchProjection(Value h, Value ids, bool batched,
       }
     }
   }
+  if (onnx::NodeOp gemm = nodeOf(h, "Gemm")) {
+    // nn.Linear on 2-D rows: x W^T + b, one expert's W [N, K] (transB) or
+    // [K, N], and a bias [N] (a second bias Add is not folded in).
+    RankedTensorType wType = weightType(input(gemm, 1));
+    Value bias = input(gemm, 2);
+    RankedTensorType bType = bias ? weightType(bias) : RankedTensorType();
+    if (ids || batched || !wType || wType.getRank() != 2 ||
+        intAttr(gemm, "transA", 0) != 0 ||
+        floatAttr(gemm, "alpha", 1.0) != 1.0 ||
+        (bias && (p.bias || !bType || bType.getRank() != 1 ||
+                  floatAttr(gemm, "beta", 1.0) != 1.0)))
+      return failure();
+    p.weight = input(gemm, 1);
+    p.inputMajor = intAttr(gemm, "transB", 0) == 0;
+    if (bias)
+      p.bias = bias;
+    in = gemm.getInputs()[0];
+    return p;
+  }
   if (onnx::NodeOp nbits = contribNodeOf(h, "MatMulNBits")) {
     // Block-quantized [N, K] weights of one expert; the bias may also be
     // the node's sixth input (g_idx, the fifth, is not supported).

@@ -226,7 +226,8 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
     // numeric type and as booleans.
     Meaning m = in(0);
     if (m.is(Kind::Mask) || m.is(Kind::OneHot) || m.is(Kind::Ids) ||
-        m.is(Kind::Index) || m.is(Kind::NonZero))
+        m.is(Kind::Index) || m.is(Kind::NonZero) || m.is(Kind::TokenMask) ||
+        m.is(Kind::MaskCount))
       return m;
     return none;
   }
@@ -303,6 +304,8 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
         m.which = data.pairOrder[index];
         return m;
       }
+      if (label == '1' && index == 0)
+        return m; // the only row of a unit axis
       return none;
     }
     // Rows of the tokens, a column or the flat weights at one expert's pairs.
@@ -343,6 +346,9 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
   }
   if (op == "NonZero") {
     const Meaning &mask = in(0);
+    // A token mask [T] gives the tokens of expert e directly, as [1, N].
+    if (mask.is(Kind::TokenMask) && mask.dims == "T")
+      return Meaning{Kind::Index, mask.expert, "1N", 'T', "T"};
     if (!mask.is(Kind::Mask) || rankOf(mask) != 2)
       return none;
     return Meaning{Kind::NonZero, mask.expert, "RN", 0, mask.dims};
@@ -517,6 +523,25 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
     }
     return none;
   }
+  if (op == "Greater" && node.getInputs().size() == 2) {
+    // A count of the slots choosing expert e, tested for > 0.
+    Meaning m = in(0);
+    Value zero = input(node, 1);
+    if (m.is(Kind::MaskCount) && m.dims == "T" &&
+        (constantFloat(zero) == 0.0 || constantInt(zero) == 0)) {
+      m.kind = Kind::TokenMask;
+      return m;
+    }
+    return none;
+  }
+  if (op == "Where" && isNode(node, op)) {
+    // Where(ids == e, weights, 0): the weights masked to expert e.
+    Meaning mask = in(0), kept = in(1), other = in(2);
+    if (mask.is(Kind::Mask) && kept.is(Kind::Weights) &&
+        other.is(Kind::Zeros) && mask.dims == kept.dims)
+      return Meaning{Kind::MaskedWeights, mask.expert, mask.dims};
+    return none;
+  }
   if (op == "Add" && isNode(node, op)) {
     for (unsigned i = 0; i < 2; ++i) {
       const Meaning &slot = in(i);
@@ -527,6 +552,23 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
         return Meaning{Kind::FlatIndex, slot.expert, "N", 0, slot.pairOrder};
     }
     return none;
+  }
+  if ((op == "ReduceMax" || op == "ReduceSum") && in(0).is(Kind::Mask)) {
+    // Whether each token chose expert e: the mask reduced over the slots
+    // (any; a sum of 0/1 that is only tested for non-zero).
+    Meaning m = in(0);
+    std::optional<SmallVector<int64_t>> axes =
+        input(node, 1) ? constantInts(input(node, 1)) : intsAttr(node, "axes");
+    int64_t axis = axes && axes->size() == 1
+                       ? normalizeAxis(axes->front(), rankOf(m))
+                       : -1;
+    if (axis < 0 || m.dims[axis] != 'K')
+      return none;
+    bool keep = intAttr(node, "keepdims", 1) != 0;
+    Meaning out = withAxis(m, axis, keep ? "1" : "");
+    // A weighted use of a summed mask is a near miss, not a token mask.
+    out.kind = op == "ReduceMax" ? Kind::TokenMask : Kind::MaskCount;
+    return out;
   }
   if (op == "ReduceSum") {
     // Summing the masked weights over the slots gives a routing column (or
@@ -547,10 +589,6 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
     }
     if (m.is(Kind::MaskedOneHot)) {
       out.kind = Kind::Routing;
-      return out;
-    }
-    if (m.is(Kind::Mask)) {
-      out.kind = Kind::MaskCount;
       return out;
     }
     return none;

@@ -38,6 +38,7 @@ struct Meaning {
     Mask,        // ids == expert, TK or KT
     MaskedWeights, // Mask times the weights, TK
     MaskCount,   // a Mask summed over the slots, not weighted: a near miss
+    TokenMask,   // whether each token chose the expert, T
     NonZero,     // NonZero of a Mask: RN, or NR transposed
     Index,       // the token (which = 'T') or slot ('K') of each pair, N
     TokTimesK,   // token index * k

@@ -41,9 +41,19 @@ namespace {
 struct Peeler {
   SmallVector<int64_t> columns;
 
+  /// A Flatten to [T, everything else]: keeps the expert axis.
+  static constexpr int64_t kFlattened = INT64_MIN;
+
   Value operator()(Value value) {
     while (true) {
       value = skipCasts(value);
+      if (onnx::NodeOp flatten = nodeOf(value, "Flatten")) {
+        if (intAttr(flatten, "axis", 1) != 1)
+          return value;
+        columns.push_back(kFlattened);
+        value = flatten.getInputs()[0];
+        continue;
+      }
       onnx::NodeOp reshape = nodeOf(value, "Reshape");
       std::optional<SmallVector<int64_t>> shape =
           reshape ? constantInts(input(reshape, 1)) : std::nullopt;
@@ -98,48 +108,98 @@ static LogicalResult matchProjection(Value logits, Peeler &peel,
   return success();
 }
 
-/// Whether `value` is all ones: a constant, or one broadcast by Expand or
-/// ConstantOfShape.
-static bool isOnes(Value value) {
-  value = skipAnyCasts(value);
-  if (onnx::NodeOp expand = nodeOf(value, "Expand"))
-    value = skipAnyCasts(expand.getInputs()[0]);
-  if (std::optional<double> v = constantFloat(value))
-    return *v == 1.0;
-  if (std::optional<SmallVector<int64_t>> v = constantInts(value))
-    return llvm::all_of(*v, [](int64_t x) { return x == 1; });
-  onnx::NodeOp fill = nodeOf(value, "ConstantOfShape");
-  auto attr = fill ? fill->getAttrOfType<DenseElementsAttr>("value")
-                   : DenseElementsAttr();
+/// Whether every element of `attr` is `one` (1 or true) or zero.
+static bool isSplatOf(DenseElementsAttr attr, bool one) {
   if (!attr || !attr.isSplat())
     return false;
   if (isa<FloatType>(attr.getElementType()))
-    return attr.getSplatValue<APFloat>().convertToDouble() == 1.0;
-  return attr.getElementType().isInteger() &&
-         attr.getSplatValue<APInt>().getSExtValue() == 1;
+    return attr.getSplatValue<APFloat>().convertToDouble() == (one ? 1 : 0);
+  if (!attr.getElementType().isInteger())
+    return false;
+  APInt v = attr.getSplatValue<APInt>();
+  return one ? v.isOne() : v.isZero();
+}
+
+/// Whether `value` is all ones (or all zeros): a constant, or one broadcast
+/// by Expand or ConstantOfShape. Booleans count as 0 and 1.
+static bool isFilledWith(Value value, bool one) {
+  value = skipAnyCasts(value);
+  if (onnx::NodeOp expand = nodeOf(value, "Expand"))
+    value = skipAnyCasts(expand.getInputs()[0]);
+  if (DenseElementsAttr attr = constantOf(value))
+    return isSplatOf(attr, one);
+  onnx::NodeOp fill = nodeOf(value, "ConstantOfShape");
+  if (!fill)
+    return false;
+  auto attr = fill->getAttrOfType<DenseElementsAttr>("value");
+  return attr ? isSplatOf(attr, one) : !one;
+}
+
+/// The group count G of a [tokens, G, E / G] shape, constant or a Concat
+/// whose token extent is computed at run time.
+static std::optional<int64_t> groupCount(Value shape, int64_t numExperts) {
+  SmallVector<std::optional<int64_t>> dims;
+  if (std::optional<SmallVector<int64_t>> ints = constantInts(shape)) {
+    dims.assign(ints->begin(), ints->end());
+  } else if (onnx::NodeOp concat = nodeOf(shape, "Concat")) {
+    for (Value part : concat.getInputs()) {
+      std::optional<SmallVector<int64_t>> ints = constantInts(part);
+      if (ints && ints->size() != 1)
+        return std::nullopt;
+      dims.push_back(ints ? std::optional<int64_t>(ints->front())
+                          : std::nullopt);
+    }
+  }
+  if (dims.size() != 3 || !dims[1] || !dims[2] || *dims[1] <= 0 ||
+      numExperts % *dims[1] != 0 ||
+      (*dims[2] != -1 && *dims[1] * *dims[2] != numExperts))
+    return std::nullopt;
+  return *dims[1];
 }
 
 /// Matches DeepSeek's group mask: ScatterElements of the indices of the
-/// topk_group best group scores, expanded to [T, E].
+/// topk_group best group scores into [T, G], either ones into zeros (the
+/// kept groups, HF) or zeros into ones (the dropped groups, DeepSeek's own
+/// inference code), unsqueezed to [T, G, 1] and, when the mask applies to
+/// the [T, E] scores rather than their [T, G, E / G] view, expanded and
+/// reshaped to [T, E]. `keepsWhereTrue` says which the Where needs.
 static FailureOr<moe::GroupLimitAttr>
-matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
+matchGroupMask(Value cond, Value select, Value viewShape, bool keepsWhereTrue,
+               RouterMatch &m, Reason &reason) {
+  bool onGroupedView = static_cast<bool>(viewShape);
   MLIRContext *ctx = cond.getContext();
   reason = "the TopK input is masked by something other than a group-limit "
            "mask (ScatterElements of the top groups' indices, expanded to "
            "every expert of a group)";
   Value value = skipAnyCasts(cond);
-  onnx::NodeOp reshape = nodeOf(value, "Reshape");
-  onnx::NodeOp expand = reshape ? nodeOf(reshape.getInputs()[0], "Expand")
-                                : onnx::NodeOp();
-  onnx::NodeOp unsqueeze =
-      expand ? nodeOf(expand.getInputs()[0], "Unsqueeze") : onnx::NodeOp();
+  if (!onGroupedView) {
+    onnx::NodeOp reshape = nodeOf(value, "Reshape");
+    onnx::NodeOp expand = reshape ? nodeOf(reshape.getInputs()[0], "Expand")
+                                  : onnx::NodeOp();
+    if (!expand)
+      return failure();
+    value = skipAnyCasts(expand.getInputs()[0]);
+  } else if (onnx::NodeOp expand = nodeOf(value, "Expand")) {
+    value = skipAnyCasts(expand.getInputs()[0]);
+  }
+  onnx::NodeOp unsqueeze = nodeOf(value, "Unsqueeze");
   onnx::NodeOp scatter =
-      unsqueeze ? nodeOf(unsqueeze.getInputs()[0], "ScatterElements")
+      unsqueeze ? nodeOf(skipAnyCasts(unsqueeze.getInputs()[0]),
+                         "ScatterElements")
                 : onnx::NodeOp();
   if (!scatter || !isSingleAxis(input(unsqueeze, 1), 2, 3) ||
-      !isAxisAttr(scatter, 1, 2, 0) || !isZeros(scatter.getInputs()[0]) ||
-      !isOnes(scatter.getInputs()[2]))
+      !isAxisAttr(scatter, 1, 2, 0))
     return failure();
+  Value base = scatter.getInputs()[0], written = scatter.getInputs()[2];
+  bool marksKept = isFilledWith(base, false) && isFilledWith(written, true);
+  bool marksDropped = isFilledWith(base, true) && isFilledWith(written, false);
+  if (!marksKept && !marksDropped)
+    return failure();
+  if (marksKept != keepsWhereTrue) {
+    reason = "the group mask keeps the dropped groups' scores and masks the "
+             "kept ones";
+    return failure();
+  }
   onnx::NodeOp groupTopK = nodeOf(scatter.getInputs()[1], "TopK");
   if (!groupTopK || groupTopK.getResult(1) != scatter.getInputs()[1])
     return failure();
@@ -173,11 +233,11 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
     return failure();
   }
   onnx::NodeOp split = nodeOf(grouped, "Reshape");
-  std::optional<SmallVector<int64_t>> shape =
-      split ? constantInts(input(split, 1)) : std::nullopt;
-  if (!split || skipCasts(split.getInputs()[0]) != select || !shape ||
-      shape->size() != 3 || (*shape)[1] <= 0 ||
-      (*shape)[1] * (*shape)[2] != m.numExperts || !topkGroup) {
+  std::optional<int64_t> numGroups =
+      split ? groupCount(input(split, 1), m.numExperts) : std::nullopt;
+  if (!split || skipCasts(split.getInputs()[0]) != select || !numGroups ||
+      !topkGroup ||
+      (viewShape && groupCount(viewShape, m.numExperts) != numGroups)) {
     reason = "the group scores are not computed from the selection scores "
              "split into equal groups of experts";
     return failure();
@@ -186,7 +246,7 @@ matchGroupMask(Value cond, Value select, RouterMatch &m, Reason &reason) {
   FloatAttr fill;
   if (m.groupFill)
     fill = FloatAttr::get(Float64Type::get(ctx), *m.groupFill);
-  return moe::GroupLimitAttr::get(ctx, (*shape)[1], *topkGroup, score, fill);
+  return moe::GroupLimitAttr::get(ctx, *numGroups, *topkGroup, score, fill);
 }
 
 /// `value` through its only user while that is an Identity or a Cast to
@@ -255,6 +315,8 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
   Peeler peel;
   Value select = peel(topK.getInputs()[0]);
   Value mask;
+  bool maskKeepsWhereTrue = true;
+  onnx::NodeOp groupedView;
   if (onnx::NodeOp where = nodeOf(select, "Where")) {
     // Where(m, c, fill) or, written the other way round, Where(m', fill, c)
     // with m' = Not(m); Nots and Casts on the condition flip or keep it.
@@ -278,16 +340,28 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
     if (ifTrue)
       keepsWhereTrue = !keepsWhereTrue;
     double fill = ifTrue ? *ifTrue : *ifFalse;
-    if (!keepsWhereTrue || std::isnan(fill) || fill == INFINITY) {
-      reason = "the TopK input's mask keeps the dropped groups, or fills "
-               "them with NaN or +inf";
+    if (std::isnan(fill) || fill == INFINITY) {
+      reason = "the TopK input's mask fills the dropped groups with NaN or "
+               "+inf";
       return failure();
     }
     // -inf makes the dropped experts ineligible, the group limit's default.
     if (fill != -INFINITY)
       m.groupFill = fill;
     mask = cond;
+    maskKeepsWhereTrue = keepsWhereTrue;
     select = peel(where.getInputs()[ifTrue ? 2 : 1]);
+    // The mask may apply to the [T, G, E / G] view of the scores that the
+    // group scores are computed from (masked, then flattened back).
+    if (onnx::NodeOp view = nodeOf(select, "Reshape")) {
+      std::optional<SmallVector<int64_t>> ints = constantInts(input(view, 1));
+      onnx::NodeOp concat = nodeOf(input(view, 1), "Concat");
+      if ((ints && ints->size() == 3) ||
+          (concat && concat.getInputs().size() == 3)) {
+        groupedView = view;
+        select = peel(view.getInputs()[0]);
+      }
+    }
   }
   Value scores = select;
   if (onnx::NodeOp add = nodeOf(select, "Add")) {
@@ -321,7 +395,7 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
     return failure();
   }
   for (int64_t cols : peel.columns)
-    if (cols != m.numExperts) {
+    if (cols != m.numExperts && cols != Peeler::kFlattened) {
       reason = "a Reshape between the router projection and the TopK "
                "does not keep the expert axis";
       return failure();
@@ -340,8 +414,9 @@ FailureOr<RouterMatch> matchRouter(onnx::NodeOp topK, Reason &reason) {
     return failure();
   }
   if (mask) {
-    FailureOr<moe::GroupLimitAttr> groups =
-        matchGroupMask(mask, select, m, reason);
+    FailureOr<moe::GroupLimitAttr> groups = matchGroupMask(
+        mask, select, groupedView ? input(groupedView, 1) : Value(),
+        maskKeepsWhereTrue, m, reason);
     if (failed(groups))
       return failure();
     m.groups = *groups;

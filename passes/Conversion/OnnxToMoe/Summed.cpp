@@ -182,14 +182,46 @@ std::optional<Terms> SummedMatcher::compute(Value value) {
     StringRef reduction = stringAttr(node, "reduction", "none");
     if (!nd && !isAxisAttr(node, 0, 2, 0))
       return std::nullopt;
-    std::optional<Terms> before = termsOf(node.getInputs()[0]);
-    // Without a reduction the scatter writes, which adds only into zeros
-    // (an expert sees each token once).
-    if (!before || (reduction != "add" && !(reduction == "none" &&
-                                            before->empty())))
+    Value data = node.getInputs()[0], index = node.getInputs()[1];
+    Value updates = node.getInputs()[2];
+    std::optional<Terms> before = termsOf(data);
+    if (!before || (reduction != "add" && reduction != "none"))
       return std::nullopt;
-    std::optional<Term> term =
-        scatterTerm(node.getInputs()[1], node.getInputs()[2], nd);
+    // Without a reduction the scatter writes: that adds into zeros (an
+    // expert sees each token once), or into rows it first read back,
+    // y[idx] = y[idx] + v (torch's `y[idx] += v`).
+    if (reduction == "none") {
+      // torch reshapes the sum to the [N, H] a valid scatter needs; it is
+      // [N, H] already (rows read back plus an [N, H] term, checked below).
+      Value sum = skipCasts(updates);
+      if (onnx::NodeOp reshape = nodeOf(sum, "Reshape"))
+        sum = skipCasts(reshape.getInputs()[0]);
+      onnx::NodeOp add = nodeOf(sum, "Add");
+      Value term;
+      for (unsigned i = 0; add && i < 2 && !term; ++i) {
+        Value read = skipCasts(add.getInputs()[i]);
+        onnx::NodeOp rows = nd ? nodeOf(read, "GatherND") : nodeOf(read, "GatherElements");
+        if (!rows && nd)
+          if (onnx::NodeOp gather = nodeOf(read, "Gather"))
+            if (isAxisAttr(gather, 0, 2, 0) &&
+                glue.meaningOf(gather.getInputs()[1]).is(Kind::Index))
+              rows = gather;
+        Value at = rows ? rows.getInputs()[1] : Value();
+        bool sameRows =
+            rows && skipCasts(rows.getInputs()[0]) == skipCasts(data) &&
+            (at == index ||
+             (rows.getOpType() == "Gather" &&
+              glue.meaningOf(at).expert == glue.meaningOf(index).expert &&
+              glue.meaningOf(at).which == 'T'));
+        if (sameRows)
+          term = add.getInputs()[1 - i];
+      }
+      if (term)
+        updates = term;
+      else if (!before->empty())
+        return std::nullopt;
+    }
+    std::optional<Term> term = scatterTerm(index, updates, nd);
     if (!term)
       return std::nullopt;
     return merge(*before, Terms{*term});

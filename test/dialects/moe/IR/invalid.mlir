@@ -146,6 +146,13 @@ func.func @group_limit_topk_group() attributes {g = #moe.group_limit<n_group = 4
 
 // -----
 
+// expected-error @+1 {{fill must be finite (dropped groups are ineligible without it)}}
+func.func @group_limit_fill() attributes {g = #moe.group_limit<n_group = 4, topk_group = 2, score = max, fill = 0xFFF0000000000000 : f64>} {
+  return
+}
+
+// -----
+
 func.func @router_unknown_scoring(%l: tensor<4x8xf32>) {
   // expected-error @+1 {{unknown keyword 'tanh'}}
   %w, %i = moe.router %l top_k = 2 scoring = tanh : tensor<4x8xf32> -> tensor<4x2xf32>, tensor<4x2xi32>

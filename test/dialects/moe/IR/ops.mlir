@@ -19,6 +19,16 @@ func.func @deepseek_v3_router(%logits: tensor<?x256xf32>, %bias: tensor<256xf32>
   return %ids : tensor<?x8xi32>
 }
 
+// Hugging Face's masked_fill(~mask, 0.0): dropped experts compete at 0.0.
+// CHECK-LABEL: func @deepseek_v3_router_fill
+func.func @deepseek_v3_router_fill(%logits: tensor<?x16xf32>, %bias: tensor<16xf32>) -> tensor<?x4xi32> {
+  // CHECK: groups = <n_group = 4, topk_group = 2, score = sum_top2, fill = 0.000000e+00 : f64>
+  %weights, %ids = moe.router %logits bias %bias top_k = 4 scoring = sigmoid
+      groups = <n_group = 4, topk_group = 2, score = sum_top2, fill = 0.0 : f64>
+      : tensor<?x16xf32>, tensor<16xf32> -> tensor<?x4xf32>, tensor<?x4xi32>
+  return %ids : tensor<?x4xi32>
+}
+
 // CHECK-LABEL: func @deepseek_v2_and_gpt_oss_routers
 func.func @deepseek_v2_and_gpt_oss_routers(%a: tensor<3x160xf32>, %b: tensor<1x32xbf16>) {
   // CHECK: moe.router %{{.*}} top_k = 6 scoring = softmax scale = 1.600000e+01 groups = <n_group = 8, topk_group = 3, score = max>
