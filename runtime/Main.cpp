@@ -33,9 +33,20 @@ extern const uint8_t moec_weights_end[];
 // The compiled model: args = [result descriptors], input and weight
 // descriptors, each a pointer to an MLIR memref descriptor.
 void moec_model_entry(void **args);
+// Called by the compiled model when a run-time check fails (an extent or an
+// index that only the run time knows is wrong); the message names the ONNX
+// node.
+[[noreturn]] void moec_check_failed(const char *message);
 }
 
 using namespace moec::rt;
+
+void moec_check_failed(const char *message) {
+  std::fprintf(stderr, "error: %s\n", message);
+  // Any thread may fail a check: exit without the destructors that join the
+  // thread pool's workers.
+  std::_Exit(1);
+}
 
 namespace {
 /// An MLIR memref descriptor of any rank: allocated and aligned pointers,

@@ -38,7 +38,7 @@ static constexpr const char kPipelineTail[] =
     "canonicalize,"
     "cpu-parallel-to-runtime,"
     "expand-strided-metadata,lower-affine,convert-math-to-funcs,"
-    "convert-scf-to-cf,convert-vector-to-llvm,"
+    "cpu-assert-to-runtime,convert-scf-to-cf,convert-vector-to-llvm,"
     "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
     "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,reconcile-unrealized-casts";

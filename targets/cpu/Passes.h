@@ -3,7 +3,10 @@
 #ifndef MOEC_TARGETS_CPU_PASSES_H
 #define MOEC_TARGETS_CPU_PASSES_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -21,6 +24,7 @@ constexpr const char kEntryWrapper[] = "moec_model_entry";
 constexpr const char kParallelBodyPrefix[] = "moec_par_body_";
 constexpr const char kParallelLaunchPrefix[] = "moec_par_launch_";
 constexpr const char kParallelFor[] = "moec_parallel_for";
+constexpr const char kCheckFailed[] = "moec_check_failed";
 
 } // namespace moec::cpu
 

@@ -87,6 +87,11 @@ static cl::opt<int64_t> tileDepth(
     cl::desc("k extent of one pass over a matmul's register tile (0: the "
              "target's choice, 512 on CPUs; for tuning and tests)"),
     cl::init(0), cl::cat(category));
+static cl::opt<bool> noRaise(
+    "no-raise",
+    cl::desc("Do not raise MoE blocks to moe ops: compile the ONNX graph op "
+             "by op (every expert for every token; docs/moe-raising.md)"),
+    cl::init(false), cl::cat(category));
 static cl::OptionCategory
     sparsityCategory("expert sparsity (docs/sparsity.md)");
 static cl::opt<bool> profileRouting(
@@ -343,9 +348,11 @@ int main(int argc, char **argv) {
     return pm.run(*module);
   };
   if (failed(runPasses([&](PassManager &pm) {
-        MoeRaiseOnnxPatternsOptions raiseOptions;
-        raiseOptions.reportUnraised = !quiet;
-        pm.addPass(createMoeRaiseOnnxPatterns(raiseOptions));
+        if (!noRaise) {
+          MoeRaiseOnnxPatternsOptions raiseOptions;
+          raiseOptions.reportUnraised = !quiet;
+          pm.addPass(createMoeRaiseOnnxPatterns(raiseOptions));
+        }
         pm.addPass(createConvertOnnxToLinalg());
         pm.addPass(createCanonicalizerPass());
         pm.addPass(createCSEPass());
@@ -370,8 +377,9 @@ int main(int argc, char **argv) {
       llvm::errs() << "moec: error: " << flag
                    << " acts on MoE blocks, but no MoE block of " << inputPath
                    << " was raised to moe.experts ("
-                   << (quiet ? "run without -q for the reason of each TopK"
-                             : "the reason of each TopK is above")
+                   << (noRaise ? "--no-raise is given"
+                       : quiet ? "run without -q for the reason of each TopK"
+                               : "the reason of each TopK is above")
                    << ")\n";
       return 1;
     }

@@ -1,9 +1,8 @@
-//===- Indexing.cpp - Gather, scatter, TopK and friends to upstream -------===//
+//===- Indexing.cpp - Gather, TopK and friends to upstream ----------------===//
 //
 // Gathers are linalg.generic ops that tensor.extract at computed indices;
-// scatters are scf.for nests that tensor.insert into a copy of the data;
 // TopK ranks every element against the others (lower index wins ties, as
-// ONNX requires) and picks the first k ranks.
+// ONNX requires) and picks the first k ranks. Scatters are in Scatter.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,20 +13,6 @@
 using namespace mlir;
 using namespace moec;
 using namespace moec::onnx_lowering;
-
-/// An index from an integer element, wrapping negative values by `dim`.
-static Value wrapIndex(OpBuilder &b, Location loc, Value element, Value dim) {
-  Value index = toIndex(b, loc, element);
-  Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                         index, indexConstant(b, loc, 0));
-  return arith::SelectOp::create(
-      b, loc, negative, arith::AddIOp::create(b, loc, index, dim), index);
-}
-
-static bool isIndexTensor(Value v) {
-  Type element = getElementType(v);
-  return element.isSignlessInteger(32) || element.isSignlessInteger(64);
-}
 
 static SmallVector<utils::IteratorType> parallel(int64_t n) {
   return SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel);
@@ -67,6 +52,23 @@ static FailureOr<SmallVector<Value>> lowerGather(NodeLowering &node) {
     return single(intTensorConstant(b, loc, indicesType.getShape(),
                                     dataType.getElementType(), values));
   }
+  // Picking entries of a shape vector with run-time extents keeps them.
+  std::optional<SmallVector<OpFoldResult>> elements = getVectorElements(*data);
+  if (dataRank == 1 && elements && indexInts && indexRank <= 1) {
+    SmallVector<OpFoldResult> picked;
+    int64_t n = elements->size();
+    for (int64_t i : *indexInts) {
+      if (i < -n || i >= n)
+        return node.error()
+                   << "index " << i << " is out of range for " << dataType,
+               failure();
+      picked.push_back((*elements)[i < 0 ? i + n : i]);
+    }
+    return single(buildVector(b, loc,
+                              RankedTensorType::get(indicesType.getShape(),
+                                                    dataType.getElementType()),
+                              picked));
+  }
 
   SmallVector<OpFoldResult> sizes;
   for (int64_t d = 0; d < *axis; ++d)
@@ -88,7 +90,7 @@ static FailureOr<SmallVector<Value>> lowerGather(NodeLowering &node) {
         SmallVector<Value> at;
         for (int64_t d = 0; d < *axis; ++d)
           at.push_back(linalg::IndexOp::create(nb, l, d));
-        at.push_back(wrapIndex(nb, l, args[0], axisDim));
+        at.push_back(node.checkedIndex(nb, l, args[0], axisDim, *axis));
         for (int64_t d = *axis + 1; d < dataRank; ++d)
           at.push_back(linalg::IndexOp::create(nb, l, d - 1 + indexRank));
         linalg::YieldOp::create(
@@ -112,6 +114,12 @@ static FailureOr<SmallVector<Value>> lowerGatherElements(NodeLowering &node) {
   FailureOr<int64_t> axis = node.normalizeAxis(node.intAttr("axis", 0), rank);
   if (failed(axis))
     return failure();
+  // Off the axis, an element is read at its own position.
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != *axis &&
+        failed(node.requireExtent(arith::CmpIPredicate::ule, *indices, d,
+                                  "indices", *data, d, "data")))
+      return failure();
   Value init =
       emptyTensor(b, loc, getSizes(b, loc, *indices), getElementType(*data));
   Value axisDim = getDim(b, loc, *data, *axis);
@@ -120,8 +128,9 @@ static FailureOr<SmallVector<Value>> lowerGatherElements(NodeLowering &node) {
       [&](OpBuilder &nb, Location l, ValueRange args) {
         SmallVector<Value> at;
         for (int64_t d = 0; d < rank; ++d)
-          at.push_back(d == *axis ? wrapIndex(nb, l, args[0], axisDim)
-                                  : Value(linalg::IndexOp::create(nb, l, d)));
+          at.push_back(d == *axis
+                           ? node.checkedIndex(nb, l, args[0], axisDim, *axis)
+                           : Value(linalg::IndexOp::create(nb, l, d)));
         linalg::YieldOp::create(
             nb, l, Value(tensor::ExtractOp::create(nb, l, *data, at)));
       });
@@ -149,6 +158,11 @@ static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
     return node.error() << "has batch_dims " << batch << " and index depth "
                         << depth << " that do not fit data " << dataType,
            failure();
+  // The batch dimensions are read at the indices' own positions.
+  for (int64_t d = 0; d < batch; ++d)
+    if (failed(node.requireExtent(arith::CmpIPredicate::ule, *indices, d,
+                                  "indices", *data, d, "data")))
+      return failure();
   SmallVector<OpFoldResult> sizes;
   for (int64_t d = 0; d < indexRank - 1; ++d)
     sizes.push_back(tensor::getMixedSize(b, loc, *indices, d));
@@ -167,8 +181,8 @@ static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
           SmallVector<Value> position(outer);
           position.push_back(indexConstant(nb, l, j));
           Value element = tensor::ExtractOp::create(nb, l, *indices, position);
-          at.push_back(
-              wrapIndex(nb, l, element, getDim(nb, l, *data, batch + j)));
+          at.push_back(node.checkedIndex(
+              nb, l, element, getDim(nb, l, *data, batch + j), batch + j));
         }
         for (int64_t d = indexRank - 1; d < rank; ++d)
           at.push_back(linalg::IndexOp::create(nb, l, d));
@@ -176,158 +190,6 @@ static FailureOr<SmallVector<Value>> lowerGatherND(NodeLowering &node) {
             nb, l, Value(tensor::ExtractOp::create(nb, l, *data, at)));
       });
   return single(result);
-}
-
-/// Combines an update with the current value for a scatter `reduction`.
-static FailureOr<std::function<Value(OpBuilder &, Location, Value, Value)>>
-getScatterCombiner(NodeLowering &node, Type element) {
-  StringRef reduction = node.stringAttr("reduction", "none");
-  bool isFloat = isa<FloatType>(element);
-  bool isUnsigned = isUnsignedInteger(element);
-  using Fn = std::function<Value(OpBuilder &, Location, Value, Value)>;
-  if (reduction == "none")
-    return Fn(
-        [](OpBuilder &, Location, Value, Value update) { return update; });
-  if (reduction == "add")
-    return Fn([isFloat](OpBuilder &b, Location l, Value cur, Value upd) {
-      return isFloat ? Value(arith::AddFOp::create(b, l, cur, upd))
-                     : Value(arith::AddIOp::create(b, l, cur, upd));
-    });
-  if (reduction == "mul")
-    return Fn([isFloat](OpBuilder &b, Location l, Value cur, Value upd) {
-      return isFloat ? Value(arith::MulFOp::create(b, l, cur, upd))
-                     : Value(arith::MulIOp::create(b, l, cur, upd));
-    });
-  if (reduction == "max" || reduction == "min") {
-    bool isMax = reduction == "max";
-    return Fn([=](OpBuilder &b, Location l, Value cur, Value upd) -> Value {
-      if (isFloat)
-        return isMax ? Value(arith::MaximumFOp::create(b, l, cur, upd))
-                     : Value(arith::MinimumFOp::create(b, l, cur, upd));
-      if (isUnsigned)
-        return isMax ? Value(arith::MaxUIOp::create(b, l, cur, upd))
-                     : Value(arith::MinUIOp::create(b, l, cur, upd));
-      return isMax ? Value(arith::MaxSIOp::create(b, l, cur, upd))
-                   : Value(arith::MinSIOp::create(b, l, cur, upd));
-    });
-  }
-  return node.error() << "unknown reduction '" << reduction << "'", failure();
-}
-
-/// Loops over `bounds`, threading `tensor` through; `body` returns the
-/// updated tensor for one iteration.
-static Value buildScatterLoops(
-    OpBuilder &b, Location loc, ArrayRef<Value> bounds, Value tensor,
-    function_ref<Value(OpBuilder &, Location, ValueRange, Value)> body) {
-  SmallVector<Value> lbs(bounds.size(), indexConstant(b, loc, 0));
-  SmallVector<Value> steps(bounds.size(), indexConstant(b, loc, 1));
-  scf::LoopNest nest = scf::buildLoopNest(
-      b, loc, lbs, bounds, steps, ValueRange{tensor},
-      [&](OpBuilder &nb, Location l, ValueRange ivs, ValueRange iterArgs) {
-        return scf::ValueVector{body(nb, l, ivs, iterArgs[0])};
-      });
-  return nest.results.empty() ? tensor : nest.results.front();
-}
-
-static FailureOr<SmallVector<Value>> lowerScatterElements(NodeLowering &node) {
-  FailureOr<Value> data = node.rankedInput(0);
-  FailureOr<Value> indices = node.rankedInput(1);
-  FailureOr<Value> updates = node.rankedInput(2);
-  if (failed(data) || failed(indices) || failed(updates))
-    return failure();
-  if (!isIndexTensor(*indices))
-    return node.error() << "expects int32 or int64 indices", failure();
-  OpBuilder &b = node.b;
-  Location loc = node.loc;
-  Type element = getElementType(*data);
-  int64_t rank = cast<RankedTensorType>(data->getType()).getRank();
-  if (cast<RankedTensorType>(indices->getType()).getRank() != rank ||
-      updates->getType() !=
-          RankedTensorType::get(
-              cast<RankedTensorType>(indices->getType()).getShape(), element))
-    return node.error() << "expects indices and updates of one shape and the "
-                           "data's rank",
-           failure();
-  FailureOr<int64_t> axis = node.normalizeAxis(node.intAttr("axis", 0), rank);
-  auto combine = getScatterCombiner(node, element);
-  if (failed(axis) || failed(combine))
-    return failure();
-  Value dataSignless = toSignless(b, loc, *data);
-  Value updatesSignless = toSignless(b, loc, *updates);
-  SmallVector<Value> bounds;
-  for (int64_t d = 0; d < rank; ++d)
-    bounds.push_back(getDim(b, loc, *indices, d));
-  Value axisDim = getDim(b, loc, *data, *axis);
-  Value result = buildScatterLoops(
-      b, loc, bounds, dataSignless,
-      [&](OpBuilder &nb, Location l, ValueRange ivs, Value current) {
-        Value index = wrapIndex(
-            nb, l, tensor::ExtractOp::create(nb, l, *indices, ivs), axisDim);
-        SmallVector<Value> at(ivs.begin(), ivs.end());
-        at[*axis] = index;
-        Value update = tensor::ExtractOp::create(nb, l, updatesSignless, ivs);
-        Value old = tensor::ExtractOp::create(nb, l, current, at);
-        return Value(tensor::InsertOp::create(
-            nb, l, (*combine)(nb, l, old, update), current, at));
-      });
-  return single(fromSignless(b, loc, result, element));
-}
-
-static FailureOr<SmallVector<Value>> lowerScatterND(NodeLowering &node) {
-  FailureOr<Value> data = node.rankedInput(0);
-  FailureOr<Value> indices = node.rankedInput(1);
-  FailureOr<Value> updates = node.rankedInput(2);
-  if (failed(data) || failed(indices) || failed(updates))
-    return failure();
-  if (!getElementType(*indices).isSignlessInteger(64))
-    return node.error() << "expects int64 indices", failure();
-  OpBuilder &b = node.b;
-  Location loc = node.loc;
-  Type element = getElementType(*data);
-  auto dataType = cast<RankedTensorType>(data->getType());
-  auto indicesType = cast<RankedTensorType>(indices->getType());
-  int64_t indexRank = indicesType.getRank();
-  if (indexRank < 1 || indicesType.isDynamicDim(indexRank - 1))
-    return node.error() << "needs indices whose last dimension is static",
-           failure();
-  int64_t depth = indicesType.getDimSize(indexRank - 1);
-  int64_t updateRank = cast<RankedTensorType>(updates->getType()).getRank();
-  if (failed(node.requireElementType(*updates, element)))
-    return failure();
-  if (depth > dataType.getRank() ||
-      updateRank != indexRank - 1 + dataType.getRank() - depth)
-    return node.error() << "has indices " << indicesType << " and updates "
-                        << updates->getType() << " that do not fit data "
-                        << dataType,
-           failure();
-  auto combine = getScatterCombiner(node, element);
-  if (failed(combine))
-    return failure();
-  Value dataSignless = toSignless(b, loc, *data);
-  Value updatesSignless = toSignless(b, loc, *updates);
-  SmallVector<Value> bounds;
-  for (int64_t d = 0; d < updateRank; ++d)
-    bounds.push_back(getDim(b, loc, *updates, d));
-  Value result = buildScatterLoops(
-      b, loc, bounds, dataSignless,
-      [&](OpBuilder &nb, Location l, ValueRange ivs, Value current) {
-        SmallVector<Value> at;
-        ValueRange outer = ivs.take_front(indexRank - 1);
-        for (int64_t j = 0; j < depth; ++j) {
-          SmallVector<Value> position(outer.begin(), outer.end());
-          position.push_back(indexConstant(nb, l, j));
-          at.push_back(wrapIndex(
-              nb, l, tensor::ExtractOp::create(nb, l, *indices, position),
-              getDim(nb, l, *data, j)));
-        }
-        for (Value iv : ivs.drop_front(indexRank - 1))
-          at.push_back(iv);
-        Value update = tensor::ExtractOp::create(nb, l, updatesSignless, ivs);
-        Value old = tensor::ExtractOp::create(nb, l, current, at);
-        return Value(tensor::InsertOp::create(
-            nb, l, (*combine)(nb, l, old, update), current, at));
-      });
-  return single(fromSignless(b, loc, result, element));
 }
 
 /// The k of TopK: a one-element int64 tensor, constant or not.
@@ -652,8 +514,6 @@ void onnx_lowering::addIndexingLowerings(LoweringTable &table) {
   add("Gather", lowerGather);
   add("GatherElements", lowerGatherElements);
   add("GatherND", lowerGatherND);
-  add("ScatterElements", lowerScatterElements);
-  add("ScatterND", lowerScatterND);
   add("TopK", lowerTopK);
   add("NonZero", lowerNonZero);
   add("OneHot", lowerOneHot);

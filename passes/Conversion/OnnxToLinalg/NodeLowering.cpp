@@ -74,14 +74,16 @@ std::optional<SmallVector<int64_t>> NodeLowering::intsAttr(StringRef name) {
   return std::nullopt;
 }
 
-InFlightDiagnostic NodeLowering::error() {
+std::string NodeLowering::describe() {
   StringRef name = node.getNodeName();
-  InFlightDiagnostic diag = emitError(loc) << "node ";
-  if (!name.empty())
-    diag << "'" << name << "' ";
-  return std::move(diag) << "(op type '" << node.getOpType() << "', domain '"
-                         << node.getDomainName() << "', opset "
-                         << node.getOpset() << "): ";
+  std::string quoted = name.empty() ? "" : ("'" + name + "' ").str();
+  return ("node " + quoted + "(op type '" + node.getOpType() + "', domain '" +
+          node.getDomainName() + "', opset " + Twine(node.getOpset()) + ")")
+      .str();
+}
+
+InFlightDiagnostic NodeLowering::error() {
+  return emitError(loc) << describe() << ": ";
 }
 
 LogicalResult NodeLowering::normalizeAxes(SmallVectorImpl<int64_t> &axes,
@@ -344,7 +346,10 @@ FailureOr<Value> onnx_lowering::buildElementwise(NodeLowering &node,
         continue;
       int64_t size = type.getDimSize(dim);
       if (ShapedType::isDynamic(size)) {
-        dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, dim));
+        Value resolved = getValueOrCreateConstantIndexOp(
+            b, loc, getResolvedSize(b, loc, input, dim));
+        if (!llvm::is_contained(dynamicSizes, resolved))
+          dynamicSizes.push_back(resolved);
       } else if (size != 1) {
         if (staticSize && *staticSize != size)
           return node.error() << "cannot broadcast dimension of size "
@@ -372,6 +377,16 @@ FailureOr<Value> onnx_lowering::buildElementwise(NodeLowering &node,
           type.getDimSize(dim) == 1 && !(isConstantIntValue(sizes[d], 1));
       exprs[i].push_back(broadcast ? b.getAffineConstantExpr(0)
                                    : b.getAffineDimExpr(d));
+      // A dynamic dimension is read as the result's: one that is 1 at run
+      // time where the result is larger would be read out of bounds.
+      if (type.isDynamicDim(dim) &&
+          failed(node.requireAtRunTime(
+              compareIndex(b, loc, arith::CmpIPredicate::eq,
+                           getResolvedSize(b, loc, input, dim), sizes[d]),
+              "dimension " + Twine(dim) + " of input " + Twine(i) +
+                  " differs from the broadcast result's at run time (only "
+                  "dimensions of static size 1 broadcast)")))
+        return failure();
     }
   }
   Type signlessResult = toSignlessType(resultElementType);

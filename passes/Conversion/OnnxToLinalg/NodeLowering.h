@@ -54,6 +54,33 @@ public:
 
   /// An error prefixed with the node's name, op type, domain and opset.
   mlir::InFlightDiagnostic error();
+  /// That prefix: "node 'NAME' (op type 'T', domain 'D', opset N)".
+  std::string describe();
+  /// Requires `condition` (an i1) to hold: nothing when it folds to true,
+  /// a compile-time error when it folds to false, otherwise a cf.assert
+  /// that stops the program with `message` after the node's description.
+  /// For extents known only at run time; compile-time checks that can name
+  /// both extents come first.
+  mlir::LogicalResult requireAtRunTime(mlir::Value condition,
+                                       const llvm::Twine &message);
+  /// A cf.assert of `condition` built with `builder` (inside a loop body),
+  /// its message prefixed like requireAtRunTime's.
+  void assertAt(mlir::OpBuilder &builder, mlir::Location at,
+                mlir::Value condition, const llvm::Twine &message);
+  /// An index from the integer `element`, negative values wrapped by `dim`,
+  /// checked at run time to lie in [0, dim) (dimension `dataDim` of the
+  /// data), so that a bad index stops the program instead of reading or
+  /// writing out of bounds.
+  mlir::Value checkedIndex(mlir::OpBuilder &builder, mlir::Location at,
+                           mlir::Value element, mlir::Value dim,
+                           int64_t dataDim);
+  /// Requires extent `aDim` of `a` (named `aName`) to be equal to (`eq`) or
+  /// at most (`ule`) extent `bDim` of `b`: a compile-time error naming both
+  /// extents where they are static, a run-time check otherwise.
+  mlir::LogicalResult requireExtent(mlir::arith::CmpIPredicate predicate,
+                                    mlir::Value a, int64_t aDim,
+                                    llvm::StringRef aName, mlir::Value b,
+                                    int64_t bDim, llvm::StringRef bName);
   /// Normalises every axis of `axes` against `rank` and sorts them.
   mlir::LogicalResult normalizeAxes(llvm::SmallVectorImpl<int64_t> &axes,
                                     int64_t rank);
@@ -90,6 +117,9 @@ std::string loweringKey(llvm::StringRef domain, llvm::StringRef opType);
 void addElementwiseLowerings(LoweringTable &table);
 void addContractionLowerings(LoweringTable &table);
 void addShapeLowerings(LoweringTable &table);
+void addSliceLowerings(LoweringTable &table);
+void addReplicateLowerings(LoweringTable &table);
+void addScatterLowerings(LoweringTable &table);
 void addIndexingLowerings(LoweringTable &table);
 void addNormalizationLowerings(LoweringTable &table);
 void addQuantizationLowerings(LoweringTable &table);
@@ -148,6 +178,52 @@ mlir::Value intTensorConstant(mlir::OpBuilder &b, mlir::Location loc,
                               llvm::ArrayRef<int64_t> shape,
                               mlir::Type elementType,
                               llvm::ArrayRef<int64_t> values);
+
+//===----------------------------------------------------------------------===//
+// Shape vectors, indices and run-time checks (DynamicShapes.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The elements of a small integer tensor (a shape vector or a scalar from
+/// shape arithmetic) where they can be seen one by one: a constant, or a
+/// tensor.from_elements of scalars. Known elements are IntegerAttrs, the
+/// others the scalar values. Lets a shape that mixes run-time and
+/// compile-time extents (Shape of a tensor<?x32xf32>) keep its static
+/// entries through Gather, Concat, Unsqueeze and Reshape.
+std::optional<llvm::SmallVector<mlir::OpFoldResult>>
+getVectorElements(mlir::Value value);
+/// A tensor of `type` holding `elements` (as getVectorElements returns
+/// them): a constant when all are known, else a tensor.from_elements.
+mlir::Value buildVector(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::RankedTensorType type,
+                        llvm::ArrayRef<mlir::OpFoldResult> elements);
+/// Every element of the 1-D integer tensor `vector` (of static length
+/// `length`) as an index: constants where known, else extracted at run time.
+llvm::SmallVector<mlir::OpFoldResult> getIndexEntries(mlir::OpBuilder &b,
+                                                      mlir::Location loc,
+                                                      mlir::Value vector,
+                                                      int64_t length);
+/// Extent `dim` of `tensor`, looking through the ops that state it
+/// (tensor.empty, expand_shape, casts, the init of a destination-style op)
+/// so that extents derived from one tensor.dim are one value.
+mlir::OpFoldResult getResolvedSize(mlir::OpBuilder &b, mlir::Location loc,
+                                   mlir::Value tensor, int64_t dim);
+/// Whether an extent is provably >= 0: a constant, a tensor.dim, or a
+/// select, min, max, sum, product or quotient of such (extents do not
+/// overflow).
+bool isKnownNonNegative(mlir::OpFoldResult size);
+/// `a <pred> b` on index values, folded where both are constants (and
+/// `x >= 0` where isKnownNonNegative(x)).
+mlir::Value compareIndex(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::arith::CmpIPredicate predicate,
+                         mlir::OpFoldResult lhs, mlir::OpFoldResult rhs);
+/// An index from an integer element, wrapping negative values by `dim`.
+mlir::Value wrapIndex(mlir::OpBuilder &b, mlir::Location loc,
+                      mlir::Value element, mlir::Value dim);
+/// Whether `v` holds int32 or int64 indices.
+bool isIndexTensor(mlir::Value v);
+/// Run-time check that an index `value` lies in [0, size).
+mlir::Value indexInRange(mlir::OpBuilder &b, mlir::Location loc,
+                         mlir::Value value, mlir::Value size);
 
 /// Reshapes `tensor` to `sizes` (constants or index values) with
 /// tensor.reshape; a no-op when the type already matches.

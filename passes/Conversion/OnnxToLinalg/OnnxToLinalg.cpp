@@ -22,7 +22,10 @@ static const LoweringTable &getLoweringTable() {
     addElementwiseLowerings(t);
     addContractionLowerings(t);
     addShapeLowerings(t);
+    addSliceLowerings(t);
+    addReplicateLowerings(t);
     addIndexingLowerings(t);
+    addScatterLowerings(t);
     addNormalizationLowerings(t);
     addQuantizationLowerings(t);
     return t;

@@ -188,7 +188,8 @@ matchGroupMask(Value cond, Value select, Value viewShape, bool keepsWhereTrue,
                          "ScatterElements")
                 : onnx::NodeOp();
   if (!scatter || !isSingleAxis(input(unsqueeze, 1), 2, 3) ||
-      !isAxisAttr(scatter, 1, 2, 0))
+      !isAxisAttr(scatter, 1, 2, 0) ||
+      stringAttr(scatter, "reduction", "none") != "none")
     return failure();
   Value base = scatter.getInputs()[0], written = scatter.getInputs()[2];
   bool marksKept = isFilledWith(base, false) && isFilledWith(written, true);
@@ -269,9 +270,12 @@ static void matchWeightPostprocessing(RouterMatch &m) {
     if (div.getInputs()[0] != m.weights)
       continue;
     Value total = div.getInputs()[1];
+    // An epsilon guarding the division, as moe.router's 1e-20 does: tiny
+    // and non-negative, or it changes the weights.
     if (onnx::NodeOp add = nodeOf(total, "Add"))
       for (Value operand : add.getInputs())
-        if (constantFloat(operand) && *constantFloat(operand) < 1e-6)
+        if (std::optional<double> eps = constantFloat(operand);
+            eps && *eps >= 0.0 && *eps <= 1e-6)
           total = otherOperand(add, operand);
     onnx::NodeOp sum = nodeOf(total, "ReduceSum");
     if (sum && sum.getInputs()[0] == m.weights &&

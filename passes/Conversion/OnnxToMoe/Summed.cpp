@@ -35,6 +35,8 @@ struct Term {
   int64_t expert;
   ExpertFfn ffn;
   StringRef form;
+  /// The order of the expert's pairs its rows were gathered in (loop form).
+  std::string pairOrder;
 };
 using Terms = SmallVector<Term, 4>;
 
@@ -127,7 +129,7 @@ std::optional<Term> SummedMatcher::weighted(Value product, Kind weightKind,
       return std::nullopt;
     }
     ffn->input = glue.router.hidden;
-    return Term{w.expert, *ffn, form};
+    return Term{w.expert, *ffn, form, in.pairOrder};
   }
   return std::nullopt;
 }
@@ -151,7 +153,9 @@ std::optional<Term> SummedMatcher::scatterTerm(Value index, Value updates,
     rows = skipCasts(expand.getInputs()[0]);
   std::optional<Term> term =
       weighted(rows, Kind::PairWeight, "N1", "NH", "loop", false);
-  if (!term || term->expert != at.expert)
+  // The rows go back to the tokens they came from: the same expert's pairs
+  // in the same order.
+  if (!term || term->expert != at.expert || term->pairOrder != at.pairOrder)
     return std::nullopt;
   return term;
 }

@@ -151,6 +151,33 @@ def dynamic(out):
                  [value("y", TensorProto.FLOAT, ["batch", "seq", 8])])
 
 
+def runtime_checks(out):
+    """Extents only the run time knows, as torch exports index_add_ and
+    repeat(): Expand to Shape(y), a ScatterElements whose indices are
+    Expand(Unsqueeze(i), Shape(u)), and a Tile with run-time repeats. The
+    binary checks them."""
+    axes = tensor("axes", np.array([1], dtype=np.int64))
+    nodes = [
+        helper.make_node("Shape", ["y"], ["y_shape"], "y_shape"),
+        helper.make_node("Expand", ["x", "y_shape"], ["e"], "expand"),
+        helper.make_node("Unsqueeze", ["i", "axes"], ["i2"], "unsqueeze"),
+        helper.make_node("Shape", ["u"], ["u_shape"], "u_shape"),
+        helper.make_node("Expand", ["i2", "u_shape"], ["indices"],
+                         "expand_indices"),
+        helper.make_node("ScatterElements", ["y", "indices", "u"], ["s"],
+                         "scatter", axis=0, reduction="add"),
+        helper.make_node("Tile", ["x", "r"], ["t"], "tile"),
+    ]
+    return model(nodes, [value("x", TensorProto.FLOAT, ["a", 4]),
+                         value("y", TensorProto.FLOAT, ["b", 4]),
+                         value("i", TensorProto.INT64, ["c"]),
+                         value("u", TensorProto.FLOAT, ["c", 4]),
+                         value("r", TensorProto.INT64, [2])],
+                 [value("e", TensorProto.FLOAT, None),
+                  value("s", TensorProto.FLOAT, None),
+                  value("t", TensorProto.FLOAT, None)], [axes])
+
+
 # Malformed models: each must be refused with a clear message.
 
 def unsupported_op(out):
@@ -238,7 +265,8 @@ def undefined_input(out):
 
 
 CASES = {f.__name__: f for f in [
-    router, embedded, int4_blocked, contrib, dynamic, unsupported_op,
+    router, embedded, int4_blocked, contrib, dynamic, runtime_checks,
+    unsupported_op,
     opset_too_old, opset_too_new, missing_external, absolute_location,
     parent_location, symlink_location, external_length_mismatch,
     external_too_short, raw_size_mismatch, declared_shape_mismatch,

@@ -136,3 +136,71 @@ func.func @split_sum(%x: tensor<2x5xf32>) -> (tensor<*xf32>, tensor<*xf32>) {
   %a, %b = onnx.node "Split" opset 13 (%x, %split) {axis = 1 : i64} : (tensor<2x5xf32>, tensor<2xi64>) -> (tensor<*xf32>, tensor<*xf32>)
   return %a, %b : tensor<*xf32>, tensor<*xf32>
 }
+
+// -----
+
+func.func @scatter_elements_shapes_differ(%x: tensor<3x4xf32>, %i: tensor<2x3xi64>, %u: tensor<2x4xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{dimension 1 of the updates (4) must equal dimension 1 of the indices (3)}}
+  %0 = onnx.node "ScatterElements" opset 16 (%x, %i, %u) {axis = 0 : i64} : (tensor<3x4xf32>, tensor<2x3xi64>, tensor<2x4xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @scatter_elements_beyond_data(%x: tensor<3x3xf32>, %i: tensor<2x5xi64>, %u: tensor<2x5xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{dimension 1 of the indices (5) must not exceed dimension 1 of the data (3)}}
+  %0 = onnx.node "ScatterElements" opset 16 (%x, %i, %u) {axis = 0 : i64} : (tensor<3x3xf32>, tensor<2x5xi64>, tensor<2x5xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @scatter_elements_rank(%x: tensor<3x3xf32>, %i: tensor<2xi64>, %u: tensor<2xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{expects indices and updates of the data's rank, got data 'tensor<3x3xf32>', indices 'tensor<2xi64>' and updates 'tensor<2xf32>'}}
+  %0 = onnx.node "ScatterElements" opset 16 (%x, %i, %u) : (tensor<3x3xf32>, tensor<2xi64>, tensor<2xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @expand_mismatch(%x: tensor<2x3xf32>) -> tensor<*xf32> {
+  %s = arith.constant dense<[2, 4]> : tensor<2xi64>
+  // expected-error @+1 {{cannot expand dimension 1 of size 3 to 4}}
+  %0 = onnx.node "Expand" opset 13 (%x, %s) : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @tile_repeats_length(%x: tensor<2x3xf32>) -> tensor<*xf32> {
+  %r = arith.constant dense<[2]> : tensor<1xi64>
+  // expected-error @+1 {{has 1 repeats for an input of rank 2}}
+  %0 = onnx.node "Tile" opset 13 (%x, %r) : (tensor<2x3xf32>, tensor<1xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @tile_negative_repeat(%x: tensor<2x3xf32>) -> tensor<*xf32> {
+  %r = arith.constant dense<[1, -2]> : tensor<2xi64>
+  // expected-error @+1 {{has negative repeat -2 for dimension 1}}
+  %0 = onnx.node "Tile" opset 13 (%x, %r) : (tensor<2x3xf32>, tensor<2xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @tile_float_repeats(%x: tensor<2x3xf32>, %r: tensor<2xf32>) -> tensor<*xf32> {
+  // expected-error @+1 {{expects repeats as a 1-D integer tensor of static length at most 64, got 'tensor<2xf32>'}}
+  %0 = onnx.node "Tile" opset 13 (%x, %r) : (tensor<2x3xf32>, tensor<2xf32>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
+func.func @constant_of_shape_negative(%x: tensor<2x3xf32>) -> tensor<*xf32> {
+  %s = arith.constant dense<[2, -1]> : tensor<2xi64>
+  // expected-error @+1 {{has negative shape entry -1}}
+  %0 = onnx.node "ConstantOfShape" opset 9 (%s) : (tensor<2xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}

@@ -48,6 +48,27 @@ func.func @scatter_elements_add(%x: tensor<3x3xf32>, %i: tensor<2x3xi64>, %u: te
 
 // -----
 
+// torch's index_add_: indices and updates whose extents come from
+// Expand(..., Shape(...)) at run time. Their shapes are compared at run time
+// and every index is checked against the data before it is used.
+// CHECK-LABEL: func.func @scatter_elements_runtime_shapes
+// CHECK-SAME: -> tensor<?x4xf32>
+// CHECK: cf.assert %{{.*}}, "node 's' (op type 'ScatterElements', domain 'ai.onnx', opset 16): dimension 0 of the updates must equal dimension 0 of the indices (at run time)"
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: arith.cmpi ult
+// CHECK: cf.assert %{{.*}}, "node 's' (op type 'ScatterElements', domain 'ai.onnx', opset 16): has an index outside data dimension 0"
+// CHECK: arith.addf
+// CHECK: tensor.insert
+func.func @scatter_elements_runtime_shapes(%x: tensor<?x4xf32>, %i: tensor<?x1xi64>, %u: tensor<?x4xf32>) -> tensor<*xf32> {
+  %shape = onnx.node "Shape" opset 15 (%u) : (tensor<?x4xf32>) -> tensor<*xi64>
+  %indices = onnx.node "Expand" opset 13 (%i, %shape) : (tensor<?x1xi64>, tensor<*xi64>) -> tensor<*xi64>
+  %y = onnx.node "ScatterElements" opset 16 (%x, %indices, %u) {axis = 0 : i64, reduction = "add"} : (tensor<?x4xf32>, tensor<*xi64>, tensor<?x4xf32>) -> tensor<*xf32> loc("s")
+  return %y : tensor<*xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @scatter_nd
 // CHECK: scf.for
 // CHECK: scf.for
