@@ -865,19 +865,25 @@ def write_case(root, case):
 
 
 def main(argv):
+    return cli(argv, cases(), write_case, __doc__)
+
+
+def cli(argv, all_cases, write, doc):
+    """The generators' command line: OUT_DIR [CASE ...] or --list."""
     if argv[1:] == ["--list"]:
-        print("\n".join(cases()))
+        print("\n".join(all_cases))
         return 0
     if len(argv) < 2 or argv[1].startswith("-"):
-        print(__doc__, file=sys.stderr)
+        print(doc, file=sys.stderr)
         return 2
-    wanted = argv[2:] or cases()
-    unknown = sorted(set(wanted) - set(cases()))
+    wanted = argv[2:] or list(all_cases)
+    unknown = sorted(set(wanted) - set(all_cases))
     if unknown:
-        print(f"moe_models.py: unknown case(s): {', '.join(unknown)}", file=sys.stderr)
+        name = os.path.basename(argv[0])
+        print(f"{name}: unknown case(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
     for case in wanted:
-        write_case(argv[1], case)
+        write(argv[1], case)
     return 0
 
 

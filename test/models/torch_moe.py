@@ -357,20 +357,7 @@ def write_case(root, case):
 
 
 def main(argv):
-    if argv[1:] == ["--list"]:
-        print("\n".join(CASES))
-        return 0
-    if len(argv) < 2 or argv[1].startswith("-"):
-        print(__doc__, file=sys.stderr)
-        return 2
-    wanted = argv[2:] or list(CASES)
-    unknown = sorted(set(wanted) - set(CASES))
-    if unknown:
-        print(f"torch_moe.py: unknown case(s): {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    for case in wanted:
-        write_case(argv[1], case)
-    return 0
+    return moe_models.cli(argv, CASES, write_case, __doc__)
 
 
 if __name__ == "__main__":
