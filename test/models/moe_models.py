@@ -684,11 +684,19 @@ def form_loop_alt(g, cfg, W, w, ids, one_hot):
 
 def form_dense_onehot(g, cfg, W, w, ids, variadic):
     """The dense form respelled: routing matrix [T, E] = sum over the k slots
-    of Cast(OneHot(ids)) * weights, each expert's column by Slice, the masked
-    outputs summed by one Sum (`variadic`) or a left-to-right Add chain."""
+    of Cast(OneHot(ids)) * weights (with a Sum, OneHot written as
+    Equal(Unsqueeze(ids, -1), Range(0, E, 1))), each expert's column by
+    Slice, the masked outputs summed by one Sum (`variadic`) or a
+    left-to-right Add chain."""
     E = cfg["E"]
-    hot = g.op("Cast", [g.op("OneHot", [ids, g.i64(E), g.i64([0, 1])], axis=-1)],
-               to=TensorProto.FLOAT)  # [T,k,E]
+    if variadic:
+        experts = g.op("Range", [g.const(np.array(0, np.int64)),
+                                 g.const(np.array(E, np.int64)),
+                                 g.const(np.array(1, np.int64))])
+        hot = g.op("Equal", [g.op("Unsqueeze", [ids, g.i64([-1])]), experts])
+    else:
+        hot = g.op("OneHot", [ids, g.i64(E), g.i64([0, 1])], axis=-1)
+    hot = g.op("Cast", [hot], to=TensorProto.FLOAT)  # [T,k,E]
     weighted = g.op("Mul", [hot, g.op("Unsqueeze", [w, g.i64([-1])])])
     routing = g.op("ReduceSum", [weighted, g.i64([1])], keepdims=0)  # [T,E]
     outs = []

@@ -209,6 +209,24 @@ static std::optional<std::pair<int64_t, bool>> expertIndex(Value index) {
   return std::pair(*e, keeps);
 }
 
+/// Whether `value` is [0, 1, ..., numExperts - 1]: a constant or a Range.
+static bool isExpertRange(Value value, int64_t numExperts) {
+  value = skipAnyCasts(value);
+  if (std::optional<SmallVector<int64_t>> ints = constantInts(value)) {
+    if (static_cast<int64_t>(ints->size()) != numExperts)
+      return false;
+    for (auto [i, v] : llvm::enumerate(*ints))
+      if (v != static_cast<int64_t>(i))
+        return false;
+    return true;
+  }
+  onnx::NodeOp range = nodeOf(value, "Range");
+  return range && range.getInputs().size() == 3 &&
+         constantInt(skipAnyCasts(range.getInputs()[0])) == 0 &&
+         constantInt(skipAnyCasts(range.getInputs()[1])) == numExperts &&
+         constantInt(skipAnyCasts(range.getInputs()[2])) == 1;
+}
+
 Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
   StringRef op = node.getOpType();
   auto in = [&](unsigned i) -> Meaning {
@@ -247,10 +265,17 @@ Meaning GlueAnalysis::computeNode(onnx::NodeOp node, Value value) {
     return none;
   }
   if (op == "Equal" && isNode(node, op)) {
-    for (unsigned i = 0; i < 2; ++i)
-      if (in(i).is(Kind::Ids))
-        if (std::optional<int64_t> e = constantInt(input(node, 1 - i)))
-          return Meaning{Kind::Mask, *e, "TK", 0, "TK"};
+    for (unsigned i = 0; i < 2; ++i) {
+      Meaning ids = in(i);
+      if (!ids.is(Kind::Ids))
+        continue;
+      Value other = input(node, 1 - i);
+      if (std::optional<int64_t> e = constantInt(other); e && ids.dims == "TK")
+        return Meaning{Kind::Mask, *e, "TK", 0, "TK"};
+      // Unsqueeze(ids, -1) == [0, 1, ..., E-1]: one-hot by broadcasting.
+      if (ids.dims == "TK1" && isExpertRange(other, router.numExperts))
+        return Meaning{Kind::OneHot, -1, "TKE"};
+    }
     return none;
   }
   if (op == "Transpose") {
