@@ -65,6 +65,9 @@ struct Extent {
   char label = 0;
 };
 
+/// The axis `axis` of a rank-`rank` tensor, or -1 when out of range.
+int64_t normalizeAxis(int64_t axis, int64_t rank);
+
 class GlueAnalysis {
 public:
   explicit GlueAnalysis(const RouterMatch &router);
