@@ -197,6 +197,14 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       options.profileOut = value();
     } else if (arg == "--threads") {
       options.threads = number(value());
+      // More threads than 4x the CPUs only adds contention (and 100,000
+      // exhausts memory); refuse instead of starting them.
+      int limit = 4 * defaultThreadCount();
+      if (options.threads > limit)
+        usageError("--threads " + std::to_string(options.threads) +
+                   " exceeds 4x the " + std::to_string(defaultThreadCount()) +
+                   " CPUs this process may use (at most " +
+                   std::to_string(limit) + ")");
     } else {
       usageError("unknown argument '" + arg + "'");
     }

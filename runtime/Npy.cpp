@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace moec::rt;
@@ -78,10 +80,20 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
     error = "'" + path + "': " + why;
     return false;
   };
+  // A device or a FIFO would be read without end (opening a FIFO blocks):
+  // regular files only, and their size bounds what the header may claim.
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0)
+    return fail(std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    return fail("not a regular file");
   FILE *file = std::fopen(path.c_str(), "rb");
   if (!file)
     return fail(std::strerror(errno));
   std::unique_ptr<FILE, int (*)(FILE *)> closer(file, std::fclose);
+  if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode))
+    return fail("not a regular file");
+  uint64_t fileSize = static_cast<uint64_t>(info.st_size);
   unsigned char magic[8];
   if (std::fread(magic, 1, 8, file) != 8 ||
       std::memcmp(magic, "\x93NUMPY", 6) != 0)
@@ -113,6 +125,8 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
   if (fortran != "False")
     return fail("Fortran-order arrays are not supported (use "
                 "numpy.ascontiguousarray)");
+  if (descr.size() < 2 || descr.front() != '\'' || descr.back() != '\'')
+    return fail("malformed descr " + descr);
   descr = descr.substr(1, descr.size() - 2);
   if (!descr.empty() && descr[0] == '=')
     descr[0] = '<';
@@ -141,8 +155,13 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
     p = end;
   }
   int64_t count = numElements(array.shape);
-  if (count < 0)
-    return fail("shape too large");
+  uint64_t dataOffset = 8 + (magic[6] == 1 ? 2 : 4) + uint64_t(headerSize);
+  uint64_t available = fileSize > dataOffset ? fileSize - dataOffset : 0;
+  // Checked before allocating: the shape must fit in what the file holds.
+  if (count < 0 ||
+      uint64_t(count) > available / uint64_t(dtypeSize(array.dtype)))
+    return fail("holds less data than its shape " + shape + " needs (" +
+                std::to_string(available) + " bytes after the header)");
   size_t bytes = size_t(count) * dtypeSize(array.dtype);
   array.buffer = AlignedBuffer::allocate(bytes);
   if (std::fread(array.buffer.data.get(), 1, bytes, file) != bytes)
@@ -172,6 +191,13 @@ bool moec::rt::writeNpy(const std::string &path, DType dtype,
   size_t total = 10 + dict.size() + 1;
   dict.append((64 - total % 64) % 64, ' ');
   dict += '\n';
+  // The temporary file is renamed over the output: never over a device, a
+  // FIFO or a directory (as root, /dev/full would be replaced).
+  struct stat existing;
+  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+    error = "cannot write '" + path + "': not a regular file";
+    return false;
+  }
   std::string tmp = path + ".tmp";
   FILE *file = std::fopen(tmp.c_str(), "wb");
   if (!file) {

@@ -31,6 +31,7 @@ static constexpr const char kPipelineHead[] =
 static constexpr const char kPipelineTail[] =
     "cpu-weights-to-arguments,"
     "canonicalize,"
+    "moe-unshare-empty-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"

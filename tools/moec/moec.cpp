@@ -28,6 +28,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
@@ -244,6 +245,10 @@ int main(int argc, char **argv) {
 
   if (argc > 1 && StringRef(argv[1]) == "profile")
     return runProfileCommand(argc - 1, argv + 1);
+  // --mlir-timing and the other pass-manager options, for finding where
+  // compile time goes (hidden from --help).
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions({&category, &sparsityCategory, &quantCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -345,6 +350,12 @@ int main(int argc, char **argv) {
                           /*printAfterOnlyOnChange=*/false);
     }
     build(pm);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    DefaultTimingManager timing;
+    applyDefaultTimingManagerCLOptions(timing);
+    TimingScope root = timing.getRootScope();
+    pm.enableTiming(root);
     return pm.run(*module);
   };
   if (failed(runPasses([&](PassManager &pm) {
