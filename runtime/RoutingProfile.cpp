@@ -8,15 +8,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <limits>
+
+#include <sys/stat.h>
 
 using namespace moec::rt;
 
 static constexpr const char kFormat[] = "moec-routing-profile";
 static constexpr int64_t kVersion = 1;
 
-void LayerProfile::reset(int64_t numExperts, int64_t k, int64_t h, int64_t i) {
+void LayerProfile::reset(int64_t numExperts, int64_t k, int64_t h, int64_t i,
+                         bool allocateMeans) {
   experts = numExperts;
   topK = k;
   hidden = h;
@@ -31,6 +35,8 @@ void LayerProfile::reset(int64_t numExperts, int64_t k, int64_t h, int64_t i) {
   ratioMin.assign(ranks, std::numeric_limits<double>::infinity());
   ratioMax.assign(ranks, 0.0);
   ratioHistogram.assign(ranks * kRatioBins, 0);
+  if (!allocateMeans)
+    return;
   outputSum.assign(experts * hidden, 0.0);
   inputAbsSum.assign(experts * hidden, 0.0);
   hiddenAbsSum.assign(experts * intermediate, 0.0);
@@ -294,6 +300,18 @@ private:
 
 static bool readText(const std::string &path, std::string &text,
                      std::string &error) {
+  // Regular files of a sane size only: /dev/zero or a FIFO would be read
+  // until memory runs out, or forever.
+  constexpr off_t kMaxBytes = off_t(1) << 30;
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) {
+    error = "cannot open '" + path + "'";
+    return false;
+  }
+  if (!S_ISREG(info.st_mode) || info.st_size > kMaxBytes) {
+    error = "'" + path + "' is not a regular file of at most 1 GiB";
+    return false;
+  }
   FILE *file = std::fopen(path.c_str(), "rb");
   if (!file) {
     error = "cannot open '" + path + "'";
@@ -320,7 +338,20 @@ static bool readLayer(const json::Value &object, size_t index,
     return false;
   if (e < 1 || k < 1 || k > e || h < 1 || i < 1 || e > 65536)
     return read.fail("implausible shape");
-  layer.reset(e, k, h, i);
+  // Nothing of size experts^2 or experts * hidden is allocated before the
+  // file shows it holds that much: the co-selection rows (in the JSON) here,
+  // the per-expert means (in the sidecar) when they are read.
+  const json::Value *rowsFirst =
+      read.find("coselection", json::Value::Kind::Array);
+  if (!rowsFirst)
+    return false;
+  if (int64_t(rowsFirst->array.size()) != e ||
+      std::any_of(rowsFirst->array.begin(), rowsFirst->array.end(),
+                  [&](const json::Value &row) {
+                    return int64_t(row.array.size()) != e;
+                  }))
+    return read.fail("'coselection' is not [experts, experts]");
+  layer.reset(e, k, h, i, /*allocateMeans=*/false);
   layer.tokens = tokens;
   layer.routed.clear();
   layer.weightSum.clear();
@@ -391,9 +422,14 @@ static bool readSidecarTensor(const SafeTensorsFile &file, size_t index,
             std::to_string(width) + "] tensor '" + key + "'";
     return false;
   }
-  const float *values = reinterpret_cast<const float *>(file.data(*info));
-  for (int64_t i = 0; i < rows * width; ++i)
-    sums[i] = double(values[i]) * double(routed[i / width]);
+  // The tensor's bytes need not be 4-aligned in the file.
+  const uint8_t *bytes = file.data(*info);
+  sums.assign(rows * width, 0.0);
+  for (int64_t i = 0; i < rows * width; ++i) {
+    float value;
+    std::memcpy(&value, bytes + 4 * i, 4);
+    sums[i] = double(value) * double(routed[i / width]);
+  }
   return true;
 }
 

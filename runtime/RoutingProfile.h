@@ -57,9 +57,11 @@ struct LayerProfile {
   /// [E, H] |expert input|, [E, I] |down projection input|.
   std::vector<double> outputSum, inputAbsSum, hiddenAbsSum;
 
-  /// Sizes every statistic for the given shape, all zero.
+  /// Sizes every statistic for the given shape, all zero; the sidecar's
+  /// [E, H] and [E, I] sums only with `allocateMeans` (a reader sizes them
+  /// once the file shows it holds them).
   void reset(int64_t numExperts, int64_t topK, int64_t hidden,
-             int64_t intermediate);
+             int64_t intermediate, bool allocateMeans = true);
   /// Adds one token's choices: expert ids and weights, k of each.
   void addRouting(const int32_t *ids, const float *weights);
   /// Adds one routed (token, expert) row: the expert's input, its hidden

@@ -5,6 +5,7 @@
 #include "runtime/RoutingProfile.h"
 
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -40,8 +41,46 @@ static std::optional<int64_t> parseIndex(llvm::StringRef key) {
   return index;
 }
 
+/// The deepest nesting of JSON arrays and objects in `text` (outside
+/// strings), stopping once it exceeds `limit`: llvm::json recurses per level
+/// and a deep enough file would overflow the stack.
+static int jsonNesting(llvm::StringRef text, int limit) {
+  int depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 std::optional<QuantPolicy> QuantPolicy::load(llvm::StringRef path,
                                              std::string &error) {
+  // A policy is a small regular file: not a device, a FIFO or gigabytes.
+  constexpr uint64_t kMaxBytes = 16 << 20;
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(path, status)) {
+    error = "cannot read the quantization policy '" + path.str() +
+            "': " + ec.message();
+    return std::nullopt;
+  }
+  if (status.type() != llvm::sys::fs::file_type::regular_file ||
+      status.getSize() > kMaxBytes) {
+    error = "the quantization policy '" + path.str() + "' is not a regular "
+            "file of at most 16 MiB";
+    return std::nullopt;
+  }
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> file =
       llvm::MemoryBuffer::getFile(path);
   if (!file) {
@@ -50,6 +89,12 @@ std::optional<QuantPolicy> QuantPolicy::load(llvm::StringRef path,
     return std::nullopt;
   }
   std::string prefix = "quantization policy '" + path.str() + "'";
+  constexpr int kMaxNesting = 64;
+  if (jsonNesting((*file)->getBuffer(), kMaxNesting) > kMaxNesting) {
+    error = prefix + ": JSON nested more than " + std::to_string(kMaxNesting) +
+            " levels deep";
+    return std::nullopt;
+  }
   llvm::Expected<llvm::json::Value> json =
       llvm::json::parse((*file)->getBuffer());
   if (!json) {
