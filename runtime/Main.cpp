@@ -20,6 +20,7 @@
 #include <cstring>
 #include <limits.h>
 #include <malloc.h>
+#include <csignal>
 #include <map>
 #include <unistd.h>
 #include <utility>
@@ -383,7 +384,22 @@ void printSummary(const TensorSpec &spec, const Result &r) {
 }
 } // namespace
 
+/// A mapped weights file truncated while the model reads it raises SIGBUS:
+/// say so instead of dying silently (write(2) and _Exit are
+/// async-signal-safe).
+static void onBusError(int) {
+  static const char message[] =
+      "error: a mapped file (the weights) became shorter while the model "
+      "read it (SIGBUS)\n";
+  ssize_t ignored = ::write(2, message, sizeof(message) - 1);
+  (void)ignored;
+  std::_Exit(1);
+}
+
 int main(int argc, char **argv) {
+  struct sigaction busAction = {};
+  busAction.sa_handler = onBusError;
+  sigaction(SIGBUS, &busAction, nullptr);
   Model model;
   std::string error;
   if (!parseManifest(std::string(moec_manifest_begin,

@@ -13,7 +13,9 @@ namespace moec::rt {
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
                                              std::string &error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; regular
+  // files read the same with it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     error = "cannot open '" + path + "': " + std::strerror(errno);
     return nullptr;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace moec::rt {
@@ -226,6 +227,12 @@ bool writeSafeTensors(const std::string &path,
               std::string(dtypeName(tensor.dtype)) + " shape";
       return false;
     }
+  }
+  // Renamed into place below: never over a device, a FIFO or a directory.
+  struct stat existing;
+  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+    error = "cannot write '" + path + "': not a regular file";
+    return false;
   }
   std::string header = buildHeader(tensors, metadata);
   std::string tmpPath = path + ".tmp." + std::to_string(::getpid());

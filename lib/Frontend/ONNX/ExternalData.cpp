@@ -51,8 +51,14 @@ onnx_import::resolveExternalLocation(llvm::StringRef modelDir,
       !llvm::sys::path::is_separator(inside.empty() ? '\0' : inside.front()))
     return unsafe("it resolves (through a symbolic link) to a file outside "
                   "the model's directory");
-  if (llvm::sys::fs::is_directory(realFile))
-    return llvm::createStringError("external data location '%s' is a directory",
-                                   location.str().c_str());
+  // A directory fails to read; a FIFO or a device would block or never end.
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(realFile, status))
+    return llvm::createStringError(ec, "external data file '%s': %s",
+                                   path.c_str(), ec.message().c_str());
+  if (status.type() != llvm::sys::fs::file_type::regular_file)
+    return llvm::createStringError(
+        "external data location '%s' is not a regular file",
+        location.str().c_str());
   return std::string(realFile);
 }

@@ -696,6 +696,13 @@ moec::importOnnxModelFromBytes(MLIRContext *context, llvm::StringRef bytes,
 OwningOpRef<ModuleOp> moec::importOnnxModel(MLIRContext *context,
                                             llvm::StringRef path,
                                             const OnnxImportOptions &options) {
+  // Regular files only: reading a FIFO or a device would block or not end.
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(path, status) &&
+      status.type() != llvm::sys::fs::file_type::regular_file)
+    return emitError(FileLineColLoc::get(context, path, 0, 0))
+               << "cannot read model: not a regular file",
+           nullptr;
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
