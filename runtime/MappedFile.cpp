@@ -11,6 +11,18 @@
 
 namespace moec::rt {
 
+std::optional<uint64_t> regularFileSize(const std::string &path) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+    return std::nullopt;
+  return static_cast<uint64_t>(info.st_size);
+}
+
+bool isReplaceable(const std::string &path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode);
+}
+
 std::unique_ptr<MappedFile> MappedFile::open(const std::string &path,
                                              std::string &error) {
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; regular

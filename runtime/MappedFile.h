@@ -11,9 +11,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace moec::rt {
+
+/// The size of `path` when it is a regular file; std::nullopt when it is
+/// missing or something else (a device or a FIFO would be read without end,
+/// and opening a FIFO blocks).
+std::optional<uint64_t> regularFileSize(const std::string &path);
+/// Whether a file written elsewhere may be renamed over `path`: it does not
+/// exist or is a regular file (never a device, a FIFO or a directory).
+bool isReplaceable(const std::string &path);
 
 class MappedFile {
 public:

@@ -2,6 +2,7 @@
 
 #include "runtime/Npy.h"
 
+#include "runtime/MappedFile.h"
 #include "runtime/SafeTensors.h"
 
 #include <cerrno>
@@ -9,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace moec::rt;
@@ -80,20 +80,15 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
     error = "'" + path + "': " + why;
     return false;
   };
-  // A device or a FIFO would be read without end (opening a FIFO blocks):
-  // regular files only, and their size bounds what the header may claim.
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0)
-    return fail(std::strerror(errno));
-  if (!S_ISREG(info.st_mode))
-    return fail("not a regular file");
+  // Regular files only; their size bounds what the header may claim.
+  std::optional<uint64_t> fileSize = regularFileSize(path);
+  if (!fileSize)
+    return fail(::access(path.c_str(), F_OK) == 0 ? "not a regular file"
+                                                 : std::strerror(errno));
   FILE *file = std::fopen(path.c_str(), "rb");
   if (!file)
     return fail(std::strerror(errno));
   std::unique_ptr<FILE, int (*)(FILE *)> closer(file, std::fclose);
-  if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode))
-    return fail("not a regular file");
-  uint64_t fileSize = static_cast<uint64_t>(info.st_size);
   unsigned char magic[8];
   if (std::fread(magic, 1, 8, file) != 8 ||
       std::memcmp(magic, "\x93NUMPY", 6) != 0)
@@ -156,7 +151,7 @@ bool moec::rt::readNpy(const std::string &path, NpyArray &array,
   }
   int64_t count = numElements(array.shape);
   uint64_t dataOffset = 8 + (magic[6] == 1 ? 2 : 4) + uint64_t(headerSize);
-  uint64_t available = fileSize > dataOffset ? fileSize - dataOffset : 0;
+  uint64_t available = *fileSize > dataOffset ? *fileSize - dataOffset : 0;
   // Checked before allocating: the shape must fit in what the file holds.
   if (count < 0 ||
       uint64_t(count) > available / uint64_t(dtypeSize(array.dtype)))
@@ -193,8 +188,7 @@ bool moec::rt::writeNpy(const std::string &path, DType dtype,
   dict += '\n';
   // The temporary file is renamed over the output: never over a device, a
   // FIFO or a directory (as root, /dev/full would be replaced).
-  struct stat existing;
-  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+  if (!isReplaceable(path)) {
     error = "cannot write '" + path + "': not a regular file";
     return false;
   }

@@ -3,6 +3,7 @@
 #include "runtime/RoutingProfile.h"
 
 #include "runtime/Json.h"
+#include "runtime/MappedFile.h"
 #include "runtime/SafeTensors.h"
 
 #include <algorithm>
@@ -12,7 +13,7 @@
 #include <functional>
 #include <limits>
 
-#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace moec::rt;
 
@@ -302,13 +303,13 @@ static bool readText(const std::string &path, std::string &text,
                      std::string &error) {
   // Regular files of a sane size only: /dev/zero or a FIFO would be read
   // until memory runs out, or forever.
-  constexpr off_t kMaxBytes = off_t(1) << 30;
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0) {
+  constexpr uint64_t kMaxBytes = uint64_t(1) << 30;
+  if (::access(path.c_str(), F_OK) != 0) {
     error = "cannot open '" + path + "'";
     return false;
   }
-  if (!S_ISREG(info.st_mode) || info.st_size > kMaxBytes) {
+  std::optional<uint64_t> size = regularFileSize(path);
+  if (!size || *size > kMaxBytes) {
     error = "'" + path + "' is not a regular file of at most 1 GiB";
     return false;
   }

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace moec::rt {
@@ -229,8 +228,7 @@ bool writeSafeTensors(const std::string &path,
     }
   }
   // Renamed into place below: never over a device, a FIFO or a directory.
-  struct stat existing;
-  if (::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+  if (!isReplaceable(path)) {
     error = "cannot write '" + path + "': not a regular file";
     return false;
   }
