@@ -342,12 +342,11 @@ static bool readLayer(const json::Value &object, size_t index,
   // Nothing of size experts^2 or experts * hidden is allocated before the
   // file shows it holds that much: the co-selection rows (in the JSON) here,
   // the per-expert means (in the sidecar) when they are read.
-  const json::Value *rowsFirst =
-      read.find("coselection", json::Value::Kind::Array);
-  if (!rowsFirst)
+  const json::Value *rows = read.find("coselection", json::Value::Kind::Array);
+  if (!rows)
     return false;
-  if (int64_t(rowsFirst->array.size()) != e ||
-      std::any_of(rowsFirst->array.begin(), rowsFirst->array.end(),
+  if (int64_t(rows->array.size()) != e ||
+      std::any_of(rows->array.begin(), rows->array.end(),
                   [&](const json::Value &row) {
                     return int64_t(row.array.size()) != e;
                   }))
@@ -362,11 +361,6 @@ static bool readLayer(const json::Value &object, size_t index,
       !read.array("weight_sum", layer.weightSum, e) ||
       !read.array("saliency_sum", layer.saliencySum, e))
     return false;
-  const json::Value *rows = read.find("coselection", json::Value::Kind::Array);
-  if (!rows)
-    return false;
-  if (int64_t(rows->array.size()) != e)
-    return read.fail("'coselection' is not [experts, experts]");
   for (const json::Value &row : rows->array)
     if (row.kind != json::Value::Kind::Array ||
         !read.elements(row, "coselection", layer.coselected, e))

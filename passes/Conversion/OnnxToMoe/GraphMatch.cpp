@@ -137,23 +137,31 @@ RankedTensorType weightType(Value value) {
   return type && type.hasStaticShape() ? type : RankedTensorType();
 }
 
-bool isZeros(Value value) {
+/// Whether every element of `attr` is 1 (or true) when `one`, else 0.
+static bool isSplatOf(DenseElementsAttr attr, bool one) {
+  if (!attr || !attr.isSplat())
+    return false;
+  if (isa<FloatType>(attr.getElementType()))
+    return attr.getSplatValue<APFloat>().convertToDouble() == (one ? 1 : 0);
+  if (!attr.getElementType().isInteger())
+    return false;
+  APInt v = attr.getSplatValue<APInt>();
+  return one ? v.isOne() : v.isZero();
+}
+
+bool isFilledWith(Value value, bool one) {
   value = skipAnyCasts(value);
-  if (std::optional<double> v = constantFloat(value))
-    return *v == 0.0;
+  if (DenseElementsAttr attr = constantOf(value))
+    return isSplatOf(attr, one);
   onnx::NodeOp fill = nodeOf(value, "ConstantOfShape");
   if (!fill)
     return false;
+  // Without a value attribute ConstantOfShape fills with 0.0.
   auto attr = fill->getAttrOfType<DenseElementsAttr>("value");
-  if (!attr)
-    return true;
-  if (!attr.isSplat())
-    return false;
-  if (isa<FloatType>(attr.getElementType()))
-    return attr.getSplatValue<APFloat>().isZero();
-  return attr.getElementType().isInteger() &&
-         attr.getSplatValue<APInt>().isZero();
+  return attr ? isSplatOf(attr, one) : !one;
 }
+
+bool isZeros(Value value) { return isFilledWith(value, false); }
 
 static Type elementTypeOf(Value value) {
   auto type = dyn_cast<ShapedType>(value.getType());

@@ -51,7 +51,10 @@ std::optional<double> constantFloat(mlir::Value value);
 /// with a static shape. Returns its type, or null.
 mlir::RankedTensorType weightType(mlir::Value value);
 
-/// Whether `value` is all zeros: a zero constant or ConstantOfShape of 0.
+/// Whether `value` is all ones (`one`) or all zeros: a splat constant or a
+/// ConstantOfShape, through Casts; booleans count as 0 and 1.
+bool isFilledWith(mlir::Value value, bool one);
+/// Whether `value` is all zeros.
 bool isZeros(mlir::Value value);
 
 /// The value before any Identity nodes and Casts to the same element type.

@@ -108,31 +108,12 @@ static LogicalResult matchProjection(Value logits, Peeler &peel,
   return success();
 }
 
-/// Whether every element of `attr` is `one` (1 or true) or zero.
-static bool isSplatOf(DenseElementsAttr attr, bool one) {
-  if (!attr || !attr.isSplat())
-    return false;
-  if (isa<FloatType>(attr.getElementType()))
-    return attr.getSplatValue<APFloat>().convertToDouble() == (one ? 1 : 0);
-  if (!attr.getElementType().isInteger())
-    return false;
-  APInt v = attr.getSplatValue<APInt>();
-  return one ? v.isOne() : v.isZero();
-}
-
-/// Whether `value` is all ones (or all zeros): a constant, or one broadcast
-/// by Expand or ConstantOfShape. Booleans count as 0 and 1.
-static bool isFilledWith(Value value, bool one) {
+/// Whether `value` is all ones (or all zeros), also when broadcast by Expand.
+static bool isBroadcastFill(Value value, bool one) {
   value = skipAnyCasts(value);
   if (onnx::NodeOp expand = nodeOf(value, "Expand"))
-    value = skipAnyCasts(expand.getInputs()[0]);
-  if (DenseElementsAttr attr = constantOf(value))
-    return isSplatOf(attr, one);
-  onnx::NodeOp fill = nodeOf(value, "ConstantOfShape");
-  if (!fill)
-    return false;
-  auto attr = fill->getAttrOfType<DenseElementsAttr>("value");
-  return attr ? isSplatOf(attr, one) : !one;
+    value = expand.getInputs()[0];
+  return isFilledWith(value, one);
 }
 
 /// The group count G of a [tokens, G, E / G] shape, constant or a Concat
@@ -192,8 +173,10 @@ matchGroupMask(Value cond, Value select, Value viewShape, bool keepsWhereTrue,
       stringAttr(scatter, "reduction", "none") != "none")
     return failure();
   Value base = scatter.getInputs()[0], written = scatter.getInputs()[2];
-  bool marksKept = isFilledWith(base, false) && isFilledWith(written, true);
-  bool marksDropped = isFilledWith(base, true) && isFilledWith(written, false);
+  bool marksKept =
+      isBroadcastFill(base, false) && isBroadcastFill(written, true);
+  bool marksDropped =
+      isBroadcastFill(base, true) && isBroadcastFill(written, false);
   if (!marksKept && !marksDropped)
     return failure();
   if (marksKept != keepsWhereTrue) {
