@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <limits.h>
 #include <malloc.h>
 #include <csignal>
@@ -36,14 +37,29 @@ extern const uint8_t moec_weights_end[];
 void moec_model_entry(void **args);
 // Called by the compiled model when a run-time check fails (an extent or an
 // index that only the run time knows is wrong); the message names the ONNX
-// node.
-[[noreturn]] void moec_check_failed(const char *message);
+// node, with {0} ... {3} standing for the values and {{ for a brace.
+[[noreturn]] void moec_check_failed(const char *message, int64_t v0,
+                                    int64_t v1, int64_t v2, int64_t v3);
 }
 
 using namespace moec::rt;
 
-void moec_check_failed(const char *message) {
-  std::fprintf(stderr, "error: %s\n", message);
+void moec_check_failed(const char *message, int64_t v0, int64_t v1,
+                       int64_t v2, int64_t v3) {
+  const int64_t values[] = {v0, v1, v2, v3};
+  std::string text;
+  for (const char *c = message; *c; ++c) {
+    if (c[0] == '{' && c[1] == '{') {
+      text.push_back('{');
+      ++c;
+    } else if (c[0] == '{' && c[1] >= '0' && c[1] <= '3' && c[2] == '}') {
+      text += std::to_string(values[c[1] - '0']);
+      c += 2;
+    } else {
+      text.push_back(*c);
+    }
+  }
+  std::fprintf(stderr, "error: %s\n", text.c_str());
   // Any thread may fail a check: exit without the destructors that join the
   // thread pool's workers.
   std::_Exit(1);

@@ -27,6 +27,8 @@ packages=(
   python3-torch
   # The benchmarks' plots (bench/).
   python3-matplotlib
+  # Memcheck of the compiled binaries (test/e2e/memcheck.test).
+  valgrind
 )
 
 missing=()

@@ -2,6 +2,7 @@
 # lit configuration for moec's regression tests.
 
 import os
+import shutil
 import subprocess
 
 import lit.formats
@@ -44,6 +45,10 @@ if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
 if os.path.isdir(os.path.join(config.moec_src_root, "node_modules", "onnxruntime-node")):
     config.available_features.add("onnxruntime")
     config.environment["NODE_PATH"] = os.path.join(config.moec_src_root, "node_modules")
+
+# Memcheck of the compiled binaries (AVX2 builds: valgrind has no AVX-512).
+if shutil.which("valgrind"):
+    config.available_features.add("valgrind")
 
 tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
 # The importer fuzzer is built where clang's libFuzzer is installed.

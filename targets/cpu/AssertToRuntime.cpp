@@ -1,15 +1,19 @@
 //===- AssertToRuntime.cpp - Failed run-time checks go to the runtime -----===//
 //
 // cf.assert %ok, "node 'N' (...): message"
-//   becomes
-// scf.if (not %ok) { func.call @moec_check_failed(@message) }
-// The runtime prints the message to stderr and exits with status 1, as it
-// does for other bad input. Upstream's cf-to-llvm would call puts and abort,
-// which loses the message whenever stdout is a pipe or a file.
+// moe.check %ok, "node 'N' (...): index {0} ..." (%i : i64)
+//   become
+// scf.if (not %ok) { func.call @moec_check_failed(@message, v0, v1, v2, v3) }
+// The runtime prints the message, values in place of {0} ... {3}, to stderr
+// and exits with status 1, as it does for other bad input. Upstream's
+// cf-to-llvm would call puts and abort, which loses the message whenever
+// stdout is a pipe or a file.
 //
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/Passes.h"
+
+#include "dialects/moe/IR/MoeOps.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 
@@ -22,43 +26,92 @@ using namespace mlir;
 using namespace moec;
 
 namespace {
+/// One failed-check call to emit: where, on what condition, which message
+/// (in the runtime's grammar) and which values.
+struct Check {
+  Operation *op;
+  Value condition;
+  std::string message;
+  SmallVector<Value> values;
+};
+} // namespace
+
+/// cf.assert's message is plain text: its braces are doubled so that the
+/// runtime prints them as they are.
+static std::string escapeBraces(StringRef text) {
+  std::string escaped;
+  for (char c : text) {
+    escaped.push_back(c);
+    if (c == '{')
+      escaped.push_back(c);
+  }
+  return escaped;
+}
+
+/// `value` as the runtime's int64_t.
+static Value toInt64(OpBuilder &b, Location loc, Value value) {
+  Type i64 = b.getI64Type();
+  if (value.getType().isIndex())
+    return arith::IndexCastOp::create(b, loc, i64, value);
+  unsigned width = value.getType().getIntOrFloatBitWidth();
+  if (width == 64)
+    return value;
+  if (width == 1)
+    return arith::ExtUIOp::create(b, loc, i64, value);
+  return arith::ExtSIOp::create(b, loc, i64, value);
+}
+
+namespace {
 struct CpuAssertToRuntimePass
     : public cpu::impl::CpuAssertToRuntimeBase<CpuAssertToRuntimePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SmallVector<cf::AssertOp> asserts;
-    module.walk([&](cf::AssertOp op) { asserts.push_back(op); });
-    if (asserts.empty())
+    SmallVector<Check> checks;
+    module.walk([&](Operation *op) {
+      if (auto assertOp = dyn_cast<cf::AssertOp>(op))
+        checks.push_back({op, assertOp.getArg(),
+                          escapeBraces(assertOp.getMsg()), {}});
+      else if (auto check = dyn_cast<moe::CheckOp>(op))
+        checks.push_back({op, check.getCondition(), check.getMessage().str(),
+                          llvm::to_vector(check.getValues())});
+    });
+    if (checks.empty())
       return;
     MLIRContext *context = &getContext();
     auto pointer = LLVM::LLVMPointerType::get(context);
     OpBuilder b(context);
+    Type i64 = b.getI64Type();
     auto callee = module.lookupSymbol<func::FuncOp>(cpu::kCheckFailed);
     if (!callee) {
       b.setInsertionPointToStart(module.getBody());
-      callee = func::FuncOp::create(b, module.getLoc(), cpu::kCheckFailed,
-                                    b.getFunctionType({pointer}, {}));
+      callee = func::FuncOp::create(
+          b, module.getLoc(), cpu::kCheckFailed,
+          b.getFunctionType({pointer, i64, i64, i64, i64}, {}));
       callee.setPrivate();
     }
     SymbolTable symbols(module);
-    for (auto [i, op] : llvm::enumerate(asserts)) {
-      Location loc = op.getLoc();
-      b.setInsertionPoint(op);
+    for (auto [i, check] : llvm::enumerate(checks)) {
+      Location loc = check.op->getLoc();
+      b.setInsertionPoint(check.op);
       Value failed = arith::XOrIOp::create(
-          b, loc, op.getArg(),
+          b, loc, check.condition,
           arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
       std::string name = "moec_check_message_" + std::to_string(i);
       while (symbols.lookup(name))
         name += "_";
-      std::string message = op.getMsg().str();
-      message.push_back('\0');
+      check.message.push_back('\0');
       auto ifOp = scf::IfOp::create(b, loc, failed, /*withElseRegion=*/false);
       // The global goes into the module, so the scf.if must be in it first.
       b.setInsertionPointToStart(ifOp.thenBlock());
-      Value text = LLVM::createGlobalString(loc, b, name, message,
-                                            LLVM::Linkage::Internal);
-      func::CallOp::create(b, loc, callee, ValueRange{text});
-      op.erase();
+      SmallVector<Value> arguments{LLVM::createGlobalString(
+          loc, b, name, check.message, LLVM::Linkage::Internal)};
+      for (Value value : check.values)
+        arguments.push_back(toInt64(b, loc, value));
+      while (arguments.size() < 1 + moe::kMaxCheckValues)
+        arguments.push_back(
+            arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
+      func::CallOp::create(b, loc, callee, arguments);
+      check.op->erase();
     }
   }
 };

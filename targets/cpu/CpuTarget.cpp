@@ -31,10 +31,18 @@ static constexpr const char kPipelineHead[] =
 static constexpr const char kPipelineTail[] =
     "cpu-weights-to-arguments,"
     "canonicalize,"
-    "moe-unshare-empty-tensors,"
+    "moe-unshare-tensors,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
-    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+    // Upstream's buffer-deallocation-pipeline, with the split of distinct
+    // allocations done in linear time first, then each buffer freed right
+    // after its last use rather than at the end of its block.
+    "func.func(expand-realloc{emit-deallocs=false},canonicalize,"
+    "ownership-based-buffer-deallocation,canonicalize,moe-split-deallocs,"
+    "buffer-deallocation-simplification),"
+    "bufferization-lower-deallocations,"
+    "func.func(cse,canonicalize),moe-free-after-last-use,"
+    "convert-bufferization-to-memref,"
     "convert-linalg-to-parallel-loops,"
     "canonicalize,"
     "cpu-parallel-to-runtime,"

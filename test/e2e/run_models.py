@@ -24,7 +24,7 @@ import numpy as np
 TOLERANCE = 1e-5
 
 
-def run_case(moec, root, case, extra):
+def run_case(moec, root, case, extra, wrap):
     case_dir = os.path.join(root, case)
     manifest = json.load(open(os.path.join(case_dir, "manifest.json")))
     binary = os.path.join(case_dir, "model")
@@ -42,7 +42,7 @@ def run_case(moec, root, case, extra):
         x_path = os.path.join(case_dir, f"x_{run['tokens']}.npy")
         y_path = os.path.join(case_dir, f"y_{run['tokens']}.npy")
         np.save(x_path, x)
-        result = subprocess.run([binary, "--input", x_path, "--output", y_path],
+        result = subprocess.run(wrap + [binary, "--input", x_path, "--output", y_path],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             return case, None, f"T={run['tokens']}: " + result.stderr.strip()
@@ -61,6 +61,8 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--table")
     parser.add_argument("--cases", help="comma-separated subset of cases")
+    parser.add_argument("--wrap", default="",
+                        help="a command that runs each binary (say valgrind and its flags)")
     parser.add_argument("moec_args", nargs="*", help="extra moec flags")
     args = parser.parse_args()
     cases = subprocess.run([sys.executable, args.models, "--list"],
@@ -75,7 +77,8 @@ def main():
     rows = []
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         for case, error, problem in pool.map(
-                lambda c: run_case(args.moec, args.out, c, args.moec_args),
+                lambda c: run_case(args.moec, args.out, c, args.moec_args,
+                                   args.wrap.split()),
                 cases):
             if problem or error > TOLERANCE:
                 failed += 1

@@ -680,5 +680,45 @@ LogicalResult RemapExpertsOp::verify() {
   return verifyRoutingPair(getOperation(), getWeights(), getIds());
 }
 
+//===----------------------------------------------------------------------===//
+// CheckOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CheckOp::verify() {
+  size_t count = getValues().size();
+  if (count > kMaxCheckValues)
+    return emitOpError() << "takes at most " << kMaxCheckValues
+                         << " values, got " << count;
+  for (Type type : getValues().getTypes())
+    if (!type.isIndex() && type.getIntOrFloatBitWidth() > 64)
+      return emitOpError() << "values must be index or integers of at most "
+                              "64 bits, got "
+                           << type;
+  // The runtime's grammar: "{{" is a brace, "{0}" ... "{3}" a value.
+  StringRef message = getMessage();
+  for (size_t i = message.find('{'); i != StringRef::npos;
+       i = message.find('{', i + 1)) {
+    if (message.substr(i, 2) == "{{") {
+      ++i;
+      continue;
+    }
+    StringRef rest = message.substr(i);
+    if (rest.size() < 3 || rest[1] < '0' || rest[1] > '3' || rest[2] != '}')
+      return emitOpError() << "message has a '{' that is neither '{{' nor "
+                              "a placeholder {0} ... {3}";
+    if (unsigned(rest[1] - '0') >= count)
+      return emitOpError() << "message names value {" << rest[1] << "} of "
+                           << count;
+  }
+  return success();
+}
+
+LogicalResult CheckOp::canonicalize(CheckOp op, PatternRewriter &rewriter) {
+  if (!matchPattern(op.getCondition(), m_One()))
+    return failure();
+  rewriter.eraseOp(op);
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialects/moe/IR/MoeOps.cpp.inc"

@@ -12,7 +12,14 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace moec::moe {
+/// The most values one moe.check names in its message; the binary's
+/// runtime takes them as fixed arguments.
+inline constexpr unsigned kMaxCheckValues = 4;
+} // namespace moec::moe
 
 #define GET_OP_CLASSES
 #include "dialects/moe/IR/MoeOps.h.inc"

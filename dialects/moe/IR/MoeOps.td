@@ -456,4 +456,32 @@ def Moe_CombineOp : Moe_Op<"combine", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Run-time checks
+//===----------------------------------------------------------------------===//
+
+def Moe_CheckOp : Moe_Op<"check", [MemoryEffects<[MemWrite]>]> {
+  let summary = "stop the model with a message naming values when a "
+                "condition fails at run time";
+  let description = [{
+    `cf.assert` with values in its message: when `condition` is false the
+    binary prints `message` with `{0}` ... `{3}` replaced by the values
+    (signed integers) and exits with status 1. The importer checks indices
+    that only the run time knows with it, so that the message names the
+    offending index and the extent it must fit. At most four values.
+
+    ```mlir
+    moe.check %ok, "node 'g' (op type 'Gather'): index {0} is outside data dimension 0 of extent {1}"
+        (%i, %n : i64, index)
+    ```
+  }];
+  let arguments = (ins I1:$condition, StrAttr:$message,
+                       Variadic<AnySignlessIntegerOrIndex>:$values);
+  let assemblyFormat = [{
+    $condition `,` $message (` ` `(` $values^ `:` type($values) `)`)? attr-dict
+  }];
+  let hasVerifier = 1;
+  let hasCanonicalizeMethod = 1;
+}
+
 #endif // MOEC_DIALECTS_MOE_IR_MOEOPS_TD

@@ -51,18 +51,21 @@ def MoeSaveWeights : Pass<"moe-save-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::moec::moe::MoeDialect"];
 }
 
-def MoeUnshareEmptyTensors
-    : Pass<"moe-unshare-empty-tensors", "::mlir::ModuleOp"> {
-  let summary = "Give every user of a tensor.empty its own copy";
+def MoeUnshareTensors : Pass<"moe-unshare-tensors", "::mlir::ModuleOp"> {
+  let summary = "Give every user of a tensor.empty or a constant tensor its "
+                "own copy";
   let description = [{
-    CSE merges identical `tensor.empty` ops, so that a chain of N
-    elementwise ops all name one empty tensor as their destination. One-Shot
-    Bufferize then checks each of the N writes against every other use of
-    that tensor: compile time grew with the cube of the graph's length (a
-    chain of 500 Relus took 6.9 s in bufferization, 2,000 did not finish in
-    10 minutes). One `tensor.empty` per use states what the graph means
-    (each op writes a new tensor) and makes the analysis linear. Run it
-    right before bufferization.
+    CSE merges identical `tensor.empty` ops and constant tensors, so that a
+    chain of N elementwise ops names one empty tensor as every destination
+    and one constant (say a bias of 0.5) as an input of each. One-Shot
+    Bufferize checks each operand against every other use of the tensors it
+    may alias, so one tensor with N uses costs N^2 checks: a chain of 500
+    Relus took 6.9 s in bufferization and 2,000 did not finish in 10 minutes
+    while the empty tensor was shared; the shared constant alone took 6.4 s
+    at 5,000 nodes. One copy per use states what the graph means (each op
+    writes a new tensor; a constant is read, never written) and makes the
+    analysis linear. Constant copies share their attribute and bufferize to
+    one global. Run it right before bufferization.
 
     ```mlir
     %e = tensor.empty(%n) : tensor<?x32xf32>
@@ -75,7 +78,54 @@ def MoeUnshareEmptyTensors
     %b = linalg.generic ... outs(%e1 : tensor<?x32xf32>)
     ```
   }];
-  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def MoeSplitDeallocs : Pass<"moe-split-deallocs"> {
+  let summary = "One bufferization.dealloc per buffer that has its own "
+                "allocation";
+  let description = [{
+    `ownership-based-buffer-deallocation` ends each block with one
+    `bufferization.dealloc` of every buffer the block owns, and
+    `buffer-deallocation-simplification` splits it by checking every buffer
+    against every other: quadratic in the number of buffers (6.9 s for a
+    chain of 5,000 nodes). A buffer that a `memref.alloc` produced in the
+    function, and that no other operand or retained value views, is
+    distinct from everything else by construction; this pass gives each
+    such buffer a `bufferization.dealloc` of its own, with nothing retained,
+    in one linear sweep and leaves the rest to the upstream simplification. Operands whose
+    condition is a constant false are dropped. Run it between the two.
+
+    ```mlir
+    %r = bufferization.dealloc (%a, %b, %arg : ...) if (%true, %true, %false)
+                               retain (%b : ...)
+    // becomes (%a has its own allocation; %b is retained)
+    bufferization.dealloc (%a : ...) if (%true)
+    %r = bufferization.dealloc (%b : ...) if (%true) retain (%b : ...)
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
+def MoeFreeAfterLastUse : Pass<"moe-free-after-last-use"> {
+  let summary = "Move each memref.dealloc to right after its buffer's last "
+                "use";
+  let description = [{
+    Deallocation frees a block's buffers at the end of the block, so a
+    model's peak memory would be the sum of all its intermediates. This pass
+    moves the `memref.dealloc` of each `memref.alloc` to right after the
+    last op in the allocation's block that uses the buffer or a view of it.
+    A buffer that is returned, yielded, branched with, converted to an
+    address, or passed to an op that makes a memref from it other than a
+    view keeps its dealloc where it is, as does a buffer freed in another
+    block or more than once. Upstream's `optimize-allocation-liveness` does
+    the same but re-numbers the block after every move, quadratic in the
+    block's length (9.6 s for a chain of 10,000 nodes); this pass reads
+    every position before it moves anything. Run it after the deallocation
+    pipeline.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
 #endif // MOEC_DIALECTS_MOE_TRANSFORMS_PASSES_TD

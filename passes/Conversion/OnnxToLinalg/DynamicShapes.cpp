@@ -12,6 +12,8 @@
 
 #include "passes/Conversion/OnnxToLinalg/NodeLowering.h"
 
+#include "dialects/moe/IR/MoeOps.h"
+
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
@@ -40,8 +42,19 @@ void NodeLowering::assertAt(OpBuilder &builder, Location at, Value condition,
 Value NodeLowering::checkedIndex(OpBuilder &builder, Location at, Value element,
                                  Value dim, int64_t dataDim) {
   Value index = wrapIndex(builder, at, element, dim);
-  assertAt(builder, at, indexInRange(builder, at, index, dim),
-           "has an index outside data dimension " + Twine(dataDim));
+  // A brace in the node's name is doubled: moe.check reads "{0}" as a value.
+  std::string node;
+  for (char c : describe()) {
+    node.push_back(c);
+    if (c == '{')
+      node.push_back(c);
+  }
+  moe::CheckOp::create(
+      builder, at, indexInRange(builder, at, index, dim),
+      builder.getStringAttr(node + ": index {0} is outside [-{1}, {1}) on "
+                                   "data dimension " +
+                            Twine(dataDim)),
+      ValueRange{element, dim});
   return index;
 }
 

@@ -154,8 +154,9 @@ def dynamic(out):
 def runtime_checks(out):
     """Extents only the run time knows, as torch exports index_add_ and
     repeat(): Expand to Shape(y), a ScatterElements whose indices are
-    Expand(Unsqueeze(i), Shape(u)), and a Tile with run-time repeats. The
-    binary checks them."""
+    Expand(Unsqueeze(i), Shape(u)), and a Tile with run-time repeats; and
+    a Gather of rows of y by ids g, as an embedding looks up token ids.
+    The binary checks them."""
     axes = tensor("axes", np.array([1], dtype=np.int64))
     nodes = [
         helper.make_node("Shape", ["y"], ["y_shape"], "y_shape"),
@@ -167,15 +168,18 @@ def runtime_checks(out):
         helper.make_node("ScatterElements", ["y", "indices", "u"], ["s"],
                          "scatter", axis=0, reduction="add"),
         helper.make_node("Tile", ["x", "r"], ["t"], "tile"),
+        helper.make_node("Gather", ["y", "g"], ["rows"], "embed", axis=0),
     ]
     return model(nodes, [value("x", TensorProto.FLOAT, ["a", 4]),
                          value("y", TensorProto.FLOAT, ["b", 4]),
                          value("i", TensorProto.INT64, ["c"]),
                          value("u", TensorProto.FLOAT, ["c", 4]),
-                         value("r", TensorProto.INT64, [2])],
+                         value("r", TensorProto.INT64, [2]),
+                         value("g", TensorProto.INT64, ["d"])],
                  [value("e", TensorProto.FLOAT, None),
                   value("s", TensorProto.FLOAT, None),
-                  value("t", TensorProto.FLOAT, None)], [axes])
+                  value("t", TensorProto.FLOAT, None),
+                  value("rows", TensorProto.FLOAT, None)], [axes])
 
 
 # Malformed models: each must be refused with a clear message.

@@ -114,3 +114,16 @@ func.func @activation_canonical(%g: tensor<4x16xf32>, %u: tensor<4x16xf32>) -> t
   %a = moe.activation swiglu %g up %u : tensor<4x16xf32>, tensor<4x16xf32> -> tensor<4x16xf32>
   return %a : tensor<4x16xf32>
 }
+
+// -----
+
+// A check whose condition is a constant true is gone; others stay.
+// CHECK-LABEL: func @check
+// CHECK-NOT: "always"
+// CHECK: moe.check %{{.*}}, "maybe"
+func.func @check(%ok: i1) {
+  %true = arith.constant true
+  moe.check %true, "always"
+  moe.check %ok, "maybe"
+  return
+}

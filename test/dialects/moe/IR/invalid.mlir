@@ -850,3 +850,35 @@ module attributes {moe.weight_files = ["a.safetensors", ""]} {
 // expected-error @+1 {{unknown moe dialect attribute 'moe.weights'}}
 module attributes {moe.weights = ["a.safetensors"]} {
 }
+
+// -----
+
+func.func @check_missing_value(%ok: i1, %i: i64) {
+  // expected-error @+1 {{'moe.check' op message names value {1} of 1}}
+  moe.check %ok, "index {0} of {1}" (%i : i64)
+  return
+}
+
+// -----
+
+func.func @check_stray_brace(%ok: i1) {
+  // expected-error @+1 {{'moe.check' op message has a '{' that is neither '{{' nor a placeholder {0} ... {3}}}
+  moe.check %ok, "node 'a{b'"
+  return
+}
+
+// -----
+
+func.func @check_too_many(%ok: i1, %i: i64) {
+  // expected-error @+1 {{'moe.check' op takes at most 4 values, got 5}}
+  moe.check %ok, "{0}" (%i, %i, %i, %i, %i : i64, i64, i64, i64, i64)
+  return
+}
+
+// -----
+
+func.func @check_wide(%ok: i1, %i: i128) {
+  // expected-error @+1 {{'moe.check' op values must be index or integers of at most 64 bits, got 'i128'}}
+  moe.check %ok, "{0}" (%i : i128)
+  return
+}

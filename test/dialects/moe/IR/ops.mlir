@@ -152,3 +152,12 @@ func.func @attributes() attributes {
     layout = #moe<layout interleaved>, scoring = #moe<scoring sigmoid>} {
   return
 }
+
+// CHECK-LABEL: func @check
+// CHECK: moe.check %{{.*}}, "node 'g': index {0} is outside [-{1}, {1})" (%{{.*}}, %{{.*}} : i64, index)
+// CHECK: moe.check %{{.*}}, "a literal {{[{][{]}} brace"
+func.func @check(%ok: i1, %i: i64, %n: index) {
+  moe.check %ok, "node 'g': index {0} is outside [-{1}, {1})" (%i, %n : i64, index)
+  moe.check %ok, "a literal {{ brace"
+  return
+}

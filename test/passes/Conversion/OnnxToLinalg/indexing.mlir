@@ -57,7 +57,7 @@ func.func @scatter_elements_add(%x: tensor<3x3xf32>, %i: tensor<2x3xi64>, %u: te
 // CHECK: scf.for
 // CHECK: scf.for
 // CHECK: arith.cmpi ult
-// CHECK: cf.assert %{{.*}}, "node 's' (op type 'ScatterElements', domain 'ai.onnx', opset 16): has an index outside data dimension 0"
+// CHECK: moe.check %{{.*}}, "node 's' (op type 'ScatterElements', domain 'ai.onnx', opset 16): index {0} is outside [-{1}, {1}) on data dimension 0" (%{{.*}}, %{{.*}} : i64, index)
 // CHECK: arith.addf
 // CHECK: tensor.insert
 func.func @scatter_elements_runtime_shapes(%x: tensor<?x4xf32>, %i: tensor<?x1xi64>, %u: tensor<?x4xf32>) -> tensor<*xf32> {
@@ -145,4 +145,16 @@ func.func @cum_sum(%x: tensor<2x5xi32>) -> tensor<*xi32> {
   %axis = arith.constant dense<1> : tensor<i64>
   %y = onnx.node "CumSum" opset 14 (%x, %axis) {exclusive = 1 : i64, reverse = 1 : i64} : (tensor<2x5xi32>, tensor<i64>) -> tensor<*xi32>
   return %y : tensor<*xi32>
+}
+
+// -----
+
+// Each gathered index is checked at run time against the extent, and the
+// message names both; a brace in the node's name is doubled, so that the
+// runtime prints it as it is rather than as a value.
+// CHECK-LABEL: func.func @gather_checked
+// CHECK: moe.check %{{.*}}, "node 'ids{{[{][{]}}0}' (op type 'Gather', domain 'ai.onnx', opset 13): index {0} is outside [-{1}, {1}) on data dimension 0" (%{{.*}}, %{{.*}} : i32, index)
+func.func @gather_checked(%x: tensor<?x4xf32>, %i: tensor<3xi32>) -> tensor<*xf32> {
+  %y = onnx.node "Gather" opset 13 (%x, %i) {axis = 0 : i64} : (tensor<?x4xf32>, tensor<3xi32>) -> tensor<*xf32> loc("ids{0}")
+  return %y : tensor<*xf32>
 }
