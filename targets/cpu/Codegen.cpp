@@ -222,6 +222,9 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
       continue;
     if (f.getName() != cpu::kEntryWrapper)
       f.setLinkage(llvm::GlobalValue::InternalLinkage);
+    // Inlining a part, called once, would undo cpu-split-model-function.
+    if (f.getName().starts_with(cpu::kModelPartPrefix))
+      f.addFnAttr(llvm::Attribute::NoInline);
     f.addFnAttr("target-cpu", machine->getTargetCPU());
     if (!machine->getTargetFeatureString().empty())
       f.addFnAttr("target-features", machine->getTargetFeatureString());

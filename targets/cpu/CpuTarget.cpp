@@ -43,6 +43,7 @@ static constexpr const char kPipelineTail[] =
     "bufferization-lower-deallocations,"
     "func.func(cse,canonicalize),moe-free-after-last-use,"
     "convert-bufferization-to-memref,"
+    "cpu-split-model-function,"
     "convert-linalg-to-parallel-loops,"
     "canonicalize,"
     "cpu-parallel-to-runtime,"

@@ -21,6 +21,8 @@ namespace moec::cpu {
 /// Names shared by the passes, codegen and the runtime.
 constexpr const char kEntryFunction[] = "moec_model";
 constexpr const char kEntryWrapper[] = "moec_model_entry";
+// Parts of the entry function, which codegen keeps from being inlined.
+constexpr const char kModelPartPrefix[] = "moec_model_part_";
 constexpr const char kParallelBodyPrefix[] = "moec_par_body_";
 constexpr const char kParallelLaunchPrefix[] = "moec_par_launch_";
 constexpr const char kParallelFor[] = "moec_parallel_for";

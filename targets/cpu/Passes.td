@@ -54,4 +54,27 @@ def CpuAssertToRuntime : Pass<"cpu-assert-to-runtime", "mlir::ModuleOp"> {
   ];
 }
 
+def CpuSplitModelFunction
+    : Pass<"cpu-split-model-function", "mlir::ModuleOp"> {
+  let summary = "compile the model function in parts of bounded size";
+  let description = [{
+    LLVM's greedy register allocator and instruction selection grow faster
+    than the function they compile: a chain of 2,000 ONNX nodes spent 1.4 s
+    in register allocation, 10,000 nodes 49 s. This pass moves runs of
+    `@moec_model`'s top-level ops, about `ops-per-part` ops each (nested
+    ops included), into private functions `@moec_model_part_N` that the
+    model function calls in order (and that CPU codegen marks `noinline`). Values that cross a boundary
+    (buffers and scalars) become arguments and results; constants and
+    global addresses are repeated in each part that uses them. A function
+    with a top-level `memref.alloca` (which would die with its part), or
+    of no more than `ops-per-part` ops, is left as it is. Run it on
+    buffers, before loops are outlined for threads.
+  }];
+  let options = [
+    Option<"opsPerPart", "ops-per-part", "uint64_t", /*default=*/"2048",
+           "Operations per part (nested ones included)">
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 #endif // MOEC_TARGETS_CPU_PASSES_TD
