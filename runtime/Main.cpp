@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "moec/Runtime/BinaryAbi.h"
 #include "runtime/Model.h"
 #include "runtime/Npy.h"
 #include "runtime/ProfileRecorder.h"
@@ -26,27 +27,11 @@
 #include <unistd.h>
 #include <utility>
 
-extern "C" {
-// Emitted by the compiler (the manifest and the blob of embedded weights).
-extern const char moec_manifest_begin[];
-extern const char moec_manifest_end[];
-extern const uint8_t moec_weights_begin[];
-extern const uint8_t moec_weights_end[];
-// The compiled model: args = [result descriptors], input and weight
-// descriptors, each a pointer to an MLIR memref descriptor.
-void moec_model_entry(void **args);
-// Called by the compiled model when a run-time check fails (an extent or an
-// index that only the run time knows is wrong); the message names the ONNX
-// node, with {0} ... {3} standing for the values and {{ for a brace.
-[[noreturn]] void moec_check_failed(const char *message, int64_t v0,
-                                    int64_t v1, int64_t v2, int64_t v3);
-}
-
 using namespace moec::rt;
 
 void moec_check_failed(const char *message, int64_t v0, int64_t v1,
                        int64_t v2, int64_t v3) {
-  const int64_t values[] = {v0, v1, v2, v3};
+  const int64_t values[MOEC_ABI_CHECK_VALUES] = {v0, v1, v2, v3};
   std::string text;
   for (const char *c = message; *c; ++c) {
     if (c[0] == '{' && c[1] == '{') {

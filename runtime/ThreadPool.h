@@ -9,16 +9,7 @@
 #ifndef MOEC_RUNTIME_THREADPOOL_H
 #define MOEC_RUNTIME_THREADPOOL_H
 
-#include <cstdint>
-
-extern "C" {
-/// Runs fn(context, begin, end) over disjoint ranges covering [0, count).
-/// `cost` estimates the work of one iteration; small loops run inline on
-/// the calling thread. Blocks until every range is done.
-void moec_parallel_for(int64_t count, int64_t cost,
-                       void (*fn)(void *context, int64_t begin, int64_t end),
-                       void *context);
-}
+#include "moec/Runtime/BinaryAbi.h" // moec_parallel_for
 
 namespace moec::rt {
 

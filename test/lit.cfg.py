@@ -46,9 +46,21 @@ if os.path.isdir(os.path.join(config.moec_src_root, "node_modules", "onnxruntime
     config.available_features.add("onnxruntime")
     config.environment["NODE_PATH"] = os.path.join(config.moec_src_root, "node_modules")
 
+# Features name what the tests may use: `target-<name>` for each target
+# moec was built with, `tool-<name>` for an external tool (valgrind,
+# ptxas), `device-<name>` for hardware present (cuda).
+listed = subprocess.run([os.path.join(config.moec_obj_root, "bin", "moec"), "--list-targets"],
+                        capture_output=True, text=True)
+for line in listed.stdout.splitlines():
+    if line.split():
+        config.available_features.add("target-" + line.split()[0])
+if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+    config.available_features.add("tool-ptxas")
+if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("device-cuda")
 # Memcheck of the compiled binaries (AVX2 builds: valgrind has no AVX-512).
 if shutil.which("valgrind"):
-    config.available_features.add("valgrind")
+    config.available_features.add("tool-valgrind")
 
 tool_dirs = [os.path.join(config.moec_obj_root, "bin"), config.llvm_tools_dir]
 # The importer fuzzer is built where clang's libFuzzer is installed.

@@ -82,89 +82,42 @@ def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
   ];
 }
 
-// The register-tile shape both matmul lowerings take (RegisterTile.h).
-defvar RegisterTileOptions = [
-    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
-           "rows of a register tile">,
-    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
-           "vectors across a register tile">,
-    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
-           "k extent of one pass over a register tile">
-];
-
 def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
-  let summary = "lower the router and the sparse-path moe ops to loops over buffers";
+  let summary = "lower the router and the sparse-path moe ops to loops over "
+                "buffers (the reference lowering)";
   let description = [{
-    Lowers `moe.router`, `moe.dispatch`, `moe.grouped_matmul`,
-    `moe.activation` and `moe.combine` to scf loop nests (run
-    `moe-sparse-dispatch` first: `moe.experts` is an error here). The IR
-    stays at tensor level: operands are read through read-only
-    `bufferization.to_buffer`, results are fresh buffers that become
-    tensors again through `bufferization.to_tensor restrict writable`, so
-    One-Shot Bufferize handles the rest of the program as usual.
+    Lowers `moe.router`, `moe.skip_experts`, `moe.remap_experts`,
+    `moe.dispatch`, `moe.grouped_matmul`, `moe.activation` and
+    `moe.combine` to scf loop nests with the reference patterns of
+    include/moec/Conversion/MoeToLoops.h (run `moe-sparse-dispatch` first:
+    `moe.experts` is an error here). A target's own lowering pass adds its
+    patterns of higher benefit to the same set (the CPU target's is
+    `cpu-lower-moe`; docs/targets.md). The IR stays at tensor level:
+    operands are read through read-only `bufferization.to_buffer`, results
+    are fresh buffers that become tensors again through
+    `bufferization.to_tensor restrict writable`, so One-Shot Bufferize
+    handles the rest of the program as usual.
 
     * router: per token, the scores, the group mask, `top_k` rounds of
       "best expert not yet taken" (the lower index wins a tie), then the
       weights, renormalised and scaled as the op says;
     * dispatch: a stable counting sort of the `T * k` pairs by expert;
     * grouped_matmul: one parallel iteration per (64 output columns,
-      expert). With `vector-width` set, an fp32 weight known at compile
-      time is re-laid out into panels of `vector-width` columns and
-      multiplied with register tiles of `tile-rows` x `tile-panels`
-      vectors, k in blocks of `tile-depth` (see TiledExperts.cpp). Other
-      weights use dot products that carry `reassoc` so the target may
-      vectorize them. Packed int4/int8 weights with K-groups use vector
-      kernels that dequantize 16 codes at a time in registers, or, for
-      `moec.int8_activations` with `int8-dot-bytes`, multiply int8 rows
-      by the codes with integer dot products (AVX-512 VNNI or AVX2, see
-      QuantizedExperts.cpp);
-      other packed weights are unpacked and scaled element by element in
-      the inner loop. No dequantized copy of a weight is ever made. Rows of
-      a `moec.int8_activations` matmul are quantized to int8 per row first
-      on every path;
+      expert), dot products that carry `reassoc` so the target may
+      vectorize them. Packed weights are unpacked and scaled element by
+      element in the inner loop; no dequantized copy of a weight is ever
+      made. Rows of a `moec.int8_activations` matmul are quantized to int8
+      per row first;
     * activation, combine: one parallel iteration per row / token; combine
       sums a token's k rows in choice order.
 
     Parallel loops are `scf.parallel`; targets decide how they map to
     threads. Packed float formats (e2m1, fp8) are reported as unsupported.
   }];
-  let options = !listconcat([
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
-           "f32 lanes of the target's vectors; 0 keeps every grouped "
-           "matmul on scalar dot products">,
-    Option<"int8DotBytes", "int8-dot-bytes", "int64_t", /*default=*/"0",
-           "bytes of the target's u8 x s8 dot product for int8 activations "
-           "on packed weights: 64 (AVX-512 VNNI), 32 (AVX2), 0 (none)">
-  ], RegisterTileOptions);
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
-    "mlir::LLVM::LLVMDialect",
     "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
-    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
-  ];
-}
-
-def ConvertMatmulToTiles : Pass<"convert-matmul-to-tiles", "mlir::ModuleOp"> {
-  let summary = "lower fp32 linalg.matmul to register tiles over buffers";
-  let description = [{
-    Lowers every `linalg.matmul` on fp32 tensors with the default indexing
-    maps and a static `[K, N]` right-hand side (a router's logits, a shared
-    expert, a dense MLP) to the register tiles `convert-moe-to-scf` uses
-    for the experts: `tile-rows` x `tile-panels` vectors of `vector-width`
-    lanes, k in blocks of `tile-depth`, each lane summing its products in
-    k order with fused multiply-adds. The rows of B are read in place. One
-    parallel iteration per block of 4 x `tile-rows` rows and tile of
-    columns. Like `convert-moe-to-scf`, it stays at tensor level. Other
-    matmuls are left alone.
-  }];
-  let options = !listconcat([
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes of the target's vectors">
-  ], RegisterTileOptions);
-  let dependentDialects = [
-    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
-    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
-    "mlir::vector::VectorDialect"
+    "mlir::scf::SCFDialect"
   ];
 }
 

@@ -91,7 +91,7 @@ def MoeQuantizeActivations
     time to int8 with one scale per row, `s = max|x| / 127`, codes
     `round(x / s)` (to nearest, ties to even), and the products are summed in
     integers before the weight and row scales are applied. Targets with
-    int8 dot-product instructions (the CPU target with AVX-512 VNNI) run
+    int8 dot-product instructions (docs/targets.md: the CPU target) run
     these matmuls on them; every lowering computes the same values. Matmuls on
     float weights are left alone.
   }];

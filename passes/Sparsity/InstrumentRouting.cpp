@@ -10,6 +10,7 @@
 #include "passes/Sparsity/Passes.h"
 
 #include "dialects/moe/IR/MoeOps.h"
+#include "moec/Runtime/BinaryAbi.h"
 
 namespace moec {
 #define GEN_PASS_DEF_MOEINSTRUMENTROUTING
@@ -19,7 +20,7 @@ namespace moec {
 using namespace mlir;
 using namespace moec;
 
-static constexpr const char kRecordFunction[] = "moec_profile_record";
+static constexpr const char kRecordFunction[] = MOEC_ABI_PROFILE_RECORD;
 
 /// The same tensor with every dimension dynamic, so one declaration serves
 /// every layer.

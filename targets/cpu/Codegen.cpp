@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "targets/cpu/CpuOptions.h"
 #include "targets/cpu/CpuTarget.h"
 
 #include "targets/cpu/Passes.h"
@@ -41,8 +42,8 @@ static std::string hostFeatures() {
   return features;
 }
 
-/// The LLVM target machine for the host, or for options.cpu and
-/// options.features; null with `error` set when they name no machine.
+/// The LLVM target machine for the host, or for the CPU and features that
+/// --cpu and --mattr name; null with `error` set when they name no machine.
 static std::unique_ptr<llvm::TargetMachine>
 createTargetMachine(const TargetOptions &options, std::string &error) {
   static std::once_flag initialized;
@@ -58,10 +59,11 @@ createTargetMachine(const TargetOptions &options, std::string &error) {
     error = "no LLVM target for " + triple.str() + ": " + error;
     return nullptr;
   }
+  cpu::CpuOptions flags = cpu::getCpuOptions();
   std::string cpuName =
-      options.cpu.empty() ? llvm::sys::getHostCPUName().str() : options.cpu;
-  std::string features = options.features;
-  if (options.cpu.empty() && features.empty())
+      flags.cpu.empty() ? llvm::sys::getHostCPUName().str() : flags.cpu;
+  std::string features = flags.features;
+  if (flags.cpu.empty() && features.empty())
     features = hostFeatures();
   static const llvm::CodeGenOptLevel levels[] = {
       llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,

@@ -9,7 +9,7 @@ namespace moec::cpu {
 
 /// Translates the LLVM-dialect module to LLVM IR, adds the entry wrapper
 /// and the parallel-loop launchers, optimizes, and emits an object file
-/// for the host (or options.cpu / options.features).
+/// for the host (or the CPU and features --cpu and --mattr name).
 mlir::LogicalResult serializeToObject(mlir::ModuleOp module,
                                       const TargetOptions &options,
                                       SerializedModule &result);

@@ -209,18 +209,21 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string assemblyPath = scratchPath("data.s");
   std::string logPath = scratchPath("link.log");
   std::string assembly =
-      "  .section .rodata.moec_manifest,\"a\",@progbits\n"
-      "  .globl moec_manifest_begin\nmoec_manifest_begin:\n"
+      "  .section .rodata." MOEC_ABI_MANIFEST ",\"a\",@progbits\n"
+      "  .globl " MOEC_ABI_MANIFEST "_begin\n" MOEC_ABI_MANIFEST "_begin:\n"
       "  .incbin \"" +
       manifestPath +
       "\"\n"
-      "  .globl moec_manifest_end\nmoec_manifest_end:\n  .byte 0\n"
-      "  .section .rodata.moec_weights,\"a\",@progbits\n  .p2align 6\n"
-      "  .globl moec_weights_begin\nmoec_weights_begin:\n"
+      "  .globl " MOEC_ABI_MANIFEST "_end\n" MOEC_ABI_MANIFEST "_end:\n"
+      "  .byte 0\n"
+      "  .section .rodata." MOEC_ABI_WEIGHTS ",\"a\",@progbits\n"
+      "  .p2align 6\n"
+      "  .globl " MOEC_ABI_WEIGHTS "_begin\n" MOEC_ABI_WEIGHTS "_begin:\n"
       "  .incbin \"" +
       blobPath +
       "\"\n"
-      "  .globl moec_weights_end\nmoec_weights_end:\n  .byte 0\n"
+      "  .globl " MOEC_ABI_WEIGHTS "_end\n" MOEC_ABI_WEIGHTS "_end:\n"
+      "  .byte 0\n"
       "  .section .note.GNU-stack,\"\",@progbits\n";
   if (failed(writeFile(module, objectPath, serialized.object)) ||
       failed(writeFile(module, manifestPath, json)) ||

@@ -3,10 +3,16 @@
 #ifndef MOEC_TARGETS_CPU_PASSES_H
 #define MOEC_TARGETS_CPU_PASSES_H
 
+#include "moec/Runtime/BinaryAbi.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
@@ -18,15 +24,16 @@ namespace moec::cpu {
 #define GEN_PASS_REGISTRATION
 #include "targets/cpu/Passes.h.inc"
 
-/// Names shared by the passes, codegen and the runtime.
+/// Names shared by the passes and codegen; those the runtime also uses
+/// come from the binary's ABI header.
 constexpr const char kEntryFunction[] = "moec_model";
-constexpr const char kEntryWrapper[] = "moec_model_entry";
+constexpr const char kEntryWrapper[] = MOEC_ABI_ENTRY;
 // Parts of the entry function, which codegen keeps from being inlined.
 constexpr const char kModelPartPrefix[] = "moec_model_part_";
 constexpr const char kParallelBodyPrefix[] = "moec_par_body_";
 constexpr const char kParallelLaunchPrefix[] = "moec_par_launch_";
-constexpr const char kParallelFor[] = "moec_parallel_for";
-constexpr const char kCheckFailed[] = "moec_check_failed";
+constexpr const char kParallelFor[] = MOEC_ABI_PARALLEL_FOR;
+constexpr const char kCheckFailed[] = MOEC_ABI_CHECK_FAILED;
 
 } // namespace moec::cpu
 

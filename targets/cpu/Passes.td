@@ -5,6 +5,77 @@
 
 include "mlir/Pass/PassBase.td"
 
+// The register-tile shape both matmul lowerings take (RegisterTile.h).
+defvar RegisterTileOptions = [
+    Option<"tileRows", "tile-rows", "int64_t", /*default=*/"6",
+           "rows of a register tile">,
+    Option<"tilePanels", "tile-panels", "int64_t", /*default=*/"4",
+           "vectors across a register tile">,
+    Option<"tileDepth", "tile-depth", "int64_t", /*default=*/"512",
+           "k extent of one pass over a register tile">
+];
+
+def CpuLowerMoe : Pass<"cpu-lower-moe", "mlir::ModuleOp"> {
+  let summary = "lower the moe ops to loops, grouped matmuls on the CPU's "
+                "vector kernels";
+  let description = [{
+    `convert-moe-to-scf`'s reference patterns plus two of higher benefit
+    for `moe.grouped_matmul` (with `vector-width` > 0):
+
+    * an fp32 weight known at compile time is re-laid out into panels of
+      `vector-width` columns and multiplied with register tiles of
+      `tile-rows` x `tile-panels` vectors, k in blocks of `tile-depth`
+      (TiledExperts.cpp);
+    * packed int4/int8 weights with K-groups use vector kernels that
+      dequantize 16 codes at a time in registers, or, for
+      `moec.int8_activations` with `int8-dot-bytes`, multiply int8 rows by
+      the codes with integer dot products: `vpdpbusd` (AVX-512 VNNI, 64
+      bytes) or `vpmaddubsw` + `vpmaddwd` (AVX2, 32 bytes)
+      (QuantizedExperts.cpp).
+
+    Every other grouped matmul, and every one with `vector-width` 0, takes
+    the reference scalar loops.
+  }];
+  let options = !listconcat([
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the target's vectors; 0 keeps every grouped "
+           "matmul on scalar dot products">,
+    Option<"int8DotBytes", "int8-dot-bytes", "int64_t", /*default=*/"0",
+           "bytes of the target's u8 x s8 dot product for int8 activations "
+           "on packed weights: 64 (AVX-512 VNNI), 32 (AVX2), 0 (none)">
+  ], RegisterTileOptions);
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::LLVM::LLVMDialect",
+    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
+  ];
+}
+
+def CpuMatmulToTiles : Pass<"cpu-matmul-to-tiles", "mlir::ModuleOp"> {
+  let summary = "lower fp32 linalg.matmul to register tiles over buffers";
+  let description = [{
+    Lowers every `linalg.matmul` on fp32 tensors with the default indexing
+    maps and a static `[K, N]` right-hand side (a router's logits, a shared
+    expert, a dense MLP) to the register tiles `cpu-lower-moe` uses for
+    the experts: `tile-rows` x `tile-panels` vectors of `vector-width`
+    lanes, k in blocks of `tile-depth`, each lane summing its products in
+    k order with fused multiply-adds. The rows of B are read in place. One
+    parallel iteration per block of 4 x `tile-rows` rows and tile of
+    columns. Like `cpu-lower-moe`, it stays at tensor level. Other
+    matmuls are left alone.
+  }];
+  let options = !listconcat([
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of the target's vectors">
+  ], RegisterTileOptions);
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
 def CpuWeightsToArguments : Pass<"cpu-weights-to-arguments", "mlir::ModuleOp"> {
   let summary = "give the entry function the standalone binary's calling convention";
   let description = [{

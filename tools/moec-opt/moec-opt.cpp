@@ -36,6 +36,8 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<moec::moe::MoeDialect, moec::onnx::OnnxDialect>();
+  for (const moec::TargetBackend *target : targets.getTargets())
+    target->registerDialects(registry);
 
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "moec optimizer driver\n", registry));

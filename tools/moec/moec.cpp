@@ -58,14 +58,6 @@ static cl::opt<std::string> targetName("target",
 static cl::opt<bool> listTargets("list-targets",
                                  cl::desc("List the targets and exit"),
                                  cl::cat(category));
-static cl::opt<std::string>
-    cpuName("cpu",
-            cl::desc("CPU to generate code for (default: this machine's; "
-                     "x86-64, x86-64-v3 (AVX2), x86-64-v4 (AVX-512), znver4)"),
-            cl::cat(category));
-static cl::opt<std::string>
-    features("mattr", cl::desc("CPU features, e.g. +avx2,-avx512f"),
-             cl::cat(category));
 static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
                                   cl::Prefix, cl::init(2), cl::cat(category));
 static cl::list<std::string> inputShapes(
@@ -83,11 +75,6 @@ static cl::opt<uint64_t> embedMaxBytes(
     cl::desc("Weights smaller than this are embedded in the binary; larger "
              "ones go to OUT.weights.safetensors beside it (default 1 MiB)"),
     cl::init(uint64_t(1) << 20), cl::cat(category));
-static cl::opt<int64_t> tileDepth(
-    "tile-depth",
-    cl::desc("k extent of one pass over a matmul's register tile (0: the "
-             "target's choice, 512 on CPUs; for tuning and tests)"),
-    cl::init(0), cl::cat(category));
 static cl::opt<bool> noRaise(
     "no-raise",
     cl::desc("Do not raise MoE blocks to moe ops: compile the ONNX graph op "
@@ -249,7 +236,14 @@ int main(int argc, char **argv) {
   // compile time goes (hidden from --help).
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  cl::HideUnrelatedOptions({&category, &sparsityCategory, &quantCategory});
+  // Each target's own flags (the CPU's --cpu, --mattr, --tile-depth) are
+  // shown beside the driver's.
+  std::vector<const cl::OptionCategory *> shown = {
+      &category, &sparsityCategory, &quantCategory};
+  for (const TargetBackend *target : targets.getTargets())
+    if (const cl::OptionCategory *own = target->getOptionCategory())
+      shown.push_back(own);
+  cl::HideUnrelatedOptions(shown);
   cl::ParseCommandLineOptions(
       argc, argv,
       "moec: compile a Mixture-of-Experts ONNX model into a standalone "
@@ -289,16 +283,9 @@ int main(int argc, char **argv) {
     }
   }
   TargetOptions options;
-  options.cpu = cpuName;
-  options.features = features;
   options.optLevel = optLevel;
   options.maxTokens = maxTokens;
   options.embedMaxBytes = embedMaxBytes;
-  if (tileDepth < 0) {
-    llvm::errs() << "moec: error: --tile-depth must be 0 or positive\n";
-    return 1;
-  }
-  options.tileDepth = tileDepth;
   options.outputPath = outputPath.empty() ? defaultOutputPath() : outputPath;
   SparsityFlags flags;
   flags.pruneExperts = pruneExperts;
@@ -419,6 +406,7 @@ int main(int argc, char **argv) {
   }
   bool int8Activations = activationPrecision == ActPrecision::Int8;
   if (failed(runPasses([&](PassManager &pm) {
+        target->buildPreDispatchPipeline(pm, options);
         pm.addPass(createMoeSparseDispatch());
         if (int8Activations)
           pm.addPass(createMoeQuantizeActivations());

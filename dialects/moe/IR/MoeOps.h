@@ -6,6 +6,7 @@
 #include "dialects/moe/IR/MoeAttrs.h"
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/MoeTypes.h"
+#include "moec/Runtime/BinaryAbi.h"
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/Builders.h"
@@ -18,7 +19,7 @@
 namespace moec::moe {
 /// The most values one moe.check names in its message; the binary's
 /// runtime takes them as fixed arguments.
-inline constexpr unsigned kMaxCheckValues = 4;
+inline constexpr unsigned kMaxCheckValues = MOEC_ABI_CHECK_VALUES;
 } // namespace moec::moe
 
 #define GET_OP_CLASSES

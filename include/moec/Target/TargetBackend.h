@@ -1,8 +1,9 @@
 //===- TargetBackend.h - The interface of every moec target ----*- C++ -*-===//
 //
 // A target turns the target-independent program (moe + upstream dialects,
-// after moe-sparse-dispatch) into a standalone binary through four small
-// hooks: register what it needs, build its lowering pipeline, serialize the
+// after moe-sparse-dispatch) into a standalone binary through a few small
+// hooks: register what it needs (dialects, passes, its own flags), add
+// passes before sparse dispatch, build its lowering pipeline, serialize the
 // lowered module, link the artifact. The driver owns everything else
 // (import, target-independent passes, flags, progress, errors), so a target
 // is only the code that is specific to its hardware.
@@ -15,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/CommandLine.h"
 
 #include <cstdint>
 #include <string>
@@ -28,10 +30,6 @@ namespace moec {
 /// What the driver asks a target for; each target documents which fields
 /// it reads.
 struct TargetOptions {
-  /// Processor to generate code for; empty: the host's.
-  std::string cpu;
-  /// Extra features (LLVM -mattr syntax, e.g. "+avx2,-avx512f").
-  std::string features;
   /// 0..3, as -O0..-O3.
   unsigned optLevel = 2;
   /// Largest value a dynamic input dimension (the token count) may take.
@@ -39,9 +37,6 @@ struct TargetOptions {
   /// Weights smaller than this are embedded in the binary; larger ones go
   /// to a weights file beside it.
   uint64_t embedMaxBytes = uint64_t(1) << 20;
-  /// k extent of one pass over a matmul's register tile; 0: the target's
-  /// choice. For tuning and for tests that need several k blocks.
-  int64_t tileDepth = 0;
   /// The file to produce (executable, object or IR).
   std::string outputPath;
   /// A short name for the model, used in the binary's messages.
@@ -69,6 +64,18 @@ public:
   virtual void registerDialects(mlir::DialectRegistry &registry) const {}
   /// Makes the target's passes available by name (moec-opt, pipelines).
   virtual void registerPasses() const {}
+  /// The category of the target's own command-line flags (cl::opt objects
+  /// the target defines with cl::cat), which `moec --help` lists; null when
+  /// it has none. Generic options stay in TargetOptions.
+  virtual llvm::cl::OptionCategory *getOptionCategory() const {
+    return nullptr;
+  }
+
+  /// Appends passes that run on the moe ops before moe-sparse-dispatch
+  /// (after quantization), e.g. to fix shapes a static-shape accelerator
+  /// needs there. Default: none.
+  virtual void buildPreDispatchPipeline(mlir::OpPassManager &pm,
+                                        const TargetOptions &options) const {}
 
   /// Appends the lowering from target-independent IR to the form
   /// `serialize` accepts.

@@ -26,7 +26,7 @@
 namespace moec {
 
 /// Bumped whenever TargetBackend or TargetOptions change incompatibly.
-constexpr uint32_t kTargetApiVersion = 1;
+constexpr uint32_t kTargetApiVersion = 2;
 
 class TargetRegistry {
 public:

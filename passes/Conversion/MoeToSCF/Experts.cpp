@@ -9,8 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/QuantizedExperts.h"
-#include "passes/Conversion/MoeToSCF/RegisterTile.h"
+#include "passes/Conversion/MoeToSCF/Lowerings.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -152,10 +151,9 @@ Value WeightReader::load(LoopBuilder &b, Value e, Value n, Value k) const {
   return arith::MulFOp::create(b, value, scale);
 }
 
-/// Records on the weights of `op` the share of them one token reads,
-/// top_k / E, as `moec.routed_fraction` (for the binary's bandwidth report).
-static void annotateRoutedFraction(moe::GroupedMatmulOp op,
-                                   int64_t numExperts) {
+void moec::annotateRoutedFraction(moe::GroupedMatmulOp op) {
+  int64_t numExperts =
+      moe::getLogicalType(op.getWeight().getType()).getDimSize(0);
   auto dispatch = op.getOffsets().getDefiningOp<moe::DispatchOp>();
   if (!dispatch)
     return;
@@ -183,22 +181,51 @@ void moec::zeroUnroutedRows(LoopBuilder &b, Value offsets, int64_t numExperts,
   });
 }
 
-LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op,
-                                       const TileShape &tileShape) {
+/// The scale of row `m`'s int8 quantization: max|x| / 127, 1 for a zero row.
+Value moec::int8RowScale(LoopBuilder &b, Value rows, Value m, int64_t k) {
+  Type f32 = b.getF32Type();
+  Value amax =
+      b.reduce(b.index(0), b.index(k), b.floatConst(f32, 0.0),
+               [&](Value kk, Value acc) -> Value {
+                 Value x = math::AbsFOp::create(b, b.load(rows, {m, kk}));
+                 return arith::MaximumFOp::create(b, acc, x);
+               });
+  Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, amax,
+                                         b.floatConst(f32, 0.0));
+  Value scale = arith::DivFOp::create(b, amax, b.floatConst(f32, 127.0));
+  return arith::SelectOp::create(b, positive, scale, b.floatConst(f32, 1.0));
+}
+
+Value moec::quantizeToInt8(LoopBuilder &b, Value x, Value scale) {
+  Type f32 = b.getF32Type();
+  Value q = math::RoundEvenOp::create(b, arith::DivFOp::create(b, x, scale));
+  q = arith::MaximumFOp::create(b, q, b.floatConst(f32, -127.0));
+  return arith::MinimumFOp::create(b, q, b.floatConst(f32, 127.0));
+}
+
+Value moec::dequantizedInt8Rows(LoopBuilder &b, Value rows, int64_t k) {
+  Type f32 = b.getF32Type();
+  Value numRows = b.dim(rows, 0);
+  Value result =
+      b.alloc(RankedTensorType::get({ShapedType::kDynamic, k}, f32), {numRows});
+  b.parallelLoop(b.index(0), numRows, [&](Value m) {
+    Value scale = int8RowScale(b, rows, m, k);
+    b.forLoop(b.index(0), b.index(k), [&](Value kk) {
+      Value x = b.load(rows, {m, kk});
+      b.store(arith::MulFOp::create(b, quantizeToInt8(b, x, scale), scale),
+              result, {m, kk});
+    });
+  });
+  return result;
+}
+
+LogicalResult moec::lowerGroupedMatmul(RewriterBase &rewriter,
+                                       moe::GroupedMatmulOp op) {
   RankedTensorType weightType = moe::getLogicalType(op.getWeight().getType());
   int64_t numExperts = weightType.getDimSize(0);
   int64_t outFeatures = weightType.getDimSize(1);
   int64_t inFeatures = weightType.getDimSize(2);
-  annotateRoutedFraction(op, numExperts);
   bool int8Activations = op->hasAttr("moec.int8_activations");
-  if (tileShape.lanes > 0) {
-    FailureOr<bool> tiled =
-        isa<moe::PackedType>(op.getWeight().getType())
-            ? lowerQuantizedGroupedMatmul(op, tileShape, int8Activations)
-            : lowerGroupedMatmulToTiles(op, tileShape);
-    if (failed(tiled) || *tiled)
-      return failure(failed(tiled));
-  }
   LoopBuilder b(op);
   RankedTensorType outputType = op.getOutput().getType();
   Type type = outputType.getElementType();
@@ -250,8 +277,7 @@ LogicalResult moec::lowerGroupedMatmul(moe::GroupedMatmulOp op,
     });
   });
   zeroUnroutedRows(b, offsets, numExperts, output);
-  op.replaceAllUsesWith(b.result(output));
-  op.erase();
+  rewriter.replaceOp(op, b.result(output));
   return success();
 }
 
@@ -305,7 +331,8 @@ static Value activate(LoopBuilder &b, moe::ActivationAttr activation,
   llvm_unreachable("unknown activation kind");
 }
 
-LogicalResult moec::lowerActivation(moe::ActivationOp op) {
+LogicalResult moec::lowerActivation(RewriterBase &rewriter,
+                                    moe::ActivationOp op) {
   LoopBuilder b(op);
   RankedTensorType outputType = op.getOutput().getType();
   Type type = outputType.getElementType();
@@ -341,7 +368,6 @@ LogicalResult moec::lowerActivation(moe::ActivationOp op) {
               output, {i, c});
     });
   });
-  op.replaceAllUsesWith(b.result(output));
-  op.erase();
+  rewriter.replaceOp(op, b.result(output));
   return success();
 }

@@ -1,6 +1,6 @@
 //===- LoopBuilder.cpp - Loop-nest code for the moe ops -------------------===//
 
-#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "moec/Conversion/LoopBuilder.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -10,8 +10,8 @@
 using namespace mlir;
 using namespace moec;
 
-LoopBuilder::LoopBuilder(Operation *op)
-    : ImplicitLocOpBuilder(op->getLoc(), op) {}
+LoopBuilder::LoopBuilder(Operation *op, int64_t alignment)
+    : ImplicitLocOpBuilder(op->getLoc(), op), alignment(alignment) {}
 
 Value LoopBuilder::read(Value tensor) {
   auto type = cast<RankedTensorType>(tensor.getType());
@@ -28,9 +28,8 @@ Value LoopBuilder::alloc(RankedTensorType type, ValueRange sizes) {
       assert(d < int64_t(sizes.size()) && sizes[d] && "missing dynamic size");
       dynSizes.push_back(sizes[d]);
     }
-  // 64-byte alignment: one cache line, one AVX-512 vector.
   return memref::AllocOp::create(*this, memrefType, dynSizes,
-                                 getI64IntegerAttr(64));
+                                 getI64IntegerAttr(alignment));
 }
 
 Value LoopBuilder::allocFilled(RankedTensorType type, Value value) {

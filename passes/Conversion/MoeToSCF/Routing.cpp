@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "passes/Conversion/MoeToSCF/Lowerings.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -135,7 +135,7 @@ static void softmaxRow(LoopBuilder &b, Value weights, Value t, Value k) {
   });
 }
 
-LogicalResult moec::lowerRouter(moe::RouterOp op) {
+LogicalResult moec::lowerRouter(RewriterBase &rewriter, moe::RouterOp op) {
   RankedTensorType logitsType = op.getLogits().getType();
   if (logitsType.isDynamicDim(1))
     return op.emitOpError("needs a static number of experts to lower");
@@ -234,16 +234,15 @@ LogicalResult moec::lowerRouter(moe::RouterOp op) {
   });
   Value weightsTensor = b.result(weights);
   Value idsTensor = b.result(ids);
-  op.getWeights().replaceAllUsesWith(weightsTensor);
-  op.getIds().replaceAllUsesWith(idsTensor);
-  op.erase();
+  rewriter.replaceOp(op, ValueRange{weightsTensor, idsTensor});
   return success();
 }
 
 /// Copies input row permutation[i] / k into rows[i] for every row, or
 /// zeroes the row of an empty slot (permutation[i] < 0), and replaces the
 /// dispatch by the three buffers.
-static void completeDispatch(LoopBuilder &b, moe::DispatchOp op, Value input,
+static void completeDispatch(RewriterBase &rewriter, LoopBuilder &b,
+                             moe::DispatchOp op, Value input,
                              Value permutation, Value k, Value rows,
                              Value offsets) {
   Value hidden = b.dim(input, 1);
@@ -262,13 +261,13 @@ static void completeDispatch(LoopBuilder &b, moe::DispatchOp op, Value input,
   });
   SmallVector<Value> results = {b.result(rows), b.result(permutation),
                                 b.result(offsets)};
-  op->replaceAllUsesWith(results);
-  op.erase();
+  rewriter.replaceOp(op, results);
 }
 
 /// Static capacity: C slots per expert, filled in choice-major, token
 /// order; pairs that find their expert full are dropped.
-static LogicalResult lowerCapacityDispatch(moe::DispatchOp op,
+static LogicalResult lowerCapacityDispatch(RewriterBase &rewriter,
+                                           moe::DispatchOp op,
                                            int64_t capacity) {
   LoopBuilder b(op);
   Value input = b.read(op.getInput());
@@ -310,13 +309,14 @@ static LogicalResult lowerCapacityDispatch(moe::DispatchOp op,
       });
     });
   });
-  completeDispatch(b, op, input, permutation, k, rows, offsets);
+  completeDispatch(rewriter, b, op, input, permutation, k, rows, offsets);
   return success();
 }
 
-LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
+LogicalResult moec::lowerDispatch(RewriterBase &rewriter,
+                                  moe::DispatchOp op) {
   if (std::optional<uint64_t> capacity = op.getCapacity())
-    return lowerCapacityDispatch(op, int64_t(*capacity));
+    return lowerCapacityDispatch(rewriter, op, int64_t(*capacity));
   LoopBuilder b(op);
   Value input = b.read(op.getInput());
   Value expertIds = b.read(op.getExpertIds());
@@ -376,11 +376,11 @@ LogicalResult moec::lowerDispatch(moe::DispatchOp op) {
                  b, valid, unrouted,
                  arith::AddIOp::create(b, unrouted, b.index(1)));
            });
-  completeDispatch(b, op, input, permutation, k, rows, offsets);
+  completeDispatch(rewriter, b, op, input, permutation, k, rows, offsets);
   return success();
 }
 
-LogicalResult moec::lowerCombine(moe::CombineOp op) {
+LogicalResult moec::lowerCombine(RewriterBase &rewriter, moe::CombineOp op) {
   LoopBuilder b(op);
   Value rows = b.read(op.getRows());
   Value permutation = b.read(op.getPermutation());
@@ -426,7 +426,6 @@ LogicalResult moec::lowerCombine(moe::CombineOp op) {
       });
     });
   });
-  op.replaceAllUsesWith(b.result(output));
-  op.erase();
+  rewriter.replaceOp(op, b.result(output));
   return success();
 }

@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "passes/Conversion/MoeToSCF/Lowerings.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
@@ -17,7 +17,7 @@ using namespace moec;
 /// Fresh copies of the [T, k] weights and ids, and the per-token loop over
 /// them: body(t, k) with buffers `weights` and `ids` to edit in place.
 template <typename Op>
-static void editChoices(Op op,
+static void editChoices(RewriterBase &rewriter, Op op,
                         llvm::function_ref<void(LoopBuilder &, Value weights,
                                                 Value ids, Value t, Value k)>
                             body) {
@@ -35,16 +35,15 @@ static void editChoices(Op op,
     });
     body(b, weights, ids, t, k);
   });
-  op.getNewWeights().replaceAllUsesWith(b.result(weights));
-  op.getNewIds().replaceAllUsesWith(b.result(ids));
-  op.erase();
+  rewriter.replaceOp(op, ValueRange{b.result(weights), b.result(ids)});
 }
 
-LogicalResult moec::lowerSkipExperts(moe::SkipExpertsOp op) {
+LogicalResult moec::lowerSkipExperts(RewriterBase &rewriter,
+                                     moe::SkipExpertsOp op) {
   Type type = op.getWeights().getType().getElementType();
   double threshold = op.getThreshold().convertToDouble();
   bool renormalize = op.getRenormalize();
-  editChoices(op, [&](LoopBuilder &b, Value weights, Value ids, Value t,
+  editChoices(rewriter, op, [&](LoopBuilder &b, Value weights, Value ids, Value t,
                       Value k) {
     Value zero = b.floatConst(type, 0.0);
     Value top = b.reduce(
@@ -78,7 +77,8 @@ LogicalResult moec::lowerSkipExperts(moe::SkipExpertsOp op) {
   return success();
 }
 
-LogicalResult moec::lowerRemapExperts(moe::RemapExpertsOp op) {
+LogicalResult moec::lowerRemapExperts(RewriterBase &rewriter,
+                                      moe::RemapExpertsOp op) {
   ArrayRef<int32_t> map = op.getMap();
   Type type = op.getWeights().getType().getElementType();
   // The map as a constant buffer.
@@ -90,7 +90,7 @@ LogicalResult moec::lowerRemapExperts(moe::RemapExpertsOp op) {
     outer.store(outer.i32(target), mapBuffer, {outer.index(e)});
   Value numMapped = outer.index(map.size());
   editChoices(
-      op, [&](LoopBuilder &b, Value weights, Value ids, Value t, Value k) {
+      rewriter,      op, [&](LoopBuilder &b, Value weights, Value ids, Value t, Value k) {
         b.forLoop(b.index(0), k, [&](Value j) {
           Value e = b.loadIndex(ids, {t, j});
           Value inMap = b.inRange(e, b.index(0), numMapped);

@@ -1,6 +1,6 @@
 //===- RegisterTile.cpp - Register-blocked f32 matmul tiles ---------------===//
 
-#include "passes/Conversion/MoeToSCF/RegisterTile.h"
+#include "targets/cpu/RegisterTile.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"

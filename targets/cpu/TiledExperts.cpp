@@ -16,7 +16,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/RegisterTile.h"
+#include "targets/cpu/GroupedMatmul.h"
+#include "targets/cpu/RegisterTile.h"
 
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/WeightFiles.h"
@@ -112,8 +113,9 @@ static bool isTileable(moe::GroupedMatmulOp op) {
          f32(op.getOutput());
 }
 
-FailureOr<bool> moec::lowerGroupedMatmulToTiles(moe::GroupedMatmulOp op,
-                                                const TileShape &shape) {
+FailureOr<bool> cpu::lowerGroupedMatmulToTiles(RewriterBase &rewriter,
+                                               moe::GroupedMatmulOp op,
+                                               const TileShape &shape) {
   if (!isTileable(op) || kTileColumns % shape.columns() != 0)
     return false;
   LoopBuilder b(op);
@@ -175,7 +177,6 @@ FailureOr<bool> moec::lowerGroupedMatmulToTiles(moe::GroupedMatmulOp op,
     emitTiledProduct(b, shape, product);
   });
   zeroUnroutedRows(b, offsets, numExperts, output);
-  op.replaceAllUsesWith(b.result(output));
-  op.erase();
+  rewriter.replaceOp(op, b.result(output));
   return true;
 }

@@ -36,9 +36,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/QuantizedExperts.h"
+#include "targets/cpu/GroupedMatmul.h"
 
-#include "passes/Conversion/MoeToSCF/RegisterTile.h"
+#include "targets/cpu/RegisterTile.h"
 
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/WeightFiles.h"
@@ -181,29 +181,6 @@ static Value permutedColumn(LoopBuilder &b, Value k, int64_t chunk) {
   return arith::AddIOp::create(b, base, arith::AddIOp::create(b, half, offset));
 }
 
-/// The scale of row `m`'s int8 quantization: max|x| / 127, 1 for a zero row.
-static Value rowScale(LoopBuilder &b, Value rows, Value m, int64_t k) {
-  Type f32 = b.getF32Type();
-  Value amax =
-      b.reduce(b.index(0), b.index(k), b.floatConst(f32, 0.0),
-               [&](Value kk, Value acc) -> Value {
-                 Value x = math::AbsFOp::create(b, b.load(rows, {m, kk}));
-                 return arith::MaximumFOp::create(b, acc, x);
-               });
-  Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, amax,
-                                         b.floatConst(f32, 0.0));
-  Value scale = arith::DivFOp::create(b, amax, b.floatConst(f32, 127.0));
-  return arith::SelectOp::create(b, positive, scale, b.floatConst(f32, 1.0));
-}
-
-/// round(x / scale) clamped to [-127, 127], as f32.
-static Value quantizeActivation(LoopBuilder &b, Value x, Value scale) {
-  Type f32 = b.getF32Type();
-  Value q = math::RoundEvenOp::create(b, arith::DivFOp::create(b, x, scale));
-  q = arith::MaximumFOp::create(b, q, b.floatConst(f32, -127.0));
-  return arith::MinimumFOp::create(b, q, b.floatConst(f32, 127.0));
-}
-
 /// The rows the float kernel multiplies: int4 weights want each chunk's
 /// even elements first; int8 activations are quantized and dequantized
 /// (x = sx * round(x / sx)). Null when the rows can be read as they are.
@@ -217,21 +194,16 @@ static Value prepareFloatRows(LoopBuilder &b, Value rows, int64_t k,
   Value prepared =
       b.alloc(RankedTensorType::get({ShapedType::kDynamic, k}, f32), {numRows});
   b.parallelLoop(b.index(0), numRows, [&](Value m) {
-    Value scale = int8Activations ? rowScale(b, rows, m, k) : Value();
+    Value scale = int8Activations ? int8RowScale(b, rows, m, k) : Value();
     b.forLoop(b.index(0), b.index(k), [&](Value kk) {
       Value x = b.load(rows, {m, kk});
       if (scale)
-        x = arith::MulFOp::create(b, quantizeActivation(b, x, scale), scale);
+        x = arith::MulFOp::create(b, quantizeToInt8(b, x, scale), scale);
       Value to = bits == 4 ? permutedColumn(b, kk, chunk) : kk;
       b.store(x, prepared, {m, to});
     });
   });
   return prepared;
-}
-
-Value moec::dequantizedInt8Rows(LoopBuilder &b, Value rows, int64_t k) {
-  return prepareFloatRows(b, rows, k, /*bits=*/8, /*int8Activations=*/true,
-                          /*chunk=*/1);
 }
 
 /// Int8 rows for the int8-rows kernel: xq as bytes (VNNI: xq + 128,
@@ -248,10 +220,10 @@ static Value prepareInt8Rows(LoopBuilder &b, const PackedOperand &w, Value rows,
   scales =
       b.alloc(RankedTensorType::get({ShapedType::kDynamic}, f32), {numRows});
   b.parallelLoop(b.index(0), numRows, [&](Value m) {
-    Value scale = rowScale(b, rows, m, k);
+    Value scale = int8RowScale(b, rows, m, k);
     b.store(scale, scales, {m});
     b.forLoop(b.index(0), b.index(k), [&](Value kk) {
-      Value q = quantizeActivation(b, b.load(rows, {m, kk}), scale);
+      Value q = quantizeToInt8(b, b.load(rows, {m, kk}), scale);
       Value byte =
           w.vnni() ? Value(arith::FPToUIOp::create(
                          b, b.getI8Type(),
@@ -772,11 +744,12 @@ static Value offsetCorrection(LoopBuilder &b, PackedOperand w) {
                                key);
 }
 
-FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
-                                                  const TileShape &shape,
-                                                  bool int8Activations) {
+FailureOr<bool> cpu::lowerQuantizedGroupedMatmul(RewriterBase &rewriter,
+                                                 moe::GroupedMatmulOp op,
+                                                 const TileShape &shape) {
   if (shape.lanes == 0)
     return false;
+  bool int8Activations = op->hasAttr("moec.int8_activations");
   LoopBuilder b(op);
   std::optional<PackedOperand> w = matchPacked(b, op);
   if (!w)
@@ -854,7 +827,6 @@ FailureOr<bool> moec::lowerQuantizedGroupedMatmul(moe::GroupedMatmulOp op,
     });
   });
   zeroUnroutedRows(b, offsets, numExperts, output);
-  op.replaceAllUsesWith(b.result(output));
-  op.erase();
+  rewriter.replaceOp(op, b.result(output));
   return true;
 }

@@ -1,7 +1,7 @@
-// RUN: moec-opt %s --split-input-file --convert-moe-to-scf="vector-width=16 tile-rows=6 tile-panels=4 tile-depth=8" | FileCheck %s
-// RUN: moec-opt %s --split-input-file --convert-moe-to-scf="vector-width=8 tile-panels=2" | FileCheck %s --check-prefix=AVX2
-// RUN: not moec-opt %s --convert-moe-to-scf="vector-width=16 tile-panels=8" 2>&1 | FileCheck %s --check-prefix=BAD
-// BAD: convert-moe-to-scf: vector-width * tile-panels must divide 64
+// RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=16 tile-rows=6 tile-panels=4 tile-depth=8" | FileCheck %s
+// RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=8 tile-panels=2" | FileCheck %s --check-prefix=AVX2
+// RUN: not moec-opt %s --cpu-lower-moe="vector-width=16 tile-panels=8" 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: cpu-lower-moe: vector-width * tile-panels must divide 64
 
 // An fp32 weight known at compile time is re-laid out into panels of 16
 // columns ([E, N padded to 64 / 16, K, 16]) and multiplied on register

@@ -1,5 +1,5 @@
-// RUN: moec-opt %s --split-input-file --convert-matmul-to-tiles="vector-width=16 tile-depth=4" | FileCheck %s
-// RUN: not moec-opt %s --convert-matmul-to-tiles="vector-width=0" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: moec-opt %s --split-input-file --cpu-matmul-to-tiles="vector-width=16 tile-depth=4" | FileCheck %s
+// RUN: not moec-opt %s --cpu-matmul-to-tiles="vector-width=0" 2>&1 | FileCheck %s --check-prefix=BAD
 
 // An fp32 matmul with a static [K, N] right-hand side: the rows of B are
 // loaded in place (masked past column 20), accumulators start from the
@@ -27,4 +27,4 @@ func.func @half(%a: tensor<?x8xf16>, %b: tensor<8x20xf16>, %c: tensor<?x20xf16>)
   return %y : tensor<?x20xf16>
 }
 
-// BAD: convert-matmul-to-tiles: the tile sizes must be positive
+// BAD: cpu-matmul-to-tiles: the tile sizes must be positive

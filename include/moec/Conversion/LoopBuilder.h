@@ -1,18 +1,20 @@
 //===- LoopBuilder.h - Loop-nest code for the moe ops -----------*- C++ -*-===//
 //
-// The moe ops lower at tensor level to loop nests over buffers: operands are
-// read through read-only `bufferization.to_buffer`, results are written into
-// fresh `memref.alloc`s that re-enter tensor land through
-// `bufferization.to_tensor restrict writable`. One-Shot Bufferize then sees
-// ordinary buffer producers and consumers. Scratch buffers are never freed
-// here: the buffer-deallocation pipeline frees every buffer after its last
-// use, and it refuses IR that already frees some. Parallel loops are
-// scf.parallel: the target decides how to map them onto threads.
+// What lowering patterns of the moe ops build with: the reference patterns
+// (MoeToLoops.h) and a target's own. The ops lower at tensor level to loop
+// nests over buffers: operands are read through read-only
+// `bufferization.to_buffer`, results are written into fresh `memref.alloc`s
+// that re-enter tensor land through `bufferization.to_tensor restrict
+// writable`. One-Shot Bufferize then sees ordinary buffer producers and
+// consumers. Scratch buffers are never freed here: the deallocation
+// pipeline frees every buffer after its last use, and it refuses IR that
+// already frees some. Parallel loops are scf.parallel: the target decides
+// how to map them onto threads.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_PASSES_CONVERSION_MOETOSCF_LOOPBUILDER_H
-#define MOEC_PASSES_CONVERSION_MOETOSCF_LOOPBUILDER_H
+#ifndef MOEC_CONVERSION_LOOPBUILDER_H
+#define MOEC_CONVERSION_LOOPBUILDER_H
 
 #include "dialects/moe/IR/MoeOps.h"
 
@@ -26,7 +28,9 @@ class LoopBuilder : public mlir::ImplicitLocOpBuilder {
 public:
   using Body = llvm::function_ref<void(mlir::Value)>;
 
-  LoopBuilder(mlir::Operation *op);
+  /// Builds before `op`; fresh buffers are aligned to `alignment` bytes
+  /// (64, a cache line, unless the target asks for more).
+  LoopBuilder(mlir::Operation *op, int64_t alignment = 64);
 
   /// The buffer behind a tensor operand, read-only.
   mlir::Value read(mlir::Value tensor);
@@ -69,27 +73,11 @@ public:
   void ifThen(mlir::Value cond, llvm::function_ref<void()> then);
 
   mlir::Value sigmoid(mlir::Value x);
+
+private:
+  int64_t alignment;
 };
 
-struct TileShape;
-
-/// Lowerings of the individual ops (Routing.cpp, Experts.cpp). Each
-/// replaces its op or fails with an error on the op.
-mlir::LogicalResult lowerRouter(moe::RouterOp op);
-mlir::LogicalResult lowerDispatch(moe::DispatchOp op);
-mlir::LogicalResult lowerCombine(moe::CombineOp op);
-/// Router edits of the sparsity passes (RoutingEdits.cpp).
-mlir::LogicalResult lowerSkipExperts(moe::SkipExpertsOp op);
-mlir::LogicalResult lowerRemapExperts(moe::RemapExpertsOp op);
-/// With `tiles.lanes` > 0, fp32 grouped matmuls whose weight is known at
-/// compile time use register tiles (TiledExperts.cpp); the rest, and every
-/// one with `tiles.lanes` == 0, use scalar dot products.
-mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op,
-                                       const TileShape &tiles);
-/// The register-tile lowering; false, changing nothing, where it does not
-/// apply.
-mlir::FailureOr<bool> lowerGroupedMatmulToTiles(moe::GroupedMatmulOp op,
-                                                const TileShape &tiles);
 /// `value` (a constant or a moe.weight) with a signless element type:
 /// memref element loads feed arith, which takes signless integers only.
 /// The bytes do not change. Null for anything else.
@@ -97,8 +85,17 @@ mlir::Value signlessWeight(LoopBuilder &b, mlir::Value value);
 /// Zeroes the rows of a grouped matmul's output past the routed ones.
 void zeroUnroutedRows(LoopBuilder &b, mlir::Value offsets, int64_t numExperts,
                       mlir::Value output);
-mlir::LogicalResult lowerActivation(moe::ActivationOp op);
+
+/// Int8 activations (`moec.int8_activations`): row m of f32 `rows` [M, k]
+/// is quantized with scale sx = max|x| / 127 (1 for a zero row) to
+/// round(x / sx) (ties to even) clamped to [-127, 127].
+mlir::Value int8RowScale(LoopBuilder &b, mlir::Value rows, mlir::Value m,
+                         int64_t k);
+/// round(x / scale) clamped to [-127, 127], as f32.
+mlir::Value quantizeToInt8(LoopBuilder &b, mlir::Value x, mlir::Value scale);
+/// A copy of `rows` with each row quantized to int8 and back.
+mlir::Value dequantizedInt8Rows(LoopBuilder &b, mlir::Value rows, int64_t k);
 
 } // namespace moec
 
-#endif // MOEC_PASSES_CONVERSION_MOETOSCF_LOOPBUILDER_H
+#endif // MOEC_CONVERSION_LOOPBUILDER_H

@@ -11,10 +11,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H
-#define MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H
+#ifndef MOEC_TARGETS_CPU_REGISTERTILE_H
+#define MOEC_TARGETS_CPU_REGISTERTILE_H
 
-#include "passes/Conversion/MoeToSCF/LoopBuilder.h"
+#include "moec/Conversion/LoopBuilder.h"
 
 namespace moec {
 
@@ -83,4 +83,4 @@ void emitTiledProduct(LoopBuilder &b, const TileShape &shape,
 
 } // namespace moec
 
-#endif // MOEC_PASSES_CONVERSION_MOETOSCF_REGISTERTILE_H
+#endif // MOEC_TARGETS_CPU_REGISTERTILE_H

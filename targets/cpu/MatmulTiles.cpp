@@ -7,16 +7,16 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Conversion/MoeToSCF/RegisterTile.h"
-#include "passes/Conversion/Passes.h"
+#include "targets/cpu/Passes.h"
+#include "targets/cpu/RegisterTile.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
-namespace moec {
-#define GEN_PASS_DEF_CONVERTMATMULTOTILES
-#include "passes/Conversion/Passes.h.inc"
-} // namespace moec
+namespace moec::cpu {
+#define GEN_PASS_DEF_CPUMATMULTOTILES
+#include "targets/cpu/Passes.h.inc"
+} // namespace moec::cpu
 
 using namespace mlir;
 using namespace moec;
@@ -88,15 +88,15 @@ static void lowerMatmul(linalg::MatmulOp op, const TileShape &shape) {
 }
 
 namespace {
-struct ConvertMatmulToTilesPass
-    : public moec::impl::ConvertMatmulToTilesBase<ConvertMatmulToTilesPass> {
+struct CpuMatmulToTilesPass
+    : public moec::cpu::impl::CpuMatmulToTilesBase<CpuMatmulToTilesPass> {
   using Base::Base;
 
   void runOnOperation() override {
     TileShape shape{vectorWidth, tilePanels, tileRows, tileDepth};
     if (vectorWidth < 1 || tileRows < 1 || tilePanels < 1 || tileDepth < 1) {
       getOperation().emitError(
-          "convert-matmul-to-tiles: the tile sizes must be positive");
+          "cpu-matmul-to-tiles: the tile sizes must be positive");
       return signalPassFailure();
     }
     SmallVector<linalg::MatmulOp> matmuls;

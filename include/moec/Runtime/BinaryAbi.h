@@ -1,0 +1,62 @@
+/*===- BinaryAbi.h - The contract between generated code and runtime -===*\
+|*                                                                        *|
+|* A compiled model is generated code plus the binary's runtime. This C   *|
+|* header is the one place where the symbols between them are named and   *|
+|* typed: the compiler emits and calls them by these names, the runtime   *|
+|* defines or reads them with these types. Every target's code generation *|
+|* and every runtime include it, so that a name is written once.          *|
+|*                                                                        *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef MOEC_RUNTIME_BINARYABI_H
+#define MOEC_RUNTIME_BINARYABI_H
+
+#include <stdint.h>
+
+/* Symbol names, for the compiler. */
+#define MOEC_ABI_ENTRY "moec_model_entry"
+#define MOEC_ABI_PARALLEL_FOR "moec_parallel_for"
+#define MOEC_ABI_CHECK_FAILED "moec_check_failed"
+#define MOEC_ABI_PROFILE_RECORD "moec_profile_record"
+#define MOEC_ABI_MANIFEST "moec_manifest"
+#define MOEC_ABI_WEIGHTS "moec_weights"
+/* The most values a failed check's message names ({0} ... {3}). */
+#define MOEC_ABI_CHECK_VALUES 4
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Generated: runs the model. args = [result descriptors], input and weight
+ * descriptors, each a pointer to an MLIR memref descriptor. */
+void moec_model_entry(void **args);
+
+/* Runtime: runs fn(context, begin, end) over disjoint ranges covering
+ * [0, count). `cost` estimates the work of one iteration; small loops run
+ * inline on the calling thread. Blocks until every range is done. */
+void moec_parallel_for(int64_t count, int64_t cost,
+                       void (*fn)(void *context, int64_t begin, int64_t end),
+                       void *context);
+
+/* Runtime: a run-time check failed (an extent or an index only the run
+ * time knows). Prints the message, which names the ONNX node, with the
+ * values in place of {0} ... {3} and {{ as a brace, and exits with status
+ * 1. */
+#ifdef __cplusplus
+[[noreturn]]
+#endif
+void moec_check_failed(const char *message, int64_t v0, int64_t v1,
+                       int64_t v2, int64_t v3);
+
+/* Generated (by the linker step): the JSON manifest and the aligned blob of
+ * embedded weights, as [begin, end) byte ranges. */
+extern const char moec_manifest_begin[];
+extern const char moec_manifest_end[];
+extern const uint8_t moec_weights_begin[];
+extern const uint8_t moec_weights_end[];
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOEC_RUNTIME_BINARYABI_H */
