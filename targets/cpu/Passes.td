@@ -137,8 +137,8 @@ def CpuSplitModelFunction
     model function calls in order (and that CPU codegen marks `noinline`). Values that cross a boundary
     (buffers and scalars) become arguments and results; constants and
     global addresses are repeated in each part that uses them. A function
-    with a top-level `memref.alloca` (which would die with its part), or
-    of no more than `ops-per-part` ops, is left as it is. Run it on
+    with a `memref.alloca` (which would die with its part), or of no more
+    than `ops-per-part` ops, is left as it is. Run it on
     buffers, before loops are outlined for threads.
   }];
   let options = [

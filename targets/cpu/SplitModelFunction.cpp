@@ -140,7 +140,8 @@ struct CpuSplitModelFunctionPass
       return;
     Block &body = func.getBody().front();
     // A stack allocation dies with the part that makes it.
-    if (!body.getOps<memref::AllocaOp>().empty())
+    if (func.walk([](memref::AllocaOp) { return WalkResult::interrupt(); })
+            .wasInterrupted())
       return;
     // Runs of top-level ops of about `opsPerPart` ops each, nested ones
     // included; the repeated ones stay.
