@@ -1,25 +1,18 @@
 //===- Link.cpp - Weights, manifest, runtime: the standalone binary -------===//
 //
-// Weights never become LLVM constants. Those under the embed threshold are
-// laid out 64-byte aligned in one blob that an assembler `.incbin` places
-// in a read-only section; the rest go to OUT.weights.safetensors beside the
-// executable, which the runtime maps and checks against the checksum the
-// manifest records. The manifest (JSON, also `.incbin`) tells the runtime
-// the model's inputs, outputs and weights. clang drives lld to link the
-// object, the blobs and the runtime archive.
+// Weights never become LLVM constants. The packager (moec/Target/
+// Packager.h) lays out the manifest, the blob of small weights and the
+// weights file; here an assembler `.incbin` places the manifest and the
+// blob in read-only sections, and clang drives lld to link the object, the
+// blobs and the runtime archive.
 //
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/CpuTarget.h"
 
-#include "dialects/moe/IR/MoeDialect.h"
-#include "dialects/moe/IR/WeightFiles.h"
-#include "moec/Support/WeightStore.h"
-#include "runtime/Checksum.h"
-#include "runtime/Json.h"
-#include "runtime/SafeTensors.h"
+#include "moec/Runtime/BinaryAbi.h"
+#include "moec/Target/Packager.h"
 
-#include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -29,52 +22,6 @@
 
 using namespace mlir;
 using namespace moec;
-
-namespace {
-struct LinkedWeight {
-  std::string key;
-  rt::DType dtype;
-  std::vector<int64_t> shape;
-  llvm::ArrayRef<uint8_t> bytes;
-  double routedFraction = 1.0;
-  int64_t embeddedOffset = -1;
-};
-} // namespace
-
-static void appendTensor(std::string &json, StringRef name, rt::DType dtype,
-                         ArrayRef<int64_t> shape) {
-  json += "{\"name\": ";
-  rt::json::appendQuoted(json, name.str());
-  json += ", \"dtype\": ";
-  rt::json::appendQuoted(json, std::string(rt::dtypeName(dtype)));
-  json += ", \"shape\": [";
-  for (auto [i, dim] : llvm::enumerate(shape))
-    json +=
-        (i ? ", " : "") + std::to_string(ShapedType::isDynamic(dim) ? -1 : dim);
-  json += "]";
-}
-
-/// Appends the entries of `moec.inputs` / `moec.outputs`.
-static LogicalResult appendValues(std::string &json, ModuleOp module,
-                                  StringRef attrName) {
-  auto values = module->getAttrOfType<ArrayAttr>(attrName);
-  if (!values)
-    return module.emitError("the lowered module lacks ") << attrName;
-  for (auto [i, value] : llvm::enumerate(values)) {
-    auto dict = cast<DictionaryAttr>(value);
-    auto type =
-        cast<RankedTensorType>(cast<TypeAttr>(dict.get("type")).getValue());
-    std::optional<rt::DType> dtype = moe::getDType(type.getElementType());
-    if (!dtype)
-      return module.emitError("the CPU binary cannot pass ")
-             << type.getElementType() << " tensors in or out";
-    json += i ? ", " : "";
-    appendTensor(json, cast<StringAttr>(dict.get("name")).getValue(), *dtype,
-                 type.getShape());
-    json += "}";
-  }
-  return success();
-}
 
 static LogicalResult writeFile(ModuleOp module, StringRef path,
                                StringRef contents) {
@@ -109,44 +56,9 @@ static std::string findRuntimeLibrary() {
 LogicalResult cpu::linkExecutable(ModuleOp module,
                                   const SerializedModule &serialized,
                                   const TargetOptions &options) {
-  WeightStore &store = module.getContext()
-                           ->getOrLoadDialect<moe::MoeDialect>()
-                           ->getWeightStore();
-  auto records = module->getAttrOfType<ArrayAttr>("moec.weights");
-  if (!records)
-    return module.emitError("the lowered module lacks moec.weights");
-
-  // Place each weight: embedded blob or weights file.
-  std::vector<LinkedWeight> weights;
-  std::string blob;
-  std::vector<rt::TensorToWrite> fileTensors;
-  uint64_t checksum = 0;
-  for (Attribute record : records) {
-    auto dict = cast<DictionaryAttr>(record);
-    LinkedWeight weight;
-    weight.key = cast<StringAttr>(dict.get("key")).getValue().str();
-    llvm::Expected<WeightView> view = store.lookup(weight.key);
-    if (!view)
-      return module.emitError("weight '")
-             << weight.key << "': " << llvm::toString(view.takeError());
-    weight.dtype = view->dtype;
-    weight.shape.assign(view->shape.begin(), view->shape.end());
-    weight.bytes = view->bytes;
-    if (auto fraction = dict.getAs<FloatAttr>("routed_fraction"))
-      weight.routedFraction = fraction.getValueAsDouble();
-    if (weight.bytes.size() < options.embedMaxBytes) {
-      blob.resize((blob.size() + 63) / 64 * 64, '\0');
-      weight.embeddedOffset = int64_t(blob.size());
-      blob.append(weight.bytes.begin(), weight.bytes.end());
-    } else {
-      fileTensors.push_back({weight.key, weight.dtype, weight.shape,
-                             weight.bytes.data(), weight.bytes.size()});
-      checksum =
-          rt::foldChecksum(checksum, rt::checksumBytes(weight.bytes.data(),
-                                                       weight.bytes.size()));
-    }
-    weights.push_back(std::move(weight));
-  }
+  PackagedModel package;
+  if (failed(packageModel(module, options, package)))
+    return failure();
 
   std::string output = options.outputPath;
   // The executable is renamed into place: never over a device, a FIFO or a
@@ -159,38 +71,6 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
                  << "': not a regular file\n";
     return failure();
   }
-  std::string weightsFile =
-      llvm::sys::path::filename(output).str() + ".weights.safetensors";
-
-  // The manifest.
-  std::string json = "{\"format\": 1, \"model\": ";
-  rt::json::appendQuoted(json, options.modelName);
-  json += ", \"max_tokens\": " + std::to_string(options.maxTokens);
-  if (auto layers = module->getAttrOfType<IntegerAttr>("moec.profiled_layers"))
-    json += ", \"profiled_layers\": " + std::to_string(layers.getInt());
-  json += ",\n \"inputs\": [";
-  if (failed(appendValues(json, module, "moec.inputs")))
-    return failure();
-  json += "],\n \"outputs\": [";
-  if (failed(appendValues(json, module, "moec.outputs")))
-    return failure();
-  json += "],\n \"weights\": [";
-  for (auto [i, w] : llvm::enumerate(weights)) {
-    json += i ? ",\n  " : "\n  ";
-    appendTensor(json, w.key, w.dtype, w.shape);
-    json += ", \"bytes\": " + std::to_string(w.bytes.size());
-    if (w.embeddedOffset >= 0)
-      json += ", \"embedded_offset\": " + std::to_string(w.embeddedOffset);
-    if (w.routedFraction != 1.0)
-      json += ", \"routed_fraction\": " + std::to_string(w.routedFraction);
-    json += "}";
-  }
-  json += "],\n \"weights_file\": ";
-  rt::json::appendQuoted(json, fileTensors.empty() ? "" : weightsFile);
-  json += ", \"weights_checksum\": ";
-  rt::json::appendQuoted(json, rt::checksumToHex(checksum));
-  json += "}\n";
-
   // Scratch files for the link.
   llvm::SmallString<128> scratch;
   if (std::error_code ec =
@@ -226,21 +106,14 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
       "  .byte 0\n"
       "  .section .note.GNU-stack,\"\",@progbits\n";
   if (failed(writeFile(module, objectPath, serialized.object)) ||
-      failed(writeFile(module, manifestPath, json)) ||
-      failed(writeFile(module, blobPath, blob)) ||
+      failed(writeFile(module, manifestPath, package.manifest)) ||
+      failed(writeFile(module, blobPath, package.embedded)) ||
       failed(writeFile(module, assemblyPath, assembly)))
     return failure();
 
   // The weights file first: the binary is useless without it.
-  llvm::SmallString<256> weightsPath(llvm::sys::path::parent_path(output));
-  llvm::sys::path::append(weightsPath, weightsFile);
-  if (!fileTensors.empty()) {
-    std::string error;
-    if (!rt::writeSafeTensors(weightsPath.str().str(), fileTensors,
-                              {{"moec.checksum", rt::checksumToHex(checksum)}},
-                              error))
-      return module.emitError("cannot write the weights file: ") << error;
-  }
+  if (failed(writeWeightsFile(module, options, package)))
+    return failure();
 
   std::string linked = output + ".moec-tmp";
   std::string runtime = findRuntimeLibrary();

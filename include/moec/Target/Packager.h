@@ -1,0 +1,51 @@
+//===- Packager.h - Manifest and weights for every target's binary -*- C++ -*-===//
+//
+// Every compiled model carries, beside its code, a JSON manifest (inputs,
+// outputs, weights; runtime/Model.cpp reads it) and its weights: those
+// under the embed threshold in one 64-byte aligned blob, the rest in
+// OUT.weights.safetensors beside the binary, guarded by the checksum the
+// manifest records. A target's `link` asks the packager for both and only
+// decides how to place them in its artifact.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGET_PACKAGER_H
+#define MOEC_TARGET_PACKAGER_H
+
+#include "moec/Target/TargetBackend.h"
+#include "runtime/SafeTensors.h"
+
+#include <string>
+#include <vector>
+
+namespace moec {
+
+struct PackagedModel {
+  /// The manifest, JSON.
+  std::string manifest;
+  /// The embedded weights, each at the 64-byte aligned offset the manifest
+  /// gives.
+  std::string embedded;
+  /// The weights file's tensors (bytes owned by the context's weight
+  /// store), and its checksum; empty when every weight is embedded.
+  std::vector<rt::TensorToWrite> fileTensors;
+  uint64_t checksum = 0;
+  /// The weights file's name, beside the binary at options.outputPath.
+  std::string weightsFileName;
+};
+
+/// Packages the lowered module (`moec.inputs`, `moec.outputs`,
+/// `moec.weights`, as cpu-weights-to-arguments records them); emits an
+/// error on the module when a weight or a value type cannot be packaged.
+mlir::LogicalResult packageModel(mlir::ModuleOp module,
+                                 const TargetOptions &options,
+                                 PackagedModel &result);
+
+/// Writes the weights file beside options.outputPath, when there is one.
+mlir::LogicalResult writeWeightsFile(mlir::ModuleOp module,
+                                     const TargetOptions &options,
+                                     const PackagedModel &package);
+
+} // namespace moec
+
+#endif // MOEC_TARGET_PACKAGER_H

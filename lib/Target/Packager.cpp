@@ -1,0 +1,156 @@
+//===- Packager.cpp - Manifest and weights for every target's binary ------===//
+
+#include "moec/Target/Packager.h"
+
+#include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/IR/WeightFiles.h"
+#include "moec/Support/WeightStore.h"
+#include "runtime/Checksum.h"
+#include "runtime/Json.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Path.h"
+
+using namespace mlir;
+using namespace moec;
+
+namespace {
+struct LinkedWeight {
+  std::string key;
+  rt::DType dtype;
+  std::vector<int64_t> shape;
+  llvm::ArrayRef<uint8_t> bytes;
+  double routedFraction = 1.0;
+  int64_t embeddedOffset = -1;
+};
+} // namespace
+
+static void appendTensor(std::string &json, StringRef name, rt::DType dtype,
+                         ArrayRef<int64_t> shape) {
+  json += "{\"name\": ";
+  rt::json::appendQuoted(json, name.str());
+  json += ", \"dtype\": ";
+  rt::json::appendQuoted(json, std::string(rt::dtypeName(dtype)));
+  json += ", \"shape\": [";
+  for (auto [i, dim] : llvm::enumerate(shape))
+    json +=
+        (i ? ", " : "") + std::to_string(ShapedType::isDynamic(dim) ? -1 : dim);
+  json += "]";
+}
+
+/// Appends the entries of `moec.inputs` / `moec.outputs`.
+static LogicalResult appendValues(std::string &json, ModuleOp module,
+                                  StringRef attrName) {
+  auto values = module->getAttrOfType<ArrayAttr>(attrName);
+  if (!values)
+    return module.emitError("the lowered module lacks ") << attrName;
+  for (auto [i, value] : llvm::enumerate(values)) {
+    auto dict = cast<DictionaryAttr>(value);
+    auto type =
+        cast<RankedTensorType>(cast<TypeAttr>(dict.get("type")).getValue());
+    std::optional<rt::DType> dtype = moe::getDType(type.getElementType());
+    if (!dtype)
+      return module.emitError("the binary cannot pass ")
+             << type.getElementType() << " tensors in or out";
+    json += i ? ", " : "";
+    appendTensor(json, cast<StringAttr>(dict.get("name")).getValue(), *dtype,
+                 type.getShape());
+    json += "}";
+  }
+  return success();
+}
+
+LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
+                                 PackagedModel &result) {
+  WeightStore &store = module.getContext()
+                           ->getOrLoadDialect<moe::MoeDialect>()
+                           ->getWeightStore();
+  auto records = module->getAttrOfType<ArrayAttr>("moec.weights");
+  if (!records)
+    return module.emitError("the lowered module lacks moec.weights");
+
+  // Place each weight: embedded blob or weights file.
+  std::vector<LinkedWeight> weights;
+  std::string &blob = result.embedded;
+  std::vector<rt::TensorToWrite> &fileTensors = result.fileTensors;
+  uint64_t &checksum = result.checksum;
+  for (Attribute record : records) {
+    auto dict = cast<DictionaryAttr>(record);
+    LinkedWeight weight;
+    weight.key = cast<StringAttr>(dict.get("key")).getValue().str();
+    llvm::Expected<WeightView> view = store.lookup(weight.key);
+    if (!view)
+      return module.emitError("weight '")
+             << weight.key << "': " << llvm::toString(view.takeError());
+    weight.dtype = view->dtype;
+    weight.shape.assign(view->shape.begin(), view->shape.end());
+    weight.bytes = view->bytes;
+    if (auto fraction = dict.getAs<FloatAttr>("routed_fraction"))
+      weight.routedFraction = fraction.getValueAsDouble();
+    if (weight.bytes.size() < options.embedMaxBytes) {
+      blob.resize((blob.size() + 63) / 64 * 64, '\0');
+      weight.embeddedOffset = int64_t(blob.size());
+      blob.append(weight.bytes.begin(), weight.bytes.end());
+    } else {
+      fileTensors.push_back({weight.key, weight.dtype, weight.shape,
+                             weight.bytes.data(), weight.bytes.size()});
+      checksum =
+          rt::foldChecksum(checksum, rt::checksumBytes(weight.bytes.data(),
+                                                       weight.bytes.size()));
+    }
+    weights.push_back(std::move(weight));
+  }
+
+  result.weightsFileName =
+      llvm::sys::path::filename(options.outputPath).str() +
+      ".weights.safetensors";
+  const std::string &weightsFile = result.weightsFileName;
+
+  // The manifest.
+  std::string &json = result.manifest;
+  json = "{\"format\": 1, \"model\": ";
+  rt::json::appendQuoted(json, options.modelName);
+  json += ", \"max_tokens\": " + std::to_string(options.maxTokens);
+  if (auto layers = module->getAttrOfType<IntegerAttr>("moec.profiled_layers"))
+    json += ", \"profiled_layers\": " + std::to_string(layers.getInt());
+  json += ",\n \"inputs\": [";
+  if (failed(appendValues(json, module, "moec.inputs")))
+    return failure();
+  json += "],\n \"outputs\": [";
+  if (failed(appendValues(json, module, "moec.outputs")))
+    return failure();
+  json += "],\n \"weights\": [";
+  for (auto [i, w] : llvm::enumerate(weights)) {
+    json += i ? ",\n  " : "\n  ";
+    appendTensor(json, w.key, w.dtype, w.shape);
+    json += ", \"bytes\": " + std::to_string(w.bytes.size());
+    if (w.embeddedOffset >= 0)
+      json += ", \"embedded_offset\": " + std::to_string(w.embeddedOffset);
+    if (w.routedFraction != 1.0)
+      json += ", \"routed_fraction\": " + std::to_string(w.routedFraction);
+    json += "}";
+  }
+  json += "],\n \"weights_file\": ";
+  rt::json::appendQuoted(json, fileTensors.empty() ? "" : weightsFile);
+  json += ", \"weights_checksum\": ";
+  rt::json::appendQuoted(json, rt::checksumToHex(checksum));
+  json += "}\n";
+
+  return success();
+}
+
+LogicalResult moec::writeWeightsFile(ModuleOp module,
+                                     const TargetOptions &options,
+                                     const PackagedModel &package) {
+  if (package.fileTensors.empty())
+    return success();
+  llvm::SmallString<256> path(llvm::sys::path::parent_path(options.outputPath));
+  llvm::sys::path::append(path, package.weightsFileName);
+  std::string error;
+  if (!rt::writeSafeTensors(
+          path.str().str(), package.fileTensors,
+          {{"moec.checksum", rt::checksumToHex(package.checksum)}}, error))
+    return module.emitError("cannot write the weights file: ") << error;
+  return success();
+}
