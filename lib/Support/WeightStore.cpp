@@ -2,8 +2,8 @@
 
 #include "moec/Support/WeightStore.h"
 
-#include "runtime/MappedFile.h"
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/MappedFile.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/SmallVector.h"

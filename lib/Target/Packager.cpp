@@ -5,8 +5,8 @@
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/WeightFiles.h"
 #include "moec/Support/WeightStore.h"
-#include "runtime/Checksum.h"
-#include "runtime/Json.h"
+#include "runtime/formats/Checksum.h"
+#include "runtime/formats/Json.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/SmallString.h"

@@ -2,7 +2,7 @@
 
 #include "passes/Quant/QuantPolicy.h"
 
-#include "runtime/RoutingProfile.h"
+#include "runtime/formats/RoutingProfile.h"
 
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/FileSystem.h"

@@ -11,7 +11,7 @@
 #define MOEC_PASSES_SPARSITY_EXPERTLAYERS_H
 
 #include "dialects/moe/IR/MoeOps.h"
-#include "runtime/RoutingProfile.h"
+#include "runtime/formats/RoutingProfile.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/SmallVector.h"

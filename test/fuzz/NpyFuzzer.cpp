@@ -7,7 +7,7 @@
 
 #include "FormatFuzzers.h"
 
-#include "runtime/Npy.h"
+#include "runtime/formats/Npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string path = moec::fuzz::writeScratch(data, size, ".npy");

@@ -8,8 +8,8 @@
 
 #include "FormatFuzzers.h"
 
-#include "runtime/Json.h"
-#include "runtime/RoutingProfile.h"
+#include "runtime/formats/Json.h"
+#include "runtime/formats/RoutingProfile.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string error;

@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include <cstdlib>
 

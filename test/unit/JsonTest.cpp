@@ -1,6 +1,6 @@
 //===- JsonTest.cpp - The runtime's JSON reader ---------------------------===//
 
-#include "runtime/Json.h"
+#include "runtime/formats/Json.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 //===- RuntimeTest.cpp - The binary runtime: .npy, checksum, threads ------===//
 
-#include "runtime/Checksum.h"
-#include "runtime/Npy.h"
-#include "runtime/ThreadPool.h"
+#include "runtime/formats/Checksum.h"
+#include "runtime/formats/Npy.h"
+#include "runtime/host/ThreadPool.h"
 
 #include "TempPath.h"
 

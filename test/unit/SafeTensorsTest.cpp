@@ -1,6 +1,6 @@
 //===- SafeTensorsTest.cpp - The runtime's safetensors reader and writer --===//
 
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include "TempPath.h"
 

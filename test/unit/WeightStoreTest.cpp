@@ -2,7 +2,7 @@
 
 #include "moec/Support/WeightStore.h"
 
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include "TempPath.h"
 

@@ -8,7 +8,7 @@
 
 #include "tools/moec/ProfileCommand.h"
 
-#include "runtime/RoutingProfile.h"
+#include "runtime/formats/RoutingProfile.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Format.h"

@@ -11,7 +11,7 @@
 
 #include "dialects/moe/IR/MoeOps.h"
 #include "moec/Support/WeightStore.h"
-#include "runtime/DType.h"
+#include "runtime/formats/DType.h"
 
 #include "mlir/IR/BuiltinOps.h"
 

@@ -12,7 +12,7 @@
 #ifndef MOEC_SUPPORT_WEIGHTSTORE_H
 #define MOEC_SUPPORT_WEIGHTSTORE_H
 
-#include "runtime/DType.h"
+#include "runtime/formats/DType.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"

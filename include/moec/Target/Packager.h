@@ -1,7 +1,7 @@
 //===- Packager.h - Manifest and weights for every target's binary -*- C++ -*-===//
 //
 // Every compiled model carries, beside its code, a JSON manifest (inputs,
-// outputs, weights; runtime/Model.cpp reads it) and its weights: those
+// outputs, weights; runtime/host/Model.cpp reads it) and its weights: those
 // under the embed threshold in one 64-byte aligned blob, the rest in
 // OUT.weights.safetensors beside the binary, guarded by the checksum the
 // manifest records. A target's `link` asks the packager for both and only
@@ -13,7 +13,7 @@
 #define MOEC_TARGET_PACKAGER_H
 
 #include "moec/Target/TargetBackend.h"
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include <string>
 #include <vector>

@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_ROUTINGPROFILE_H
-#define MOEC_RUNTIME_ROUTINGPROFILE_H
+#ifndef MOEC_RUNTIME_FORMATS_ROUTINGPROFILE_H
+#define MOEC_RUNTIME_FORMATS_ROUTINGPROFILE_H
 
 #include <algorithm>
 #include <cstdint>
@@ -91,4 +91,4 @@ bool mergeRoutingProfiles(RoutingProfile &into, const RoutingProfile &other,
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_ROUTINGPROFILE_H
+#endif // MOEC_RUNTIME_FORMATS_ROUTINGPROFILE_H

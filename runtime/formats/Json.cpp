@@ -1,6 +1,6 @@
 //===- Json.cpp - A small strict JSON reader ------------------------------===//
 
-#include "runtime/Json.h"
+#include "runtime/formats/Json.h"
 
 #include <cstdio>
 #include <cstdlib>

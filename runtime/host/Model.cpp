@@ -1,10 +1,10 @@
 //===- Model.cpp - What a compiled model needs at run time ----------------===//
 
-#include "runtime/Model.h"
+#include "runtime/host/Model.h"
 
-#include "runtime/Checksum.h"
-#include "runtime/Json.h"
-#include "runtime/ThreadPool.h"
+#include "runtime/formats/Checksum.h"
+#include "runtime/formats/Json.h"
+#include "runtime/host/ThreadPool.h"
 
 #include <algorithm>
 

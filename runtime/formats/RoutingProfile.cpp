@@ -1,10 +1,10 @@
 //===- RoutingProfile.cpp - Routing profiles: record, write, read, merge --===//
 
-#include "runtime/RoutingProfile.h"
+#include "runtime/formats/RoutingProfile.h"
 
-#include "runtime/Json.h"
-#include "runtime/MappedFile.h"
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/Json.h"
+#include "runtime/formats/MappedFile.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,11 +9,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_MODEL_H
-#define MOEC_RUNTIME_MODEL_H
+#ifndef MOEC_RUNTIME_HOST_MODEL_H
+#define MOEC_RUNTIME_HOST_MODEL_H
 
-#include "runtime/DType.h"
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/DType.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include <cstdint>
 #include <memory>
@@ -63,4 +63,4 @@ bool bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_MODEL_H
+#endif // MOEC_RUNTIME_HOST_MODEL_H

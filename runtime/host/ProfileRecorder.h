@@ -8,10 +8,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_PROFILERECORDER_H
-#define MOEC_RUNTIME_PROFILERECORDER_H
+#ifndef MOEC_RUNTIME_HOST_PROFILERECORDER_H
+#define MOEC_RUNTIME_HOST_PROFILERECORDER_H
 
-#include "runtime/RoutingProfile.h"
+#include "runtime/formats/RoutingProfile.h"
 
 namespace moec::rt {
 
@@ -25,4 +25,4 @@ const std::string &profileRecordingError();
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_PROFILERECORDER_H
+#endif // MOEC_RUNTIME_HOST_PROFILERECORDER_H

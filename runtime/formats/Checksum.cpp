@@ -1,6 +1,6 @@
 //===- Checksum.cpp - The weights file checksum ---------------------------===//
 
-#include "runtime/Checksum.h"
+#include "runtime/formats/Checksum.h"
 
 #include <cstring>
 

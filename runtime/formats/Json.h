@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_JSON_H
-#define MOEC_RUNTIME_JSON_H
+#ifndef MOEC_RUNTIME_FORMATS_JSON_H
+#define MOEC_RUNTIME_FORMATS_JSON_H
 
 #include <map>
 #include <memory>
@@ -45,4 +45,4 @@ void appendQuoted(std::string &out, std::string_view text);
 
 } // namespace moec::rt::json
 
-#endif // MOEC_RUNTIME_JSON_H
+#endif // MOEC_RUNTIME_FORMATS_JSON_H

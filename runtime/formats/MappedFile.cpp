@@ -1,6 +1,6 @@
 //===- MappedFile.cpp - Read-only memory-mapped files ---------------------===//
 
-#include "runtime/MappedFile.h"
+#include "runtime/formats/MappedFile.h"
 
 #include <cerrno>
 #include <cstring>

@@ -1,6 +1,6 @@
 //===- ProfileRecorder.cpp - The generated code's profiling hook ---------===//
 
-#include "runtime/ProfileRecorder.h"
+#include "runtime/host/ProfileRecorder.h"
 
 #include <cstdint>
 

@@ -1,9 +1,9 @@
 //===- Npy.cpp - NumPy .npy files -----------------------------------------===//
 
-#include "runtime/Npy.h"
+#include "runtime/formats/Npy.h"
 
-#include "runtime/MappedFile.h"
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/MappedFile.h"
+#include "runtime/formats/SafeTensors.h"
 
 #include <cerrno>
 #include <cstdio>

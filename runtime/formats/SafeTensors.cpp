@@ -1,8 +1,8 @@
 //===- SafeTensors.cpp - Read and write safetensors files -----------------===//
 
-#include "runtime/SafeTensors.h"
+#include "runtime/formats/SafeTensors.h"
 
-#include "runtime/Json.h"
+#include "runtime/formats/Json.h"
 
 #include <algorithm>
 #include <cerrno>

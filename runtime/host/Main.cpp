@@ -8,10 +8,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "moec/Runtime/BinaryAbi.h"
-#include "runtime/Model.h"
-#include "runtime/Npy.h"
-#include "runtime/ProfileRecorder.h"
-#include "runtime/ThreadPool.h"
+#include "runtime/host/Model.h"
+#include "runtime/formats/Npy.h"
+#include "runtime/host/ProfileRecorder.h"
+#include "runtime/host/ThreadPool.h"
 
 #include <algorithm>
 #include <chrono>

@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_CHECKSUM_H
-#define MOEC_RUNTIME_CHECKSUM_H
+#ifndef MOEC_RUNTIME_FORMATS_CHECKSUM_H
+#define MOEC_RUNTIME_FORMATS_CHECKSUM_H
 
 #include <cstddef>
 #include <cstdint>
@@ -30,4 +30,4 @@ std::string checksumToHex(uint64_t checksum);
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_CHECKSUM_H
+#endif // MOEC_RUNTIME_FORMATS_CHECKSUM_H

@@ -6,10 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_NPY_H
-#define MOEC_RUNTIME_NPY_H
+#ifndef MOEC_RUNTIME_FORMATS_NPY_H
+#define MOEC_RUNTIME_FORMATS_NPY_H
 
-#include "runtime/DType.h"
+#include "runtime/formats/DType.h"
 
 #include <cstdint>
 #include <memory>
@@ -45,4 +45,4 @@ std::string numpyName(DType dtype);
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_NPY_H
+#endif // MOEC_RUNTIME_FORMATS_NPY_H

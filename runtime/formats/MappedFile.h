@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_MAPPEDFILE_H
-#define MOEC_RUNTIME_MAPPEDFILE_H
+#ifndef MOEC_RUNTIME_FORMATS_MAPPEDFILE_H
+#define MOEC_RUNTIME_FORMATS_MAPPEDFILE_H
 
 #include <cstddef>
 #include <cstdint>
@@ -49,4 +49,4 @@ private:
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_MAPPEDFILE_H
+#endif // MOEC_RUNTIME_FORMATS_MAPPEDFILE_H

@@ -1,6 +1,6 @@
 //===- DType.cpp - Tensor element types -----------------------------------===//
 
-#include "runtime/DType.h"
+#include "runtime/formats/DType.h"
 
 namespace moec::rt {
 

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "runtime/ThreadPool.h"
+#include "runtime/host/ThreadPool.h"
 
 #include <algorithm>
 #include <atomic>

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_THREADPOOL_H
-#define MOEC_RUNTIME_THREADPOOL_H
+#ifndef MOEC_RUNTIME_HOST_THREADPOOL_H
+#define MOEC_RUNTIME_HOST_THREADPOOL_H
 
 #include "moec/Runtime/BinaryAbi.h" // moec_parallel_for
 
@@ -22,4 +22,4 @@ int defaultThreadCount();
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_THREADPOOL_H
+#endif // MOEC_RUNTIME_HOST_THREADPOOL_H

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_DTYPE_H
-#define MOEC_RUNTIME_DTYPE_H
+#ifndef MOEC_RUNTIME_FORMATS_DTYPE_H
+#define MOEC_RUNTIME_FORMATS_DTYPE_H
 
 #include <cstddef>
 #include <cstdint>
@@ -46,4 +46,4 @@ size_t dtypeSize(DType dtype);
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_DTYPE_H
+#endif // MOEC_RUNTIME_FORMATS_DTYPE_H

@@ -7,11 +7,11 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef MOEC_RUNTIME_SAFETENSORS_H
-#define MOEC_RUNTIME_SAFETENSORS_H
+#ifndef MOEC_RUNTIME_FORMATS_SAFETENSORS_H
+#define MOEC_RUNTIME_FORMATS_SAFETENSORS_H
 
-#include "runtime/DType.h"
-#include "runtime/MappedFile.h"
+#include "runtime/formats/DType.h"
+#include "runtime/formats/MappedFile.h"
 
 #include <cstdint>
 #include <memory>
@@ -80,4 +80,4 @@ int64_t numElements(const std::vector<int64_t> &shape);
 
 } // namespace moec::rt
 
-#endif // MOEC_RUNTIME_SAFETENSORS_H
+#endif // MOEC_RUNTIME_FORMATS_SAFETENSORS_H
