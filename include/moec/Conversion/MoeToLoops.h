@@ -14,7 +14,9 @@
 //   if (failed(applyMoeLoweringPatterns(module, std::move(patterns))))
 //     signalPassFailure();
 //
-// docs/targets.md describes the contract.
+// The patterns build with LoopBuilder and replace their op through the
+// rewriter; run them with applyMoeLoweringPatterns, which visits each op
+// once, not with the greedy driver. docs/targets.md describes the contract.
 //
 //===----------------------------------------------------------------------===//
 
