@@ -102,9 +102,8 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
     weights.push_back(std::move(weight));
   }
 
-  result.weightsFileName =
-      llvm::sys::path::filename(options.outputPath).str() +
-      ".weights.safetensors";
+  result.weightsFileName = llvm::sys::path::filename(options.outputPath).str() +
+                           ".weights.safetensors";
   const std::string &weightsFile = result.weightsFileName;
 
   // The manifest.

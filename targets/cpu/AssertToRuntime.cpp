@@ -69,8 +69,8 @@ struct CpuAssertToRuntimePass
     SmallVector<Check> checks;
     module.walk([&](Operation *op) {
       if (auto assertOp = dyn_cast<cf::AssertOp>(op))
-        checks.push_back({op, assertOp.getArg(),
-                          escapeBraces(assertOp.getMsg()), {}});
+        checks.push_back(
+            {op, assertOp.getArg(), escapeBraces(assertOp.getMsg()), {}});
       else if (auto check = dyn_cast<moe::CheckOp>(op))
         checks.push_back({op, check.getCondition(), check.getMessage().str(),
                           llvm::to_vector(check.getValues())});

@@ -1,4 +1,5 @@
-//===- SplitModelFunction.cpp - The model function in parts of bounded size -===//
+//===- SplitModelFunction.cpp - The model function in parts of bounded size
+//-===//
 //
 // LLVM's register allocator and instruction selection grow faster than the
 // function they compile (a chain of 10,000 nodes spent 49 s in register

@@ -28,8 +28,8 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -238,8 +238,8 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
   // Each target's own flags (the CPU's --cpu, --mattr, --tile-depth) are
   // shown beside the driver's.
-  std::vector<const cl::OptionCategory *> shown = {
-      &category, &sparsityCategory, &quantCategory};
+  std::vector<const cl::OptionCategory *> shown = {&category, &sparsityCategory,
+                                                   &quantCategory};
   for (const TargetBackend *target : targets.getTargets())
     if (const cl::OptionCategory *own = target->getOptionCategory())
       shown.push_back(own);

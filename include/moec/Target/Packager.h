@@ -1,4 +1,5 @@
-//===- Packager.h - Manifest and weights for every target's binary -*- C++ -*-===//
+//===- Packager.h - Manifest and weights for every target's binary -*- C++
+//-*-===//
 //
 // Every compiled model carries, beside its code, a JSON manifest (inputs,
 // outputs, weights; runtime/host/Model.cpp reads it) and its weights: those

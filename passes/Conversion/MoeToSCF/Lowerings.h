@@ -15,8 +15,7 @@
 
 namespace moec {
 
-mlir::LogicalResult lowerRouter(mlir::RewriterBase &rewriter,
-                                moe::RouterOp op);
+mlir::LogicalResult lowerRouter(mlir::RewriterBase &rewriter, moe::RouterOp op);
 mlir::LogicalResult lowerDispatch(mlir::RewriterBase &rewriter,
                                   moe::DispatchOp op);
 mlir::LogicalResult lowerCombine(mlir::RewriterBase &rewriter,

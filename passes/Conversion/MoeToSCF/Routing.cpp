@@ -242,9 +242,8 @@ LogicalResult moec::lowerRouter(RewriterBase &rewriter, moe::RouterOp op) {
 /// zeroes the row of an empty slot (permutation[i] < 0), and replaces the
 /// dispatch by the three buffers.
 static void completeDispatch(RewriterBase &rewriter, LoopBuilder &b,
-                             moe::DispatchOp op, Value input,
-                             Value permutation, Value k, Value rows,
-                             Value offsets) {
+                             moe::DispatchOp op, Value input, Value permutation,
+                             Value k, Value rows, Value offsets) {
   Value hidden = b.dim(input, 1);
   Type type = cast<MemRefType>(rows.getType()).getElementType();
   b.parallelLoop(b.index(0), b.dim(rows, 0), [&](Value i) {
@@ -313,8 +312,7 @@ static LogicalResult lowerCapacityDispatch(RewriterBase &rewriter,
   return success();
 }
 
-LogicalResult moec::lowerDispatch(RewriterBase &rewriter,
-                                  moe::DispatchOp op) {
+LogicalResult moec::lowerDispatch(RewriterBase &rewriter, moe::DispatchOp op) {
   if (std::optional<uint64_t> capacity = op.getCapacity())
     return lowerCapacityDispatch(rewriter, op, int64_t(*capacity));
   LoopBuilder b(op);

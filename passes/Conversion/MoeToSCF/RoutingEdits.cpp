@@ -43,37 +43,40 @@ LogicalResult moec::lowerSkipExperts(RewriterBase &rewriter,
   Type type = op.getWeights().getType().getElementType();
   double threshold = op.getThreshold().convertToDouble();
   bool renormalize = op.getRenormalize();
-  editChoices(rewriter, op, [&](LoopBuilder &b, Value weights, Value ids, Value t,
-                      Value k) {
-    Value zero = b.floatConst(type, 0.0);
-    Value top = b.reduce(
-        b.index(0), k, b.load(weights, {t, b.index(0)}),
-        [&](Value j, Value best) -> Value {
-          return arith::MaximumFOp::create(b, best, b.load(weights, {t, j}));
+  editChoices(
+      rewriter, op,
+      [&](LoopBuilder &b, Value weights, Value ids, Value t, Value k) {
+        Value zero = b.floatConst(type, 0.0);
+        Value top = b.reduce(b.index(0), k, b.load(weights, {t, b.index(0)}),
+                             [&](Value j, Value best) -> Value {
+                               return arith::MaximumFOp::create(
+                                   b, best, b.load(weights, {t, j}));
+                             });
+        Value cut =
+            arith::MulFOp::create(b, top, b.floatConst(type, threshold));
+        Value total = b.reduce(b.index(0), k, zero, [&](Value j, Value sum) {
+          return Value(arith::AddFOp::create(b, sum, b.load(weights, {t, j})));
         });
-    Value cut = arith::MulFOp::create(b, top, b.floatConst(type, threshold));
-    Value total = b.reduce(b.index(0), k, zero, [&](Value j, Value sum) {
-      return Value(arith::AddFOp::create(b, sum, b.load(weights, {t, j})));
-    });
-    Value kept = b.reduce(b.index(0), k, zero, [&](Value j, Value sum) {
-      Value w = b.load(weights, {t, j});
-      Value drop = arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, w, cut);
-      b.ifThen(drop, [&] {
-        b.store(zero, weights, {t, j});
-        b.store(b.i32(-1), ids, {t, j});
+        Value kept = b.reduce(b.index(0), k, zero, [&](Value j, Value sum) {
+          Value w = b.load(weights, {t, j});
+          Value drop =
+              arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, w, cut);
+          b.ifThen(drop, [&] {
+            b.store(zero, weights, {t, j});
+            b.store(b.i32(-1), ids, {t, j});
+          });
+          return Value(arith::AddFOp::create(
+              b, sum, arith::SelectOp::create(b, drop, zero, w)));
+        });
+        if (!renormalize)
+          return;
+        // kept > 0: the top choice is never below threshold * top.
+        Value factor = arith::DivFOp::create(b, total, kept);
+        b.forLoop(b.index(0), k, [&](Value j) {
+          b.store(arith::MulFOp::create(b, b.load(weights, {t, j}), factor),
+                  weights, {t, j});
+        });
       });
-      return Value(arith::AddFOp::create(
-          b, sum, arith::SelectOp::create(b, drop, zero, w)));
-    });
-    if (!renormalize)
-      return;
-    // kept > 0: the top choice is never below threshold * top.
-    Value factor = arith::DivFOp::create(b, total, kept);
-    b.forLoop(b.index(0), k, [&](Value j) {
-      b.store(arith::MulFOp::create(b, b.load(weights, {t, j}), factor),
-              weights, {t, j});
-    });
-  });
   return success();
 }
 
@@ -90,7 +93,8 @@ LogicalResult moec::lowerRemapExperts(RewriterBase &rewriter,
     outer.store(outer.i32(target), mapBuffer, {outer.index(e)});
   Value numMapped = outer.index(map.size());
   editChoices(
-      rewriter,      op, [&](LoopBuilder &b, Value weights, Value ids, Value t, Value k) {
+      rewriter, op,
+      [&](LoopBuilder &b, Value weights, Value ids, Value t, Value k) {
         b.forLoop(b.index(0), k, [&](Value j) {
           Value e = b.loadIndex(ids, {t, j});
           Value inMap = b.inRange(e, b.index(0), numMapped);

@@ -51,8 +51,9 @@ Value NodeLowering::checkedIndex(OpBuilder &builder, Location at, Value element,
   }
   moe::CheckOp::create(
       builder, at, indexInRange(builder, at, index, dim),
-      builder.getStringAttr(node + ": index {0} is outside [-{1}, {1}) on "
-                                   "data dimension " +
+      builder.getStringAttr(node +
+                            ": index {0} is outside [-{1}, {1}) on "
+                            "data dimension " +
                             Twine(dataDim)),
       ValueRange{element, dim});
   return index;
