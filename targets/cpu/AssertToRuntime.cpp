@@ -36,18 +36,6 @@ struct Check {
 };
 } // namespace
 
-/// cf.assert's message is plain text: its braces are doubled so that the
-/// runtime prints them as they are.
-static std::string escapeBraces(StringRef text) {
-  std::string escaped;
-  for (char c : text) {
-    escaped.push_back(c);
-    if (c == '{')
-      escaped.push_back(c);
-  }
-  return escaped;
-}
-
 /// `value` as the runtime's int64_t.
 static Value toInt64(OpBuilder &b, Location loc, Value value) {
   Type i64 = b.getI64Type();
@@ -69,8 +57,10 @@ struct CpuAssertToRuntimePass
     SmallVector<Check> checks;
     module.walk([&](Operation *op) {
       if (auto assertOp = dyn_cast<cf::AssertOp>(op))
-        checks.push_back(
-            {op, assertOp.getArg(), escapeBraces(assertOp.getMsg()), {}});
+        checks.push_back({op,
+                          assertOp.getArg(),
+                          moe::escapeCheckText(assertOp.getMsg()),
+                          {}});
       else if (auto check = dyn_cast<moe::CheckOp>(op))
         checks.push_back({op, check.getCondition(), check.getMessage().str(),
                           llvm::to_vector(check.getValues())});

@@ -713,6 +713,16 @@ LogicalResult CheckOp::verify() {
   return success();
 }
 
+std::string moec::moe::escapeCheckText(StringRef text) {
+  std::string escaped;
+  for (char c : text) {
+    escaped.push_back(c);
+    if (c == '{')
+      escaped.push_back(c);
+  }
+  return escaped;
+}
+
 LogicalResult CheckOp::canonicalize(CheckOp op, PatternRewriter &rewriter) {
   if (!matchPattern(op.getCondition(), m_One()))
     return failure();

@@ -20,6 +20,9 @@ namespace moec::moe {
 /// The most values one moe.check names in its message; the binary's
 /// runtime takes them as fixed arguments.
 inline constexpr unsigned kMaxCheckValues = MOEC_ABI_CHECK_VALUES;
+/// `text` as literal moe.check message text: each '{' doubled, so that
+/// none reads as a placeholder.
+std::string escapeCheckText(llvm::StringRef text);
 } // namespace moec::moe
 
 #define GET_OP_CLASSES

@@ -42,16 +42,9 @@ void NodeLowering::assertAt(OpBuilder &builder, Location at, Value condition,
 Value NodeLowering::checkedIndex(OpBuilder &builder, Location at, Value element,
                                  Value dim, int64_t dataDim) {
   Value index = wrapIndex(builder, at, element, dim);
-  // A brace in the node's name is doubled: moe.check reads "{0}" as a value.
-  std::string node;
-  for (char c : describe()) {
-    node.push_back(c);
-    if (c == '{')
-      node.push_back(c);
-  }
   moe::CheckOp::create(
       builder, at, indexInRange(builder, at, index, dim),
-      builder.getStringAttr(node +
+      builder.getStringAttr(moe::escapeCheckText(describe()) +
                             ": index {0} is outside [-{1}, {1}) on "
                             "data dimension " +
                             Twine(dataDim)),
