@@ -12,6 +12,7 @@
 
 #include "moec/Runtime/BinaryAbi.h"
 #include "moec/Target/Packager.h"
+#include "runtime/formats/MappedFile.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
@@ -63,10 +64,7 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string output = options.outputPath;
   // The executable is renamed into place: never over a device, a FIFO or a
   // directory (as root, /dev/full would be replaced).
-  llvm::sys::fs::file_status existing;
-  if (!llvm::sys::fs::status(output, existing) &&
-      existing.type() != llvm::sys::fs::file_type::regular_file &&
-      existing.type() != llvm::sys::fs::file_type::file_not_found) {
+  if (!rt::isReplaceable(output)) {
     llvm::errs() << "moec: error: cannot write '" << output
                  << "': not a regular file\n";
     return failure();
