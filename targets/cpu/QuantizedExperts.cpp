@@ -187,8 +187,8 @@ static Value permutedColumn(LoopBuilder &b, Value k, int64_t chunk) {
 static Value prepareFloatRows(LoopBuilder &b, Value rows, int64_t k,
                               unsigned bits, bool int8Activations,
                               int64_t chunk) {
-  if (bits == 8 && !int8Activations)
-    return Value();
+  if (bits == 8)
+    return int8Activations ? dequantizedInt8Rows(b, rows, k) : Value();
   Type f32 = b.getF32Type();
   Value numRows = b.dim(rows, 0);
   Value prepared =
@@ -199,8 +199,7 @@ static Value prepareFloatRows(LoopBuilder &b, Value rows, int64_t k,
       Value x = b.load(rows, {m, kk});
       if (scale)
         x = arith::MulFOp::create(b, quantizeToInt8(b, x, scale), scale);
-      Value to = bits == 4 ? permutedColumn(b, kk, chunk) : kk;
-      b.store(x, prepared, {m, to});
+      b.store(x, prepared, {m, permutedColumn(b, kk, chunk)});
     });
   });
   return prepared;
