@@ -31,13 +31,14 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
   pm.addPass(moe::createMoeExternalizeConstants(externalize));
   // Register tiles: 6 rows x 64 columns of accumulators with AVX-512
   // (24 of 32 registers), 6 x 16 with AVX2 (12 of 16).
+  // --tile-depth 0 keeps the passes' default depth.
   int64_t panels = lanes == 16 ? 4 : 2;
-  int64_t depth = tileDepth ? tileDepth : 512;
   cpu::CpuLowerMoeOptions moeOptions;
   if (lanes) {
     moeOptions.vectorWidth = lanes;
     moeOptions.tilePanels = panels;
-    moeOptions.tileDepth = depth;
+    if (tileDepth)
+      moeOptions.tileDepth = tileDepth;
     moeOptions.int8DotBytes = int8DotBytes;
   }
   pm.addPass(cpu::createCpuLowerMoe(moeOptions));
@@ -45,7 +46,8 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
     cpu::CpuMatmulToTilesOptions matmulOptions;
     matmulOptions.vectorWidth = lanes;
     matmulOptions.tilePanels = panels;
-    matmulOptions.tileDepth = depth;
+    if (tileDepth)
+      matmulOptions.tileDepth = tileDepth;
     pm.addPass(cpu::createCpuMatmulToTiles(matmulOptions));
   }
   pm.addPass(cpu::createCpuWeightsToArguments());
