@@ -4,11 +4,13 @@
 
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/WeightFiles.h"
+#include "moec/Runtime/BinaryAbi.h"
 #include "moec/Support/WeightStore.h"
 #include "runtime/formats/Checksum.h"
 #include "runtime/formats/Json.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
 
@@ -39,12 +41,30 @@ static void appendTensor(std::string &json, StringRef name, rt::DType dtype,
   json += "]";
 }
 
-/// Appends the entries of `moec.inputs` / `moec.outputs`.
+namespace {
+/// The model's persistent state, collected from the entries' inputs and
+/// outputs marked `state`: one static type per name.
+struct StateTable {
+  llvm::MapVector<StringAttr, RankedTensorType> types;
+
+  LogicalResult note(ModuleOp module, StringAttr name, RankedTensorType type) {
+    if (!type.hasStaticShape())
+      return module.emitError("state '")
+             << name.getValue() << "' has a dynamic shape " << type
+             << "; state must have a static shape";
+    auto [it, inserted] = types.insert({name, type});
+    if (!inserted && it->second != type)
+      return module.emitError("state '")
+             << name.getValue() << "' is " << it->second << " in one place and "
+             << type << " in another";
+    return success();
+  }
+};
+} // namespace
+
+/// Appends an entry's inputs or outputs and notes its state.
 static LogicalResult appendValues(std::string &json, ModuleOp module,
-                                  StringRef attrName) {
-  auto values = module->getAttrOfType<ArrayAttr>(attrName);
-  if (!values)
-    return module.emitError("the lowered module lacks ") << attrName;
+                                  ArrayAttr values, StateTable &state) {
   for (auto [i, value] : llvm::enumerate(values)) {
     auto dict = cast<DictionaryAttr>(value);
     auto type =
@@ -53,10 +73,48 @@ static LogicalResult appendValues(std::string &json, ModuleOp module,
     if (!dtype)
       return module.emitError("the binary cannot pass ")
              << type.getElementType() << " tensors in or out";
-    json += i ? ", " : "";
+    json += i ? ",\n   " : "\n   ";
     appendTensor(json, cast<StringAttr>(dict.get("name")).getValue(), *dtype,
                  type.getShape());
+    if (auto name = dict.getAs<StringAttr>("state")) {
+      if (failed(state.note(module, name, type)))
+        return failure();
+      json += ", \"state\": ";
+      rt::json::appendQuoted(json, name.str());
+    }
     json += "}";
+  }
+  return success();
+}
+
+/// Appends the records of `moec.entries`.
+static LogicalResult appendEntries(std::string &json, ModuleOp module,
+                                   size_t numWeights, StateTable &state) {
+  auto entries = module->getAttrOfType<ArrayAttr>("moec.entries");
+  if (!entries || entries.empty())
+    return module.emitError("the lowered module lacks moec.entries");
+  for (auto [i, value] : llvm::enumerate(entries)) {
+    auto entry = cast<DictionaryAttr>(value);
+    json += i ? ",\n  {\"name\": " : "\n  {\"name\": ";
+    rt::json::appendQuoted(json, entry.getAs<StringAttr>("name").str());
+    json += ", \"inputs\": [";
+    if (failed(appendValues(json, module, entry.getAs<ArrayAttr>("inputs"),
+                            state)))
+      return failure();
+    json += "],\n   \"outputs\": [";
+    if (failed(appendValues(json, module, entry.getAs<ArrayAttr>("outputs"),
+                            state)))
+      return failure();
+    json += "],\n   \"weights\": [";
+    for (auto [j, index] : llvm::enumerate(
+             entry.getAs<DenseI64ArrayAttr>("weights").asArrayRef())) {
+      if (index < 0 || size_t(index) >= numWeights)
+        return module.emitError("entry '")
+               << entry.get("name") << "' names weight " << index << " of "
+               << numWeights;
+      json += (j ? ", " : "") + std::to_string(index);
+    }
+    json += "]}";
   }
   return success();
 }
@@ -108,17 +166,24 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
 
   // The manifest.
   std::string &json = result.manifest;
-  json = "{\"format\": 1, \"model\": ";
+  json = "{\"format\": " + std::to_string(MOEC_ABI_MANIFEST_FORMAT) +
+         ", \"model\": ";
   rt::json::appendQuoted(json, options.modelName);
   json += ", \"max_tokens\": " + std::to_string(options.maxTokens);
   if (auto layers = module->getAttrOfType<IntegerAttr>("moec.profiled_layers"))
     json += ", \"profiled_layers\": " + std::to_string(layers.getInt());
-  json += ",\n \"inputs\": [";
-  if (failed(appendValues(json, module, "moec.inputs")))
+  StateTable state;
+  json += ",\n \"entries\": [";
+  if (failed(appendEntries(json, module, weights.size(), state)))
     return failure();
-  json += "],\n \"outputs\": [";
-  if (failed(appendValues(json, module, "moec.outputs")))
-    return failure();
+  json += "],\n \"state\": [";
+  for (auto [i, named] : llvm::enumerate(state.types)) {
+    json += i ? ",\n  " : "\n  ";
+    appendTensor(json, named.first.getValue(),
+                 *moe::getDType(named.second.getElementType()),
+                 named.second.getShape());
+    json += "}";
+  }
   json += "],\n \"weights\": [";
   for (auto [i, w] : llvm::enumerate(weights)) {
     json += i ? ",\n  " : "\n  ";

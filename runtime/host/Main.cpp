@@ -1,6 +1,7 @@
 //===- Main.cpp - The command line of every compiled model ----------------===//
 //
-//   MODEL --input NAME=FILE.npy ... [--output FILE.npy | NAME=FILE.npy ...]
+//   MODEL [--entry NAME] --input NAME=FILE.npy ...
+//         [--output FILE.npy | NAME=FILE.npy ...] [--calls N]
 //         [--bench [--iterations N]] [--threads N] [--help]
 //
 // Exit status: 0 success, 1 bad input data or weights, 2 bad usage.
@@ -8,29 +9,30 @@
 //===----------------------------------------------------------------------===//
 
 #include "moec/Runtime/BinaryAbi.h"
-#include "runtime/host/Model.h"
 #include "runtime/formats/Npy.h"
+#include "runtime/host/EntryCall.h"
+#include "runtime/host/Model.h"
 #include "runtime/host/ProfileRecorder.h"
 #include "runtime/host/ThreadPool.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <limits.h>
 #include <malloc.h>
-#include <csignal>
 #include <map>
+#include <string>
 #include <unistd.h>
 #include <utility>
 
 using namespace moec::rt;
 
-void moec_check_failed(const char *message, int64_t v0, int64_t v1,
-                       int64_t v2, int64_t v3) {
+void moec_check_failed(const char *message, int64_t v0, int64_t v1, int64_t v2,
+                       int64_t v3) {
   const int64_t values[MOEC_ABI_CHECK_VALUES] = {v0, v1, v2, v3};
   std::string text;
   for (const char *c = message; *c; ++c) {
@@ -51,26 +53,11 @@ void moec_check_failed(const char *message, int64_t v0, int64_t v1,
 }
 
 namespace {
-/// An MLIR memref descriptor of any rank: allocated and aligned pointers,
-/// offset, then rank sizes and rank strides (all 64-bit).
-struct Descriptor {
-  std::vector<int64_t> words;
-  static Descriptor make(const void *data, const std::vector<int64_t> &shape) {
-    Descriptor d;
-    size_t rank = shape.size();
-    d.words.assign(3 + 2 * rank, 0);
-    d.words[0] = d.words[1] = int64_t(reinterpret_cast<intptr_t>(data));
-    int64_t stride = 1;
-    for (size_t i = rank; i-- > 0;) {
-      d.words[3 + i] = shape[i];
-      d.words[3 + rank + i] = stride;
-      stride *= shape[i];
-    }
-    return d;
-  }
-};
-
 struct Options {
+  /// The entry point to call; empty for the first.
+  std::string entry;
+  /// Calls in a row (the state carries over); outputs are the last call's.
+  int calls = 1;
   std::map<std::string, std::string> inputs;
   std::vector<std::string> bareInputs;
   std::map<std::string, std::string> outputs;
@@ -100,19 +87,37 @@ std::string describeShape(const std::vector<int64_t> &shape) {
   return text + "]";
 }
 
+/// The inputs or outputs the user passes or receives (not the state).
+std::vector<TensorSpec> userValues(const std::vector<TensorSpec> &values) {
+  std::vector<TensorSpec> user;
+  for (const TensorSpec &spec : values)
+    if (spec.state.empty())
+      user.push_back(spec);
+  return user;
+}
+
 void printHelp(const Model &model, const char *argv0) {
+  bool several = model.entries.size() > 1;
   std::printf("%s: the compiled model '%s' (moec)\n\n", argv0,
               model.name.c_str());
-  std::printf("usage: %s --input NAME=FILE.npy ... [--output FILE.npy | "
+  std::printf("usage: %s %s--input NAME=FILE.npy ... [--output FILE.npy | "
               "NAME=FILE.npy ...]\n"
-              "          [--bench [--iterations N] [--bench-tokens T]] "
-              "[--threads N]\n\n",
-              argv0);
+              "          [--calls N] [--bench [--iterations N] "
+              "[--bench-tokens T]] [--threads N]\n\n",
+              argv0, several ? "[--entry NAME] " : "");
+  if (several)
+    std::printf("  --entry NAME           the entry point to call (default "
+                "'%s')\n",
+                model.entries[0].name.c_str());
   std::printf("  --input NAME=FILE.npy  an input (a bare FILE.npy when the "
               "model has one input)\n"
               "  --output FILE.npy      where to write the output (NAME=FILE "
               "for one of several);\n"
               "                         without it, a summary is printed\n"
+              "  --calls N              call the model N times in a row with "
+              "the same inputs\n"
+              "                         (the state carries over); outputs are "
+              "the last call's\n"
               "  --bench                time the model and print one summary "
               "line\n"
               "  --iterations N         timed runs for --bench (default 20)\n"
@@ -130,19 +135,42 @@ void printHelp(const Model &model, const char *argv0) {
                 "sidecar; default\n"
                 "                         %s.profile.json)\n",
                 model.name.c_str());
-  std::printf("\n");
-  std::printf("inputs (T: any size from 0 to %lld):\n",
-              (long long)model.maxTokens);
-  for (const TensorSpec &input : model.inputs)
-    std::printf("  %s: %s %s\n", input.name.c_str(),
-                numpyName(input.dtype).c_str(),
-                describeShape(input.shape).c_str());
-  std::printf("outputs:\n");
-  for (const TensorSpec &output : model.outputs)
-    std::printf("  %s: %s, rank %zu\n", output.name.c_str(),
-                numpyName(output.dtype).c_str(), output.shape.size());
+  for (const EntrySpec &entry : model.entries) {
+    std::string heading = several ? "entry '" + entry.name + "' " : "";
+    std::printf("\n%sinputs (T: any size from 0 to %lld):\n", heading.c_str(),
+                (long long)model.maxTokens);
+    for (const TensorSpec &input : userValues(entry.inputs))
+      std::printf("  %s: %s %s\n", input.name.c_str(),
+                  numpyName(input.dtype).c_str(),
+                  describeShape(input.shape).c_str());
+    std::printf("%soutputs:\n", heading.c_str());
+    for (const TensorSpec &output : userValues(entry.outputs))
+      std::printf("  %s: %s, rank %zu\n", output.name.c_str(),
+                  numpyName(output.dtype).c_str(), output.shape.size());
+  }
+  if (!model.state.empty()) {
+    std::printf("\nstate (zero at start, kept across calls):\n");
+    for (const TensorSpec &state : model.state)
+      std::printf("  %s: %s %s\n", state.name.c_str(),
+                  numpyName(state.dtype).c_str(),
+                  describeShape(state.shape).c_str());
+  }
   std::printf("\nexit status: 0 success, 1 bad input data or weights, 2 bad "
               "usage\n");
+}
+
+/// The entry point --entry names, or the first.
+size_t selectEntry(const Model &model, const std::string &name) {
+  if (name.empty())
+    return 0;
+  std::string names;
+  for (size_t i = 0; i < model.entries.size(); ++i) {
+    if (model.entries[i].name == name)
+      return i;
+    names += (i ? ", " : "") + model.entries[i].name;
+  }
+  usageError("the model has no entry point '" + name + "' (it has " + names +
+             ")");
 }
 
 Options parseOptions(int argc, char **argv, const Model &model) {
@@ -153,9 +181,11 @@ Options parseOptions(int argc, char **argv, const Model &model) {
     std::string inlineValue;
     bool hasInlineValue = false;
     size_t eq = arg.find('=');
-    if (eq != std::string::npos && (arg.rfind("--iterations=", 0) == 0 ||
-                                    arg.rfind("--bench-tokens=", 0) == 0 ||
-                                    arg.rfind("--threads=", 0) == 0)) {
+    if (eq != std::string::npos &&
+        (arg.rfind("--iterations=", 0) == 0 || arg.rfind("--calls=", 0) == 0 ||
+         arg.rfind("--entry=", 0) == 0 ||
+         arg.rfind("--bench-tokens=", 0) == 0 ||
+         arg.rfind("--threads=", 0) == 0)) {
       inlineValue = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
       hasInlineValue = true;
@@ -186,6 +216,10 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       else
         (input ? options.inputs : options.outputs)[v.substr(0, eq)] =
             v.substr(eq + 1);
+    } else if (arg == "--entry") {
+      options.entry = value();
+    } else if (arg == "--calls") {
+      options.calls = number(value());
     } else if (arg == "--bench") {
       options.bench = true;
     } else if (arg == "--iterations") {
@@ -211,6 +245,9 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       usageError("unknown argument '" + arg + "'");
     }
   }
+  const EntrySpec &entry = model.entries[selectEntry(model, options.entry)];
+  std::vector<TensorSpec> inputs = userValues(entry.inputs);
+  std::vector<TensorSpec> outputs = userValues(entry.outputs);
   // Bare files are allowed only where the model has exactly one tensor.
   auto resolve = [&](std::vector<std::string> &bare,
                      std::map<std::string, std::string> &named,
@@ -222,8 +259,8 @@ Options parseOptions(int argc, char **argv, const Model &model) {
                  " " + what + "s: name each one as NAME=FILE.npy");
     named[specs[0].name] = bare[0];
   };
-  resolve(options.bareInputs, options.inputs, model.inputs, "input");
-  resolve(options.bareOutputs, options.outputs, model.outputs, "output");
+  resolve(options.bareInputs, options.inputs, inputs, "input");
+  resolve(options.bareOutputs, options.outputs, outputs, "output");
   auto checkNames = [](const std::map<std::string, std::string> &named,
                        const std::vector<TensorSpec> &specs, const char *what) {
     for (const auto &entry : named)
@@ -233,15 +270,15 @@ Options parseOptions(int argc, char **argv, const Model &model) {
         usageError(std::string("the model has no ") + what + " '" +
                    entry.first + "'");
   };
-  checkNames(options.inputs, model.inputs, "input");
-  checkNames(options.outputs, model.outputs, "output");
+  checkNames(options.inputs, inputs, "input");
+  checkNames(options.outputs, outputs, "output");
   if (options.benchTokens && !options.bench)
     usageError("--bench-tokens needs --bench");
   if (options.benchTokens > model.maxTokens)
     usageError("--bench-tokens " + std::to_string(options.benchTokens) +
                " is above the model's maximum of " +
                std::to_string(model.maxTokens) + " tokens");
-  for (const TensorSpec &input : model.inputs)
+  for (const TensorSpec &input : inputs)
     if (!options.inputs.count(input.name))
       usageError("missing --input " + input.name + "=FILE.npy");
   return options;
@@ -295,75 +332,6 @@ std::string executableDirectory(const char *argv0) {
   return slash == std::string::npos ? "." : exe.substr(0, slash);
 }
 
-struct Result {
-  DType dtype;
-  std::vector<int64_t> shape;
-  const uint8_t *data;
-  void *allocated;
-  size_t bytes;
-};
-
-/// Reads the result descriptors the model wrote, in order.
-std::vector<Result> readResults(const Model &model,
-                                const std::vector<int64_t> &words) {
-  std::vector<Result> results;
-  size_t at = 0;
-  for (const TensorSpec &spec : model.outputs) {
-    size_t rank = spec.shape.size();
-    Result r;
-    r.dtype = spec.dtype;
-    r.allocated = reinterpret_cast<void *>(intptr_t(words[at]));
-    const uint8_t *aligned =
-        reinterpret_cast<const uint8_t *>(intptr_t(words[at + 1]));
-    int64_t offset = words[at + 2];
-    r.shape.assign(words.begin() + at + 3, words.begin() + at + 3 + rank);
-    r.data = aligned + offset * int64_t(dtypeSize(spec.dtype));
-    r.bytes = size_t(numElements(r.shape)) * dtypeSize(spec.dtype);
-    results.push_back(r);
-    at += 3 + 2 * rank;
-  }
-  return results;
-}
-
-/// One run of the model; results must be released with releaseResults.
-std::vector<Result> run(const Model &model, std::vector<Descriptor> &inputs,
-                        std::vector<Descriptor> &weights) {
-  size_t resultWords = 0;
-  for (const TensorSpec &spec : model.outputs)
-    resultWords += 3 + 2 * spec.shape.size();
-  std::vector<int64_t> resultStorage(resultWords, 0);
-  std::vector<void *> args;
-  if (!model.outputs.empty())
-    args.push_back(resultStorage.data());
-  for (Descriptor &d : inputs)
-    args.push_back(d.words.data());
-  for (Descriptor &d : weights)
-    args.push_back(d.words.data());
-  moec_model_entry(args.data());
-  return readResults(model, resultStorage);
-}
-
-void releaseResults(std::vector<Result> &results,
-                    const std::vector<std::pair<const void *, size_t>> &owned) {
-  for (Result &r : results) {
-    // A result that is an input or a weight was not allocated by the model.
-    bool borrowed = std::any_of(owned.begin(), owned.end(), [&](auto &range) {
-      auto *p = static_cast<const uint8_t *>(r.allocated);
-      auto *base = static_cast<const uint8_t *>(range.first);
-      return p >= base && p <= base + range.second;
-    });
-    bool freedBefore = false;
-    for (Result &other : results)
-      if (&other == &r)
-        break;
-      else if (other.allocated == r.allocated)
-        freedBefore = true;
-    if (!borrowed && !freedBefore)
-      std::free(r.allocated);
-  }
-  results.clear();
-}
-
 void printSummary(const TensorSpec &spec, const Result &r) {
   std::printf("%s: %s %s", spec.name.c_str(), numpyName(r.dtype).c_str(),
               describeShape(r.shape).c_str());
@@ -408,6 +376,13 @@ int main(int argc, char **argv) {
                      model, error))
     dataError(error);
   Options options = parseOptions(argc, argv, model);
+  size_t entryIndex = selectEntry(model, options.entry);
+  const EntrySpec &entry = model.entries[entryIndex];
+  std::vector<TensorSpec> inputs = userValues(entry.inputs);
+  if (moec_entry_count != int64_t(model.entries.size()))
+    dataError("the manifest lists " + std::to_string(model.entries.size()) +
+              " entry points, the code has " +
+              std::to_string(moec_entry_count));
   int threads = options.threads ? options.threads : defaultThreadCount();
   // The model allocates its intermediate buffers afresh on every run. Keep
   // freed memory in the heap instead of returning large blocks to the
@@ -422,12 +397,12 @@ int main(int argc, char **argv) {
 
   // With --bench-tokens, inputs whose first dimension is dynamic are cut
   // into windows of that many rows: window w of input i is windows[w][i].
-  std::vector<NpyArray> arrays(model.inputs.size());
+  std::vector<NpyArray> arrays(inputs.size());
   std::vector<std::vector<Descriptor>> windows(1);
   std::vector<std::pair<const void *, size_t>> owned;
   int64_t tokens = 1;
-  for (size_t i = 0; i < model.inputs.size(); ++i) {
-    const TensorSpec &spec = model.inputs[i];
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec &spec = inputs[i];
     const std::string &file = options.inputs[spec.name];
     if (!readNpy(file, arrays[i], error))
       dataError("input '" + spec.name + "': " + error);
@@ -461,11 +436,20 @@ int main(int argc, char **argv) {
     owned.push_back({w.data, w.bytes});
   }
 
-  std::vector<Result> results = run(model, windows[0], weights);
+  StateBuffers state(model);
+  for (auto range : state.ranges())
+    owned.push_back(range);
+  std::vector<Result> results;
+  for (int call = 0; call < options.calls; ++call) {
+    releaseResults(results, owned);
+    results = callEntry(model, entryIndex, windows[0], weights, state);
+  }
   if (model.profiledLayers)
     writeProfile(model, options);
-  for (size_t i = 0; i < model.outputs.size(); ++i) {
-    const TensorSpec &spec = model.outputs[i];
+  for (size_t i = 0; i < entry.outputs.size(); ++i) {
+    const TensorSpec &spec = entry.outputs[i];
+    if (!spec.state.empty())
+      continue;
     auto named = options.outputs.find(spec.name);
     if (named != options.outputs.end()) {
       if (!writeNpy(named->second, results[i].dtype, results[i].shape,
@@ -481,8 +465,8 @@ int main(int argc, char **argv) {
     std::vector<double> ms;
     for (int i = 0; i < options.iterations; ++i) {
       auto start = std::chrono::steady_clock::now();
-      std::vector<Result> timed =
-          run(model, windows[(i + 1) % windows.size()], weights);
+      std::vector<Result> timed = callEntry(
+          model, entryIndex, windows[(i + 1) % windows.size()], weights, state);
       auto stop = std::chrono::steady_clock::now();
       releaseResults(timed, owned);
       ms.push_back(
@@ -493,8 +477,10 @@ int main(int argc, char **argv) {
     // Bytes of weights one run reads at most: every dense weight, and of
     // each expert stack the share the tokens can route to.
     double bytes = 0;
-    for (const WeightSpec &w : model.weights)
+    for (size_t index : entry.weights) {
+      const WeightSpec &w = model.weights[index];
       bytes += double(w.bytes) * std::min(1.0, w.routedFraction * tokens);
+    }
     std::printf("bench: model=%s tokens=%lld windows=%zu threads=%d "
                 "iterations=%d latency_ms=%.4f min_ms=%.4f tokens_per_s=%.1f "
                 "weight_gb_per_s=%.3f\n",

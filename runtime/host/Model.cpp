@@ -2,6 +2,8 @@
 
 #include "runtime/host/Model.h"
 
+#include "moec/Runtime/BinaryAbi.h"
+
 #include "runtime/formats/Checksum.h"
 #include "runtime/formats/Json.h"
 #include "runtime/host/ThreadPool.h"
@@ -32,6 +34,59 @@ static bool parseTensor(const json::Value &value, TensorSpec &spec,
   if (shape)
     for (const json::Value &dim : shape->array)
       spec.shape.push_back(int64_t(dim.number));
+  if (const json::Value *state = value.find("state"))
+    spec.state = state->string;
+  return true;
+}
+
+static bool parseTensors(const json::Value *list, std::vector<TensorSpec> &out,
+                         std::string &error) {
+  if (!list || list->kind != json::Value::Kind::Array) {
+    error = "manifest: an entry lacks its inputs or outputs";
+    return false;
+  }
+  for (const json::Value &entry : list->array) {
+    out.emplace_back();
+    if (!parseTensor(entry, out.back(), true, error))
+      return false;
+  }
+  return true;
+}
+
+static bool parseEntry(const json::Value &value, const Model &model,
+                       EntrySpec &entry, std::string &error) {
+  const json::Value *name = value.find("name");
+  const json::Value *weights = value.find("weights");
+  if (!name || name->kind != json::Value::Kind::String || !weights ||
+      weights->kind != json::Value::Kind::Array) {
+    error = "manifest: an entry lacks its name or weights";
+    return false;
+  }
+  entry.name = name->string;
+  if (!parseTensors(value.find("inputs"), entry.inputs, error) ||
+      !parseTensors(value.find("outputs"), entry.outputs, error))
+    return false;
+  for (const json::Value &index : weights->array) {
+    if (index.number < 0 || index.number >= double(model.weights.size())) {
+      error = "manifest: entry '" + entry.name + "' names a weight outside " +
+              "the list";
+      return false;
+    }
+    entry.weights.push_back(size_t(index.number));
+  }
+  for (const std::vector<TensorSpec> *list : {&entry.inputs, &entry.outputs})
+    for (const TensorSpec &spec : *list)
+      if (!spec.state.empty() &&
+          std::none_of(model.state.begin(), model.state.end(),
+                       [&](const TensorSpec &s) {
+                         return s.name == spec.state && s.dtype == spec.dtype &&
+                                s.shape == spec.shape;
+                       })) {
+        error = "manifest: entry '" + entry.name + "' uses state '" +
+                spec.state + "', which the state list lacks or types " +
+                "differently";
+        return false;
+      }
   return true;
 }
 
@@ -53,22 +108,31 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
     model.weightsFile = file->string;
   if (const json::Value *sum = field("weights_checksum"))
     model.weightsChecksum = sum->string;
-  const json::Value *inputs = field("inputs");
-  const json::Value *outputs = field("outputs");
-  const json::Value *weights = field("weights");
-  if (!inputs || !outputs || !weights) {
-    error = "manifest: missing inputs, outputs or weights";
+  const json::Value *format = field("format");
+  if (!format || format->number != MOEC_ABI_MANIFEST_FORMAT) {
+    error = "manifest: format " +
+            (format ? std::to_string(int64_t(format->number)) : "(none)") +
+            ", this runtime reads format " +
+            std::to_string(MOEC_ABI_MANIFEST_FORMAT);
     return false;
   }
-  for (const json::Value &entry : inputs->array) {
-    model.inputs.emplace_back();
-    if (!parseTensor(entry, model.inputs.back(), true, error))
-      return false;
+  const json::Value *entries = field("entries");
+  const json::Value *state = field("state");
+  const json::Value *weights = field("weights");
+  if (!entries || !state || !weights || entries->array.empty()) {
+    error = "manifest: missing entries, state or weights";
+    return false;
   }
-  for (const json::Value &entry : outputs->array) {
-    model.outputs.emplace_back();
-    if (!parseTensor(entry, model.outputs.back(), true, error))
+  for (const json::Value &entry : state->array) {
+    model.state.emplace_back();
+    if (!parseTensor(entry, model.state.back(), true, error))
       return false;
+    for (int64_t dim : model.state.back().shape)
+      if (dim < 0) {
+        error = "manifest: state '" + model.state.back().name +
+                "' has a dynamic shape";
+        return false;
+      }
   }
   for (const json::Value &entry : weights->array) {
     WeightSpec spec;
@@ -81,6 +145,11 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
     if (const json::Value *fraction = entry.find("routed_fraction"))
       spec.routedFraction = fraction->number;
     model.weights.push_back(std::move(spec));
+  }
+  for (const json::Value &value : entries->array) {
+    model.entries.emplace_back();
+    if (!parseEntry(value, model, model.entries.back(), error))
+      return false;
   }
   return true;
 }

@@ -1,11 +1,11 @@
 //===- Model.h - What a compiled model needs at run time --------*- C++ -*-===//
 //
 // The compiler embeds a JSON manifest in every binary (symbols
-// moec_manifest_begin/end) describing the model's inputs, outputs and
-// weights, and an aligned blob of the small weights (moec_weights_begin).
-// Large weights live in a safetensors file beside the executable, checked
-// against the manifest's checksum when mapped. docs/cpu-target.md has the
-// manifest's fields.
+// moec_manifest_begin/end) describing the model's entry points (their
+// inputs and outputs), its persistent state and its weights, and an aligned
+// blob of the small weights (moec_weights_begin). Large weights live in a
+// safetensors file beside the executable, checked against the manifest's
+// checksum when mapped. docs/cpu-target.md has the manifest's fields.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +27,18 @@ struct TensorSpec {
   DType dtype;
   /// -1 for a dynamic dimension.
   std::vector<int64_t> shape;
+  /// For an entry's input or output: the state it reads or updates, or
+  /// empty for a value the user passes or receives.
+  std::string state;
+};
+
+/// One entry point: moec_entries[i] for the manifest's i-th entry.
+struct EntrySpec {
+  std::string name;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  /// Indices into Model::weights, in argument order.
+  std::vector<size_t> weights;
 };
 
 struct WeightSpec {
@@ -44,8 +56,9 @@ struct Model {
   int64_t maxTokens = 0;
   /// MoE layers that record a routing profile (moec --profile-routing).
   int64_t profiledLayers = 0;
-  std::vector<TensorSpec> inputs;
-  std::vector<TensorSpec> outputs;
+  std::vector<EntrySpec> entries;
+  /// Buffers that persist across calls (static shapes).
+  std::vector<TensorSpec> state;
   std::vector<WeightSpec> weights;
   std::string weightsFile;
   std::string weightsChecksum;
@@ -53,7 +66,7 @@ struct Model {
   std::unique_ptr<SafeTensorsFile> mapped;
 };
 
-/// Parses the embedded manifest.
+/// Parses the embedded manifest; checks every index and state name.
 bool parseManifest(const std::string &text, Model &model, std::string &error);
 /// Points every weight at its bytes: the embedded blob, or the weights file
 /// in `directory` (mapped; checksum, names, dtypes and shapes verified,

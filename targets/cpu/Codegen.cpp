@@ -165,27 +165,28 @@ static bool defineParallelLaunchers(llvm::Module &module, std::string &error) {
   return true;
 }
 
-/// void moec_model_entry(void **args): calls the C interface of the model
-/// function with args[i] as its i-th (pointer) argument. The result
+/// void moec_entry_N_packed(void **args): calls the C interface of entry
+/// function N with args[i] as its i-th (pointer) argument. The result
 /// descriptors, if any, come first, then inputs, then weights.
-static bool defineEntryWrapper(llvm::Module &module, std::string &error) {
-  std::string cifaceName = std::string("_mlir_ciface_") + cpu::kEntryFunction;
-  llvm::Function *ciface = module.getFunction(cifaceName);
+static llvm::Function *definePackedEntry(llvm::Module &module, int64_t index,
+                                         std::string &error) {
+  std::string name = cpu::kEntryPrefix + std::to_string(index);
+  llvm::Function *ciface = module.getFunction("_mlir_ciface_" + name);
   if (!ciface) {
-    error = "the lowered module has no " + cifaceName;
-    return false;
+    error = "the lowered module has no _mlir_ciface_" + name;
+    return nullptr;
   }
   llvm::LLVMContext &ctx = module.getContext();
   llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
   auto *wrapper = llvm::Function::Create(
       llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false),
-      llvm::GlobalValue::ExternalLinkage, cpu::kEntryWrapper, module);
+      llvm::GlobalValue::InternalLinkage, name + "_packed", module);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
   std::vector<llvm::Value *> args;
   for (llvm::Argument &arg : ciface->args()) {
     if (!arg.getType()->isPointerTy()) {
-      error = "the model function takes a non-memref argument";
-      return false;
+      error = "entry function " + name + " takes a non-memref argument";
+      return nullptr;
     }
     llvm::Value *slot =
         b.CreateConstGEP1_64(ptr, wrapper->getArg(0), args.size());
@@ -193,12 +194,40 @@ static bool defineEntryWrapper(llvm::Module &module, std::string &error) {
   }
   b.CreateCall(ciface, args);
   b.CreateRetVoid();
+  return wrapper;
+}
+
+/// The ABI's table of entry points, moec_entries[moec_entry_count], one
+/// per record of `moec.entries`, in order.
+static bool defineEntryTable(llvm::Module &module, int64_t count,
+                             std::string &error) {
+  std::vector<llvm::Constant *> wrappers;
+  for (int64_t i = 0; i < count; ++i) {
+    llvm::Function *wrapper = definePackedEntry(module, i, error);
+    if (!wrapper)
+      return false;
+    wrappers.push_back(wrapper);
+  }
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *tableType =
+      llvm::ArrayType::get(llvm::PointerType::get(ctx, 0), wrappers.size());
+  new llvm::GlobalVariable(module, tableType, /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantArray::get(tableType, wrappers),
+                           cpu::kEntryTable);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  new llvm::GlobalVariable(
+      module, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantInt::get(i64, count), cpu::kEntryCount);
   return true;
 }
 
 LogicalResult cpu::serializeToObject(ModuleOp module,
                                      const TargetOptions &options,
                                      SerializedModule &result) {
+  auto entries = module->getAttrOfType<ArrayAttr>("moec.entries");
+  if (!entries)
+    return module.emitError("the lowered module lacks moec.entries");
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, llvmContext, "moec_model");
@@ -215,24 +244,25 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
   llvmModule->setTargetTriple(triple);
 
   if (!defineParallelLaunchers(*llvmModule, error) ||
-      !defineEntryWrapper(*llvmModule, error))
+      !defineEntryTable(*llvmModule, int64_t(entries.size()), error))
     return module.emitError(error);
-  // Only the entry wrapper is visible outside the object: everything else
+  // Only the entry table is visible outside the object: everything else
   // may be inlined, specialised or dropped.
   for (llvm::Function &f : *llvmModule) {
     if (f.isDeclaration())
       continue;
-    if (f.getName() != cpu::kEntryWrapper)
-      f.setLinkage(llvm::GlobalValue::InternalLinkage);
+    f.setLinkage(llvm::GlobalValue::InternalLinkage);
     // Inlining a part, called once, would undo cpu-split-model-function.
-    if (f.getName().starts_with(cpu::kModelPartPrefix))
+    if (f.getName().starts_with(cpu::kEntryPrefix) &&
+        f.getName().contains(cpu::kPartInfix))
       f.addFnAttr(llvm::Attribute::NoInline);
     f.addFnAttr("target-cpu", machine->getTargetCPU());
     if (!machine->getTargetFeatureString().empty())
       f.addFnAttr("target-features", machine->getTargetFeatureString());
   }
   for (llvm::GlobalVariable &g : llvmModule->globals())
-    if (!g.isDeclaration())
+    if (!g.isDeclaration() && g.getName() != cpu::kEntryTable &&
+        g.getName() != cpu::kEntryCount)
       g.setLinkage(llvm::GlobalValue::InternalLinkage);
 
   {

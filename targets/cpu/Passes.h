@@ -26,10 +26,12 @@ namespace moec::cpu {
 
 /// Names shared by the passes and codegen; those the runtime also uses
 /// come from the binary's ABI header.
-constexpr const char kEntryFunction[] = "moec_model";
-constexpr const char kEntryWrapper[] = MOEC_ABI_ENTRY;
-// Parts of the entry function, which codegen keeps from being inlined.
-constexpr const char kModelPartPrefix[] = "moec_model_part_";
+// Entry point N of the model is @moec_entry_N; its parts (which codegen
+// keeps from being inlined) are @moec_entry_N_part_M.
+constexpr const char kEntryPrefix[] = "moec_entry_";
+constexpr const char kPartInfix[] = "_part_";
+constexpr const char kEntryTable[] = MOEC_ABI_ENTRIES;
+constexpr const char kEntryCount[] = MOEC_ABI_ENTRY_COUNT;
 constexpr const char kParallelBodyPrefix[] = "moec_par_body_";
 constexpr const char kParallelLaunchPrefix[] = "moec_par_launch_";
 constexpr const char kParallelFor[] = MOEC_ABI_PARALLEL_FOR;

@@ -79,14 +79,17 @@ def CpuMatmulToTiles : Pass<"cpu-matmul-to-tiles", "mlir::ModuleOp"> {
 def CpuWeightsToArguments : Pass<"cpu-weights-to-arguments", "mlir::ModuleOp"> {
   let summary = "give the entry function the standalone binary's calling convention";
   let description = [{
-    Renames the model's entry function (`@main`, or the only public
-    function) to `@moec_model` and appends one argument per distinct
-    `moe.weight`, which the binary's runtime fills with a pointer to the
-    weight's bytes (embedded or mapped). Inputs and weights are marked
-    read-only for bufferization. The module records what the runtime needs
-    to call the function as attributes: `moec.inputs`, `moec.outputs`
-    (name and type of each) and `moec.weights` (key, optional file and
-    offset, type).
+    Every public function is an entry point of the binary (`@main` first).
+    Entry N is renamed `@moec_entry_N` and gets one argument per distinct
+    `moe.weight` it reads, which the binary's runtime fills with a pointer
+    to the weight's bytes (embedded or mapped). Inputs and weights are
+    marked read-only for bufferization, except inputs marked
+    `moec.state = "NAME"`: the model's persistent state, which the entry
+    may update in place (a result with the same attribute is the state's
+    new value). The module records what the runtime needs as attributes:
+    `moec.entries` (per entry: name, inputs and outputs with name, type and
+    state, and the indices of its weights) and `moec.weights` (key,
+    optional file and offset, type).
   }];
 }
 
@@ -132,9 +135,9 @@ def CpuSplitModelFunction
     LLVM's greedy register allocator and instruction selection grow faster
     than the function they compile: a chain of 2,000 ONNX nodes spent 1.4 s
     in register allocation, 10,000 nodes 49 s. This pass moves runs of
-    `@moec_model`'s top-level ops, about `ops-per-part` ops each (nested
-    ops included), into private functions `@moec_model_part_N` that the
-    model function calls in order (and that CPU codegen marks `noinline`). Values that cross a boundary
+    each entry function's top-level ops, about `ops-per-part` ops each
+    (nested ops included), into private functions `@moec_entry_N_part_M`
+    that the entry calls in order (and that CPU codegen marks `noinline`). Values that cross a boundary
     (buffers and scalars) become arguments and results; constants and
     global addresses are repeated in each part that uses them. A function
     with a `memref.alloca` (which would die with its part), or of no more

@@ -3,7 +3,7 @@
 //
 // LLVM's register allocator and instruction selection grow faster than the
 // function they compile (a chain of 10,000 nodes spent 49 s in register
-// allocation, 2,000 nodes 1.4 s). This pass moves runs of the model
+// allocation, 2,000 nodes 1.4 s). This pass moves runs of each entry
 // function's top-level ops into private functions of bounded size, called
 // in order, so that code generation stays linear in the graph's length.
 //
@@ -92,7 +92,7 @@ void Splitter::outline(ArrayRef<Operation *> ops, unsigned index) {
 
   OpBuilder b(func.getContext());
   b.setInsertionPointAfter(lastPart ? lastPart : func.getOperation());
-  std::string name = (cpu::kModelPartPrefix + Twine(index)).str();
+  std::string name = (func.getName() + cpu::kPartInfix + Twine(index)).str();
   auto part = func::FuncOp::create(
       b, ops.front()->getLoc(), name,
       b.getFunctionType(TypeRange(liveIns.getArrayRef()),
@@ -136,8 +136,18 @@ struct CpuSplitModelFunctionPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto func = module.lookupSymbol<func::FuncOp>(cpu::kEntryFunction);
-    if (!func || func.isExternal() || !func.getBody().hasOneBlock())
+    SymbolTable symbols(module);
+    SmallVector<func::FuncOp> entries;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func.getName().starts_with(cpu::kEntryPrefix) &&
+          !func.getName().contains(cpu::kPartInfix))
+        entries.push_back(func);
+    for (func::FuncOp func : entries)
+      split(func, symbols);
+  }
+
+  void split(func::FuncOp func, SymbolTable &symbols) {
+    if (func.isExternal() || !func.getBody().hasOneBlock())
       return;
     Block &body = func.getBody().front();
     // A stack allocation dies with the part that makes it.
@@ -163,7 +173,6 @@ struct CpuSplitModelFunctionPass
     }
     if (total <= opsPerPart)
       return;
-    SymbolTable symbols(module);
     Splitter splitter(func, symbols);
     for (auto [index, run] : llvm::enumerate(runs))
       splitter.outline(run, index);

@@ -19,6 +19,7 @@
 #include "passes/Quant/Passes.h"
 #include "passes/Quant/QuantScheme.h"
 #include "passes/Sparsity/Passes.h"
+#include "runtime/formats/MappedFile.h"
 #include "tools/moec/ProfileCommand.h"
 #include "tools/moec/SparsityOptions.h"
 
@@ -27,6 +28,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
@@ -45,7 +47,8 @@ using namespace moec;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("moec options");
-static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx>"),
+static cl::opt<std::string> inputPath(cl::Positional,
+                                      cl::desc("<model.onnx | module.mlir>"),
                                       cl::cat(category));
 static cl::opt<std::string> outputPath(
     "o",
@@ -209,6 +212,20 @@ static LogicalResult writeOutput(StringRef path, StringRef contents) {
   return success();
 }
 
+/// An MLIR module (moec-import's output, or written by hand): its public
+/// functions become the binary's entry points.
+static bool isMlirInput(StringRef path) { return path.ends_with(".mlir"); }
+
+static OwningOpRef<ModuleOp> parseMlirModule(MLIRContext &context,
+                                             StringRef path) {
+  if (!rt::regularFileSize(path.str())) {
+    llvm::errs() << "moec: error: cannot read '" << path
+                 << "': no such regular file\n";
+    return {};
+  }
+  return parseSourceFile<ModuleOp>(path, &context);
+}
+
 /// True when some grouped matmul takes int8 activations.
 static bool hasInt8Activations(ModuleOp module) {
   bool found = false;
@@ -246,9 +263,10 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(shown);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "moec: compile a Mixture-of-Experts ONNX model into a standalone "
-      "binary\n\n  moec model.onnx [-o model] && ./model --input "
-      "x=x.npy --output y.npy\n  moec profile merge|show ...  (routing "
+      "moec: compile a Mixture-of-Experts ONNX model (or an MLIR module, "
+      "such as\nmoec-import writes) into a standalone binary\n\n  moec "
+      "model.onnx [-o model] && ./model --input x=x.npy --output y.npy\n"
+      "  moec profile merge|show ...  (routing "
       "profiles; moec profile --help)\n");
 
   if (listTargets) {
@@ -323,8 +341,15 @@ int main(int argc, char **argv) {
   ToolDiagnosticHandler handler(&context, "moec");
 
   Progress progress;
+  if (isMlirInput(inputPath) && !inputShapes.empty()) {
+    llvm::errs() << "moec: error: --input-shape applies to ONNX models; an "
+                    "MLIR module's function types fix its shapes\n";
+    return 1;
+  }
   OwningOpRef<ModuleOp> module =
-      importOnnxModel(&context, inputPath, importOptions);
+      isMlirInput(inputPath)
+          ? parseMlirModule(context, inputPath)
+          : importOnnxModel(&context, inputPath, importOptions);
   if (!module)
     return 1;
   auto runPasses = [&](llvm::function_ref<void(PassManager &)> build) {
@@ -346,6 +371,8 @@ int main(int argc, char **argv) {
     return pm.run(*module);
   };
   if (failed(runPasses([&](PassManager &pm) {
+        if (isMlirInput(inputPath))
+          pm.addPass(moe::createMoeVerifyWeights());
         if (!noRaise) {
           MoeRaiseOnnxPatternsOptions raiseOptions;
           raiseOptions.reportUnraised = !quiet;

@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 /* Symbol names, for the compiler. */
-#define MOEC_ABI_ENTRY "moec_model_entry"
+#define MOEC_ABI_ENTRIES "moec_entries"
+#define MOEC_ABI_ENTRY_COUNT "moec_entry_count"
 #define MOEC_ABI_PARALLEL_FOR "moec_parallel_for"
 #define MOEC_ABI_CHECK_FAILED "moec_check_failed"
 #define MOEC_ABI_PROFILE_RECORD "moec_profile_record"
@@ -27,9 +28,19 @@
 extern "C" {
 #endif
 
-/* Generated: runs the model. args = [result descriptors], input and weight
- * descriptors, each a pointer to an MLIR memref descriptor. */
-void moec_model_entry(void **args);
+/* The manifest format the packager writes and the runtime reads. */
+#define MOEC_ABI_MANIFEST_FORMAT 2
+
+/* Generated: one function per entry point of the model, in the order of the
+ * manifest's "entries". Each takes args = [a pointer to its result
+ * descriptors, when it has results], then one pointer to an MLIR memref
+ * descriptor per input (state inputs included, in signature order), then
+ * one per weight it lists. A state input is the runtime's persistent buffer,
+ * which the entry may update in place; the runtime copies a state result
+ * into that buffer after the call when the two differ. */
+typedef void (*moec_entry_fn)(void **args);
+extern const moec_entry_fn moec_entries[];
+extern const int64_t moec_entry_count;
 
 /* Runtime: runs fn(context, begin, end) over disjoint ranges covering
  * [0, count). `cost` estimates the work of one iteration; small loops run

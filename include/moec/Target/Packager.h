@@ -1,8 +1,8 @@
-//===- Packager.h - Manifest and weights for every target's binary -*- C++
-//-*-===//
+//===- Packager.h - Manifest and weights of every binary -------*- C++ -*-===//
 //
-// Every compiled model carries, beside its code, a JSON manifest (inputs,
-// outputs, weights; runtime/host/Model.cpp reads it) and its weights: those
+// Every compiled model carries, beside its code, a JSON manifest (entry
+// points with their inputs and outputs, persistent state, weights;
+// runtime/host/Model.cpp reads it) and its weights: those
 // under the embed threshold in one 64-byte aligned blob, the rest in
 // OUT.weights.safetensors beside the binary, guarded by the checksum the
 // manifest records. A target's `link` asks the packager for both and only
@@ -35,9 +35,10 @@ struct PackagedModel {
   std::string weightsFileName;
 };
 
-/// Packages the lowered module (`moec.inputs`, `moec.outputs`,
-/// `moec.weights`, as cpu-weights-to-arguments records them); emits an
-/// error on the module when a weight or a value type cannot be packaged.
+/// Packages the lowered module (`moec.entries` and `moec.weights`, as
+/// cpu-weights-to-arguments records them; the state is collected from the
+/// entries' values marked `state`); emits an error on the module when a
+/// weight, a value type or a state cannot be packaged.
 mlir::LogicalResult packageModel(mlir::ModuleOp module,
                                  const TargetOptions &options,
                                  PackagedModel &result);

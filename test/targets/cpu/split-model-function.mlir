@@ -5,19 +5,19 @@
 // later are its results, then arguments; constants and globals are
 // repeated in each part that reads them instead of being passed; the loop
 // moves whole.
-// CHECK-LABEL: func.func @moec_model
+// CHECK-LABEL: func.func @moec_entry_0
 // CHECK-SAME: (%[[X:.*]]: memref<?xf32>) -> memref<?xf32>
-// CHECK: %[[P0:.*]]:3 = call @moec_model_part_0(%[[X]]) : (memref<?xf32>) -> (index, memref<?xf32>, memref<?xf32>)
-// CHECK: call @moec_model_part_1(%[[P0]]#1, %[[P0]]#2, %[[P0]]#0) : (memref<?xf32>, memref<?xf32>, index) -> ()
+// CHECK: %[[P0:.*]]:3 = call @moec_entry_0_part_0(%[[X]]) : (memref<?xf32>) -> (index, memref<?xf32>, memref<?xf32>)
+// CHECK: call @moec_entry_0_part_1(%[[P0]]#1, %[[P0]]#2, %[[P0]]#0) : (memref<?xf32>, memref<?xf32>, index) -> ()
 // CHECK: return %[[P0]]#2
-// CHECK: func.func private @moec_model_part_0(%[[X0:.*]]: memref<?xf32>) -> (index, memref<?xf32>, memref<?xf32>)
+// CHECK: func.func private @moec_entry_0_part_0(%[[X0:.*]]: memref<?xf32>) -> (index, memref<?xf32>, memref<?xf32>)
 // CHECK: %[[C0:.*]] = arith.constant 0 : index
 // CHECK: %[[N:.*]] = memref.dim %[[X0]], %[[C0]]
 // CHECK: %[[A:.*]] = memref.alloc(%[[N]])
 // CHECK: linalg.exp ins(%[[X0]] : memref<?xf32>) outs(%[[A]] : memref<?xf32>)
 // CHECK: %[[B:.*]] = memref.alloc(%[[N]])
 // CHECK: return %[[N]], %[[A]], %[[B]]
-// CHECK: func.func private @moec_model_part_1(%[[A1:.*]]: memref<?xf32>, %[[B1:.*]]: memref<?xf32>, %[[N1:.*]]: index)
+// CHECK: func.func private @moec_entry_0_part_1(%[[A1:.*]]: memref<?xf32>, %[[B1:.*]]: memref<?xf32>, %[[N1:.*]]: index)
 // CHECK-DAG: %[[G:.*]] = memref.get_global @scale
 // CHECK-DAG: arith.constant 0 : index
 // CHECK-DAG: arith.constant 1 : index
@@ -28,7 +28,7 @@
 // CHECK: memref.dealloc %[[A1]]
 // CHECK-NEXT: return
 memref.global "private" constant @scale : memref<f32> = dense<2.0>
-func.func @moec_model(%x: memref<?xf32>) -> memref<?xf32> {
+func.func @moec_entry_0(%x: memref<?xf32>) -> memref<?xf32> {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %g = memref.get_global @scale : memref<f32>
@@ -49,10 +49,10 @@ func.func @moec_model(%x: memref<?xf32>) -> memref<?xf32> {
 // -----
 
 // A stack buffer would die with its part: the function stays whole.
-// CHECK-LABEL: func.func @moec_model
+// CHECK-LABEL: func.func @moec_entry_0
 // CHECK-NOT: call
 // CHECK-NOT: func.func private
-func.func @moec_model(%x: memref<4xf32>) -> memref<4xf32> {
+func.func @moec_entry_0(%x: memref<4xf32>) -> memref<4xf32> {
   %t = memref.alloca() : memref<4xf32>
   linalg.exp ins(%x : memref<4xf32>) outs(%t : memref<4xf32>)
   %a = memref.alloc() : memref<4xf32>

@@ -1,0 +1,18 @@
+// RUN: moec-opt %s --split-input-file --verify-diagnostics --cpu-weights-to-arguments
+
+// A module without a public function has no entry point.
+// expected-error @below {{no entry point: the module has no public function}}
+module {
+  func.func private @helper(%x: tensor<4xf32>) -> tensor<4xf32> {
+    return %x : tensor<4xf32>
+  }
+}
+
+// -----
+
+module {
+  // expected-error @below {{the CPU target needs ranked tensor inputs and outputs, got 'tensor<*xf32>'}}
+  func.func @main(%x: tensor<*xf32>) -> tensor<*xf32> {
+    return %x : tensor<*xf32>
+  }
+}
