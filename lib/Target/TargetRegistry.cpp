@@ -27,3 +27,12 @@ std::vector<const TargetBackend *> TargetRegistry::getTargets() const {
   });
   return result;
 }
+
+std::string TargetRegistry::getOrigin(llvm::StringRef name) const {
+  auto it = origins.find(name);
+  return it == origins.end() ? "built in" : it->second;
+}
+
+void TargetRegistry::setOrigin(llvm::StringRef name, std::string origin) {
+  origins[name] = std::move(origin);
+}

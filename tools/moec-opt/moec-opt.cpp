@@ -1,13 +1,15 @@
 //===- moec-opt.cpp - moec's optimizer driver -----------------------------===//
 //
 // Runs any moec or upstream MLIR pass on textual IR, lit-test style. Pass and
-// dialect plugins load with --load-pass-plugin / --load-dialect-plugin.
+// dialect plugins load with --load-pass-plugin / --load-dialect-plugin,
+// target plugins (their passes and dialects) with --load-target-plugin.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
+#include "moec/Target/TargetPlugin.h"
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Quant/Passes.h"
@@ -18,6 +20,15 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+
+// Loaded before MlirOptMain parses the command line; declared so that the
+// parser accepts it and --help lists it.
+static llvm::cl::list<std::string> targetPlugins(
+    moec::kLoadTargetPluginFlag,
+    llvm::cl::desc("Load a moec target from a shared library (repeatable)"),
+    llvm::cl::value_desc("path"));
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
@@ -29,6 +40,12 @@ int main(int argc, char **argv) {
   // registry the moec driver uses.
   moec::TargetRegistry targets;
   moec::registerInTreeTargets(targets);
+  for (const std::string &path : moec::findTargetPluginPaths(argc, argv))
+    if (llvm::Error error = moec::loadTargetPlugin(path, targets)) {
+      llvm::errs() << "moec-opt: error: " << llvm::toString(std::move(error))
+                   << "\n";
+      return 1;
+    }
   for (const moec::TargetBackend *target : targets.getTargets())
     target->registerPasses();
 

@@ -14,6 +14,7 @@
 #include "dialects/onnx/IR/OnnxOps.h"
 #include "moec/Frontend/OnnxImporter.h"
 #include "moec/Support/ToolDiagnostics.h"
+#include "moec/Target/TargetPlugin.h"
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
 #include "passes/Quant/Passes.h"
@@ -58,9 +59,17 @@ static cl::opt<std::string> outputPath(
 static cl::opt<std::string> targetName("target",
                                        cl::desc("Target (default: cpu)"),
                                        cl::init("cpu"), cl::cat(category));
-static cl::opt<bool> listTargets("list-targets",
-                                 cl::desc("List the targets and exit"),
-                                 cl::cat(category));
+static cl::opt<bool>
+    listTargets("list-targets",
+                cl::desc("List the targets, where each comes from, and exit"),
+                cl::cat(category));
+// Loaded before the command line is parsed (findTargetPluginPaths); listed
+// here for --help and so that the parser accepts it.
+static cl::list<std::string> targetPlugins(
+    kLoadTargetPluginFlag,
+    cl::desc("Load a target from a shared library (repeatable; "
+             "docs/target-plugins.md)"),
+    cl::value_desc("path"), cl::cat(category));
 static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
                                   cl::Prefix, cl::init(2), cl::cat(category));
 static cl::list<std::string> inputShapes(
@@ -239,6 +248,12 @@ int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   TargetRegistry targets;
   registerInTreeTargets(targets);
+  for (const std::string &path : findTargetPluginPaths(argc, argv))
+    if (llvm::Error error = loadTargetPlugin(path, targets)) {
+      llvm::errs() << "moec: error: " << llvm::toString(std::move(error))
+                   << "\n";
+      return 1;
+    }
   registerAllPasses();
   moe::registerMoeTransformsPasses();
   registerMoecConversionPasses();
@@ -272,7 +287,7 @@ int main(int argc, char **argv) {
   if (listTargets) {
     for (const TargetBackend *target : targets.getTargets())
       llvm::outs() << target->getName() << "  " << target->getDescription()
-                   << "\n";
+                   << "  [" << targets.getOrigin(target->getName()) << "]\n";
     return 0;
   }
   if (inputPath.empty()) {
