@@ -50,7 +50,7 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
       matmulOptions.tileDepth = tileDepth;
     pm.addPass(cpu::createCpuMatmulToTiles(matmulOptions));
   }
-  pm.addPass(cpu::createCpuWeightsToArguments());
+  pm.addPass(moe::createMoeWeightsToArguments());
   // No CSE between the loop lowerings and bufferization: they read tensors
   // through bufferization.to_buffer, and CSE merges two reads of one tensor
   // into the first, which hides the later read from One-Shot Bufferize; it

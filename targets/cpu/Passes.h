@@ -28,7 +28,7 @@ namespace moec::cpu {
 /// come from the binary's ABI header.
 // Entry point N of the model is @moec_entry_N; its parts (which codegen
 // keeps from being inlined) are @moec_entry_N_part_M.
-constexpr const char kEntryPrefix[] = "moec_entry_";
+constexpr const char kEntryPrefix[] = MOEC_ABI_ENTRY_PREFIX;
 constexpr const char kPartInfix[] = "_part_";
 constexpr const char kEntryTable[] = MOEC_ABI_ENTRIES;
 constexpr const char kEntryCount[] = MOEC_ABI_ENTRY_COUNT;

@@ -76,23 +76,6 @@ def CpuMatmulToTiles : Pass<"cpu-matmul-to-tiles", "mlir::ModuleOp"> {
   ];
 }
 
-def CpuWeightsToArguments : Pass<"cpu-weights-to-arguments", "mlir::ModuleOp"> {
-  let summary = "give the entry function the standalone binary's calling convention";
-  let description = [{
-    Every public function is an entry point of the binary (`@main` first).
-    Entry N is renamed `@moec_entry_N` and gets one argument per distinct
-    `moe.weight` it reads, which the binary's runtime fills with a pointer
-    to the weight's bytes (embedded or mapped). Inputs and weights are
-    marked read-only for bufferization, except inputs marked
-    `moec.state = "NAME"`: the model's persistent state, which the entry
-    may update in place (a result with the same attribute is the state's
-    new value). The module records what the runtime needs as attributes:
-    `moec.entries` (per entry: name, inputs and outputs with name, type and
-    state, and the indices of its weights) and `moec.weights` (key,
-    optional file and offset, type).
-  }];
-}
-
 def CpuParallelToRuntime : Pass<"cpu-parallel-to-runtime", "mlir::ModuleOp"> {
   let summary = "run outermost scf.parallel loops on the runtime's thread pool";
   let description = [{

@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
   moec::registerMoecConversionPasses();
   moec::registerMoecQuantPasses();
   moec::registerMoecSparsityPasses();
-  // Each target's passes (e.g. cpu-weights-to-arguments), through the same
+  // Each target's passes (e.g. cpu-lower-moe), through the same
   // registry the moec driver uses.
   moec::TargetRegistry targets;
   moec::registerInTreeTargets(targets);

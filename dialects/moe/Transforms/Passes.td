@@ -128,4 +128,21 @@ def MoeFreeAfterLastUse : Pass<"moe-free-after-last-use"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def MoeWeightsToArguments : Pass<"moe-weights-to-arguments", "::mlir::ModuleOp"> {
+  let summary = "give the entry points the binaries' calling convention";
+  let description = [{
+    Every public function is an entry point of the binary (`@main` first).
+    Entry N is renamed `@moec_entry_N` and gets one argument per distinct
+    `moe.weight` it reads, which the binary's runtime fills with a pointer
+    to the weight's bytes (embedded or mapped). Inputs and weights are
+    marked read-only for bufferization, except inputs marked
+    `moec.state = "NAME"`: the model's persistent state, which the entry
+    may update in place (a result with the same attribute is the state's
+    new value). The module records what the runtime needs as attributes:
+    `moec.entries` (per entry: name, inputs and outputs with name, type and
+    state, and the indices of its weights) and `moec.weights` (key,
+    optional file and offset, type).
+  }];
+}
+
 #endif // MOEC_DIALECTS_MOE_TRANSFORMS_PASSES_TD

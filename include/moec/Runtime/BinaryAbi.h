@@ -15,6 +15,9 @@
 
 /* Symbol names, for the compiler. */
 #define MOEC_ABI_ENTRIES "moec_entries"
+/* Entry point N is the function MOEC_ABI_ENTRY_PREFIX "N" before code
+ * generation wraps it for the table. */
+#define MOEC_ABI_ENTRY_PREFIX "moec_entry_"
 #define MOEC_ABI_ENTRY_COUNT "moec_entry_count"
 #define MOEC_ABI_PARALLEL_FOR "moec_parallel_for"
 #define MOEC_ABI_CHECK_FAILED "moec_check_failed"

@@ -36,7 +36,7 @@ struct PackagedModel {
 };
 
 /// Packages the lowered module (`moec.entries` and `moec.weights`, as
-/// cpu-weights-to-arguments records them; the state is collected from the
+/// moe-weights-to-arguments records them; the state is collected from the
 /// entries' values marked `state`); emits an error on the module when a
 /// weight, a value type or a state cannot be packaged.
 mlir::LogicalResult packageModel(mlir::ModuleOp module,

@@ -1,25 +1,28 @@
-//===- WeightsToArguments.cpp - The binary's calling convention -----------===//
+//===- WeightsToArguments.cpp - The binaries' calling convention ----------===//
 //
-// After this pass the entry function sees every weight as an argument, in
-// the order recorded in `moec.weights`, right after the model inputs.
+// After this pass each entry point sees the weights it reads as arguments
+// after its inputs, and the module records what the packager and the
+// runtime need (include/moec/Runtime/BinaryAbi.h, docs/targets.md).
 //
 //===----------------------------------------------------------------------===//
 
-#include "targets/cpu/Passes.h"
+#include "dialects/moe/Transforms/Passes.h"
 
 #include "dialects/moe/IR/MoeOps.h"
+#include "moec/Runtime/BinaryAbi.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/MapVector.h"
 
 #include <algorithm>
 
-namespace moec::cpu {
-#define GEN_PASS_DEF_CPUWEIGHTSTOARGUMENTS
-#include "targets/cpu/Passes.h.inc"
-} // namespace moec::cpu
+namespace moec::moe {
+#define GEN_PASS_DEF_MOEWEIGHTSTOARGUMENTS
+#include "dialects/moe/Transforms/Passes.h.inc"
+} // namespace moec::moe
 
 using namespace mlir;
 using namespace moec;
@@ -153,8 +156,8 @@ static DictionaryAttr convertEntry(func::FuncOp entry, int64_t index,
   for (Type type : llvm::concat<const Type>(entry.getArgumentTypes(),
                                             entry.getResultTypes()))
     if (!isa<RankedTensorType>(type)) {
-      entry.emitError("the CPU target needs ranked tensor inputs and "
-                      "outputs, got ")
+      entry.emitError("an entry point takes and returns ranked tensors, "
+                      "got ")
           << type;
       return {};
     }
@@ -216,15 +219,15 @@ static DictionaryAttr convertEntry(func::FuncOp entry, int64_t index,
        b.getNamedAttr("inputs", inputs), b.getNamedAttr("outputs", outputs),
        b.getNamedAttr("weights", b.getDenseI64ArrayAttr(weightIndices))});
   makeBoundarySignless(entry);
-  entry.setName((cpu::kEntryPrefix + Twine(index)).str());
+  entry.setName((MOEC_ABI_ENTRY_PREFIX + Twine(index)).str());
   entry->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   return record;
 }
 
 namespace {
-struct CpuWeightsToArgumentsPass
-    : public moec::cpu::impl::CpuWeightsToArgumentsBase<
-          CpuWeightsToArgumentsPass> {
+struct WeightsToArgumentsPass
+    : public moec::moe::impl::MoeWeightsToArgumentsBase<
+          WeightsToArgumentsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries = findEntries(module);
@@ -238,7 +241,7 @@ struct CpuWeightsToArgumentsPass
                                      op->getParentOfType<func::FuncOp>()))
                 return WalkResult::advance();
               op.emitError("weights outside the entry functions are not "
-                           "supported by the CPU target");
+                           "supported");
               return WalkResult::interrupt();
             })
             .wasInterrupted())

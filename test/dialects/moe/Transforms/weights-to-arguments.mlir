@@ -1,4 +1,4 @@
-// RUN: moec-opt %s --split-input-file --cpu-weights-to-arguments | FileCheck %s
+// RUN: moec-opt %s --split-input-file --moe-weights-to-arguments | FileCheck %s
 
 // Each distinct weight becomes one read-only argument after the inputs;
 // the module records the entry (inputs, outputs, its weights) and the

@@ -1,4 +1,4 @@
-// RUN: moec-opt %s --split-input-file --verify-diagnostics --cpu-weights-to-arguments
+// RUN: moec-opt %s --split-input-file --verify-diagnostics --moe-weights-to-arguments
 
 // A module without a public function has no entry point.
 // expected-error @below {{no entry point: the module has no public function}}
@@ -11,7 +11,7 @@ module {
 // -----
 
 module {
-  // expected-error @below {{the CPU target needs ranked tensor inputs and outputs, got 'tensor<*xf32>'}}
+  // expected-error @below {{an entry point takes and returns ranked tensors, got 'tensor<*xf32>'}}
   func.func @main(%x: tensor<*xf32>) -> tensor<*xf32> {
     return %x : tensor<*xf32>
   }
