@@ -22,7 +22,8 @@ std::vector<std::string> moec::findTargetPluginPaths(int argc, char **argv) {
   return paths;
 }
 
-static llvm::Error pluginError(const std::string &path, const llvm::Twine &why) {
+static llvm::Error pluginError(const std::string &path,
+                               const llvm::Twine &why) {
   return llvm::createStringError("target plugin '" + path + "': " + why);
 }
 
@@ -41,7 +42,8 @@ llvm::Error moec::loadTargetPlugin(const std::string &path,
       reinterpret_cast<MoecTargetPluginInfo (*)()>(entry)();
   llvm::StringRef name = info.targetName ? info.targetName : "";
   if (info.apiVersion != kTargetApiVersion)
-    return pluginError(path, "target '" + name + "' was built for target API "
+    return pluginError(path, "target '" + name +
+                                 "' was built for target API "
                                  "version " +
                                  llvm::Twine(info.apiVersion) +
                                  ", this moec has version " +

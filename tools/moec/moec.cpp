@@ -65,11 +65,11 @@ static cl::opt<bool>
                 cl::cat(category));
 // Loaded before the command line is parsed (findTargetPluginPaths); listed
 // here for --help and so that the parser accepts it.
-static cl::list<std::string> targetPlugins(
-    kLoadTargetPluginFlag,
-    cl::desc("Load a target from a shared library (repeatable; "
-             "docs/target-plugins.md)"),
-    cl::value_desc("path"), cl::cat(category));
+static cl::list<std::string>
+    targetPlugins(kLoadTargetPluginFlag,
+                  cl::desc("Load a target from a shared library (repeatable; "
+                           "docs/target-plugins.md)"),
+                  cl::value_desc("path"), cl::cat(category));
 static cl::opt<unsigned> optLevel("O", cl::desc("Optimization level 0-3"),
                                   cl::Prefix, cl::init(2), cl::cat(category));
 static cl::list<std::string> inputShapes(

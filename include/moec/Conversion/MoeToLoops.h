@@ -26,7 +26,16 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Rewrite/FrozenRewritePatternSet.h"
 
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
 namespace moec {
+
+/// The dialects the reference patterns create ops of (arith,
+/// bufferization, math, memref, scf): a pass that runs them declares these
+/// in getDependentDialects.
+void getMoeToLoopsDependentDialects(mlir::DialectRegistry &registry);
 
 /// One pattern of benefit 1 per moe op after sparse dispatch.
 void populateMoeToLoopsPatterns(mlir::RewritePatternSet &patterns);

@@ -57,8 +57,7 @@ std::vector<std::string> findTargetPluginPaths(int argc, char **argv);
 /// the target's origin. Fails, naming the file, when it cannot be loaded,
 /// lacks the entry point, was built for another API version, or names a
 /// target the registry already has.
-llvm::Error loadTargetPlugin(const std::string &path,
-                             TargetRegistry &registry);
+llvm::Error loadTargetPlugin(const std::string &path, TargetRegistry &registry);
 
 } // namespace moec
 

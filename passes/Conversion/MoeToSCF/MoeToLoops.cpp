@@ -4,7 +4,13 @@
 
 #include "passes/Conversion/MoeToSCF/Lowerings.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/Rewrite/PatternApplicator.h"
 
 using namespace mlir;
@@ -21,6 +27,11 @@ struct Reference : public OpRewritePattern<Op> {
   }
 };
 } // namespace
+
+void moec::getMoeToLoopsDependentDialects(DialectRegistry &registry) {
+  registry.insert<arith::ArithDialect, bufferization::BufferizationDialect,
+                  math::MathDialect, memref::MemRefDialect, scf::SCFDialect>();
+}
 
 void moec::populateMoeToLoopsPatterns(RewritePatternSet &patterns) {
   MLIRContext *context = patterns.getContext();
