@@ -7,7 +7,9 @@
 
 using namespace moec;
 
-std::vector<std::string> moec::findTargetPluginPaths(int argc, char **argv) {
+/// The paths given as --load-target-plugin=PATH or --load-target-plugin
+/// PATH in `argv`, in order.
+static std::vector<std::string> findTargetPluginPaths(int argc, char **argv) {
   std::vector<std::string> paths;
   std::string flag = std::string("--") + kLoadTargetPluginFlag;
   for (int i = 1; i < argc; ++i) {
@@ -58,5 +60,13 @@ llvm::Error moec::loadTargetPlugin(const std::string &path,
       !registry.lookup(name))
     return pluginError(path, "target '" + name + "' did not register");
   registry.setOrigin(name, path);
+  return llvm::Error::success();
+}
+
+llvm::Error moec::loadTargetPlugins(int argc, char **argv,
+                                    TargetRegistry &registry) {
+  for (const std::string &path : findTargetPluginPaths(argc, argv))
+    if (llvm::Error error = loadTargetPlugin(path, registry))
+      return error;
   return llvm::Error::success();
 }

@@ -54,8 +54,8 @@ void moec_check_failed(const char *message, int64_t v0, int64_t v1, int64_t v2,
 
 namespace {
 struct Options {
-  /// The entry point to call; empty for the first.
-  std::string entry;
+  /// The entry point to call: --entry, or the first.
+  size_t entry = 0;
   /// Calls in a row (the state carries over); outputs are the last call's.
   int calls = 1;
   std::map<std::string, std::string> inputs;
@@ -159,7 +159,7 @@ void printHelp(const Model &model, const char *argv0) {
               "usage\n");
 }
 
-/// The entry point --entry names, or the first.
+/// The index of the entry point --entry names (empty: the first).
 size_t selectEntry(const Model &model, const std::string &name) {
   if (name.empty())
     return 0;
@@ -217,7 +217,7 @@ Options parseOptions(int argc, char **argv, const Model &model) {
         (input ? options.inputs : options.outputs)[v.substr(0, eq)] =
             v.substr(eq + 1);
     } else if (arg == "--entry") {
-      options.entry = value();
+      options.entry = selectEntry(model, value());
     } else if (arg == "--calls") {
       options.calls = number(value());
     } else if (arg == "--bench") {
@@ -245,7 +245,7 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       usageError("unknown argument '" + arg + "'");
     }
   }
-  const EntrySpec &entry = model.entries[selectEntry(model, options.entry)];
+  const EntrySpec &entry = model.entries[options.entry];
   std::vector<TensorSpec> inputs = userValues(entry.inputs);
   std::vector<TensorSpec> outputs = userValues(entry.outputs);
   // Bare files are allowed only where the model has exactly one tensor.
@@ -376,7 +376,7 @@ int main(int argc, char **argv) {
                      model, error))
     dataError(error);
   Options options = parseOptions(argc, argv, model);
-  size_t entryIndex = selectEntry(model, options.entry);
+  size_t entryIndex = options.entry;
   const EntrySpec &entry = model.entries[entryIndex];
   std::vector<TensorSpec> inputs = userValues(entry.inputs);
   if (moec_entry_count != int64_t(model.entries.size()))

@@ -40,12 +40,11 @@ int main(int argc, char **argv) {
   // registry the moec driver uses.
   moec::TargetRegistry targets;
   moec::registerInTreeTargets(targets);
-  for (const std::string &path : moec::findTargetPluginPaths(argc, argv))
-    if (llvm::Error error = moec::loadTargetPlugin(path, targets)) {
-      llvm::errs() << "moec-opt: error: " << llvm::toString(std::move(error))
-                   << "\n";
-      return 1;
-    }
+  if (llvm::Error error = moec::loadTargetPlugins(argc, argv, targets)) {
+    llvm::errs() << "moec-opt: error: " << llvm::toString(std::move(error))
+                 << "\n";
+    return 1;
+  }
   for (const moec::TargetBackend *target : targets.getTargets())
     target->registerPasses();
 

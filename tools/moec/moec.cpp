@@ -63,7 +63,7 @@ static cl::opt<bool>
     listTargets("list-targets",
                 cl::desc("List the targets, where each comes from, and exit"),
                 cl::cat(category));
-// Loaded before the command line is parsed (findTargetPluginPaths); listed
+// Loaded before the command line is parsed (loadTargetPlugins); listed
 // here for --help and so that the parser accepts it.
 static cl::list<std::string>
     targetPlugins(kLoadTargetPluginFlag,
@@ -248,12 +248,10 @@ int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   TargetRegistry targets;
   registerInTreeTargets(targets);
-  for (const std::string &path : findTargetPluginPaths(argc, argv))
-    if (llvm::Error error = loadTargetPlugin(path, targets)) {
-      llvm::errs() << "moec: error: " << llvm::toString(std::move(error))
-                   << "\n";
-      return 1;
-    }
+  if (llvm::Error error = loadTargetPlugins(argc, argv, targets)) {
+    llvm::errs() << "moec: error: " << llvm::toString(std::move(error)) << "\n";
+    return 1;
+  }
   registerAllPasses();
   moe::registerMoeTransformsPasses();
   registerMoecConversionPasses();

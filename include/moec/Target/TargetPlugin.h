@@ -49,15 +49,15 @@ namespace moec {
 /// The flag both drivers accept, repeatable.
 constexpr const char kLoadTargetPluginFlag[] = "load-target-plugin";
 
-/// The paths given as --load-target-plugin=PATH or --load-target-plugin
-/// PATH in `argv`, in order.
-std::vector<std::string> findTargetPluginPaths(int argc, char **argv);
-
 /// Loads the plugin at `path` and registers its target, recording `path` as
 /// the target's origin. Fails, naming the file, when it cannot be loaded,
 /// lacks the entry point, was built for another API version, or names a
 /// target the registry already has.
 llvm::Error loadTargetPlugin(const std::string &path, TargetRegistry &registry);
+
+/// Loads, in order, every plugin `argv` names as --load-target-plugin=PATH
+/// or --load-target-plugin PATH; stops at the first failure.
+llvm::Error loadTargetPlugins(int argc, char **argv, TargetRegistry &registry);
 
 } // namespace moec
 
