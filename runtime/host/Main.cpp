@@ -371,8 +371,7 @@ int main(int argc, char **argv) {
   sigaction(SIGBUS, &busAction, nullptr);
   Model model;
   std::string error;
-  if (!parseManifest(std::string(moec_manifest_begin,
-                                 moec_manifest_end - moec_manifest_begin),
+  if (!parseManifest(std::string(moec_manifest, size_t(moec_manifest_size)),
                      model, error))
     dataError(error);
   Options options = parseOptions(argc, argv, model);
@@ -390,8 +389,7 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   startThreadPool(threads);
-  if (!bindWeights(model, moec_weights_begin,
-                   size_t(moec_weights_end - moec_weights_begin),
+  if (!bindWeights(model, moec_weights, size_t(moec_weights_size),
                    executableDirectory(argv[0]), error))
     dataError(error);
 

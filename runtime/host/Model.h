@@ -1,9 +1,9 @@
 //===- Model.h - What a compiled model needs at run time --------*- C++ -*-===//
 //
-// The compiler embeds a JSON manifest in every binary (symbols
-// moec_manifest_begin/end) describing the model's entry points (their
-// inputs and outputs), its persistent state and its weights, and an aligned
-// blob of the small weights (moec_weights_begin). Large weights live in a
+// The compiler embeds a JSON manifest in every binary (symbol
+// moec_manifest) describing the model's entry points (their inputs and
+// outputs), its persistent state and its weights, and an aligned
+// blob of the small weights (moec_weights). Large weights live in a
 // safetensors file beside the executable, checked against the manifest's
 // checksum when mapped. docs/cpu-target.md has the manifest's fields.
 //

@@ -86,23 +86,18 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string blobPath = scratchPath("weights.bin");
   std::string assemblyPath = scratchPath("data.s");
   std::string logPath = scratchPath("link.log");
-  std::string assembly =
-      "  .section .rodata." MOEC_ABI_MANIFEST ",\"a\",@progbits\n"
-      "  .globl " MOEC_ABI_MANIFEST "_begin\n" MOEC_ABI_MANIFEST "_begin:\n"
-      "  .incbin \"" +
-      manifestPath +
-      "\"\n"
-      "  .globl " MOEC_ABI_MANIFEST "_end\n" MOEC_ABI_MANIFEST "_end:\n"
-      "  .byte 0\n"
-      "  .section .rodata." MOEC_ABI_WEIGHTS ",\"a\",@progbits\n"
-      "  .p2align 6\n"
-      "  .globl " MOEC_ABI_WEIGHTS "_begin\n" MOEC_ABI_WEIGHTS "_begin:\n"
-      "  .incbin \"" +
-      blobPath +
-      "\"\n"
-      "  .globl " MOEC_ABI_WEIGHTS "_end\n" MOEC_ABI_WEIGHTS "_end:\n"
-      "  .byte 0\n"
-      "  .section .note.GNU-stack,\"\",@progbits\n";
+  // Each blob, then its size (without the terminating zero byte).
+  auto blob = [](StringRef symbol, StringRef path, unsigned align) {
+    std::string s = symbol.str();
+    return "  .section .rodata." + s + ",\"a\",@progbits\n  .p2align " +
+           std::to_string(align) + "\n  .globl " + s + "\n" + s +
+           ":\n  .incbin \"" + path.str() + "\"\n" + s +
+           "_end:\n  .byte 0\n  .p2align 3\n  .globl " + s + "_size\n" + s +
+           "_size:\n  .quad " + s + "_end - " + s + "\n";
+  };
+  std::string assembly = blob(MOEC_ABI_MANIFEST, manifestPath, 0) +
+                         blob(MOEC_ABI_WEIGHTS, blobPath, 6) +
+                         "  .section .note.GNU-stack,\"\",@progbits\n";
   if (failed(writeFile(module, objectPath, serialized.object)) ||
       failed(writeFile(module, manifestPath, package.manifest)) ||
       failed(writeFile(module, blobPath, package.embedded)) ||

@@ -62,12 +62,14 @@ void moec_parallel_for(int64_t count, int64_t cost,
 void moec_check_failed(const char *message, int64_t v0, int64_t v1,
                        int64_t v2, int64_t v3);
 
-/* Generated (by the linker step): the JSON manifest and the aligned blob of
- * embedded weights, as [begin, end) byte ranges. */
-extern const char moec_manifest_begin[];
-extern const char moec_manifest_end[];
-extern const uint8_t moec_weights_begin[];
-extern const uint8_t moec_weights_end[];
+/* Generated (by the target's link step): the JSON manifest and the blob of
+ * embedded weights, 64-byte aligned, each with its size in bytes. Plain
+ * arrays and sizes, so that a target may define them in C as well as in
+ * assembly. */
+extern const char moec_manifest[];
+extern const uint64_t moec_manifest_size;
+extern const uint8_t moec_weights[];
+extern const uint64_t moec_weights_size;
 
 #ifdef __cplusplus
 }
