@@ -27,6 +27,8 @@ packages=(
   python3-torch
   # The benchmarks' plots (bench/).
   python3-matplotlib
+  # The c target's default C compiler (examples/target-plugin).
+  gcc libc6-dev
   # Memcheck of the compiled binaries (test/e2e/memcheck.test).
   valgrind
 )

@@ -712,11 +712,16 @@ bool CPrinter::printArith(Operation *op) {
                  name(operand(1)) + ")");
       return true;
     }
+    // Zero-extended to at least 32 bits.
     std::string u = unsignedType(op, t);
+    auto wide = [&](Value v) {
+      std::string bits = asUnsigned(op, v);
+      return StringRef(bits).starts_with("(" + u + ")") ? bits
+                                                        : "(" + u + ")" + bits;
+    };
     define(op, result,
-           "(" + resultType + ")((" + u + ")" + asUnsigned(op, operand(0)) +
-               " " + wrapping.str() + " (" + u + ")" +
-               asUnsigned(op, operand(1)) + ")");
+           "(" + resultType + ")(" + wide(operand(0)) + " " + wrapping.str() +
+               " " + wide(operand(1)) + ")");
     return true;
   }
   std::string expression =
@@ -969,12 +974,27 @@ bool CPrinter::printMemRef(Operation *op) {
           sizes.push_back(ShapedType::isDynamic(dim)
                               ? name(alloc.getDynamicSizes()[dynamic++])
                               : std::to_string(dim));
-        SmallVector<std::string> strides(sizes.size(), "1");
-        std::string count = "(uint64_t)1";
-        for (int64_t dim = int64_t(sizes.size()) - 1; dim >= 0; --dim) {
-          strides[dim] = count == "(uint64_t)1" ? "1" : count;
-          count = "(uint64_t)" + sizes[dim] + " * " + count;
+        // Row-major strides: the static factors multiplied here, the
+        // dynamic ones in C.
+        SmallVector<std::string> strides(sizes.size());
+        int64_t staticProduct = 1;
+        std::string dynamicProduct;
+        auto product = [&] {
+          if (dynamicProduct.empty())
+            return std::to_string(staticProduct);
+          return staticProduct == 1
+                     ? dynamicProduct
+                     : dynamicProduct + " * " + std::to_string(staticProduct);
+        };
+        for (int64_t dim = t.getRank() - 1; dim >= 0; --dim) {
+          strides[dim] = product();
+          if (t.isDynamicDim(dim))
+            dynamicProduct += (dynamicProduct.empty() ? "" : " * ") +
+                              sizes[dim];
+          else
+            staticProduct *= t.getDimSize(dim);
         }
+        std::string count = "(uint64_t)" + product();
         std::string element = type(op, t.getElementType());
         uint64_t align = std::max<uint64_t>(64, alloc.getAlignment().value_or(0));
         std::string aligned = fresh();
@@ -983,11 +1003,8 @@ bool CPrinter::printMemRef(Operation *op) {
         line() << "void *" << allocated << " = moec_alloc(" << count
                << " * sizeof(" << element << "), " << align << ", &"
                << aligned << ");\n";
-        SmallVector<std::string> strideStrings;
-        for (std::string &s : strides)
-          strideStrings.push_back("(int64_t)(" + s + ")");
         declareDescriptor(op, alloc.getResult(), allocated, aligned, "0",
-                          sizes, strideStrings);
+                          sizes, strides);
       })
       .Case([&](memref::DeallocOp dealloc) {
         line() << "free(" << name(dealloc.getMemref()) << ".allocated);\n";
