@@ -64,10 +64,9 @@ static LogicalResult writeFile(ModuleOp module, const std::string &path,
 static LogicalResult runCompiler(ModuleOp module, std::vector<std::string> args,
                                  const std::string &log) {
   const std::string &name = moec::c::getCompiler();
-  llvm::ErrorOr<std::string> program =
-      name.find('/') == std::string::npos
-          ? llvm::sys::findProgramByName(name)
-          : llvm::ErrorOr<std::string>(name);
+  llvm::ErrorOr<std::string> program = name.find('/') == std::string::npos
+                                           ? llvm::sys::findProgramByName(name)
+                                           : llvm::ErrorOr<std::string>(name);
   if (!program || !llvm::sys::fs::can_execute(*program))
     return module.emitError("the C compiler '")
            << name << "' (--cc) is not an executable program";

@@ -60,8 +60,7 @@ public:
     return moec::c::compileObject(module, result.targetIR, options.optLevel,
                                   result.object);
   }
-  LogicalResult link(ModuleOp module,
-                     const moec::SerializedModule &serialized,
+  LogicalResult link(ModuleOp module, const moec::SerializedModule &serialized,
                      const moec::TargetOptions &options) const override {
     moec::PackagedModel package;
     if (failed(moec::packageModel(module, options, package)))

@@ -1,7 +1,7 @@
 //===- CTarget.h - The pieces of the `c` target -----------------*- C++ -*-===//
 //
 // Target `c` lowers the moe ops with the SDK's reference patterns, prints
-// the loops over buffers as one C11 translation unit (CPrinter.cpp), and
+// the loops over buffers as one C11 translation unit (CPrinter.h), and
 // builds the standalone binary with the system C compiler (CCompiler.cpp):
 // the model's C, the manifest and the embedded weights as C arrays
 // (CDataFile.cpp), and moec's binary runtime.

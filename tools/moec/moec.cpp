@@ -154,14 +154,15 @@ static cl::opt<ActPrecision> activationPrecision(
                           "rows quantized to int8 per token at run time")),
     cl::cat(quantCategory));
 enum class Emit { Mlir, Llvm, Obj, Exe };
-static cl::opt<Emit>
-    emit("emit", cl::desc("What to produce"), cl::init(Emit::Exe),
-         cl::values(clEnumValN(Emit::Mlir, "mlir", "the target's lowered MLIR"),
-                    clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
-                    clEnumValN(Emit::Obj, "obj", "an object file"),
-                    clEnumValN(Emit::Exe, "exe",
-                               "a standalone executable (default)")),
-         cl::cat(category));
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce"), cl::init(Emit::Exe),
+    cl::values(clEnumValN(Emit::Mlir, "mlir", "the target's lowered MLIR"),
+               clEnumValN(Emit::Llvm, "llvm",
+                          "the target's translated code (LLVM IR for cpu)"),
+               clEnumValN(Emit::Obj, "obj", "an object file"),
+               clEnumValN(Emit::Exe, "exe",
+                          "a standalone executable (default)")),
+    cl::cat(category));
 static cl::opt<bool>
     dumpAfterEach("dump-after-each",
                   cl::desc("Print the IR to stderr after every pass"),
