@@ -75,6 +75,8 @@ tools = [
     "moec-npy-fuzzer",
     "moec-profile-fuzzer",
     "moec-policy-fuzzer",
+    "moec-checkpoint-config-fuzzer",
+    "moec-checkpoint-index-fuzzer",
     "not",
     "count",
     # Debian's python3-onnx and python3-numpy live with the system Python,
