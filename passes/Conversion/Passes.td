@@ -33,6 +33,24 @@ def ConvertOnnxToLinalg : Pass<"convert-onnx-to-linalg", "mlir::ModuleOp"> {
   ];
 }
 
+def DecoderToLinalg : Pass<"decoder-to-linalg", "mlir::ModuleOp"> {
+  let summary = "decompose the decoder dialect's ops into linalg, tensor, "
+                "arith, math and scf";
+  let description = [{
+    The reference decomposition of `decoder.embedding`, `decoder.rms_norm`,
+    `decoder.rope` and `decoder.attention` (docs/dialects/decoder.md):
+    `linalg.generic` ops over tensors in f32 (RoPE's angles in f64), the
+    embedding's ids checked with `moe.check` before the gather. Attention
+    materializes the scores `[H, Tq, Tk]`; it is the plain definition, not
+    a fast kernel.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",
+    "mlir::math::MathDialect", "mlir::scf::SCFDialect",
+    "mlir::tensor::TensorDialect", "moec::moe::MoeDialect"
+  ];
+}
+
 def MoeRaiseOnnxPatterns : Pass<"moe-raise-onnx-patterns", "mlir::ModuleOp"> {
   let summary = "raise every ONNX export form of an MoE block to moe ops";
   let description = [{

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/decoder/IR/DecoderDialect.h"
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
@@ -51,7 +52,8 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<moec::moe::MoeDialect, moec::onnx::OnnxDialect>();
+  registry.insert<moec::decoder::DecoderDialect, moec::moe::MoeDialect,
+                  moec::onnx::OnnxDialect>();
   for (const moec::TargetBackend *target : targets.getTargets())
     target->registerDialects(registry);
 

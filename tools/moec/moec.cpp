@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/decoder/IR/DecoderDialect.h"
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/Transforms/Passes.h"
@@ -348,7 +349,7 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
-  registry.insert<moe::MoeDialect, onnx::OnnxDialect>();
+  registry.insert<decoder::DecoderDialect, moe::MoeDialect, onnx::OnnxDialect>();
   target->registerDialects(registry);
   MLIRContext context(registry);
   // Errors name their node or op; one line each.
