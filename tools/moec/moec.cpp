@@ -1,6 +1,7 @@
 //===- moec.cpp - The moec compiler driver --------------------------------===//
 //
-// moec MODEL.onnx [-o OUT]: imports the model, raises its MoE blocks,
+// moec MODEL [-o OUT]: imports the model (ONNX, MLIR, or a Hugging Face
+// checkpoint directory), raises its MoE blocks,
 // rewrites them to the sparse path, and hands the program to a target,
 // which lowers, serializes and links it into a standalone binary. Each
 // stage prints one progress line; an error names the problem and leaves no
@@ -13,6 +14,7 @@
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/Transforms/Passes.h"
 #include "dialects/onnx/IR/OnnxOps.h"
+#include "moec/Frontend/CheckpointImporter.h"
 #include "moec/Frontend/OnnxImporter.h"
 #include "moec/Support/ToolDiagnostics.h"
 #include "moec/Target/TargetPlugin.h"
@@ -49,9 +51,10 @@ using namespace moec;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("moec options");
-static cl::opt<std::string> inputPath(cl::Positional,
-                                      cl::desc("<model.onnx | module.mlir>"),
-                                      cl::cat(category));
+static cl::opt<std::string>
+    inputPath(cl::Positional,
+              cl::desc("<model.onnx | module.mlir | checkpoint directory>"),
+              cl::cat(category));
 static cl::opt<std::string> outputPath(
     "o",
     cl::desc("Output file (default: the model's base name in the current "
@@ -349,7 +352,8 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
-  registry.insert<decoder::DecoderDialect, moe::MoeDialect, onnx::OnnxDialect>();
+  registry
+      .insert<decoder::DecoderDialect, moe::MoeDialect, onnx::OnnxDialect>();
   target->registerDialects(registry);
   MLIRContext context(registry);
   // Errors name their node or op; one line each.
@@ -361,8 +365,15 @@ int main(int argc, char **argv) {
                     "MLIR module's function types fix its shapes\n";
     return 1;
   }
+  bool checkpoint = isCheckpointDirectory(inputPath);
+  if (checkpoint && !inputShapes.empty()) {
+    llvm::errs() << "moec: error: --input-shape applies to ONNX models; a "
+                    "checkpoint's model takes token ids\n";
+    return 1;
+  }
   OwningOpRef<ModuleOp> module =
-      isMlirInput(inputPath)
+      checkpoint ? importCheckpoint(&context, inputPath)
+      : isMlirInput(inputPath)
           ? parseMlirModule(context, inputPath)
           : importOnnxModel(&context, inputPath, importOptions);
   if (!module)
@@ -450,6 +461,9 @@ int main(int argc, char **argv) {
   if (failed(runPasses([&](PassManager &pm) {
         target->buildPreDispatchPipeline(pm, options);
         pm.addPass(createMoeSparseDispatch());
+        // The decoder ops' reference decomposition; a target that lowers
+        // one its own way converts it in its pre-dispatch pipeline.
+        pm.addPass(createDecoderToLinalg());
         if (int8Activations)
           pm.addPass(createMoeQuantizeActivations());
         if (profileRouting)

@@ -24,7 +24,8 @@ LogicalResult EmbeddingOp::verify() {
     return emitOpError("table must be [V, H], not rank ") << table.getRank();
   if (ids.getRank() != 1)
     return emitOpError("ids must be [T], not rank ") << ids.getRank();
-  if (result.getRank() != 2 || !compatible(result.getDimSize(0), ids.getDimSize(0)) ||
+  if (result.getRank() != 2 ||
+      !compatible(result.getDimSize(0), ids.getDimSize(0)) ||
       !compatible(result.getDimSize(1), table.getDimSize(1)))
     return emitOpError("result must be [T, H] = [")
            << ids.getDimSize(0) << ", " << table.getDimSize(1) << "], not "
@@ -50,8 +51,7 @@ LogicalResult RopeOp::verify() {
   auto input = getInput().getType();
   auto positions = getPositions().getType();
   if (input.getRank() != 3)
-    return emitOpError("input must be [T, N, D], not rank ")
-           << input.getRank();
+    return emitOpError("input must be [T, N, D], not rank ") << input.getRank();
   if (positions.getRank() != 1 ||
       !compatible(positions.getDimSize(0), input.getDimSize(0)))
     return emitOpError("positions must be [T] with T = ")

@@ -87,8 +87,7 @@ static void lowerEmbedding(OpBuilder &b, decoder::EmbeddingOp op) {
     Value id64 = id.getType().isInteger(64)
                      ? id
                      : arith::ExtSIOp::create(b, loc, b.getI64Type(), id);
-    Value vocab64 =
-        arith::IndexCastOp::create(b, loc, b.getI64Type(), vocab);
+    Value vocab64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), vocab);
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     Value ok = arith::AndIOp::create(
         b, loc,
@@ -108,8 +107,8 @@ static void lowerEmbedding(OpBuilder &b, decoder::EmbeddingOp op) {
   Value init = k.empty(resultType.getShape(), b.getF32Type(), dims);
   auto generic = linalg::GenericOp::create(
       b, loc, resultType, ValueRange{}, init,
-      SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(2,
-                                                               b.getContext())},
+      SmallVector<AffineMap>{
+          AffineMap::getMultiDimIdentityMap(2, b.getContext())},
       SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
       [&](OpBuilder &nb, Location l, ValueRange) {
         Value t = linalg::IndexOp::create(nb, l, 0);
@@ -129,7 +128,8 @@ static void lowerRmsNorm(OpBuilder &b, decoder::RmsNormOp op) {
   auto type = op.getResult().getType();
   int64_t rank = type.getRank();
   SmallVector<int64_t> rowShape(type.getShape().drop_back());
-  SmallVector<int64_t> rowDims = llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
+  SmallVector<int64_t> rowDims =
+      llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
   Value sums = k.filled(rowShape, dynamicDims(k, x, rowShape, rowDims), 0.0);
   SmallVector<AffineExpr> all, rows;
   for (int64_t d = 0; d < rank; ++d) {
@@ -155,9 +155,10 @@ static void lowerRmsNorm(OpBuilder &b, decoder::RmsNormOp op) {
       b, loc, b.getF32Type(),
       arith::IndexCastOp::create(b, loc, b.getI64Type(), k.dim(x, rank - 1)));
   Value eps = k.f32(op.getEpsilon().convertToDouble());
-  Value init = k.empty(type.getShape(), b.getF32Type(),
-                       dynamicDims(k, x, type.getShape(),
-                                   llvm::to_vector(llvm::seq<int64_t>(0, rank))));
+  Value init =
+      k.empty(type.getShape(), b.getF32Type(),
+              dynamicDims(k, x, type.getShape(),
+                          llvm::to_vector(llvm::seq<int64_t>(0, rank))));
   auto generic = linalg::GenericOp::create(
       b, loc, type, ValueRange{x, sumSquares, op.getWeight()}, init,
       SmallVector<AffineMap>{k.map(rank, all), k.map(rank, rows),
@@ -192,10 +193,9 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
                        dynamicDims(k, x, type.getShape(), {0, 1, 2}));
   auto generic = linalg::GenericOp::create(
       b, loc, type, ValueRange{x}, init,
-      SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(3,
-                                                               b.getContext()),
-                             AffineMap::getMultiDimIdentityMap(
-                                 3, b.getContext())},
+      SmallVector<AffineMap>{
+          AffineMap::getMultiDimIdentityMap(3, b.getContext()),
+          AffineMap::getMultiDimIdentityMap(3, b.getContext())},
       SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
       [&](OpBuilder &nb, Location l, ValueRange args) {
         auto idx = [&](int64_t v) {
@@ -204,9 +204,8 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
         Value t = linalg::IndexOp::create(nb, l, 0);
         Value n = linalg::IndexOp::create(nb, l, 1);
         Value i = linalg::IndexOp::create(nb, l, 2);
-        Value inRotary =
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i,
-                                  idx(rotated));
+        Value inRotary = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
+                                               i, idx(rotated));
         // Pass-through dimensions compute on dimension 0 and are dropped.
         Value r = arith::SelectOp::create(nb, l, inRotary, i, idx(0));
         Value frequency, partner, first;
@@ -229,14 +228,15 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
         }
         Value pos = tensor::ExtractOp::create(nb, l, positions, ValueRange{t});
         Value pos64 = arith::SIToFPOp::create(nb, l, nb.getF64Type(), pos);
-        Value f = tensor::ExtractOp::create(nb, l, freqs, ValueRange{frequency});
+        Value f =
+            tensor::ExtractOp::create(nb, l, freqs, ValueRange{frequency});
         Value angle = arith::MulFOp::create(nb, l, pos64, f);
-        Value amp = arith::ConstantOp::create(nb, l,
-                                              nb.getF64FloatAttr(amplitude));
-        Value c = arith::MulFOp::create(nb, l, math::CosOp::create(nb, l, angle),
-                                        amp);
-        Value s = arith::MulFOp::create(nb, l, math::SinOp::create(nb, l, angle),
-                                        amp);
+        Value amp =
+            arith::ConstantOp::create(nb, l, nb.getF64FloatAttr(amplitude));
+        Value c = arith::MulFOp::create(nb, l,
+                                        math::CosOp::create(nb, l, angle), amp);
+        Value s = arith::MulFOp::create(nb, l,
+                                        math::SinOp::create(nb, l, angle), amp);
         // The first of a pair subtracts its partner's sine term.
         Value signedSin = arith::SelectOp::create(
             nb, l, first, arith::NegFOp::create(nb, l, s), s);
@@ -251,10 +251,9 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
             arith::MulFOp::create(nb, l, wide(other), signedSin));
         Value narrow =
             arith::TruncFOp::create(nb, l, nb.getF32Type(), rotatedValue);
-        linalg::YieldOp::create(
-            nb, l,
-            ValueRange{arith::SelectOp::create(nb, l, inRotary, narrow,
-                                               args[0])});
+        linalg::YieldOp::create(nb, l,
+                                ValueRange{arith::SelectOp::create(
+                                    nb, l, inRotary, narrow, args[0])});
       });
   op.getResult().replaceAllUsesWith(generic.getResult(0));
 }
@@ -309,16 +308,16 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
             Value i = linalg::IndexOp::create(nb, l, 1);
             Value j = linalg::IndexOp::create(nb, l, 2);
             Value pos = arith::AddIOp::create(nb, l, offset, i);
-            Value ok = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
-                                             j, pos);
+            Value ok =
+                arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule, j, pos);
             if (window) {
               // j > pos - window, i.e. j + window > pos.
               Value reach = arith::AddIOp::create(
                   nb, l, j, arith::ConstantIndexOp::create(nb, l, *window));
               ok = arith::AndIOp::create(
                   nb, l, ok,
-                  arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt,
-                                        reach, pos));
+                  arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, reach,
+                                        pos));
             }
             Value scaled = arith::MulFOp::create(
                 nb, l, args[0],
@@ -326,10 +325,9 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
             Value minusInf = arith::ConstantOp::create(
                 nb, l,
                 nb.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-            linalg::YieldOp::create(
-                nb, l,
-                ValueRange{arith::SelectOp::create(nb, l, ok, scaled,
-                                                   minusInf)});
+            linalg::YieldOp::create(nb, l,
+                                    ValueRange{arith::SelectOp::create(
+                                        nb, l, ok, scaled, minusInf)});
           })
           .getResult(0);
   // Row maxima and sums over j; a sink starts each row as a logit of its
@@ -402,10 +400,9 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
   (void)vType;
   auto generic = linalg::GenericOp::create(
       b, loc, resultType, ValueRange{masked, maxima, sums, v}, out,
-      SmallVector<AffineMap>{k.map(4, {d1, d0, d3}), k.map(4, {d1, d0}),
-                             k.map(4, {d1, d0}),
-                             k.map(4, {d3, d1.floorDiv(group), d2}),
-                             k.map(4, {d0, d1, d2})},
+      SmallVector<AffineMap>{
+          k.map(4, {d1, d0, d3}), k.map(4, {d1, d0}), k.map(4, {d1, d0}),
+          k.map(4, {d3, d1.floorDiv(group), d2}), k.map(4, {d0, d1, d2})},
       SmallVector<IT>{IT::parallel, IT::parallel, IT::parallel, IT::reduction},
       [&](OpBuilder &nb, Location l, ValueRange args) {
         Value p = arith::DivFOp::create(

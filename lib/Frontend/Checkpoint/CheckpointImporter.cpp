@@ -1,0 +1,575 @@
+//===- CheckpointImporter.cpp - A checkpoint's forward pass as IR ---------===//
+//
+// One function per block of the Hugging Face modeling files: attention
+// (grouped-query or DeepSeek's MLA), the dense MLP, the MoE block of each
+// family, and the skeleton around them (embedding, pre-norm residual
+// layers, final norm, LM head).
+//
+//===----------------------------------------------------------------------===//
+
+#include "moec/Frontend/CheckpointImporter.h"
+
+#include "RopeFrequencies.h"
+
+#include "dialects/decoder/IR/DecoderOps.h"
+#include "dialects/moe/IR/MoeDialect.h"
+#include "dialects/moe/IR/MoeOps.h"
+#include "moec/Frontend/Checkpoint.h"
+#include "moec/Support/WeightStore.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace moec;
+
+bool moec::isCheckpointDirectory(llvm::StringRef path) {
+  llvm::SmallString<256> config(path);
+  llvm::sys::path::append(config, "config.json");
+  return llvm::sys::fs::is_directory(path) && llvm::sys::fs::exists(config);
+}
+
+static Type elementType(MLIRContext *ctx, rt::DType dtype) {
+  switch (dtype) {
+  case rt::DType::BF16:
+    return BFloat16Type::get(ctx);
+  case rt::DType::F16:
+    return Float16Type::get(ctx);
+  default:
+    return Float32Type::get(ctx);
+  }
+}
+
+namespace {
+class DecoderBuilder {
+public:
+  DecoderBuilder(OpBuilder &b, const DecoderConfig &c, WeightStore &store)
+      : b(b), loc(b.getUnknownLoc()), c(c), store(store) {}
+
+  /// Builds @main's body; `tokens` is its argument.
+  Value build(Value tokens);
+
+private:
+  OpBuilder &b;
+  Location loc;
+  const DecoderConfig &c;
+  WeightStore &store;
+  Value positions;
+  Value tokenCount;
+
+  // Tensors and weights.
+  Type f32() { return b.getF32Type(); }
+  Value weight(const std::string &key);
+  Value stackedExperts(const std::string &hint, const std::string &prefix,
+                       llvm::StringRef suffix);
+  Value transposedExperts(const std::string &key);
+  Value empty(ArrayRef<int64_t> shape);
+  Value zeros(ArrayRef<int64_t> shape);
+  AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
+    return AffineMap::get(dims, 0, results, b.getContext());
+  }
+
+  // Building blocks.
+  Value linear(Value x, const std::string &name, bool bias = false);
+  Value elementwise(ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                    function_ref<Value(OpBuilder &, Location, ValueRange)> fn);
+  Value add(Value a, Value b2);
+  Value clamp(Value x, double limit);
+  Value norm(Value x, const std::string &name, double eps);
+  Value toHeads(Value x, int64_t heads, int64_t dim);
+  Value fromHeads(Value x);
+  Value slice(Value x, int64_t dim, int64_t offset, int64_t size);
+  Value rope(Value x);
+
+  // Blocks.
+  Value attention(int64_t layer, Value x);
+  Value latentAttention(int64_t layer, Value x);
+  Value mlp(const std::string &prefix, Value x, int64_t intermediate);
+  Value moe(const std::string &prefix, Value x);
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Tensors and weights
+//===----------------------------------------------------------------------===//
+
+Value DecoderBuilder::weight(const std::string &key) {
+  // openCheckpoint checked every tensor the builder reads.
+  WeightView view = llvm::cantFail(store.lookup(key));
+  auto type = RankedTensorType::get(view.shape,
+                                    elementType(b.getContext(), view.dtype));
+  return moe::WeightOp::create(b, loc, type, key);
+}
+
+/// The tensors PREFIX{e}SUFFIX of every expert e stacked into one
+/// [E, N, K] blob of their dtype.
+Value DecoderBuilder::stackedExperts(const std::string &hint,
+                                     const std::string &prefix,
+                                     llvm::StringRef suffix) {
+  int64_t experts = c.moe.experts;
+  std::vector<uint8_t> bytes;
+  SmallVector<int64_t> shape;
+  rt::DType dtype = rt::DType::F32;
+  for (int64_t e = 0; e < experts; ++e) {
+    WeightView view =
+        llvm::cantFail(store.lookup(prefix + std::to_string(e) + suffix.str()));
+    if (e == 0) {
+      dtype = view.dtype;
+      shape = {experts, view.shape[0], view.shape[1]};
+      bytes.resize(experts * view.bytes.size());
+    }
+    std::memcpy(bytes.data() + e * view.bytes.size(), view.bytes.data(),
+                view.bytes.size());
+  }
+  std::string key = store.addBlob(hint, dtype, shape, std::move(bytes));
+  auto type = RankedTensorType::get(shape, elementType(b.getContext(), dtype));
+  return moe::WeightOp::create(b, loc, type, key);
+}
+
+/// GPT-OSS's stacked [E, K, N] (x @ W) as a [E, N, K] blob (W x, the
+/// layout moe.experts reads), in its dtype.
+Value DecoderBuilder::transposedExperts(const std::string &key) {
+  WeightView view = llvm::cantFail(store.lookup(key));
+  int64_t experts = view.shape[0], rows = view.shape[1], cols = view.shape[2];
+  size_t element = rt::dtypeSize(view.dtype);
+  std::vector<uint8_t> bytes(view.bytes.size());
+  for (int64_t e = 0; e < experts; ++e)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t q = 0; q < cols; ++q)
+        std::memcpy(&bytes[((e * cols + q) * rows + r) * element],
+                    &view.bytes[((e * rows + r) * cols + q) * element],
+                    element);
+  SmallVector<int64_t> shape{experts, cols, rows};
+  std::string blob = store.addBlob(key, view.dtype, shape, std::move(bytes));
+  auto type =
+      RankedTensorType::get(shape, elementType(b.getContext(), view.dtype));
+  return moe::WeightOp::create(b, loc, type, blob);
+}
+
+Value DecoderBuilder::empty(ArrayRef<int64_t> shape) {
+  SmallVector<Value> dynamic;
+  for (int64_t d : shape)
+    if (ShapedType::isDynamic(d))
+      dynamic.push_back(tokenCount);
+  return tensor::EmptyOp::create(b, loc, shape, f32(), dynamic);
+}
+
+Value DecoderBuilder::zeros(ArrayRef<int64_t> shape) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  return linalg::FillOp::create(b, loc, zero, empty(shape)).getResult(0);
+}
+
+/// x [T, K] times the transposed torch-layout weight [N, K], plus its bias.
+Value DecoderBuilder::linear(Value x, const std::string &name, bool bias) {
+  Value w = weight(name + ".weight");
+  int64_t n = cast<RankedTensorType>(w.getType()).getDimSize(0);
+  AffineExpr t = b.getAffineDimExpr(0), o = b.getAffineDimExpr(1),
+             k = b.getAffineDimExpr(2);
+  Value init = zeros({ShapedType::kDynamic, n});
+  Value y =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{x, w}, init,
+          SmallVector<AffineMap>{map(3, {t, k}), map(3, {o, k}),
+                                 map(3, {t, o})},
+          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                           utils::IteratorType::parallel,
+                                           utils::IteratorType::reduction},
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value wv =
+                args[1].getType().isF32()
+                    ? args[1]
+                    : arith::ExtFOp::create(nb, l, nb.getF32Type(), args[1]);
+            Value p = arith::MulFOp::create(nb, l, args[0], wv);
+            linalg::YieldOp::create(
+                nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+          })
+          .getResult(0);
+  if (!bias)
+    return y;
+  Value biasValue = weight(name + ".bias");
+  return elementwise({y, biasValue}, {map(2, {t, o}), map(2, {o})},
+                     [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                       Value bv = args[1].getType().isF32()
+                                      ? args[1]
+                                      : arith::ExtFOp::create(
+                                            nb, l, nb.getF32Type(), args[1]);
+                       return arith::AddFOp::create(nb, l, args[0], bv);
+                     });
+}
+
+/// An f32 tensor of the first input's shape, fn applied per element.
+Value DecoderBuilder::elementwise(
+    ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+  auto type = cast<RankedTensorType>(inputs[0].getType());
+  unsigned rank = type.getRank();
+  Value init = empty(type.getShape());
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), inputs, init, maps,
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l,
+                                       ValueRange{fn(nb, l, args.drop_back())});
+             })
+      .getResult(0);
+}
+
+Value DecoderBuilder::add(Value a, Value other) {
+  unsigned rank = cast<RankedTensorType>(a.getType()).getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  return elementwise({a, other}, {id, id},
+                     [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                       return arith::AddFOp::create(nb, l, args[0], args[1]);
+                     });
+}
+
+/// OLMoE's clip_qkv: clamp(x, -limit, limit).
+Value DecoderBuilder::clamp(Value x, double limit) {
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, b.getContext());
+  return elementwise(
+      {x}, {id}, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value hi = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(limit));
+        Value lo = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(-limit));
+        return arith::MaximumFOp::create(
+            nb, l, arith::MinimumFOp::create(nb, l, args[0], hi), lo);
+      });
+}
+
+Value DecoderBuilder::norm(Value x, const std::string &name, double eps) {
+  return decoder::RmsNormOp::create(b, loc, x.getType(), x, weight(name),
+                                    b.getF64FloatAttr(eps));
+}
+
+/// [T, heads * dim] as [T, heads, dim].
+Value DecoderBuilder::toHeads(Value x, int64_t heads, int64_t dim) {
+  auto type = RankedTensorType::get({ShapedType::kDynamic, heads, dim}, f32());
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, x, SmallVector<ReassociationIndices>{{0}, {1, 2}},
+      SmallVector<OpFoldResult>{tokenCount, b.getIndexAttr(heads),
+                                b.getIndexAttr(dim)});
+}
+
+Value DecoderBuilder::fromHeads(Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto flat = RankedTensorType::get(
+      {ShapedType::kDynamic, type.getDimSize(1) * type.getDimSize(2)}, f32());
+  return tensor::CollapseShapeOp::create(
+      b, loc, flat, x, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+}
+
+/// x[..., offset : offset + size] along `dim` (the last).
+Value DecoderBuilder::slice(Value x, int64_t dim, int64_t offset,
+                            int64_t size) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes, strides(type.getRank(), b.getIndexAttr(1));
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    sizes.push_back(d == 0 ? OpFoldResult(tokenCount)
+                           : OpFoldResult(b.getIndexAttr(type.getDimSize(d))));
+  offsets[dim] = b.getIndexAttr(offset);
+  sizes[dim] = b.getIndexAttr(size);
+  return tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
+}
+
+Value DecoderBuilder::rope(Value x) {
+  std::vector<double> invFreq = computeInvFreq(c.rope);
+  return decoder::RopeOp::create(
+      b, loc, x.getType(), x, positions, b.getDenseF64ArrayAttr(invFreq),
+      c.rope.interleaved ? b.getUnitAttr() : UnitAttr(),
+      b.getF64FloatAttr(c.rope.attentionFactor));
+}
+
+//===----------------------------------------------------------------------===//
+// Blocks
+//===----------------------------------------------------------------------===//
+
+/// Grouped-query attention (Llama, Qwen, Mixtral, OLMoE, GPT-OSS).
+Value DecoderBuilder::attention(int64_t layer, Value x) {
+  const AttentionConfig &a = c.attention;
+  std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
+  Value q = linear(x, p + "q_proj", a.qkvBias);
+  Value k = linear(x, p + "k_proj", a.qkvBias);
+  Value v = linear(x, p + "v_proj", a.qkvBias);
+  if (a.qkNorm == QkNorm::WholeProjection) {
+    q = norm(q, p + "q_norm.weight", c.rmsNormEps);
+    k = norm(k, p + "k_norm.weight", c.rmsNormEps);
+  }
+  if (a.clipQkv) {
+    q = clamp(q, *a.clipQkv);
+    k = clamp(k, *a.clipQkv);
+    v = clamp(v, *a.clipQkv);
+  }
+  Value q3 = toHeads(q, a.heads, a.headDim);
+  Value k3 = toHeads(k, a.kvHeads, a.headDim);
+  Value v3 = toHeads(v, a.kvHeads, a.headDim);
+  if (a.qkNorm == QkNorm::PerHead) {
+    q3 = norm(q3, p + "q_norm.weight", c.rmsNormEps);
+    k3 = norm(k3, p + "k_norm.weight", c.rmsNormEps);
+  }
+  q3 = rope(q3);
+  k3 = rope(k3);
+  std::optional<int64_t> window = c.layers[layer].slidingWindow;
+  Value sinks = a.sinks ? weight(p + "sinks") : Value();
+  Value o = decoder::AttentionOp::create(
+      b, loc, q3.getType(), q3, k3, v3, sinks, b.getF64FloatAttr(a.scale),
+      window ? b.getI64IntegerAttr(*window) : IntegerAttr());
+  return linear(fromHeads(o), p + "o_proj", a.outputBias);
+}
+
+/// DeepSeek's multi-head latent attention, decompressed: each head's query
+/// and key are [rope | nope] (the rotated part first, for both, so q . k
+/// is HF's [nope | rope] product).
+Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
+  const AttentionConfig &a = c.attention;
+  std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
+  int64_t nope = a.qkNopeHeadDim, rot = a.qkRopeHeadDim;
+  // The latent norms use HF's default eps, not rms_norm_eps.
+  constexpr double kLatentEps = 1e-6;
+  Value q;
+  if (a.qLoraRank)
+    q = linear(
+        norm(linear(x, p + "q_a_proj"), p + "q_a_layernorm.weight", kLatentEps),
+        p + "q_b_proj");
+  else
+    q = linear(x, p + "q_proj");
+  Value q3 = toHeads(q, a.heads, nope + rot);
+  Value qNope = slice(q3, 2, 0, nope);
+  Value qRot = rope(slice(q3, 2, nope, rot));
+  Value compressed = linear(x, p + "kv_a_proj_with_mqa");
+  Value latent = norm(slice(compressed, 1, 0, a.kvLoraRank),
+                      p + "kv_a_layernorm.weight", kLatentEps);
+  Value kRot = rope(toHeads(slice(compressed, 1, a.kvLoraRank, rot), 1, rot));
+  Value kv =
+      toHeads(linear(latent, p + "kv_b_proj"), a.heads, nope + a.valueHeadDim);
+  Value kNope = slice(kv, 2, 0, nope);
+  Value v = slice(kv, 2, nope, a.valueHeadDim);
+  // The one rotated key, for every head.
+  AffineExpr t = b.getAffineDimExpr(0), d = b.getAffineDimExpr(2);
+  Value kRotHeads =
+      linalg::GenericOp::create(
+          b, loc,
+          RankedTensorType::get({ShapedType::kDynamic, a.heads, rot}, f32()),
+          ValueRange{kRot}, empty({ShapedType::kDynamic, a.heads, rot}),
+          SmallVector<AffineMap>{
+              map(3, {t, b.getAffineConstantExpr(0), d}),
+              AffineMap::getMultiDimIdentityMap(3, b.getContext())},
+          SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(nb, l, args[0]);
+          })
+          .getResult(0);
+  Value query = tensor::ConcatOp::create(b, loc, 2, ValueRange{qRot, qNope});
+  Value key = tensor::ConcatOp::create(b, loc, 2, ValueRange{kRotHeads, kNope});
+  auto resultType = RankedTensorType::get(
+      {ShapedType::kDynamic, a.heads, a.valueHeadDim}, f32());
+  Value o =
+      decoder::AttentionOp::create(b, loc, resultType, query, key, v, Value(),
+                                   b.getF64FloatAttr(a.scale), IntegerAttr());
+  return linear(fromHeads(o), p + "o_proj");
+}
+
+/// down(silu(gate(x)) * up(x)).
+Value DecoderBuilder::mlp(const std::string &prefix, Value x,
+                          int64_t intermediate) {
+  Value gate = linear(x, prefix + "gate_proj");
+  Value up = linear(x, prefix + "up_proj");
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, b.getContext());
+  Value h = elementwise(
+      {gate, up}, {id, id}, [](OpBuilder &nb, Location l, ValueRange args) {
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0));
+        Value sig = arith::DivFOp::create(
+            nb, l, one,
+            arith::AddFOp::create(
+                nb, l, one,
+                math::ExpOp::create(nb, l,
+                                    arith::NegFOp::create(nb, l, args[0]))));
+        return arith::MulFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[0], sig), args[1]);
+      });
+  (void)intermediate;
+  return linear(h, prefix + "down_proj");
+}
+
+Value DecoderBuilder::moe(const std::string &prefix, Value x) {
+  const DecoderMoeConfig &m = c.moe;
+  MLIRContext *ctx = b.getContext();
+  using Scoring = DecoderMoeConfig::Scoring;
+  moe::RouterScoring scoring =
+      m.scoring == Scoring::Softmax   ? moe::RouterScoring::Softmax
+      : m.scoring == Scoring::Sigmoid ? moe::RouterScoring::Sigmoid
+                                      : moe::RouterScoring::SoftmaxAfterTopK;
+  bool gptOss = c.family == DecoderFamily::GptOss;
+  bool mixtral = c.family == DecoderFamily::Mixtral;
+  std::string block = prefix + (mixtral ? "block_sparse_moe." : "mlp.");
+  Value logits = gptOss ? linear(x, block + "router", /*bias=*/true)
+                        : linear(x, block + "gate");
+  Value selectionBias;
+  if (m.selectionBias) {
+    Value bias = weight(block + "gate.e_score_correction_bias");
+    AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+    auto type = RankedTensorType::get({m.experts}, f32());
+    selectionBias =
+        linalg::GenericOp::create(
+            b, loc, type, ValueRange{bias},
+            tensor::EmptyOp::create(b, loc, type.getShape(), f32()).getResult(),
+            SmallVector<AffineMap>{id, id},
+            SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              Value v =
+                  args[0].getType().isF32()
+                      ? args[0]
+                      : arith::ExtFOp::create(nb, l, nb.getF32Type(), args[0]);
+              linalg::YieldOp::create(nb, l, v);
+            })
+            .getResult(0);
+  }
+  moe::GroupLimitAttr groups;
+  if (m.groups > 1)
+    groups = moe::GroupLimitAttr::get(
+        ctx, m.groups, m.topKGroup,
+        m.groupScoreTopTwoSum ? moe::GroupScore::SumTop2 : moe::GroupScore::Max,
+        b.getF64FloatAttr(0.0));
+  auto router = moe::RouterOp::create(
+      b, loc, logits, m.topK, scoring, selectionBias, m.normTopK,
+      m.routedScaling != 1.0 ? std::optional<double>(m.routedScaling)
+                             : std::nullopt,
+      groups);
+  Value y;
+  std::string experts = block + "experts.";
+  if (gptOss) {
+    auto activation = moe::ActivationAttr::get(
+        ctx, moe::ActivationKind::Swiglu, APFloat(m.swigluAlpha), APFloat(1.0),
+        APFloat(m.swigluLimit));
+    y = moe::ExpertsOp::create(b, loc, x, router.getWeights(), router.getIds(),
+                               activation, moe::GateUpLayout::Interleaved,
+                               transposedExperts(experts + "gate_up_proj"),
+                               transposedExperts(experts + "down_proj"),
+                               weight(experts + "gate_up_proj_bias"),
+                               weight(experts + "down_proj_bias"));
+  } else {
+    auto activation =
+        moe::ActivationAttr::get(ctx, moe::ActivationKind::SiluGated);
+    llvm::StringRef gate = mixtral ? ".w1.weight" : ".gate_proj.weight";
+    llvm::StringRef up = mixtral ? ".w3.weight" : ".up_proj.weight";
+    llvm::StringRef down = mixtral ? ".w2.weight" : ".down_proj.weight";
+    y = moe::ExpertsOp::create(b, loc, x, router.getWeights(), router.getIds(),
+                               activation,
+                               stackedExperts(experts + "gate", experts, gate),
+                               stackedExperts(experts + "up", experts, up),
+                               stackedExperts(experts + "down", experts, down));
+  }
+  if (!m.sharedIntermediate)
+    return y;
+  bool deepseek = c.family == DecoderFamily::DeepseekV2 ||
+                  c.family == DecoderFamily::DeepseekV3;
+  Value shared = mlp(block + (deepseek ? "shared_experts." : "shared_expert."),
+                     x, m.sharedIntermediate);
+  if (m.sharedGate) {
+    // Qwen2-MoE: sigmoid(shared_expert_gate(x)) [T, 1] scales it.
+    Value gate = linear(x, block + "shared_expert_gate");
+    AffineExpr t = b.getAffineDimExpr(0), h = b.getAffineDimExpr(1);
+    shared = elementwise(
+        {shared, gate},
+        {map(2, {t, h}), map(2, {t, b.getAffineConstantExpr(0)})},
+        [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0));
+          Value sig = arith::DivFOp::create(
+              nb, l, one,
+              arith::AddFOp::create(
+                  nb, l, one,
+                  math::ExpOp::create(nb, l,
+                                      arith::NegFOp::create(nb, l, args[1]))));
+          return arith::MulFOp::create(nb, l, args[0], sig);
+        });
+  }
+  return add(y, shared);
+}
+
+Value DecoderBuilder::build(Value tokens) {
+  tokenCount = tensor::DimOp::create(b, loc, tokens, 0);
+  // Positions 0 .. T-1: one prompt from the start.
+  auto positionType =
+      RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
+  positions =
+      linalg::GenericOp::create(
+          b, loc, positionType, ValueRange{},
+          tensor::EmptyOp::create(b, loc, positionType.getShape(),
+                                  b.getI64Type(), ValueRange{tokenCount})
+              .getResult(),
+          SmallVector<AffineMap>{
+              AffineMap::getMultiDimIdentityMap(1, b.getContext())},
+          SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+          [&](OpBuilder &nb, Location l, ValueRange) {
+            Value i = linalg::IndexOp::create(nb, l, 0);
+            linalg::YieldOp::create(nb, l,
+                                    ValueRange{arith::IndexCastOp::create(
+                                        nb, l, nb.getI64Type(), i)});
+          })
+          .getResult(0);
+  auto hiddenType =
+      RankedTensorType::get({ShapedType::kDynamic, c.hidden}, f32());
+  Value h = decoder::EmbeddingOp::create(
+      b, loc, hiddenType, weight("model.embed_tokens.weight"), tokens);
+  for (auto [index, layer] : llvm::enumerate(c.layers)) {
+    std::string p = "model.layers." + std::to_string(index) + ".";
+    Value x = norm(h, p + "input_layernorm.weight", c.rmsNormEps);
+    h = add(h,
+            c.attention.mla ? latentAttention(index, x) : attention(index, x));
+    x = norm(h, p + "post_attention_layernorm.weight", c.rmsNormEps);
+    h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x, c.intermediate));
+  }
+  h = norm(h, "model.norm.weight", c.rmsNormEps);
+  return linear(h, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head");
+}
+
+OwningOpRef<ModuleOp> moec::importCheckpoint(MLIRContext *context,
+                                             llvm::StringRef directory) {
+  context
+      ->loadDialect<arith::ArithDialect, decoder::DecoderDialect,
+                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+                    moe::MoeDialect, tensor::TensorDialect>();
+  WeightStore &store =
+      context->getOrLoadDialect<moe::MoeDialect>()->getWeightStore();
+  Location loc = FileLineColLoc::get(context, directory, 0, 0);
+  llvm::Expected<Checkpoint> checkpoint = openCheckpoint(directory, store);
+  if (!checkpoint) {
+    emitError(loc) << llvm::toString(checkpoint.takeError());
+    return nullptr;
+  }
+  OpBuilder b(context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  SmallVector<Attribute> files;
+  for (const std::string &file : checkpoint->files) {
+    llvm::SmallString<256> absolute(file);
+    llvm::sys::fs::make_absolute(absolute);
+    files.push_back(b.getStringAttr(absolute));
+  }
+  (*module)->setAttr(moe::MoeDialect::kWeightFilesAttrName,
+                     b.getArrayAttr(files));
+  const DecoderConfig &config = checkpoint->config;
+  b.setInsertionPointToEnd(module->getBody());
+  auto tokensType =
+      RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
+  auto logitsType = RankedTensorType::get({ShapedType::kDynamic, config.vocab},
+                                          b.getF32Type());
+  auto func = func::FuncOp::create(
+      b, loc, "main", b.getFunctionType({tokensType}, {logitsType}));
+  func.setArgAttr(0, "moe.name", b.getStringAttr("tokens"));
+  func.setResultAttr(0, "moe.name", b.getStringAttr("logits"));
+  b.setInsertionPointToStart(func.addEntryBlock());
+  DecoderBuilder builder(b, config, store);
+  Value logits = builder.build(func.getArgument(0));
+  func::ReturnOp::create(b, loc, logits);
+  return module;
+}
