@@ -1,13 +1,18 @@
-//===- moec-import.cpp - Import an ONNX model as MLIR ---------------------===//
+//===- moec-import.cpp - Import a model as MLIR ---------------------------===//
 //
 // moec-import MODEL.onnx [-o OUT.mlir]: the model's graph in upstream
 // dialects (or, with --emit=onnx, as one onnx.node per node), with weights
-// by reference. Errors name the problem and leave no output file behind.
+// by reference. moec-import CHECKPOINT_DIR: a Hugging Face checkpoint's
+// forward pass in the decoder and moe dialects (--emit=upstream decomposes
+// the decoder ops). Errors name the problem and leave no output file
+// behind.
 //
 //===----------------------------------------------------------------------===//
 
+#include "dialects/decoder/IR/DecoderDialect.h"
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/onnx/IR/OnnxOps.h"
+#include "moec/Frontend/CheckpointImporter.h"
 #include "moec/Frontend/OnnxImporter.h"
 #include "moec/Support/ToolDiagnostics.h"
 #include "passes/Conversion/OnnxToLinalg/OnnxToLinalg.h"
@@ -33,8 +38,9 @@ using namespace moec;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("moec-import options");
-static cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model.onnx>"),
-                                      cl::cat(category));
+static cl::opt<std::string>
+    inputPath(cl::Positional, cl::desc("<model.onnx | checkpoint directory>"),
+              cl::cat(category));
 static cl::opt<bool> listOps(
     "list-ops",
     cl::desc("Print the ONNX op types moec imports, one per line, and exit"),
@@ -104,15 +110,19 @@ static LogicalResult saveEmbeddedWeights(ModuleOp module) {
   if (llvm::Error error = store.saveBlobs(keys, path))
     return module.emitError("cannot save weights: ")
            << llvm::toString(std::move(error));
-  // The module names the file relative to the IR file's directory.
+  // The module names the file relative to the IR file's directory, after
+  // the files it already reads (a checkpoint's shards).
   std::string listed = path;
   if (outputPath != "-" && llvm::sys::path::parent_path(path) ==
                                llvm::sys::path::parent_path(outputPath))
     listed = llvm::sys::path::filename(path).str();
-  module->setAttr(
-      moe::MoeDialect::kWeightFilesAttrName,
-      Builder(module.getContext())
-          .getArrayAttr({Builder(module.getContext()).getStringAttr(listed)}));
+  Builder b(module.getContext());
+  SmallVector<Attribute> files;
+  if (auto existing = module->getAttrOfType<ArrayAttr>(
+          moe::MoeDialect::kWeightFilesAttrName))
+    files.append(existing.begin(), existing.end());
+  files.push_back(b.getStringAttr(listed));
+  module->setAttr(moe::MoeDialect::kWeightFilesAttrName, b.getArrayAttr(files));
   return success();
 }
 
@@ -151,15 +161,30 @@ int main(int argc, char **argv) {
     options.outputDir = llvm::sys::path::parent_path(outputPath).str();
 
   DialectRegistry registry;
-  registry.insert<func::FuncDialect, moe::MoeDialect, onnx::OnnxDialect>();
+  registry.insert<decoder::DecoderDialect, func::FuncDialect, moe::MoeDialect,
+                  onnx::OnnxDialect>();
   MLIRContext context(registry);
   // Errors name their node or op; one line each.
   ToolDiagnosticHandler handler(&context, "moec-import");
 
-  OwningOpRef<ModuleOp> module = importOnnxModel(&context, inputPath, options);
+  bool checkpoint = isCheckpointDirectory(inputPath);
+  if (checkpoint && (emit == Emit::Onnx || !inputShapes.empty())) {
+    llvm::errs() << "moec-import: error: "
+                 << (emit == Emit::Onnx ? "--emit=onnx" : "--input-shape")
+                 << " applies to ONNX models, not checkpoints\n";
+    return 1;
+  }
+  OwningOpRef<ModuleOp> module =
+      checkpoint ? importCheckpoint(&context, inputPath)
+                 : importOnnxModel(&context, inputPath, options);
   if (!module)
     return 1;
-  if (emit != Emit::Onnx) {
+  if (checkpoint && emit == Emit::Upstream) {
+    PassManager pm(&context);
+    pm.addPass(createDecoderToLinalg());
+    if (failed(pm.run(*module)))
+      return 1;
+  } else if (!checkpoint && emit != Emit::Onnx) {
     PassManager pm(&context);
     if (!noRaise) {
       MoeRaiseOnnxPatternsOptions raise;

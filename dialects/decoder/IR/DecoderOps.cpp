@@ -57,6 +57,9 @@ LogicalResult RopeOp::verify() {
     return emitOpError("positions must be [T] with T = ")
            << input.getDimSize(0) << ", not " << positions;
   int64_t rotated = 2 * int64_t(getInvFreq().size());
+  for (Attribute f : getInvFreq())
+    if (!isa<FloatAttr>(f))
+      return emitOpError("inv_freq must hold floats");
   int64_t head = input.getDimSize(2);
   if (rotated == 0)
     return emitOpError("inv_freq must not be empty");
@@ -64,8 +67,8 @@ LogicalResult RopeOp::verify() {
     return emitOpError("rotates ")
            << rotated << " dimensions (2 x inv_freq), more than the head's "
            << head;
-  for (double f : getInvFreq())
-    if (!std::isfinite(f))
+  for (Attribute f : getInvFreq())
+    if (!std::isfinite(cast<FloatAttr>(f).getValueAsDouble()))
       return emitOpError("inv_freq must be finite");
   if (!std::isfinite(getAmplitude().convertToDouble()))
     return emitOpError("amplitude must be finite");

@@ -101,15 +101,16 @@ def Decoder_RopeOp : Decoder_Op<"rope", [Pure,
     multiplied by `amplitude` (YaRN's attention factor; 1 otherwise).
 
     `inv_freq` carries the scaling (linear, llama3, yarn) the frontend
-    computed from the config.
+    computed from the config (an array of `f64` attributes, which print
+    with every digit).
 
     ```mlir
-    %q = decoder.rope %x, %positions inv_freq = [1.0, 0.01]
+    %q = decoder.rope %x, %positions inv_freq = [1.0 : f64, 0.01 : f64]
         amplitude = 1.0 : tensor<?x32x4xf32>, tensor<?xi64>
     ```
   }];
   let arguments = (ins Decoder_F32Tensor:$input, Decoder_IdTensor:$positions,
-                       DenseF64ArrayAttr:$inv_freq, UnitAttr:$interleaved,
+                       F64ArrayAttr:$inv_freq, UnitAttr:$interleaved,
                        DefaultValuedAttr<F64Attr, "1.0">:$amplitude);
   let results = (outs Decoder_F32Tensor:$result);
   let assemblyFormat = [{

@@ -285,7 +285,7 @@ Value DecoderBuilder::slice(Value x, int64_t dim, int64_t offset,
 Value DecoderBuilder::rope(Value x) {
   std::vector<double> invFreq = computeInvFreq(c.rope);
   return decoder::RopeOp::create(
-      b, loc, x.getType(), x, positions, b.getDenseF64ArrayAttr(invFreq),
+      b, loc, x.getType(), x, positions, b.getF64ArrayAttr(invFreq),
       c.rope.interleaved ? b.getUnitAttr() : UnitAttr(),
       b.getF64FloatAttr(c.rope.attentionFactor));
 }

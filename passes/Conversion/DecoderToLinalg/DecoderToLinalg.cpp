@@ -182,13 +182,15 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
   Location loc = op.getLoc();
   Value x = op.getInput(), positions = op.getPositions();
   auto type = op.getResult().getType();
-  ArrayRef<double> invFreq = op.getInvFreq();
+  SmallVector<double> invFreq;
+  for (Attribute f : op.getInvFreq())
+    invFreq.push_back(cast<FloatAttr>(f).getValueAsDouble());
   int64_t half = invFreq.size(), rotated = 2 * half;
   bool interleaved = op.getInterleaved();
   double amplitude = op.getAmplitude().convertToDouble();
   auto freqType = RankedTensorType::get({half}, b.getF64Type());
   Value freqs = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(freqType, invFreq));
+      b, loc, DenseElementsAttr::get(freqType, ArrayRef<double>(invFreq)));
   Value init = k.empty(type.getShape(), b.getF32Type(),
                        dynamicDims(k, x, type.getShape(), {0, 1, 2}));
   auto generic = linalg::GenericOp::create(

@@ -34,7 +34,7 @@ func.func @norm_epsilon(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64
 
 func.func @rope_too_wide(%x: tensor<?x4x2xf32>, %p: tensor<?xi64>) -> tensor<?x4x2xf32> {
   // expected-error @+1 {{rotates 4 dimensions (2 x inv_freq), more than the head's 2}}
-  %y = decoder.rope %x, %p inv_freq = [1.0, 0.5] amplitude = 1.0 : tensor<?x4x2xf32>, tensor<?xi64>
+  %y = decoder.rope %x, %p inv_freq = [1.0 : f64, 0.5 : f64] amplitude = 1.0 : tensor<?x4x2xf32>, tensor<?xi64>
   return %y : tensor<?x4x2xf32>
 }
 
@@ -42,7 +42,7 @@ func.func @rope_too_wide(%x: tensor<?x4x2xf32>, %p: tensor<?xi64>) -> tensor<?x4
 
 func.func @rope_positions(%x: tensor<3x4x2xf32>, %p: tensor<5xi64>) -> tensor<3x4x2xf32> {
   // expected-error @+1 {{positions must be [T] with T = 3, not 'tensor<5xi64>'}}
-  %y = decoder.rope %x, %p inv_freq = [1.0] amplitude = 1.0 : tensor<3x4x2xf32>, tensor<5xi64>
+  %y = decoder.rope %x, %p inv_freq = [1.0 : f64] amplitude = 1.0 : tensor<3x4x2xf32>, tensor<5xi64>
   return %y : tensor<3x4x2xf32>
 }
 
