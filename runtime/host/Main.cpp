@@ -14,6 +14,7 @@
 #include "runtime/host/Model.h"
 #include "runtime/host/ProfileRecorder.h"
 #include "runtime/host/ThreadPool.h"
+#include "runtime/host/TokenRun.h"
 
 #include <algorithm>
 #include <chrono>
@@ -67,6 +68,9 @@ struct Options {
   int benchTokens = 0;
   int threads = 0;
   std::string profileOut;
+  /// --tokens, --logits, --chunk, --last-logits (a decoder model).
+  TokenRunOptions tokenRun;
+  bool lastLogitsGiven = false;
 };
 
 [[noreturn]] void usageError(const std::string &message) {
@@ -105,6 +109,18 @@ void printHelp(const Model &model, const char *argv0) {
               "          [--calls N] [--bench [--iterations N] "
               "[--bench-tokens T]] [--threads N]\n\n",
               argv0, several ? "[--entry NAME] " : "");
+  if (isTokenEntry(model.entries[0]))
+    std::printf("       %s --tokens ids.npy [--logits out.npy] [--chunk N] "
+                "[--last-logits]\n\n"
+                "  --tokens ids.npy       token ids (int32 or int64 [T]), run "
+                "as one prompt\n"
+                "  --logits out.npy       where to write the logits, float32 "
+                "[T, vocab]\n"
+                "  --chunk N              feed the ids N at a time through "
+                "the KV cache\n"
+                "                         (--chunk 1: token by token)\n"
+                "  --last-logits          write only the last row [1, vocab]\n",
+                argv0);
   if (several)
     std::printf("  --entry NAME           the entry point to call (default "
                 "'%s')\n",
@@ -183,7 +199,8 @@ Options parseOptions(int argc, char **argv, const Model &model) {
     size_t eq = arg.find('=');
     if (eq != std::string::npos &&
         (arg.rfind("--iterations=", 0) == 0 || arg.rfind("--calls=", 0) == 0 ||
-         arg.rfind("--entry=", 0) == 0 ||
+         arg.rfind("--tokens=", 0) == 0 || arg.rfind("--logits=", 0) == 0 ||
+         arg.rfind("--chunk=", 0) == 0 || arg.rfind("--entry=", 0) == 0 ||
          arg.rfind("--bench-tokens=", 0) == 0 ||
          arg.rfind("--threads=", 0) == 0)) {
       inlineValue = arg.substr(eq + 1);
@@ -218,6 +235,14 @@ Options parseOptions(int argc, char **argv, const Model &model) {
             v.substr(eq + 1);
     } else if (arg == "--entry") {
       options.entry = selectEntry(model, value());
+    } else if (arg == "--tokens") {
+      options.tokenRun.tokensFile = value();
+    } else if (arg == "--logits") {
+      options.tokenRun.logitsFile = value();
+    } else if (arg == "--chunk") {
+      options.tokenRun.chunk = number(value());
+    } else if (arg == "--last-logits") {
+      options.tokenRun.lastOnly = true;
     } else if (arg == "--calls") {
       options.calls = number(value());
     } else if (arg == "--bench") {
@@ -248,6 +273,22 @@ Options parseOptions(int argc, char **argv, const Model &model) {
   const EntrySpec &entry = model.entries[options.entry];
   std::vector<TensorSpec> inputs = userValues(entry.inputs);
   std::vector<TensorSpec> outputs = userValues(entry.outputs);
+  const TokenRunOptions &tokens = options.tokenRun;
+  bool tokenFlags =
+      !tokens.logitsFile.empty() || tokens.chunk || tokens.lastOnly;
+  if (!tokens.tokensFile.empty() || tokenFlags) {
+    if (!isTokenEntry(entry))
+      usageError("--tokens, --logits, --chunk and --last-logits apply to a "
+                 "decoder model (input 'tokens', output 'logits')");
+    if (tokens.tokensFile.empty())
+      usageError("--logits, --chunk and --last-logits need --tokens");
+    if (!options.inputs.empty() || !options.bareInputs.empty() ||
+        !options.outputs.empty() || !options.bareOutputs.empty() ||
+        options.bench || options.calls != 1)
+      usageError("--tokens runs the model on its own: not with --input, "
+                 "--output, --calls or --bench");
+    return options;
+  }
   // Bare files are allowed only where the model has exactly one tensor.
   auto resolve = [&](std::vector<std::string> &bare,
                      std::map<std::string, std::string> &named,
@@ -393,11 +434,26 @@ int main(int argc, char **argv) {
                    executableDirectory(argv[0]), error))
     dataError(error);
 
+  std::vector<std::pair<const void *, size_t>> owned;
+  std::vector<Descriptor> weights;
+  for (const WeightSpec &w : model.weights) {
+    weights.push_back(Descriptor::make(w.data, w.tensor.shape));
+    owned.push_back({w.data, w.bytes});
+  }
+
+  StateBuffers state(model);
+  for (auto range : state.ranges())
+    owned.push_back(range);
+  if (!options.tokenRun.tokensFile.empty()) {
+    runTokens(model, entryIndex, options.tokenRun, weights, state, owned);
+    stopThreadPool();
+    return 0;
+  }
+
   // With --bench-tokens, inputs whose first dimension is dynamic are cut
   // into windows of that many rows: window w of input i is windows[w][i].
   std::vector<NpyArray> arrays(inputs.size());
   std::vector<std::vector<Descriptor>> windows(1);
-  std::vector<std::pair<const void *, size_t>> owned;
   int64_t tokens = 1;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorSpec &spec = inputs[i];
@@ -428,15 +484,6 @@ int main(int argc, char **argv) {
           arrays[i].buffer.data.get() + (w % count) * windowBytes, shape));
     owned.push_back({arrays[i].buffer.data.get(), arrays[i].buffer.size});
   }
-  std::vector<Descriptor> weights;
-  for (const WeightSpec &w : model.weights) {
-    weights.push_back(Descriptor::make(w.data, w.tensor.shape));
-    owned.push_back({w.data, w.bytes});
-  }
-
-  StateBuffers state(model);
-  for (auto range : state.ranges())
-    owned.push_back(range);
   std::vector<Result> results;
   for (int call = 0; call < options.calls; ++call) {
     releaseResults(results, owned);

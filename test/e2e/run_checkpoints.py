@@ -4,9 +4,10 @@
 For each case of test/models/hf_models.py (tiny random Hugging Face
 checkpoints of every family with float64 reference logits written from the
 HF modeling code): `moec CASE_DIR`, then the binary on the case's token ids
-as one prompt, compared with the reference: max|y - ref| <= TOLERANCE *
-max|ref|. Prints one row per case and a summary; exits non-zero if any case
-fails.
+as one prompt (`--tokens`), token by token through the KV cache
+(`--chunk 1`) and five at a time (`--chunk 5`), each compared with the
+reference: max|y - ref| <= TOLERANCE * max|ref|. Prints one row per case
+(the three errors) and a summary; exits non-zero if any case fails.
 
 The tolerance, 1e-5 of the logits' scale, is fp32 arithmetic (unit roundoff
 6e-8) accumulated through 2-3 layers of dot products of up to a few hundred
@@ -33,17 +34,21 @@ def run_case(moec, root, case, extra):
                               capture_output=True, text=True)
     if compile_.returncode != 0:
         return case, None, "compile failed: " + compile_.stderr.strip()
-    out = os.path.join(d, "logits.npy")
-    result = subprocess.run([binary, "--input", "tokens=" + os.path.join(d, "ids.npy"),
-                             "--output", "logits=" + out],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        return case, None, "run failed: " + result.stderr.strip()
-    y = np.load(out)
     ref = np.load(os.path.join(d, "reference.npy"))
-    if y.shape != ref.shape:
-        return case, None, f"shape {y.shape}, expected {ref.shape}"
-    return case, float(np.abs(y - ref).max() / np.abs(ref).max()), None
+    errors = []
+    for chunk in (None, 1, 5):
+        out = os.path.join(d, f"logits_{chunk or 'all'}.npy")
+        flags = ["--chunk", str(chunk)] if chunk else []
+        result = subprocess.run([binary, "--tokens", os.path.join(d, "ids.npy"),
+                                 "--logits", out] + flags,
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            return case, None, f"run (chunk {chunk}) failed: " + result.stderr.strip()
+        y = np.load(out)
+        if y.shape != ref.shape:
+            return case, None, f"shape {y.shape}, expected {ref.shape}"
+        errors.append(float(np.abs(y - ref).max() / np.abs(ref).max()))
+    return case, errors, None
 
 
 def main():
@@ -64,11 +69,14 @@ def main():
         for case, error, problem in pool.map(
                 lambda c: run_case(args.moec, args.out, c, args.moec_args),
                 cases):
-            if problem or error > TOLERANCE:
+            text = problem or ", ".join(
+                f"{name} {e:.2e}" for name, e in
+                zip(("prefill", "chunk 1", "chunk 5"), error))
+            if problem or max(error) > TOLERANCE:
                 failed += 1
-                print(f"FAILED: {case}: {problem or f'{error:.2e}'}")
+                print(f"FAILED: {case}: {text}")
             else:
-                print(f"ok: {case}: max|y - ref| / max|ref| = {error:.2e}")
+                print(f"ok: {case}: max|y - ref| / max|ref|: {text}")
     print(f"checkpoints: {len(cases)}; passed: {len(cases) - failed}; "
           f"failed: {failed}; tolerance: {TOLERANCE:g}")
     return 1 if failed else 0

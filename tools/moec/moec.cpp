@@ -86,6 +86,11 @@ static cl::opt<int64_t>
               cl::desc("Largest size of a dynamic input dimension (the token "
                        "count) the binary accepts (default 512)"),
               cl::init(512), cl::cat(category));
+static cl::opt<int64_t> contextSize(
+    "ctx-size",
+    cl::desc("Positions the KV cache of a checkpoint's model holds (default: "
+             "min(max_position_embeddings, 4096))"),
+    cl::init(0), cl::cat(category));
 static cl::opt<uint64_t> embedMaxBytes(
     "embed-max-bytes",
     cl::desc("Weights smaller than this are embedded in the binary; larger "
@@ -366,13 +371,20 @@ int main(int argc, char **argv) {
     return 1;
   }
   bool checkpoint = isCheckpointDirectory(inputPath);
+  if (contextSize < 0 || contextSize > (int64_t(1) << 24)) {
+    llvm::errs() << "moec: error: --ctx-size must be between 1 and "
+                 << (int64_t(1) << 24) << "\n";
+    return 1;
+  }
+  CheckpointImportOptions checkpointOptions;
+  checkpointOptions.contextSize = contextSize;
   if (checkpoint && !inputShapes.empty()) {
     llvm::errs() << "moec: error: --input-shape applies to ONNX models; a "
                     "checkpoint's model takes token ids\n";
     return 1;
   }
   OwningOpRef<ModuleOp> module =
-      checkpoint ? importCheckpoint(&context, inputPath)
+      checkpoint ? importCheckpoint(&context, inputPath, checkpointOptions)
       : isMlirInput(inputPath)
           ? parseMlirModule(context, inputPath)
           : importOnnxModel(&context, inputPath, importOptions);

@@ -2,9 +2,14 @@
 //
 // Builds the forward pass of a Hugging Face checkpoint (Checkpoint.h) as
 //
-//   func.func @main(%tokens: tensor<?xi64>) -> tensor<?xVxf32>
+//   func.func @main(%tokens: tensor<?xi64>, %position: tensor<1xi64>,
+//                   %k_cache.0, %v_cache.0, ...) -> (logits [T, V],
+//                   position, caches...)
 //
-// the logits of the ids run as one causal prompt from position 0, from
+// the logits of the ids, which continue the sequence at `position`; the
+// position and each layer's key and value caches [context, heads, dim] are
+// state (moec.state), which the binary keeps from call to call, so that a
+// prompt may be fed whole or a few tokens at a time. It is built from
 // decoder ops (embedding, rms_norm, rope, attention), linalg matmuls, and
 // moe.router + moe.experts for the MoE layers. Weights are moe.weight ops
 // naming the checkpoint's tensors, which stay in its files; the routed
@@ -25,10 +30,16 @@ namespace moec {
 /// Whether `path` is a directory holding config.json.
 bool isCheckpointDirectory(llvm::StringRef path);
 
+struct CheckpointImportOptions {
+  /// Positions the KV cache holds; 0: min(max_position_embeddings, 4096).
+  int64_t contextSize = 0;
+};
+
 /// Imports the checkpoint in `directory`. Returns null after emitting an
 /// error on the context when it cannot be read or built.
-mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(mlir::MLIRContext *context,
-                                                   llvm::StringRef directory);
+mlir::OwningOpRef<mlir::ModuleOp>
+importCheckpoint(mlir::MLIRContext *context, llvm::StringRef directory,
+                 const CheckpointImportOptions &options = {});
 
 } // namespace moec
 

@@ -54,8 +54,10 @@ public:
   DecoderBuilder(OpBuilder &b, const DecoderConfig &c, WeightStore &store)
       : b(b), loc(b.getUnknownLoc()), c(c), store(store) {}
 
-  /// Builds @main's body; `tokens` is its argument.
-  Value build(Value tokens);
+  /// Builds @main's body from its arguments: the tokens, then the state
+  /// (the position, then each layer's key and value caches); returns the
+  /// logits, then the new state in the same order.
+  SmallVector<Value> build(Value tokens, ValueRange state);
 
 private:
   OpBuilder &b;
@@ -64,6 +66,12 @@ private:
   WeightStore &store;
   Value positions;
   Value tokenCount;
+  /// The first position of this call and the one after its last.
+  Value start, end;
+  /// Each layer's key and value caches, replaced as the layers write them.
+  SmallVector<Value> caches;
+
+  Value cached(int64_t layer, bool value, Value fresh);
 
   // Tensors and weights.
   Type f32() { return b.getF32Type(); }
@@ -290,6 +298,27 @@ Value DecoderBuilder::rope(Value x) {
       b.getF64FloatAttr(c.rope.attentionFactor));
 }
 
+/// Writes this call's keys (or values) `fresh` [T, heads, dim] into the
+/// layer's cache at [start, end) and returns the cache's [0, end): every
+/// position up to this call's last.
+Value DecoderBuilder::cached(int64_t layer, bool value, Value fresh) {
+  Value &cache = caches[2 * layer + (value ? 1 : 0)];
+  auto type = cast<RankedTensorType>(fresh.getType());
+  SmallVector<OpFoldResult> offsets{start, b.getIndexAttr(0),
+                                    b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes{tokenCount,
+                                  b.getIndexAttr(type.getDimSize(1)),
+                                  b.getIndexAttr(type.getDimSize(2))};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  cache = tensor::InsertSliceOp::create(b, loc, fresh, cache, offsets, sizes,
+                                        strides);
+  SmallVector<OpFoldResult> prefix{b.getIndexAttr(0), b.getIndexAttr(0),
+                                   b.getIndexAttr(0)};
+  sizes[0] = end;
+  return tensor::ExtractSliceOp::create(b, loc, type, cache, prefix, sizes,
+                                        strides);
+}
+
 //===----------------------------------------------------------------------===//
 // Blocks
 //===----------------------------------------------------------------------===//
@@ -318,7 +347,8 @@ Value DecoderBuilder::attention(int64_t layer, Value x) {
     k3 = norm(k3, p + "k_norm.weight", c.rmsNormEps);
   }
   q3 = rope(q3);
-  k3 = rope(k3);
+  k3 = cached(layer, false, rope(k3));
+  v3 = cached(layer, true, v3);
   std::optional<int64_t> window = c.layers[layer].slidingWindow;
   Value sinks = a.sinks ? weight(p + "sinks") : Value();
   Value o = decoder::AttentionOp::create(
@@ -370,7 +400,10 @@ Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
           })
           .getResult(0);
   Value query = tensor::ConcatOp::create(b, loc, 2, ValueRange{qRot, qNope});
-  Value key = tensor::ConcatOp::create(b, loc, 2, ValueRange{kRotHeads, kNope});
+  Value key =
+      cached(layer, false,
+             tensor::ConcatOp::create(b, loc, 2, ValueRange{kRotHeads, kNope}));
+  v = cached(layer, true, v);
   auto resultType = RankedTensorType::get(
       {ShapedType::kDynamic, a.heads, a.valueHeadDim}, f32());
   Value o =
@@ -496,9 +529,29 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
   return add(y, shared);
 }
 
-Value DecoderBuilder::build(Value tokens) {
+SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
   tokenCount = tensor::DimOp::create(b, loc, tokens, 0);
-  // Positions 0 .. T-1: one prompt from the start.
+  // This call continues the sequence at the position the state holds.
+  Value position = state[0];
+  caches.assign(state.begin() + 1, state.end());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value first = tensor::ExtractOp::create(b, loc, position, ValueRange{zero});
+  start = arith::IndexCastOp::create(b, loc, b.getIndexType(), first);
+  end = arith::AddIOp::create(b, loc, start, tokenCount);
+  int64_t context =
+      cast<RankedTensorType>(caches.front().getType()).getDimSize(0);
+  Value contextValue = arith::ConstantIndexOp::create(b, loc, context);
+  Value fits = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, end,
+                                     contextValue);
+  auto i64 = [&](Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  };
+  moe::CheckOp::create(
+      b, loc, fits,
+      b.getStringAttr("the sequence reaches {0} tokens, more than the "
+                      "context of {1} (moec --ctx-size)"),
+      ValueRange{i64(end), i64(contextValue)});
+  // Positions start .. end - 1.
   auto positionType =
       RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
   positions =
@@ -512,9 +565,10 @@ Value DecoderBuilder::build(Value tokens) {
           SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
           [&](OpBuilder &nb, Location l, ValueRange) {
             Value i = linalg::IndexOp::create(nb, l, 0);
+            Value p = arith::AddIOp::create(nb, l, start, i);
             linalg::YieldOp::create(nb, l,
                                     ValueRange{arith::IndexCastOp::create(
-                                        nb, l, nb.getI64Type(), i)});
+                                        nb, l, nb.getI64Type(), p)});
           })
           .getResult(0);
   auto hiddenType =
@@ -530,11 +584,17 @@ Value DecoderBuilder::build(Value tokens) {
     h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x, c.intermediate));
   }
   h = norm(h, "model.norm.weight", c.rmsNormEps);
-  return linear(h, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head");
+  SmallVector<Value> results{
+      linear(h, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head")};
+  results.push_back(
+      tensor::InsertOp::create(b, loc, i64(end), position, ValueRange{zero}));
+  results.append(caches);
+  return results;
 }
 
-OwningOpRef<ModuleOp> moec::importCheckpoint(MLIRContext *context,
-                                             llvm::StringRef directory) {
+OwningOpRef<ModuleOp>
+moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
+                       const CheckpointImportOptions &options) {
   context
       ->loadDialect<arith::ArithDialect, decoder::DecoderDialect,
                     func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
@@ -558,18 +618,40 @@ OwningOpRef<ModuleOp> moec::importCheckpoint(MLIRContext *context,
   (*module)->setAttr(moe::MoeDialect::kWeightFilesAttrName,
                      b.getArrayAttr(files));
   const DecoderConfig &config = checkpoint->config;
+  int64_t positions = options.contextSize
+                          ? options.contextSize
+                          : std::min<int64_t>(config.maxPositions, 4096);
   b.setInsertionPointToEnd(module->getBody());
-  auto tokensType =
-      RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
-  auto logitsType = RankedTensorType::get({ShapedType::kDynamic, config.vocab},
-                                          b.getF32Type());
-  auto func = func::FuncOp::create(
-      b, loc, "main", b.getFunctionType({tokensType}, {logitsType}));
+  // Inputs: the tokens, then the state the binary keeps from call to call.
+  SmallVector<Type> inputs{
+      RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type()),
+      RankedTensorType::get({1}, b.getI64Type())};
+  SmallVector<std::string> names{"tokens", "position"};
+  const AttentionConfig &a = config.attention;
+  int64_t cachedHeads = a.mla ? a.heads : a.kvHeads;
+  for (size_t layer = 0; layer < config.layers.size(); ++layer) {
+    inputs.push_back(RankedTensorType::get({positions, cachedHeads, a.headDim},
+                                           b.getF32Type()));
+    inputs.push_back(RankedTensorType::get(
+        {positions, cachedHeads, a.valueHeadDim}, b.getF32Type()));
+    names.push_back("k_cache." + std::to_string(layer));
+    names.push_back("v_cache." + std::to_string(layer));
+  }
+  SmallVector<Type> results{RankedTensorType::get(
+      {ShapedType::kDynamic, config.vocab}, b.getF32Type())};
+  results.append(inputs.begin() + 1, inputs.end());
+  auto func =
+      func::FuncOp::create(b, loc, "main", b.getFunctionType(inputs, results));
   func.setArgAttr(0, "moe.name", b.getStringAttr("tokens"));
   func.setResultAttr(0, "moe.name", b.getStringAttr("logits"));
+  for (size_t i = 1; i < names.size(); ++i) {
+    func.setArgAttr(i, "moec.state", b.getStringAttr(names[i]));
+    func.setResultAttr(i, "moec.state", b.getStringAttr(names[i]));
+  }
   b.setInsertionPointToStart(func.addEntryBlock());
   DecoderBuilder builder(b, config, store);
-  Value logits = builder.build(func.getArgument(0));
-  func::ReturnOp::create(b, loc, logits);
+  SmallVector<Value> values =
+      builder.build(func.getArgument(0), func.getArguments().drop_front());
+  func::ReturnOp::create(b, loc, values);
   return module;
 }
