@@ -1,7 +1,8 @@
 //===- CLowering.cpp - From target-independent IR to loops over buffers ---===//
 //
-// The SDK's reference patterns lower the moe ops; upstream passes
-// bufferize, free buffers and lower linalg to loops; expand-strided-metadata
+// The SDK's reference patterns lower the moe ops; the SDK's bufferization
+// passes free each buffer after its last use; upstream passes lower linalg
+// to loops; expand-strided-metadata
 // leaves only descriptors CPrinter builds field by field. What remains is
 // func, scf, memref, arith, math and the run-time checks.
 //
@@ -13,8 +14,6 @@
 #include "moec/Conversion/MoeToLoops.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/Pass.h"
@@ -54,29 +53,7 @@ void moec::c::buildLoweringPipeline(OpPassManager &pm) {
   pm.addPass(moe::createMoeExternalizeConstants(externalize));
   pm.addPass(std::make_unique<CLowerMoePass>());
   pm.addPass(moe::createMoeWeightsToArguments());
-  // As the CPU target does: no CSE before bufferization (it would merge two
-  // reads of one tensor and hide the later one), canonicalization folds the
-  // bitcast pairs that do not bufferize.
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(moe::createMoeUnshareTensors());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  OpPassManager &funcs = pm.nest<func::FuncOp>();
-  funcs.addPass(memref::createExpandReallocPass({/*emitDeallocs=*/false}));
-  funcs.addPass(createCanonicalizerPass());
-  funcs.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
-  funcs.addPass(createCanonicalizerPass());
-  funcs.addPass(moe::createMoeSplitDeallocs());
-  funcs.addPass(bufferization::createBufferDeallocationSimplificationPass());
-  pm.addPass(bufferization::createLowerDeallocationsPass());
-  OpPassManager &cleanup = pm.nest<func::FuncOp>();
-  cleanup.addPass(createCSEPass());
-  cleanup.addPass(createCanonicalizerPass());
-  pm.addPass(moe::createMoeFreeAfterLastUse());
-  pm.addPass(createConvertBufferizationToMemRefPass());
+  moe::addBufferizationPasses(pm);
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());

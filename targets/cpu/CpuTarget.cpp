@@ -9,7 +9,6 @@
 #include "moec/Target/TargetRegistry.h"
 
 #include "mlir/Conversion/Passes.h"
-#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -51,35 +50,7 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
     pm.addPass(cpu::createCpuMatmulToTiles(matmulOptions));
   }
   pm.addPass(moe::createMoeWeightsToArguments());
-  // No CSE between the loop lowerings and bufferization: they read tensors
-  // through bufferization.to_buffer, and CSE merges two reads of one tensor
-  // into the first, which hides the later read from One-Shot Bufferize; it
-  // may then write that buffer in place in between (a MatMul + bias Add
-  // feeding a MatMul computed garbage). Canonicalization folds the signless
-  // bitcast pairs, which do not bufferize.
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(moe::createMoeUnshareTensors());
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  // Upstream's buffer-deallocation-pipeline, with the split of distinct
-  // allocations done in linear time first, then each buffer freed right
-  // after its last use rather than at the end of its block.
-  OpPassManager &funcs = pm.nest<func::FuncOp>();
-  funcs.addPass(memref::createExpandReallocPass({/*emitDeallocs=*/false}));
-  funcs.addPass(createCanonicalizerPass());
-  funcs.addPass(bufferization::createOwnershipBasedBufferDeallocationPass());
-  funcs.addPass(createCanonicalizerPass());
-  funcs.addPass(moe::createMoeSplitDeallocs());
-  funcs.addPass(bufferization::createBufferDeallocationSimplificationPass());
-  pm.addPass(bufferization::createLowerDeallocationsPass());
-  OpPassManager &cleanup = pm.nest<func::FuncOp>();
-  cleanup.addPass(createCSEPass());
-  cleanup.addPass(createCanonicalizerPass());
-  pm.addPass(moe::createMoeFreeAfterLastUse());
-  pm.addPass(createConvertBufferizationToMemRefPass());
+  moe::addBufferizationPasses(pm);
   pm.addPass(cpu::createCpuSplitModelFunction());
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());

@@ -48,6 +48,14 @@ static Type elementType(MLIRContext *ctx, rt::DType dtype) {
   }
 }
 
+/// sigmoid(v) = 1 / (1 + exp(-v)), in the body of a linalg op.
+static Value sigmoid(OpBuilder &b, Location loc, Value v) {
+  Value one = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0));
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, v));
+  return arith::DivFOp::create(b, loc, one,
+                               arith::AddFOp::create(b, loc, one, e));
+}
+
 namespace {
 class DecoderBuilder {
 public:
@@ -100,7 +108,7 @@ private:
   // Blocks.
   Value attention(int64_t layer, Value x);
   Value latentAttention(int64_t layer, Value x);
-  Value mlp(const std::string &prefix, Value x, int64_t intermediate);
+  Value mlp(const std::string &prefix, Value x);
   Value moe(const std::string &prefix, Value x);
 };
 } // namespace
@@ -413,24 +421,16 @@ Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
 }
 
 /// down(silu(gate(x)) * up(x)).
-Value DecoderBuilder::mlp(const std::string &prefix, Value x,
-                          int64_t intermediate) {
+Value DecoderBuilder::mlp(const std::string &prefix, Value x) {
   Value gate = linear(x, prefix + "gate_proj");
   Value up = linear(x, prefix + "up_proj");
   AffineMap id = AffineMap::getMultiDimIdentityMap(2, b.getContext());
   Value h = elementwise(
       {gate, up}, {id, id}, [](OpBuilder &nb, Location l, ValueRange args) {
-        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0));
-        Value sig = arith::DivFOp::create(
-            nb, l, one,
-            arith::AddFOp::create(
-                nb, l, one,
-                math::ExpOp::create(nb, l,
-                                    arith::NegFOp::create(nb, l, args[0]))));
-        return arith::MulFOp::create(
-            nb, l, arith::MulFOp::create(nb, l, args[0], sig), args[1]);
+        Value silu =
+            arith::MulFOp::create(nb, l, args[0], sigmoid(nb, l, args[0]));
+        return arith::MulFOp::create(nb, l, silu, args[1]);
       });
-  (void)intermediate;
   return linear(h, prefix + "down_proj");
 }
 
@@ -506,8 +506,8 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
     return y;
   bool deepseek = c.family == DecoderFamily::DeepseekV2 ||
                   c.family == DecoderFamily::DeepseekV3;
-  Value shared = mlp(block + (deepseek ? "shared_experts." : "shared_expert."),
-                     x, m.sharedIntermediate);
+  Value shared =
+      mlp(block + (deepseek ? "shared_experts." : "shared_expert."), x);
   if (m.sharedGate) {
     // Qwen2-MoE: sigmoid(shared_expert_gate(x)) [T, 1] scales it.
     Value gate = linear(x, block + "shared_expert_gate");
@@ -516,14 +516,7 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
         {shared, gate},
         {map(2, {t, h}), map(2, {t, b.getAffineConstantExpr(0)})},
         [](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0));
-          Value sig = arith::DivFOp::create(
-              nb, l, one,
-              arith::AddFOp::create(
-                  nb, l, one,
-                  math::ExpOp::create(nb, l,
-                                      arith::NegFOp::create(nb, l, args[1]))));
-          return arith::MulFOp::create(nb, l, args[0], sig);
+          return arith::MulFOp::create(nb, l, args[0], sigmoid(nb, l, args[1]));
         });
   }
   return add(y, shared);
@@ -581,7 +574,7 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
     h = add(h,
             c.attention.mla ? latentAttention(index, x) : attention(index, x));
     x = norm(h, p + "post_attention_layernorm.weight", c.rmsNormEps);
-    h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x, c.intermediate));
+    h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x));
   }
   h = norm(h, "model.norm.weight", c.rmsNormEps);
   SmallVector<Value> results{
