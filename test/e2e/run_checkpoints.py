@@ -57,11 +57,14 @@ def main():
     parser.add_argument("--models", required=True, help="hf_models.py")
     parser.add_argument("--out", required=True)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cases", help="comma-separated subset of cases")
     parser.add_argument("moec_args", nargs="*", help="extra moec flags")
     args = parser.parse_args()
     cases = subprocess.run([sys.executable, args.models, "--list"],
                            capture_output=True, text=True,
                            check=True).stdout.split()
+    if args.cases:
+        cases = [c for c in cases if c in args.cases.split(",")]
     subprocess.run([sys.executable, args.models, args.out] + cases,
                    check=True, stdout=subprocess.DEVNULL)
     failed = 0
