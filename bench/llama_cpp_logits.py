@@ -23,7 +23,11 @@ ids as one batch from position 0 with an F32 KV cache, no flash attention,
 
 Where llama.cpp's graph for the architecture computes a different function
 than the HF model of the case (a config key it ignores, a routing rule it
-hard-codes), the row says so and still reports the numbers. Where the GGUF
+hard-codes), the row says so and still reports the numbers, plus llama.cpp's
+error against a float64 reference recomputed from the same weights with the
+HF model changed that way (hf_models.forward on an edited config; DeepSeek's
+group rule swapped for llama.cpp's): rounding-level there means the named
+difference is the whole gap. Where the GGUF
 needs more than the converter's transforms for llama.cpp to load the case
 at all, the rewrite is exact, and the notes say what was rewritten.
 

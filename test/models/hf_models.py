@@ -151,6 +151,18 @@ CASES = {
               "is 64 (max_position_embeddings = 40*64) so the YaRN ramp moves the RoPE dims at "
               "T=12. Softmax scale = qk_head_dim^-0.5 * m^2, m = 0.1*mscale_all_dim*ln(40)+1; "
               "cos/sin amplitude mscale-ratio = 1."),
+    "deepseek_v2-yarn": dict(
+        family="deepseek_v2", tokens=12, vocab=160, layers=3,
+        cfg=dict(max_position_embeddings=2560,
+                 rope_scaling={"beta_fast": 32, "beta_slow": 1, "factor": 40,
+                               "mscale": 0.707, "mscale_all_dim": 0.707,
+                               "original_max_position_embeddings": 64,
+                               "type": "yarn"}),
+        notes="DeepSeek-V2 as the deepseek_v2 case plus YaRN as V2-Lite's released "
+              "config writes it (factor 40, mscale = mscale_all_dim = 0.707), "
+              "original_max_position_embeddings 64 so the ramp moves dims at T=12. "
+              "Softmax scale = qk_head_dim^-0.5 * m^2 with m = 0.1*0.707*ln(40)+1 "
+              "(transformers PR #47435); cos/sin amplitude 1."),
     "gpt_oss": dict(
         family="gpt_oss", tokens=16, vocab=256, layers=3,
         cfg=dict(head_dim=24),
@@ -786,14 +798,14 @@ def mla_attention(cfg, W, a, x, trace):
     K = np.concatenate([k_nope, np.broadcast_to(k_rot, (nh, T, rope))], axis=-1)
     scale = qk ** -0.5
     rs = cfg.get("rope_scaling")
-    if mt == "deepseek_v3" and rope_type(rs) != "default":
-        # DeepseekV3Attention.__init__: scaling *= mscale^2 when mscale_all_dim is set.
+    if rope_type(rs) != "default":
+        # DeepseekV3Attention.__init__: scaling *= mscale^2 when mscale_all_dim
+        # is set; DeepseekV2Attention does the same since transformers PR
+        # #47435 (2026-07-20), as the original DeepSeek-V2 code did.
         msad = rs.get("mscale_all_dim", 0)
         if msad:
             m = yarn_get_mscale(rs["factor"], msad)
             scale = scale * m * m
-    # (DeepseekV2Attention has no such term in the transformers versions read
-    # here; the deepseek_v2 case has no rope scaling, so both agree.)
     o = sdpa(Q, K, v, scale)
     return linear(o, W, a + "o_proj")
 
