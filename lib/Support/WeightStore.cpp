@@ -24,6 +24,8 @@ struct Entry {
   /// Index into Impl::files, or -1 for a blob held in `blob`.
   int fileIndex = -1;
   std::unique_ptr<std::vector<uint8_t>> blob;
+  /// A stack's parts; `blob` holds them joined once lookup() needs it.
+  std::vector<std::string> parts;
 };
 } // namespace
 
@@ -71,6 +73,7 @@ struct WeightStore::Impl {
       entry.size = info.size;
       entry.fileIndex = index;
       entry.blob.reset();
+      entry.parts.clear();
     }
     fileIndexByRealPath[realPath] = index;
     files.push_back(std::move(file));
@@ -105,16 +108,15 @@ llvm::Error WeightStore::addSafeTensorsFile(llvm::StringRef path) {
   return impl->adopt(std::move(*file), realPath, /*replaceBlobs=*/false);
 }
 
-llvm::Error WeightStore::addFileRange(llvm::StringRef key,
-                                      llvm::StringRef path, uint64_t offset,
-                                      rt::DType dtype,
+llvm::Error WeightStore::addFileRange(llvm::StringRef key, llvm::StringRef path,
+                                      uint64_t offset, rt::DType dtype,
                                       llvm::ArrayRef<int64_t> shape) {
   llvm::SmallString<256> realPath;
   if (std::error_code ec = llvm::sys::fs::real_path(path, realPath))
     return llvm::createStringError(ec, "cannot open weights file '%s': %s",
                                    path.str().c_str(), ec.message().c_str());
-  uint64_t size = rt::numElements({shape.begin(), shape.end()}) *
-                  rt::dtypeSize(dtype);
+  uint64_t size =
+      rt::numElements({shape.begin(), shape.end()}) * rt::dtypeSize(dtype);
   std::lock_guard<std::mutex> lock(impl->mutex);
   auto known = impl->rawIndexByRealPath.find(realPath);
   unsigned index;
@@ -179,16 +181,83 @@ std::string WeightStore::addBlob(llvm::StringRef keyHint, rt::DType dtype,
   return key;
 }
 
+llvm::Expected<std::string>
+WeightStore::addStack(llvm::StringRef keyHint,
+                      llvm::ArrayRef<std::string> parts) {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  if (parts.empty())
+    return llvm::createStringError("a stack needs at least one part");
+  const Entry *first = nullptr;
+  uint64_t size = 0;
+  for (const std::string &part : parts) {
+    auto it = impl->entries.find(part);
+    if (it == impl->entries.end())
+      return llvm::createStringError("no weight named '%s' to stack",
+                                     part.c_str());
+    const Entry &entry = it->second;
+    if (!entry.parts.empty())
+      return llvm::createStringError("'%s' is itself a stack", part.c_str());
+    if (first && (entry.dtype != first->dtype || entry.shape != first->shape))
+      return llvm::createStringError("'%s' differs from '%s' in dtype or shape",
+                                     part.c_str(), parts.front().c_str());
+    first = first ? first : &entry;
+    size += entry.size;
+  }
+  std::string key = keyHint.empty() ? std::string("stack") : keyHint.str();
+  for (unsigned suffix = 1; impl->entries.count(key); ++suffix)
+    key = (keyHint.empty() ? "stack" : keyHint).str() + "_" +
+          std::to_string(suffix);
+  Entry &entry = impl->entries[key];
+  entry.dtype = first->dtype;
+  entry.shape.assign({int64_t(parts.size())});
+  entry.shape.append(first->shape.begin(), first->shape.end());
+  entry.size = size;
+  entry.parts.assign(parts.begin(), parts.end());
+  return key;
+}
+
 llvm::Expected<WeightView> WeightStore::lookup(llvm::StringRef key) const {
   std::lock_guard<std::mutex> lock(impl->mutex);
   auto it = impl->entries.find(key);
   if (it == impl->entries.end())
     return llvm::createStringError("no weight named '%s' in the weight store",
                                    key.str().c_str());
-  const Entry &entry = it->second;
+  Entry &entry = it->second;
+  if (!entry.parts.empty() && !entry.data) {
+    // Joined once, for the consumers that need one piece.
+    entry.blob = std::make_unique<std::vector<uint8_t>>();
+    entry.blob->reserve(entry.size);
+    for (const std::string &part : entry.parts) {
+      const Entry &p = impl->entries.find(part)->second;
+      entry.blob->insert(entry.blob->end(), p.data, p.data + p.size);
+    }
+    entry.data = entry.blob->data();
+  }
   return WeightView{entry.dtype, entry.shape,
                     llvm::ArrayRef<uint8_t>(entry.data, entry.size),
                     impl->fileOf(entry)};
+}
+
+llvm::Expected<WeightPieces>
+WeightStore::lookupPieces(llvm::StringRef key) const {
+  std::lock_guard<std::mutex> lock(impl->mutex);
+  auto it = impl->entries.find(key);
+  if (it == impl->entries.end())
+    return llvm::createStringError("no weight named '%s' in the weight store",
+                                   key.str().c_str());
+  const Entry &entry = it->second;
+  WeightPieces result{entry.dtype, entry.shape, {}, entry.size};
+  auto view = [&](const Entry &e) {
+    return WeightView{e.dtype, e.shape, llvm::ArrayRef<uint8_t>(e.data, e.size),
+                      impl->fileOf(e)};
+  };
+  if (entry.parts.empty() || entry.data) {
+    result.pieces.push_back(view(entry));
+    return result;
+  }
+  for (const std::string &part : entry.parts)
+    result.pieces.push_back(view(impl->entries.find(part)->second));
+  return result;
 }
 
 bool WeightStore::contains(llvm::StringRef key) const {
@@ -212,14 +281,19 @@ llvm::Error WeightStore::saveBlobs(llvm::ArrayRef<std::string> keys,
       return llvm::createStringError("'%s' is not an unsaved blob",
                                      key.c_str());
     const Entry &entry = it->second;
-    tensors.push_back({key, entry.dtype,
-                       std::vector<int64_t>(entry.shape.begin(),
-                                            entry.shape.end()),
-                       entry.data, entry.size});
+    tensors.push_back(
+        {key, entry.dtype,
+         std::vector<int64_t>(entry.shape.begin(), entry.shape.end()),
+         entry.data, entry.size});
+    // A stack not yet joined is written part by part.
+    if (!entry.data)
+      for (const std::string &part : entry.parts) {
+        const Entry &p = impl->entries.find(part)->second;
+        tensors.back().pieces.push_back({p.data, p.size});
+      }
   }
   std::string error;
-  if (!rt::writeSafeTensors(path.str(), tensors, {{"producer", "moec"}},
-                            error))
+  if (!rt::writeSafeTensors(path.str(), tensors, {{"producer", "moec"}}, error))
     return llvm::createStringError(error);
   llvm::SmallString<256> realPath;
   auto file = openSafeTensors(path, realPath);

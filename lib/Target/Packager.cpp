@@ -8,6 +8,7 @@
 #include "moec/Support/WeightStore.h"
 #include "runtime/formats/Checksum.h"
 #include "runtime/formats/Json.h"
+#include "runtime/formats/MappedFile.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/MapVector.h"
@@ -22,7 +23,7 @@ struct LinkedWeight {
   std::string key;
   rt::DType dtype;
   std::vector<int64_t> shape;
-  llvm::ArrayRef<uint8_t> bytes;
+  uint64_t size = 0;
   double routedFraction = 1.0;
   int64_t embeddedOffset = -1;
 };
@@ -137,25 +138,38 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
     auto dict = cast<DictionaryAttr>(record);
     LinkedWeight weight;
     weight.key = cast<StringAttr>(dict.get("key")).getValue().str();
-    llvm::Expected<WeightView> view = store.lookup(weight.key);
+    // In pieces: a stack of experts is copied part by part, never joined.
+    llvm::Expected<WeightPieces> view = store.lookupPieces(weight.key);
     if (!view)
       return module.emitError("weight '")
              << weight.key << "': " << llvm::toString(view.takeError());
     weight.dtype = view->dtype;
     weight.shape.assign(view->shape.begin(), view->shape.end());
-    weight.bytes = view->bytes;
+    weight.size = view->size;
     if (auto fraction = dict.getAs<FloatAttr>("routed_fraction"))
       weight.routedFraction = fraction.getValueAsDouble();
-    if (weight.bytes.size() < options.embedMaxBytes) {
+    if (weight.size < options.embedMaxBytes) {
       blob.resize((blob.size() + 63) / 64 * 64, '\0');
       weight.embeddedOffset = int64_t(blob.size());
-      blob.append(weight.bytes.begin(), weight.bytes.end());
+      for (const WeightView &piece : view->pieces)
+        blob.append(piece.bytes.begin(), piece.bytes.end());
     } else {
-      fileTensors.push_back({weight.key, weight.dtype, weight.shape,
-                             weight.bytes.data(), weight.bytes.size()});
-      checksum =
-          rt::foldChecksum(checksum, rt::checksumBytes(weight.bytes.data(),
-                                                       weight.bytes.size()));
+      // Pieces mapped from files (a checkpoint, a weights file) are hashed
+      // and later written a piece at a time, their pages dropped after
+      // each, so that packaging a model never holds it all in memory.
+      rt::TensorToWrite tensor{weight.key, weight.dtype, weight.shape, nullptr,
+                               size_t(weight.size)};
+      tensor.releasePieces = true;
+      rt::ChecksumStream hash;
+      for (const WeightView &piece : view->pieces) {
+        tensor.pieces.push_back({piece.bytes.data(), piece.bytes.size()});
+        tensor.releasePieces &= !piece.file.empty();
+        hash.update(piece.bytes.data(), piece.bytes.size());
+        if (!piece.file.empty())
+          rt::releaseMappedPages(piece.bytes.data(), piece.bytes.size());
+      }
+      checksum = rt::foldChecksum(checksum, hash.finish());
+      fileTensors.push_back(std::move(tensor));
     }
     weights.push_back(std::move(weight));
   }
@@ -188,7 +202,7 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
   for (auto [i, w] : llvm::enumerate(weights)) {
     json += i ? ",\n  " : "\n  ";
     appendTensor(json, w.key, w.dtype, w.shape);
-    json += ", \"bytes\": " + std::to_string(w.bytes.size());
+    json += ", \"bytes\": " + std::to_string(w.size);
     if (w.embeddedOffset >= 0)
       json += ", \"embedded_offset\": " + std::to_string(w.embeddedOffset);
     if (w.routedFraction != 1.0)

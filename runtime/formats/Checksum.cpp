@@ -51,6 +51,38 @@ uint64_t moec::rt::checksumBytes(const uint8_t *data, size_t size) {
   return running;
 }
 
+void ChecksumStream::update(const uint8_t *data, size_t size) {
+  while (size) {
+    if (partial.empty() && size >= kChecksumChunkBytes) {
+      running = foldChecksum(running, hashChunk(data, kChecksumChunkBytes));
+      hashedAny = true;
+      data += kChecksumChunkBytes;
+      size -= kChecksumChunkBytes;
+      continue;
+    }
+    size_t take = kChecksumChunkBytes - partial.size();
+    if (take > size)
+      take = size;
+    partial.insert(partial.end(), data, data + take);
+    data += take;
+    size -= take;
+    if (partial.size() == kChecksumChunkBytes) {
+      running =
+          foldChecksum(running, hashChunk(partial.data(), partial.size()));
+      hashedAny = true;
+      partial.clear();
+    }
+  }
+}
+
+uint64_t ChecksumStream::finish() {
+  if (!partial.empty() || !hashedAny)
+    running = foldChecksum(running, hashChunk(partial.data(), partial.size()));
+  partial.clear();
+  hashedAny = true;
+  return running;
+}
+
 std::string moec::rt::checksumToHex(uint64_t checksum) {
   static const char digits[] = "0123456789abcdef";
   std::string text(16, '0');

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace moec::rt {
 
@@ -25,6 +26,20 @@ uint64_t hashChunk(const uint8_t *data, size_t size);
 uint64_t foldChecksum(uint64_t running, uint64_t next);
 /// hashChunk over each chunk of [data, data + size), folded in order.
 uint64_t checksumBytes(const uint8_t *data, size_t size);
+/// checksumBytes over bytes that arrive in pieces: finish() returns what
+/// one checksumBytes call on their concatenation returns.
+class ChecksumStream {
+public:
+  void update(const uint8_t *data, size_t size);
+  uint64_t finish();
+
+private:
+  uint64_t running = 0;
+  bool hashedAny = false;
+  /// The start of a chunk that the next piece completes.
+  std::vector<uint8_t> partial;
+};
+
 /// 16 lowercase hex digits.
 std::string checksumToHex(uint64_t checksum);
 

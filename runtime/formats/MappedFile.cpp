@@ -60,3 +60,15 @@ MappedFile::~MappedFile() {
 }
 
 } // namespace moec::rt
+
+void moec::rt::releaseMappedPages(const void *data, size_t size) {
+  long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0 || size == 0)
+    return;
+  uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(data) + page - 1) & ~uintptr_t(page - 1);
+  uintptr_t end =
+      (reinterpret_cast<uintptr_t>(data) + size) & ~uintptr_t(page - 1);
+  if (end > begin)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}

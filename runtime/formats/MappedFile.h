@@ -24,6 +24,11 @@ std::optional<uint64_t> regularFileSize(const std::string &path);
 /// exist or is a regular file (never a device, a FIFO or a directory).
 bool isReplaceable(const std::string &path);
 
+/// Drops the resident pages of [data, data + size), which must lie in a
+/// read-only file mapping (they fault in again from the file if read);
+/// keeps memory bounded while large mapped weights are copied once.
+void releaseMappedPages(const void *data, size_t size);
+
 class MappedFile {
 public:
   /// Maps `path` read-only. On failure returns null and sets `error` to a

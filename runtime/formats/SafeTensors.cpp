@@ -3,6 +3,7 @@
 #include "runtime/formats/SafeTensors.h"
 
 #include "runtime/formats/Json.h"
+#include "runtime/formats/MappedFile.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -138,8 +139,7 @@ bool parseSafeTensors(const uint8_t *data, size_t size,
   std::sort(byOffset.begin(), byOffset.end(),
             [](auto *a, auto *b) { return a->offset < b->offset; });
   for (size_t i = 1; i < byOffset.size(); ++i) {
-    if (byOffset[i - 1]->offset + byOffset[i - 1]->size >
-        byOffset[i]->offset) {
+    if (byOffset[i - 1]->offset + byOffset[i - 1]->size > byOffset[i]->offset) {
       error = "tensors '" + byOffset[i - 1]->name + "' and '" +
               byOffset[i]->name + "' overlap";
       return false;
@@ -154,8 +154,8 @@ std::unique_ptr<SafeTensorsFile> SafeTensorsFile::open(const std::string &path,
   if (!file)
     return nullptr;
   auto result = std::unique_ptr<SafeTensorsFile>(new SafeTensorsFile());
-  if (!parseSafeTensors(file->data(), file->size(), result->infos,
-                        result->meta, error)) {
+  if (!parseSafeTensors(file->data(), file->size(), result->infos, result->meta,
+                        error)) {
     error = "'" + path + "' is not a valid safetensors file: " + error;
     return nullptr;
   }
@@ -218,11 +218,21 @@ bool writeSafeTensors(const std::string &path,
                       const std::vector<TensorToWrite> &tensors,
                       const Metadata &metadata, std::string &error) {
   for (const TensorToWrite &tensor : tensors) {
+    size_t pieceBytes = 0;
+    for (const auto &piece : tensor.pieces)
+      pieceBytes += piece.second;
+    if (!tensor.pieces.empty() && pieceBytes != tensor.size) {
+      error = "tensor '" + tensor.name + "' has pieces of " +
+              std::to_string(pieceBytes) + " bytes, not " +
+              std::to_string(tensor.size);
+      return false;
+    }
     int64_t count = numElements(tensor.shape);
     if (count < 0 ||
         static_cast<uint64_t>(count) * dtypeSize(tensor.dtype) != tensor.size) {
       error = "tensor '" + tensor.name + "' has " +
-              std::to_string(tensor.size) + " bytes, which does not match its " +
+              std::to_string(tensor.size) +
+              " bytes, which does not match its " +
               std::string(dtypeName(tensor.dtype)) + " shape";
       return false;
     }
@@ -245,9 +255,18 @@ bool writeSafeTensors(const std::string &path,
     length[i] = static_cast<uint8_t>(headerSize >> (8 * i));
   bool ok = std::fwrite(length, 1, 8, out) == 8 &&
             std::fwrite(header.data(), 1, header.size(), out) == header.size();
-  for (const TensorToWrite &tensor : tensors)
-    ok = ok && (tensor.size == 0 ||
-                std::fwrite(tensor.data, 1, tensor.size, out) == tensor.size);
+  for (const TensorToWrite &tensor : tensors) {
+    if (tensor.pieces.empty()) {
+      ok = ok && (tensor.size == 0 ||
+                  std::fwrite(tensor.data, 1, tensor.size, out) == tensor.size);
+      continue;
+    }
+    for (const auto &[data, size] : tensor.pieces) {
+      ok = ok && (size == 0 || std::fwrite(data, 1, size, out) == size);
+      if (tensor.releasePieces)
+        releaseMappedPages(data, size);
+    }
+  }
   ok = (std::fclose(out) == 0) && ok;
   if (!ok || std::rename(tmpPath.c_str(), path.c_str()) != 0) {
     error = "cannot write '" + path + "': " + std::strerror(errno);

@@ -66,6 +66,13 @@ struct TensorToWrite {
   std::vector<int64_t> shape;
   const void *data;
   size_t size;
+  /// When not empty, the bytes are these pieces one after another (`data`
+  /// is unused; `size` is their total), written without joining them.
+  std::vector<std::pair<const void *, size_t>> pieces = {};
+  /// The pieces lie in read-only file mappings: drop their pages once
+  /// written (releaseMappedPages), so that copying a large weight keeps
+  /// memory bounded.
+  bool releasePieces = false;
 };
 
 /// Writes a safetensors file. The data goes to a temporary file beside

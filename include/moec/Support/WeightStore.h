@@ -38,6 +38,14 @@ struct WeightView {
   llvm::StringRef file;
 };
 
+/// A weight's bytes in pieces (see WeightStore::lookupPieces).
+struct WeightPieces {
+  rt::DType dtype;
+  llvm::ArrayRef<int64_t> shape;
+  std::vector<WeightView> pieces;
+  uint64_t size = 0;
+};
+
 class WeightStore {
 public:
   WeightStore();
@@ -64,10 +72,23 @@ public:
   /// key: `keyHint` itself when free, else `keyHint` with a numeric suffix.
   /// `bytes` must hold exactly the elements of `shape`.
   std::string addBlob(llvm::StringRef keyHint, rt::DType dtype,
-                      llvm::ArrayRef<int64_t> shape, std::vector<uint8_t> bytes);
+                      llvm::ArrayRef<int64_t> shape,
+                      std::vector<uint8_t> bytes);
 
-  /// The weight named `key`, or an error naming the key.
+  /// A weight whose bytes are those of the weights `parts` (one dtype and
+  /// shape S) one after another, of shape [parts.size(), S...]: stacked
+  /// experts. Nothing is copied until lookup() needs the bytes in one
+  /// piece; lookupPieces() never copies. Fails naming a missing or
+  /// mismatched part.
+  llvm::Expected<std::string> addStack(llvm::StringRef keyHint,
+                                       llvm::ArrayRef<std::string> parts);
+
+  /// The weight named `key`, or an error naming the key. A stack is joined
+  /// into memory on its first lookup.
   llvm::Expected<WeightView> lookup(llvm::StringRef key) const;
+  /// The weight's bytes as pieces in order, never copied: one piece, or a
+  /// stack's parts. Each piece names the file it maps (empty for memory).
+  llvm::Expected<WeightPieces> lookupPieces(llvm::StringRef key) const;
   bool contains(llvm::StringRef key) const;
   /// True for a blob held in memory that no file contains yet.
   bool isUnsavedBlob(llvm::StringRef key) const;

@@ -125,28 +125,21 @@ Value DecoderBuilder::weight(const std::string &key) {
   return moe::WeightOp::create(b, loc, type, key);
 }
 
-/// The tensors PREFIX{e}SUFFIX of every expert e stacked into one
-/// [E, N, K] blob of their dtype.
+/// The tensors PREFIX{e}SUFFIX of every expert e as one [E, N, K] weight,
+/// a stack in the weight store: nothing is copied at import.
 Value DecoderBuilder::stackedExperts(const std::string &hint,
                                      const std::string &prefix,
                                      llvm::StringRef suffix) {
-  int64_t experts = c.moe.experts;
-  std::vector<uint8_t> bytes;
-  SmallVector<int64_t> shape;
-  rt::DType dtype = rt::DType::F32;
-  for (int64_t e = 0; e < experts; ++e) {
-    WeightView view =
-        llvm::cantFail(store.lookup(prefix + std::to_string(e) + suffix.str()));
-    if (e == 0) {
-      dtype = view.dtype;
-      shape = {experts, view.shape[0], view.shape[1]};
-      bytes.resize(experts * view.bytes.size());
-    }
-    std::memcpy(bytes.data() + e * view.bytes.size(), view.bytes.data(),
-                view.bytes.size());
-  }
-  std::string key = store.addBlob(hint, dtype, shape, std::move(bytes));
-  auto type = RankedTensorType::get(shape, elementType(b.getContext(), dtype));
+  std::vector<std::string> parts;
+  for (int64_t e = 0; e < c.moe.experts; ++e)
+    parts.push_back(prefix + std::to_string(e) + suffix.str());
+  // openCheckpoint checked that the parts exist with one shape and dtype.
+  std::string key = llvm::cantFail(store.addStack(hint, parts));
+  WeightView first = llvm::cantFail(store.lookup(parts.front()));
+  SmallVector<int64_t> shape{c.moe.experts};
+  shape.append(first.shape.begin(), first.shape.end());
+  auto type =
+      RankedTensorType::get(shape, elementType(b.getContext(), first.dtype));
   return moe::WeightOp::create(b, loc, type, key);
 }
 
