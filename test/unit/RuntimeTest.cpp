@@ -81,6 +81,31 @@ TEST(Checksum, ChunkedFoldMatchesWholeBufferAndSeesOneBit) {
   EXPECT_EQ(checksumToHex(0x1234abcdull), "000000001234abcd");
 }
 
+TEST(Checksum, StreamOfPiecesMatchesOneCall) {
+  std::vector<uint8_t> data(kChecksumChunkBytes * 3 + 777);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = uint8_t(i * 97 + (i >> 11));
+  // Pieces straddling chunk boundaries, one exactly a chunk, empty ones.
+  std::vector<size_t> cuts{0,
+                           1000,
+                           kChecksumChunkBytes + 5,
+                           kChecksumChunkBytes + 5,
+                           2 * kChecksumChunkBytes + 5,
+                           3 * kChecksumChunkBytes,
+                           data.size()};
+  ChecksumStream stream;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i)
+    stream.update(data.data() + cuts[i], cuts[i + 1] - cuts[i]);
+  EXPECT_EQ(stream.finish(), checksumBytes(data.data(), data.size()));
+  // An exact multiple of the chunk, and nothing at all.
+  ChecksumStream exact;
+  exact.update(data.data(), kChecksumChunkBytes);
+  exact.update(data.data() + kChecksumChunkBytes, kChecksumChunkBytes);
+  EXPECT_EQ(exact.finish(),
+            checksumBytes(data.data(), 2 * kChecksumChunkBytes));
+  EXPECT_EQ(ChecksumStream().finish(), checksumBytes(data.data(), 0));
+}
+
 TEST(ThreadPool, EveryIterationRunsExactlyOnce) {
   startThreadPool(3);
   std::vector<std::atomic<int>> hits(10007);

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 using namespace moec;
 using moec::test::TempPath;
 
@@ -43,8 +45,9 @@ WeightView get(const WeightStore &store, llvm::StringRef key) {
 TEST(WeightStoreTest, ServesTensorsOfAMappedFileWithoutCopying) {
   TempPath path("a.safetensors");
   std::vector<uint16_t> w(16 * 8, 0x3f80); // bf16 1.0
-  writeFile(path.str(), {{"experts.w", rt::DType::BF16, {2, 8, 8}, w.data(),
-                          w.size() * 2}});
+  writeFile(
+      path.str(),
+      {{"experts.w", rt::DType::BF16, {2, 8, 8}, w.data(), w.size() * 2}});
   WeightStore store;
   ASSERT_OK(store.addSafeTensorsFile(path.str()));
   llvm::Expected<WeightView> view = store.lookup("experts.w");
@@ -117,6 +120,60 @@ TEST(WeightStoreTest, SavingAFileBackedWeightIsAnError) {
   TempPath out("out.safetensors");
   EXPECT_EQ(errorText(store.saveBlobs({"w"}, out.str())),
             "'w' is not an unsaved blob");
+}
+
+} // namespace
+
+namespace {
+
+TEST(WeightStoreTest, StacksWithoutCopyingUntilJoined) {
+  TempPath path("parts.safetensors");
+  std::vector<uint16_t> a(6, 0x3f80), b(6, 0x4000); // bf16 1.0 and 2.0
+  writeFile(path.str(), {{"e.0", rt::DType::BF16, {2, 3}, a.data(), 12},
+                         {"e.1", rt::DType::BF16, {2, 3}, b.data(), 12},
+                         {"w", rt::DType::BF16, {3, 2}, b.data(), 12}});
+  WeightStore store;
+  ASSERT_OK(store.addSafeTensorsFile(path.str()));
+  llvm::Expected<std::string> key = store.addStack("experts", {"e.0", "e.1"});
+  ASSERT_OK(key.takeError());
+  // Pieces are the parts' own bytes, in the file.
+  llvm::Expected<WeightPieces> pieces = store.lookupPieces(*key);
+  ASSERT_OK(pieces.takeError());
+  EXPECT_EQ(pieces->shape, (llvm::ArrayRef<int64_t>{2, 2, 3}));
+  EXPECT_EQ(pieces->size, 24u);
+  ASSERT_EQ(pieces->pieces.size(), 2u);
+  EXPECT_EQ(pieces->pieces[1].bytes.data(), get(store, "e.1").bytes.data());
+  EXPECT_EQ(pieces->pieces[0].file, path.str());
+  // lookup() joins them once.
+  WeightView joined = get(store, *key);
+  ASSERT_EQ(joined.bytes.size(), 24u);
+  EXPECT_EQ(joined.bytes[1], 0x3f);
+  EXPECT_EQ(joined.bytes[13], 0x40);
+  EXPECT_TRUE(store.isUnsavedBlob(*key));
+  // Mismatched or missing parts are refused, naming them.
+  EXPECT_EQ(errorText(store.addStack("x", {"e.0", "nope"}).takeError()),
+            "no weight named 'nope' to stack");
+  EXPECT_EQ(errorText(store.addStack("x", {"e.0", "w"}).takeError()),
+            "'w' differs from 'e.0' in dtype or shape");
+  EXPECT_EQ(errorText(store.addStack("x", {*key}).takeError()),
+            "'experts' is itself a stack");
+}
+
+TEST(WeightStoreTest, SavesAStackPartByPart) {
+  TempPath parts("parts.safetensors"), saved("saved.safetensors");
+  std::vector<float> a{1, 2}, b{3, 4};
+  writeFile(parts.str(), {{"p.0", rt::DType::F32, {2}, a.data(), 8},
+                          {"p.1", rt::DType::F32, {2}, b.data(), 8}});
+  WeightStore store;
+  ASSERT_OK(store.addSafeTensorsFile(parts.str()));
+  std::string key = llvm::cantFail(store.addStack("s", {"p.0", "p.1"}));
+  ASSERT_OK(store.saveBlobs({key}, saved.str()));
+  WeightView view = get(store, key);
+  EXPECT_EQ(view.file, saved.str());
+  float values[4];
+  std::memcpy(values, view.bytes.data(), 16);
+  EXPECT_EQ(std::vector<float>(values, values + 4),
+            (std::vector<float>{1, 2, 3, 4}));
 }
 
 } // namespace
