@@ -42,17 +42,29 @@ static void appendTensor(std::string &json, StringRef name, rt::DType dtype,
   json += "]";
 }
 
+/// The module attribute holding the default context (positions of the
+/// state's dynamic first dimension), which the binary's --ctx-size changes.
+static constexpr llvm::StringLiteral kContextAttr = "moec.context";
+
 namespace {
 /// The model's persistent state, collected from the entries' inputs and
 /// outputs marked `state`: one static type per name.
 struct StateTable {
   llvm::MapVector<StringAttr, RankedTensorType> types;
 
+  /// A state may have a dynamic first dimension, the context (a KV cache's
+  /// positions), when the module gives its default in moec.context.
   LogicalResult note(ModuleOp module, StringAttr name, RankedTensorType type) {
-    if (!type.hasStaticShape())
+    bool contextSized =
+        type.getRank() > 0 && type.isDynamicDim(0) &&
+        llvm::count_if(type.getShape(), ShapedType::isDynamic) == 1;
+    if (!type.hasStaticShape() &&
+        !(contextSized && module->hasAttr(kContextAttr)))
       return module.emitError("state '")
              << name.getValue() << "' has a dynamic shape " << type
-             << "; state must have a static shape";
+             << "; state must have a static shape, or a dynamic first "
+                "dimension (the context) in a module with '"
+             << kContextAttr << "'";
     auto [it, inserted] = types.insert({name, type});
     if (!inserted && it->second != type)
       return module.emitError("state '")
@@ -184,6 +196,11 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
          ", \"model\": ";
   rt::json::appendQuoted(json, options.modelName);
   json += ", \"max_tokens\": " + std::to_string(options.maxTokens);
+  if (auto context = module->getAttrOfType<IntegerAttr>(kContextAttr)) {
+    if (context.getInt() < 1)
+      return module.emitError("'") << kContextAttr << "' must be positive";
+    json += ", \"context\": " + std::to_string(context.getInt());
+  }
   if (auto layers = module->getAttrOfType<IntegerAttr>("moec.profiled_layers"))
     json += ", \"profiled_layers\": " + std::to_string(layers.getInt());
   StateTable state;

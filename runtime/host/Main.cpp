@@ -68,6 +68,8 @@ struct Options {
   int benchTokens = 0;
   int threads = 0;
   std::string profileOut;
+  /// --ctx-size: the KV cache's positions (0: the model's default).
+  int64_t contextSize = 0;
   /// --tokens, --logits, --chunk, --last-logits (a decoder model).
   TokenRunOptions tokenRun;
   bool lastLogitsGiven = false;
@@ -121,6 +123,10 @@ void printHelp(const Model &model, const char *argv0) {
                 "                         (--chunk 1: token by token)\n"
                 "  --last-logits          write only the last row [1, vocab]\n",
                 argv0);
+  if (model.context)
+    std::printf("  --ctx-size N           positions the KV cache holds "
+                "(default %lld)\n",
+                (long long)model.context);
   if (several)
     std::printf("  --entry NAME           the entry point to call (default "
                 "'%s')\n",
@@ -166,10 +172,14 @@ void printHelp(const Model &model, const char *argv0) {
   }
   if (!model.state.empty()) {
     std::printf("\nstate (zero at start, kept across calls):\n");
-    for (const TensorSpec &state : model.state)
+    for (const TensorSpec &state : model.state) {
+      // The context-sized dimension prints as ctx.
+      std::string shape = describeShape(state.shape);
+      if (!state.shape.empty() && state.shape[0] < 0)
+        shape = "[ctx" + shape.substr(2);
       std::printf("  %s: %s %s\n", state.name.c_str(),
-                  numpyName(state.dtype).c_str(),
-                  describeShape(state.shape).c_str());
+                  numpyName(state.dtype).c_str(), shape.c_str());
+    }
   }
   std::printf("\nexit status: 0 success, 1 bad input data or weights, 2 bad "
               "usage\n");
@@ -200,7 +210,8 @@ Options parseOptions(int argc, char **argv, const Model &model) {
     if (eq != std::string::npos &&
         (arg.rfind("--iterations=", 0) == 0 || arg.rfind("--calls=", 0) == 0 ||
          arg.rfind("--tokens=", 0) == 0 || arg.rfind("--logits=", 0) == 0 ||
-         arg.rfind("--chunk=", 0) == 0 || arg.rfind("--entry=", 0) == 0 ||
+         arg.rfind("--chunk=", 0) == 0 || arg.rfind("--ctx-size=", 0) == 0 ||
+         arg.rfind("--entry=", 0) == 0 ||
          arg.rfind("--bench-tokens=", 0) == 0 ||
          arg.rfind("--threads=", 0) == 0)) {
       inlineValue = arg.substr(eq + 1);
@@ -235,6 +246,11 @@ Options parseOptions(int argc, char **argv, const Model &model) {
             v.substr(eq + 1);
     } else if (arg == "--entry") {
       options.entry = selectEntry(model, value());
+    } else if (arg == "--ctx-size") {
+      if (!model.context)
+        usageError("--ctx-size applies to a model with a KV cache (one "
+                   "moec built from a checkpoint)");
+      options.contextSize = number(value());
     } else if (arg == "--tokens") {
       options.tokenRun.tokensFile = value();
     } else if (arg == "--logits") {
@@ -416,6 +432,9 @@ int main(int argc, char **argv) {
                      model, error))
     dataError(error);
   Options options = parseOptions(argc, argv, model);
+  if (model.context)
+    resolveContext(model,
+                   options.contextSize ? options.contextSize : model.context);
   size_t entryIndex = options.entry;
   const EntrySpec &entry = model.entries[entryIndex];
   std::vector<TensorSpec> inputs = userValues(entry.inputs);

@@ -100,6 +100,8 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
   auto field = [&](const char *key) { return root.find(key); };
   if (const json::Value *name = field("model"))
     model.name = name->string;
+  if (const json::Value *context = field("context"))
+    model.context = int64_t(context->number);
   if (const json::Value *max = field("max_tokens"))
     model.maxTokens = int64_t(max->number);
   if (const json::Value *layers = field("profiled_layers"))
@@ -127,8 +129,9 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
     model.state.emplace_back();
     if (!parseTensor(entry, model.state.back(), true, error))
       return false;
-    for (int64_t dim : model.state.back().shape)
-      if (dim < 0) {
+    const std::vector<int64_t> &shape = model.state.back().shape;
+    for (size_t d = 0; d < shape.size(); ++d)
+      if (shape[d] < 0 && (d != 0 || model.context <= 0)) {
         error = "manifest: state '" + model.state.back().name +
                 "' has a dynamic shape";
         return false;
@@ -239,4 +242,21 @@ bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
     return false;
   }
   return true;
+}
+
+void moec::rt::resolveContext(Model &model, int64_t context) {
+  auto resolve = [&](TensorSpec &spec) {
+    if (!spec.shape.empty() && spec.shape[0] < 0)
+      spec.shape[0] = context;
+  };
+  for (TensorSpec &spec : model.state)
+    resolve(spec);
+  for (EntrySpec &entry : model.entries) {
+    for (TensorSpec &spec : entry.inputs)
+      if (!spec.state.empty())
+        resolve(spec);
+    for (TensorSpec &spec : entry.outputs)
+      if (!spec.state.empty())
+        resolve(spec);
+  }
 }

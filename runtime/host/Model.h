@@ -54,6 +54,9 @@ struct WeightSpec {
 struct Model {
   std::string name;
   int64_t maxTokens = 0;
+  /// The default of --ctx-size, when some state's first dimension is the
+  /// context (a KV cache); 0 otherwise.
+  int64_t context = 0;
   /// MoE layers that record a routing profile (moec --profile-routing).
   int64_t profiledLayers = 0;
   std::vector<EntrySpec> entries;
@@ -74,6 +77,13 @@ bool parseManifest(const std::string &text, Model &model, std::string &error);
 bool bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
                  const std::string &directory, std::string &error);
 
+} // namespace moec::rt
+
+namespace moec::rt {
+/// Gives the state's context-sized first dimension (-1 in the manifest)
+/// `context` positions, in the state and in the entries that read or write
+/// it.
+void resolveContext(Model &model, int64_t context);
 } // namespace moec::rt
 
 #endif // MOEC_RUNTIME_HOST_MODEL_H

@@ -88,7 +88,8 @@ static cl::opt<int64_t>
               cl::init(512), cl::cat(category));
 static cl::opt<int64_t> contextSize(
     "ctx-size",
-    cl::desc("Positions the KV cache of a checkpoint's model holds (default: "
+    cl::desc("Positions the KV cache of a checkpoint's model holds unless "
+             "the binary's --ctx-size says otherwise (default: "
              "min(max_position_embeddings, 4096))"),
     cl::init(0), cl::cat(category));
 static cl::opt<uint64_t> embedMaxBytes(

@@ -524,9 +524,8 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
   Value first = tensor::ExtractOp::create(b, loc, position, ValueRange{zero});
   start = arith::IndexCastOp::create(b, loc, b.getIndexType(), first);
   end = arith::AddIOp::create(b, loc, start, tokenCount);
-  int64_t context =
-      cast<RankedTensorType>(caches.front().getType()).getDimSize(0);
-  Value contextValue = arith::ConstantIndexOp::create(b, loc, context);
+  // The binary sizes the caches (--ctx-size): their first dimension.
+  Value contextValue = tensor::DimOp::create(b, loc, caches.front(), 0);
   Value fits = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, end,
                                      contextValue);
   auto i64 = [&](Value v) {
@@ -535,7 +534,7 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
   moe::CheckOp::create(
       b, loc, fits,
       b.getStringAttr("the sequence reaches {0} tokens, more than the "
-                      "context of {1} (moec --ctx-size)"),
+                      "context of {1} (--ctx-size)"),
       ValueRange{i64(end), i64(contextValue)});
   // Positions start .. end - 1.
   auto positionType =
@@ -607,6 +606,8 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
   int64_t positions = options.contextSize
                           ? options.contextSize
                           : std::min<int64_t>(config.maxPositions, 4096);
+  // The caches' default positions; the binary's --ctx-size changes them.
+  (*module)->setAttr("moec.context", b.getI64IntegerAttr(positions));
   b.setInsertionPointToEnd(module->getBody());
   // Inputs: the tokens, then the state the binary keeps from call to call.
   SmallVector<Type> inputs{
@@ -616,10 +617,10 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
   const AttentionConfig &a = config.attention;
   int64_t cachedHeads = a.mla ? a.heads : a.kvHeads;
   for (size_t layer = 0; layer < config.layers.size(); ++layer) {
-    inputs.push_back(RankedTensorType::get({positions, cachedHeads, a.headDim},
-                                           b.getF32Type()));
     inputs.push_back(RankedTensorType::get(
-        {positions, cachedHeads, a.valueHeadDim}, b.getF32Type()));
+        {ShapedType::kDynamic, cachedHeads, a.headDim}, b.getF32Type()));
+    inputs.push_back(RankedTensorType::get(
+        {ShapedType::kDynamic, cachedHeads, a.valueHeadDim}, b.getF32Type()));
     names.push_back("k_cache." + std::to_string(layer));
     names.push_back("v_cache." + std::to_string(layer));
   }
