@@ -48,13 +48,13 @@ def run(cmd, cwd=None):
     return result.stdout
 
 
-def prepare(build):
-    """llama-bench and the gguf-py directory, building them if missing."""
+def fetch_source(build):
+    """llama.cpp's source under BUILD/llama-cpp/src, from node-llama-cpp's
+    git bundle, fetched if missing."""
     root = os.path.join(os.path.abspath(build), "llama-cpp")
     src = os.path.join(root, "src")
-    bench = os.path.join(src, "build", "bin", "llama-bench")
-    if os.path.exists(bench):
-        return bench, os.path.join(src, "gguf-py")
+    if os.path.exists(src):
+        return src
     os.makedirs(root, exist_ok=True)
     bundle = os.path.join(root, "node_modules", "node-llama-cpp", "llama",
                           "gitRelease.bundle")
@@ -62,8 +62,16 @@ def prepare(build):
         print(f"installing {NODE_LLAMA_CPP} (llama.cpp source)", flush=True)
         run(["npm", "install", "--prefix", root, "--ignore-scripts",
              "--omit=optional", "--no-save", NODE_LLAMA_CPP])
-    if not os.path.exists(src):
-        run(["git", "clone", "-q", bundle, src])
+    run(["git", "clone", "-q", bundle, src])
+    return src
+
+
+def prepare(build):
+    """llama-bench and the gguf-py directory, building them if missing."""
+    src = fetch_source(build)
+    bench = os.path.join(src, "build", "bin", "llama-bench")
+    if os.path.exists(bench):
+        return bench, os.path.join(src, "gguf-py")
     print("building llama-bench (a few minutes)", flush=True)
     run(["cmake", "-S", src, "-B", os.path.join(src, "build"), "-G", "Ninja",
          "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF",

@@ -55,7 +55,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "models"))
 
 import hf_models  # noqa: E402
-from llama_cpp import NODE_LLAMA_CPP, run  # noqa: E402
+from llama_cpp import NODE_LLAMA_CPP, fetch_source, run  # noqa: E402
 
 PROGRAM = os.path.join(HERE, "llama_logits.cpp")
 
@@ -87,23 +87,13 @@ def cmake_configure(src, bdir):
 
 def prepare(build):
     """(llama-logits, gguf-py directory), building what is missing."""
-    root = os.path.join(os.path.abspath(build), "llama-cpp")
-    src = os.path.join(root, "src")
+    src = fetch_source(build)
     bdir = os.path.join(src, "build")
     program = os.path.join(bdir, "bin", "llama-logits")
     gguf_py = os.path.join(src, "gguf-py")
     if os.path.exists(program) and \
             os.path.getmtime(program) >= os.path.getmtime(PROGRAM):
         return program, gguf_py
-    os.makedirs(root, exist_ok=True)
-    bundle = os.path.join(root, "node_modules", "node-llama-cpp", "llama",
-                          "gitRelease.bundle")
-    if not os.path.exists(bundle):
-        print(f"installing {NODE_LLAMA_CPP} (llama.cpp source)", flush=True)
-        run(["npm", "install", "--prefix", root, "--ignore-scripts",
-             "--omit=optional", "--no-save", NODE_LLAMA_CPP])
-    if not os.path.exists(src):
-        run(["git", "clone", "-q", bundle, src])
     if not os.path.exists(os.path.join(bdir, "CMakeCache.txt")):
         cmake_configure(src, bdir)
     t0 = time.time()
