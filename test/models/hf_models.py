@@ -178,6 +178,17 @@ CASES = {
 }
 
 
+# Every family also in BF16 (mixtral-bf16 above is Mixtral's): the same
+# config, every tensor rounded to BF16 except DeepSeek-V3's
+# e_score_correction_bias, which HF keeps in float32.
+for _family in ("llama", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "olmoe",
+                "deepseek_v2", "deepseek_v3", "gpt_oss"):
+    CASES[_family + "-bf16"] = dict(
+        CASES[_family], dtype="bfloat16",
+        notes=CASES[_family]["notes"] + " Stored in BF16; the reference is "
+        "float64 math on the BF16 values.")
+
+
 def case_names():
     return list(CASES)
 
