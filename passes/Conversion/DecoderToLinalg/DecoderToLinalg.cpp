@@ -266,7 +266,6 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
   Value q = op.getQuery(), key = op.getKey(), v = op.getValue();
   auto qType = cast<RankedTensorType>(q.getType());
   auto kType = cast<RankedTensorType>(key.getType());
-  auto vType = cast<RankedTensorType>(v.getType());
   int64_t heads = qType.getDimSize(1);
   int64_t group = heads / kType.getDimSize(1);
   double scale = op.getScale().convertToDouble();
@@ -399,7 +398,6 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
   if (resultType.isDynamicDim(2))
     resultDims.push_back(k.dim(v, 2));
   Value out = k.filled(resultType.getShape(), resultDims, 0.0);
-  (void)vType;
   auto generic = linalg::GenericOp::create(
       b, loc, resultType, ValueRange{masked, maxima, sums, v}, out,
       SmallVector<AffineMap>{
