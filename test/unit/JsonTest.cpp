@@ -39,9 +39,17 @@ TEST(JsonTest, KeepsLargeIntegersExact) {
 }
 
 TEST(JsonTest, RejectsMalformedInput) {
-  const char *bad[] = {"",          "{",           "[1,]",       "{\"a\" 1}",
-                       "01",        "\"\\x\"",     "{\"a\":1,\"a\":2}",
-                       "[1] x",     "\"\\ud800\"", "-",          "tru"};
+  const char *bad[] = {"",
+                       "{",
+                       "[1,]",
+                       "{\"a\" 1}",
+                       "01",
+                       "\"\\x\"",
+                       "{\"a\":1,\"a\":2}",
+                       "[1] x",
+                       "\"\\ud800\"",
+                       "-",
+                       "tru"};
   for (const char *text : bad) {
     json::Value value;
     std::string error;
@@ -69,3 +77,25 @@ TEST(JsonTest, QuotesStrings) {
 }
 
 } // namespace
+
+TEST(JsonTest, FindsDuplicateKeysInSmallAndLargeObjects) {
+  json::Value v;
+  std::string error;
+  EXPECT_FALSE(json::parse(R"({"a": 1, "b": 2, "a": 3})", v, error));
+  EXPECT_NE(error.find("duplicate key"), std::string::npos) << error;
+  // Past 16 members the check uses a set (tokenizer vocabularies): a key
+  // repeated from before the switch and one from after are both found.
+  for (const char *repeated : {"k3", "k18"}) {
+    std::string text = "{";
+    for (int i = 0; i < 20; ++i)
+      text += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ", ";
+    text += std::string("\"") + repeated + "\": 0}";
+    EXPECT_FALSE(json::parse(text, v, error)) << repeated;
+    EXPECT_NE(error.find("duplicate key"), std::string::npos) << error;
+  }
+  std::string distinct = "{";
+  for (int i = 0; i < 40; ++i)
+    distinct += (i ? ", \"k" : "\"k") + std::to_string(i) + "\": 1";
+  EXPECT_TRUE(json::parse(distinct + "}", v, error)) << error;
+  EXPECT_EQ(v.object.size(), 40u);
+}
