@@ -97,7 +97,20 @@ struct Tokenizer::Impl {
   /// Pair "a\0b" -> rank.
   std::unordered_map<std::string, int32_t> merges;
   bool ignoreMerges = false;
+  /// SentencePiece style: unknown symbols become their <0xHH> byte tokens.
+  bool byteFallback = false;
+  int32_t unknown = -1;
+  bool fuseUnknown = false;
   bool nfc = false;
+  /// Normalizer steps Prepend (first) and Replace (pattern -> content).
+  std::string prepend;
+  std::vector<std::pair<std::string, std::string>> replacements;
+  /// Decoder steps: Replace per token, ByteFallback, then Strip `strip`
+  /// leading copies of `stripContent` from the joined text.
+  std::vector<std::pair<std::string, std::string>> decodeReplacements;
+  bool decodeByteFallback = false;
+  std::string stripContent;
+  int stripStart = 0;
   std::vector<std::unique_ptr<Regex>> splits;
   bool byteLevel = false;
   std::vector<std::string> alphabet;
@@ -146,10 +159,31 @@ void Tokenizer::Impl::encodeWord(const std::string &word,
   }
   for (const std::string &symbol : symbols) {
     auto it = vocab.find(symbol);
-    // Byte-level vocabularies hold every byte; anything else is dropped as
-    // the library drops an unknown piece without an unk token.
-    if (it != vocab.end())
+    if (it != vocab.end()) {
       ids.push_back(it->second);
+      continue;
+    }
+    // SentencePiece's byte fallback: each byte as its <0xHH> token.
+    bool bytes = byteFallback;
+    std::vector<int32_t> byteIds;
+    for (unsigned char c : symbol) {
+      static const char hex[] = "0123456789ABCDEF";
+      std::string name = std::string("<0x") + hex[c >> 4] + hex[c & 15] + ">";
+      auto byte = vocab.find(name);
+      if (byte == vocab.end()) {
+        bytes = false;
+        break;
+      }
+      byteIds.push_back(byte->second);
+    }
+    if (bytes) {
+      ids.insert(ids.end(), byteIds.begin(), byteIds.end());
+      continue;
+    }
+    // Unknown: the unk token (repeated ones fused), else nothing, as the
+    // library drops a piece it cannot encode.
+    if (unknown >= 0 && !(fuseUnknown && !ids.empty() && ids.back() == unknown))
+      ids.push_back(unknown);
   }
 }
 
@@ -157,6 +191,20 @@ void Tokenizer::Impl::encodeWord(const std::string &word,
 void Tokenizer::Impl::encodeSegment(std::string_view text,
                                     std::vector<int32_t> &ids) const {
   std::string normalized(text);
+  if (!prepend.empty() && !normalized.empty())
+    normalized = prepend + normalized;
+  for (const auto &[pattern, content] : replacements) {
+    std::string replaced;
+    for (size_t i = 0; i < normalized.size();) {
+      if (normalized.compare(i, pattern.size(), pattern) == 0) {
+        replaced += content;
+        i += pattern.size();
+      } else {
+        replaced.push_back(normalized[i++]);
+      }
+    }
+    normalized = std::move(replaced);
+  }
   if (nfc && !normalized.empty()) {
     utf8proc_uint8_t *out = utf8proc_NFC(
         reinterpret_cast<const utf8proc_uint8_t *>(normalized.c_str()));
@@ -220,8 +268,72 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   return ids;
 }
 
+/// The byte of a <0xHH> token, or -1.
+static int fallbackByte(const std::string &token) {
+  if (token.size() != 6 || token.compare(0, 3, "<0x") != 0 || token[5] != '>')
+    return -1;
+  return int(std::strtol(token.substr(3, 2).c_str(), nullptr, 16));
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
   std::string text;
+  if (!impl->byteLevel) {
+    // Replace per token, byte fallback (runs of bytes that are not UTF-8
+    // become U+FFFD per byte, as the library does), fuse, strip.
+    std::string bytes;
+    auto flush = [&] {
+      if (bytes.empty())
+        return;
+      bool valid = true;
+      for (size_t i = 0; valid && i < bytes.size();) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(
+            reinterpret_cast<const utf8proc_uint8_t *>(bytes.data()) + i,
+            bytes.size() - i, &cp);
+        if (n <= 0)
+          valid = false;
+        else
+          i += n;
+      }
+      if (valid)
+        text += bytes;
+      else
+        for (size_t i = 0; i < bytes.size(); ++i)
+          text += "\xEF\xBF\xBD";
+      bytes.clear();
+    };
+    for (int32_t id : ids) {
+      if (id < 0 || size_t(id) >= impl->tokens.size())
+        continue;
+      std::string token = impl->tokens[id];
+      int byte = impl->decodeByteFallback ? fallbackByte(token) : -1;
+      if (byte >= 0) {
+        bytes.push_back(char(byte));
+        continue;
+      }
+      flush();
+      for (const auto &[pattern, content] : impl->decodeReplacements) {
+        std::string replaced;
+        for (size_t i = 0; i < token.size();) {
+          if (token.compare(i, pattern.size(), pattern) == 0) {
+            replaced += content;
+            i += pattern.size();
+          } else {
+            replaced.push_back(token[i++]);
+          }
+        }
+        token = std::move(replaced);
+      }
+      text += token;
+    }
+    flush();
+    for (int i = 0;
+         i < impl->stripStart && !impl->stripContent.empty() &&
+         text.compare(0, impl->stripContent.size(), impl->stripContent) == 0;
+         ++i)
+      text.erase(0, impl->stripContent.size());
+    return text;
+  }
   for (int32_t id : ids) {
     if (id < 0 || size_t(id) >= impl->tokens.size())
       continue;
@@ -304,6 +416,26 @@ static bool readNormalizer(const json::Value &value, Tokenizer::Impl &impl,
   std::string kind = type ? type->string : "";
   if (kind == "NFC")
     return impl.nfc = true, true;
+  if (kind == "Prepend") {
+    const json::Value *prepend = value.find("prepend");
+    if (!prepend || !impl.replacements.empty())
+      return error = "tokenizer.json: a Prepend normalizer must come first "
+                     "and name what it prepends",
+             false;
+    impl.prepend = prepend->string;
+    return true;
+  }
+  if (kind == "Replace") {
+    const json::Value *pattern = value.find("pattern");
+    const json::Value *literal = pattern ? pattern->find("String") : nullptr;
+    const json::Value *content = value.find("content");
+    if (!literal || !content || literal->string.empty())
+      return error = "tokenizer.json: only Replace normalizers of a String "
+                     "are supported",
+             false;
+    impl.replacements.push_back({literal->string, content->string});
+    return true;
+  }
   if (kind == "Sequence") {
     const json::Value *list = value.find("normalizers");
     if (list)
@@ -313,6 +445,51 @@ static bool readNormalizer(const json::Value &value, Tokenizer::Impl &impl,
     return true;
   }
   return error = "tokenizer.json: normalizer '" + kind + "' is not supported",
+         false;
+}
+
+/// The decoders of `value` (one, or a Sequence). ByteLevel goes with the
+/// ByteLevel pre-tokenizer; the others are SentencePiece's chain.
+static bool readDecoder(const json::Value &value, Tokenizer::Impl &impl,
+                        std::string &error) {
+  const json::Value *type = value.find("type");
+  std::string kind = type ? type->string : "";
+  if (kind == "Sequence") {
+    const json::Value *list = value.find("decoders");
+    if (list)
+      for (const json::Value &item : list->array)
+        if (!readDecoder(item, impl, error))
+          return false;
+    return true;
+  }
+  if (kind == "ByteLevel" || kind == "Fuse")
+    return true;
+  if (kind == "ByteFallback")
+    return impl.decodeByteFallback = true, true;
+  if (kind == "Replace") {
+    const json::Value *pattern = value.find("pattern");
+    const json::Value *literal = pattern ? pattern->find("String") : nullptr;
+    const json::Value *content = value.find("content");
+    if (!literal || !content || literal->string.empty())
+      return error = "tokenizer.json: only Replace decoders of a String are "
+                     "supported",
+             false;
+    impl.decodeReplacements.push_back({literal->string, content->string});
+    return true;
+  }
+  if (kind == "Strip") {
+    const json::Value *content = value.find("content");
+    const json::Value *start = value.find("start");
+    const json::Value *stop = value.find("stop");
+    if (!content || (stop && stop->number != 0))
+      return error = "tokenizer.json: only Strip decoders of leading "
+                     "content are supported",
+             false;
+    impl.stripContent = content->string;
+    impl.stripStart = start ? int(start->number) : 0;
+    return true;
+  }
+  return error = "tokenizer.json: decoder '" + kind + "' is not supported",
          false;
 }
 
@@ -331,11 +508,9 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
     return nullptr;
   }
   if (const json::Value *fallback = model->find("byte_fallback"))
-    if (fallback->boolean) {
-      error = "tokenizer.json: BPE with byte_fallback (SentencePiece style) "
-              "is not supported yet";
-      return nullptr;
-    }
+    impl->byteFallback = fallback->boolean;
+  if (const json::Value *fuse = model->find("fuse_unk"))
+    impl->fuseUnknown = fuse->boolean;
   if (const json::Value *ignore = model->find("ignore_merges"))
     impl->ignoreMerges = ignore->boolean;
   const json::Value *vocab = model->find("vocab");
@@ -358,6 +533,12 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
         continue;
       impl->added.push_back({content->string, int32_t(id->number)});
       maxId = std::max(maxId, int32_t(id->number));
+    }
+  if (const json::Value *unk = model->find("unk_token"))
+    if (unk->kind == json::Value::Kind::String) {
+      auto it = impl->vocab.find(unk->string);
+      if (it != impl->vocab.end())
+        impl->unknown = it->second;
     }
   std::sort(impl->added.begin(), impl->added.end(),
             [](const AddedToken &a, const AddedToken &b) {
@@ -388,6 +569,10 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
   if (const json::Value *pre = root.find("pre_tokenizer"))
     if (pre->kind != json::Value::Kind::Null &&
         !readPreTokenizer(*pre, *impl, error))
+      return nullptr;
+  if (const json::Value *decoder = root.find("decoder"))
+    if (decoder->kind != json::Value::Kind::Null &&
+        !readDecoder(*decoder, *impl, error))
       return nullptr;
   impl->alphabet = byteLevelAlphabet();
   for (int b = 0; b < 256; ++b)
