@@ -81,6 +81,7 @@ tools = [
     "moec-policy-fuzzer",
     "moec-checkpoint-config-fuzzer",
     "moec-checkpoint-index-fuzzer",
+    "moec-tokenizer-fuzzer",
     "moec-tokenize",
     "not",
     "count",
