@@ -70,6 +70,27 @@ size_t utf8Length(unsigned char c) {
   return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
+/// `text` with every `pattern` replaced by `content`, left to right (the
+/// Replace normalizer and decoder).
+std::string replaceAll(
+    const std::string &text,
+    const std::vector<std::pair<std::string, std::string>> &replacements) {
+  std::string result = text;
+  for (const auto &[pattern, content] : replacements) {
+    std::string replaced;
+    for (size_t i = 0; i < result.size();) {
+      if (result.compare(i, pattern.size(), pattern) == 0) {
+        replaced += content;
+        i += pattern.size();
+      } else {
+        replaced.push_back(result[i++]);
+      }
+    }
+    result = std::move(replaced);
+  }
+  return result;
+}
+
 /// GPT-2's bytes_to_unicode: each byte as a printable character.
 std::vector<std::string> byteLevelAlphabet() {
   std::vector<std::string> alphabet(256);
@@ -117,6 +138,10 @@ struct Tokenizer::Impl {
   std::unordered_map<std::string, uint8_t> alphabetBytes;
   /// Longest first, so that the longest added token at a place wins.
   std::vector<AddedToken> added;
+  /// Indices into `added` of the tokens that start with each byte.
+  std::vector<size_t> addedByFirstByte[256];
+  /// Per id: whether it is an added token (decoded as written).
+  std::vector<bool> isAdded;
 
   void encodeWord(const std::string &word, std::vector<int32_t> &ids) const;
   void encodeSegment(std::string_view text, std::vector<int32_t> &ids) const;
@@ -193,18 +218,7 @@ void Tokenizer::Impl::encodeSegment(std::string_view text,
   std::string normalized(text);
   if (!prepend.empty() && !normalized.empty())
     normalized = prepend + normalized;
-  for (const auto &[pattern, content] : replacements) {
-    std::string replaced;
-    for (size_t i = 0; i < normalized.size();) {
-      if (normalized.compare(i, pattern.size(), pattern) == 0) {
-        replaced += content;
-        i += pattern.size();
-      } else {
-        replaced.push_back(normalized[i++]);
-      }
-    }
-    normalized = std::move(replaced);
-  }
+  normalized = replaceAll(normalized, replacements);
   if (nfc && !normalized.empty()) {
     utf8proc_uint8_t *out = utf8proc_NFC(
         reinterpret_cast<const utf8proc_uint8_t *>(normalized.c_str()));
@@ -250,11 +264,13 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
     const AddedToken *match = nullptr;
-    for (const AddedToken &token : impl->added)
+    for (size_t index : impl->addedByFirstByte[uint8_t(text[i])]) {
+      const AddedToken &token = impl->added[index];
       if (text.compare(i, token.content.size(), token.content) == 0) {
         match = &token;
         break;
       }
+    }
     if (!match) {
       ++i;
       continue;
@@ -305,26 +321,14 @@ std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
     for (int32_t id : ids) {
       if (id < 0 || size_t(id) >= impl->tokens.size())
         continue;
-      std::string token = impl->tokens[id];
+      const std::string &token = impl->tokens[id];
       int byte = impl->decodeByteFallback ? fallbackByte(token) : -1;
       if (byte >= 0) {
         bytes.push_back(char(byte));
         continue;
       }
       flush();
-      for (const auto &[pattern, content] : impl->decodeReplacements) {
-        std::string replaced;
-        for (size_t i = 0; i < token.size();) {
-          if (token.compare(i, pattern.size(), pattern) == 0) {
-            replaced += content;
-            i += pattern.size();
-          } else {
-            replaced.push_back(token[i++]);
-          }
-        }
-        token = std::move(replaced);
-      }
-      text += token;
+      text += replaceAll(token, impl->decodeReplacements);
     }
     flush();
     for (int i = 0;
@@ -338,9 +342,7 @@ std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
     if (id < 0 || size_t(id) >= impl->tokens.size())
       continue;
     const std::string &token = impl->tokens[id];
-    bool isAdded = std::any_of(impl->added.begin(), impl->added.end(),
-                               [&](const AddedToken &t) { return t.id == id; });
-    if (!impl->byteLevel || isAdded) {
+    if (!impl->byteLevel || impl->isAdded[id]) {
       text += token;
       continue;
     }
@@ -408,6 +410,21 @@ static bool readPreTokenizer(const json::Value &value, Tokenizer::Impl &impl,
          false;
 }
 
+/// A Replace normalizer or decoder of a String pattern, appended to `to`.
+static bool readReplace(const json::Value &value, const char *what,
+                        std::vector<std::pair<std::string, std::string>> &to,
+                        std::string &error) {
+  const json::Value *pattern = value.find("pattern");
+  const json::Value *literal = pattern ? pattern->find("String") : nullptr;
+  const json::Value *content = value.find("content");
+  if (!literal || !content || literal->string.empty())
+    return error = std::string("tokenizer.json: only Replace ") + what +
+                   " of a String are supported",
+           false;
+  to.push_back({literal->string, content->string});
+  return true;
+}
+
 static bool readNormalizer(const json::Value &value, Tokenizer::Impl &impl,
                            std::string &error) {
   if (value.kind == json::Value::Kind::Null)
@@ -425,17 +442,8 @@ static bool readNormalizer(const json::Value &value, Tokenizer::Impl &impl,
     impl.prepend = prepend->string;
     return true;
   }
-  if (kind == "Replace") {
-    const json::Value *pattern = value.find("pattern");
-    const json::Value *literal = pattern ? pattern->find("String") : nullptr;
-    const json::Value *content = value.find("content");
-    if (!literal || !content || literal->string.empty())
-      return error = "tokenizer.json: only Replace normalizers of a String "
-                     "are supported",
-             false;
-    impl.replacements.push_back({literal->string, content->string});
-    return true;
-  }
+  if (kind == "Replace")
+    return readReplace(value, "normalizers", impl.replacements, error);
   if (kind == "Sequence") {
     const json::Value *list = value.find("normalizers");
     if (list)
@@ -466,17 +474,8 @@ static bool readDecoder(const json::Value &value, Tokenizer::Impl &impl,
     return true;
   if (kind == "ByteFallback")
     return impl.decodeByteFallback = true, true;
-  if (kind == "Replace") {
-    const json::Value *pattern = value.find("pattern");
-    const json::Value *literal = pattern ? pattern->find("String") : nullptr;
-    const json::Value *content = value.find("content");
-    if (!literal || !content || literal->string.empty())
-      return error = "tokenizer.json: only Replace decoders of a String are "
-                     "supported",
-             false;
-    impl.decodeReplacements.push_back({literal->string, content->string});
-    return true;
-  }
+  if (kind == "Replace")
+    return readReplace(value, "decoders", impl.decodeReplacements, error);
   if (kind == "Strip") {
     const json::Value *content = value.find("content");
     const json::Value *start = value.find("start");
@@ -547,8 +546,14 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
   impl->tokens.resize(maxId + 1);
   for (const auto &[token, id] : impl->vocab)
     impl->tokens[id] = token;
-  for (const AddedToken &token : impl->added)
+  impl->isAdded.assign(maxId + 1, false);
+  for (size_t index = 0; index < impl->added.size(); ++index) {
+    const AddedToken &token = impl->added[index];
     impl->tokens[token.id] = token.content;
+    impl->isAdded[token.id] = true;
+    if (!token.content.empty())
+      impl->addedByFirstByte[uint8_t(token.content[0])].push_back(index);
+  }
   for (size_t rank = 0; rank < merges->array.size(); ++rank) {
     const json::Value &merge = merges->array[rank];
     std::string key;

@@ -48,6 +48,12 @@ static Type elementType(MLIRContext *ctx, rt::DType dtype) {
   }
 }
 
+/// A weight element as f32 (weights keep the checkpoint's float type).
+static Value widen(OpBuilder &b, Location loc, Value v) {
+  return v.getType().isF32() ? v
+                             : arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
 /// sigmoid(v) = 1 / (1 + exp(-v)), in the body of a linalg op.
 static Value sigmoid(OpBuilder &b, Location loc, Value v) {
   Value one = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0));
@@ -192,11 +198,8 @@ Value DecoderBuilder::linear(Value x, const std::string &name, bool bias) {
                                            utils::IteratorType::parallel,
                                            utils::IteratorType::reduction},
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value wv =
-                args[1].getType().isF32()
-                    ? args[1]
-                    : arith::ExtFOp::create(nb, l, nb.getF32Type(), args[1]);
-            Value p = arith::MulFOp::create(nb, l, args[0], wv);
+            Value p =
+                arith::MulFOp::create(nb, l, args[0], widen(nb, l, args[1]));
             linalg::YieldOp::create(
                 nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
           })
@@ -206,11 +209,8 @@ Value DecoderBuilder::linear(Value x, const std::string &name, bool bias) {
   Value biasValue = weight(name + ".bias");
   return elementwise({y, biasValue}, {map(2, {t, o}), map(2, {o})},
                      [](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                       Value bv = args[1].getType().isF32()
-                                      ? args[1]
-                                      : arith::ExtFOp::create(
-                                            nb, l, nb.getF32Type(), args[1]);
-                       return arith::AddFOp::create(nb, l, args[0], bv);
+                       return arith::AddFOp::create(nb, l, args[0],
+                                                    widen(nb, l, args[1]));
                      });
 }
 
@@ -443,22 +443,11 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
   Value selectionBias;
   if (m.selectionBias) {
     Value bias = weight(block + "gate.e_score_correction_bias");
-    AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
-    auto type = RankedTensorType::get({m.experts}, f32());
     selectionBias =
-        linalg::GenericOp::create(
-            b, loc, type, ValueRange{bias},
-            tensor::EmptyOp::create(b, loc, type.getShape(), f32()).getResult(),
-            SmallVector<AffineMap>{id, id},
-            SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
-            [&](OpBuilder &nb, Location l, ValueRange args) {
-              Value v =
-                  args[0].getType().isF32()
-                      ? args[0]
-                      : arith::ExtFOp::create(nb, l, nb.getF32Type(), args[0]);
-              linalg::YieldOp::create(nb, l, v);
-            })
-            .getResult(0);
+        elementwise({bias}, {AffineMap::getMultiDimIdentityMap(1, ctx)},
+                    [](OpBuilder &nb, Location l, ValueRange args) {
+                      return widen(nb, l, args[0]);
+                    });
   }
   moe::GroupLimitAttr groups;
   if (m.groups > 1)
