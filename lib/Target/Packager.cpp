@@ -13,6 +13,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 using namespace mlir;
@@ -45,6 +46,8 @@ static void appendTensor(std::string &json, StringRef name, rt::DType dtype,
 /// The module attribute holding the default context (positions of the
 /// state's dynamic first dimension), which the binary's --ctx-size changes.
 static constexpr llvm::StringLiteral kContextAttr = "moec.context";
+/// The module attribute naming files to embed ({name = "path"}).
+static constexpr llvm::StringLiteral kTextFilesAttr = "moec.text_files";
 
 namespace {
 /// The model's persistent state, collected from the entries' inputs and
@@ -186,6 +189,26 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
     weights.push_back(std::move(weight));
   }
 
+  // The checkpoint's text files (tokenizer.json, ...), embedded whole.
+  std::string filesJson;
+  if (auto files = module->getAttrOfType<DictionaryAttr>(kTextFilesAttr)) {
+    for (NamedAttribute file : files) {
+      StringRef path = cast<StringAttr>(file.getValue()).getValue();
+      auto buffer = llvm::MemoryBuffer::getFile(path);
+      if (!buffer)
+        return module.emitError("cannot read '")
+               << path << "': " << buffer.getError().message();
+      blob.resize((blob.size() + 63) / 64 * 64, '\0');
+      filesJson += filesJson.empty() ? "\n  {\"name\": " : ",\n  {\"name\": ";
+      rt::json::appendQuoted(filesJson, file.getName().str());
+      filesJson += ", \"bytes\": " +
+                   std::to_string((*buffer)->getBufferSize()) +
+                   ", \"embedded_offset\": " + std::to_string(blob.size()) +
+                   "}";
+      blob += (*buffer)->getBuffer();
+    }
+  }
+
   result.weightsFileName = llvm::sys::path::filename(options.outputPath).str() +
                            ".weights.safetensors";
   const std::string &weightsFile = result.weightsFileName;
@@ -226,7 +249,7 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
       json += ", \"routed_fraction\": " + std::to_string(w.routedFraction);
     json += "}";
   }
-  json += "],\n \"weights_file\": ";
+  json += "],\n \"files\": [" + filesJson + "],\n \"weights_file\": ";
   rt::json::appendQuoted(json, fileTensors.empty() ? "" : weightsFile);
   json += ", \"weights_checksum\": ";
   rt::json::appendQuoted(json, rt::checksumToHex(checksum));

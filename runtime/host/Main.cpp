@@ -3,6 +3,8 @@
 //   MODEL [--entry NAME] --input NAME=FILE.npy ...
 //         [--output FILE.npy | NAME=FILE.npy ...] [--calls N]
 //         [--bench [--iterations N]] [--threads N] [--help]
+//   MODEL --tokens ids.npy [--logits out.npy] ...   (a checkpoint's model)
+//   MODEL --prompt TEXT [-n N] ...                   (with its tokenizer)
 //
 // Exit status: 0 success, 1 bad input data or weights, 2 bad usage.
 //
@@ -10,6 +12,7 @@
 
 #include "moec/Runtime/BinaryAbi.h"
 #include "runtime/formats/Npy.h"
+#include "runtime/generate/Generate.h"
 #include "runtime/host/EntryCall.h"
 #include "runtime/host/Model.h"
 #include "runtime/host/ProfileRecorder.h"
@@ -73,6 +76,8 @@ struct Options {
   /// --tokens, --logits, --chunk, --last-logits (a decoder model).
   TokenRunOptions tokenRun;
   bool lastLogitsGiven = false;
+  /// --prompt and the other options of text generation.
+  GenerateOptions generate;
 };
 
 [[noreturn]] void usageError(const std::string &message) {
@@ -111,6 +116,10 @@ void printHelp(const Model &model, const char *argv0) {
               "          [--calls N] [--bench [--iterations N] "
               "[--bench-tokens T]] [--threads N]\n\n",
               argv0, several ? "[--entry NAME] " : "");
+  if (isTokenEntry(model.entries[0]) && hasTokenizer(model))
+    std::printf("       %s --prompt TEXT [-n N] [--temp T] [--seed S] "
+                "[--chat] [-i] (see below)\n",
+                argv0);
   if (isTokenEntry(model.entries[0]))
     std::printf("       %s --tokens ids.npy [--logits out.npy] [--chunk N] "
                 "[--last-logits]\n\n"
@@ -181,6 +190,11 @@ void printHelp(const Model &model, const char *argv0) {
                   numpyName(state.dtype).c_str(), shape.c_str());
     }
   }
+  if (isTokenEntry(model.entries[0]) && hasTokenizer(model)) {
+    TextSettings settings;
+    loadEmbeddedText(model, settings);
+    printGenerateHelp(settings);
+  }
   std::printf("\nexit status: 0 success, 1 bad input data or weights, 2 bad "
               "usage\n");
 }
@@ -202,6 +216,11 @@ size_t selectEntry(const Model &model, const std::string &name) {
 Options parseOptions(int argc, char **argv, const Model &model) {
   Options options;
   for (int i = 1; i < argc; ++i) {
+    if (int last = parseGenerateOption(argc, argv, i, options.generate);
+        last >= 0) {
+      i = last;
+      continue;
+    }
     std::string arg = argv[i];
     // --iterations=N and --threads=N also work.
     std::string inlineValue;
@@ -290,6 +309,20 @@ Options parseOptions(int argc, char **argv, const Model &model) {
   std::vector<TensorSpec> inputs = userValues(entry.inputs);
   std::vector<TensorSpec> outputs = userValues(entry.outputs);
   const TokenRunOptions &tokens = options.tokenRun;
+  if (options.generate.requested) {
+    if (!isTokenEntry(entry) || !hasTokenizer(model))
+      usageError("--prompt and the other generation options need a model "
+                 "moec built from a checkpoint with its tokenizer.json (this "
+                 "one takes " +
+                 std::string(isTokenEntry(entry) ? "--tokens" : "--input") +
+                 ")");
+    if (!tokens.tokensFile.empty() || !options.inputs.empty() ||
+        !options.bareInputs.empty() || !options.outputs.empty() ||
+        !options.bareOutputs.empty() || options.bench || options.calls != 1)
+      usageError("--prompt runs the model on its own: not with --tokens, "
+                 "--input, --output, --calls or --bench");
+    return options;
+  }
   bool tokenFlags =
       !tokens.logitsFile.empty() || tokens.chunk || tokens.lastOnly;
   if (!tokens.tokensFile.empty() || tokenFlags) {
@@ -463,6 +496,15 @@ int main(int argc, char **argv) {
   StateBuffers state(model);
   for (auto range : state.ranges())
     owned.push_back(range);
+  if (options.generate.requested) {
+    TextSettings settings;
+    loadEmbeddedText(model, settings);
+    generate(model, entryIndex,
+             options.contextSize ? options.contextSize : model.context,
+             settings, options.generate, weights, state, owned);
+    stopThreadPool();
+    return 0;
+  }
   if (!options.tokenRun.tokensFile.empty()) {
     runTokens(model, entryIndex, options.tokenRun, weights, state, owned);
     stopThreadPool();

@@ -149,6 +149,20 @@ bool moec::rt::parseManifest(const std::string &text, Model &model,
       spec.routedFraction = fraction->number;
     model.weights.push_back(std::move(spec));
   }
+  if (const json::Value *files = field("files"))
+    for (const json::Value &entry : files->array) {
+      Model::EmbeddedFile file;
+      const json::Value *name = entry.find("name");
+      const json::Value *offset = entry.find("embedded_offset");
+      const json::Value *bytes = entry.find("bytes");
+      if (!name || !offset || !bytes || !json::toUInt64(*offset, file.offset) ||
+          !json::toUInt64(*bytes, file.bytes)) {
+        error = "manifest: a file lacks its name, offset or size";
+        return false;
+      }
+      file.name = name->string;
+      model.files.push_back(std::move(file));
+    }
   for (const json::Value &value : entries->array) {
     model.entries.emplace_back();
     if (!parseEntry(value, model, model.entries.back(), error))
@@ -202,6 +216,14 @@ static uint64_t checksumWeights(const Model &model) {
 
 bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
                            const std::string &directory, std::string &error) {
+  for (Model::EmbeddedFile &file : model.files) {
+    if (file.offset > blobSize || file.bytes > blobSize - file.offset) {
+      error = "embedded file '" + file.name + "' lies outside the blob";
+      return false;
+    }
+    file.contents = std::string_view(
+        reinterpret_cast<const char *>(blob) + file.offset, file.bytes);
+  }
   bool needsFile = false;
   for (WeightSpec &w : model.weights) {
     if (w.embeddedOffset < 0) {

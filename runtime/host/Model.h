@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace moec::rt {
@@ -63,6 +64,15 @@ struct Model {
   /// Buffers that persist across calls (static shapes).
   std::vector<TensorSpec> state;
   std::vector<WeightSpec> weights;
+  /// Files the compiler embedded beside the weights (the checkpoint's
+  /// tokenizer.json and the other files of its text side): name, offset
+  /// in the blob, bytes; `contents` once bound.
+  struct EmbeddedFile {
+    std::string name;
+    uint64_t offset = 0, bytes = 0;
+    std::string_view contents;
+  };
+  std::vector<EmbeddedFile> files;
   std::string weightsFile;
   std::string weightsChecksum;
   /// Keeps the weights file mapped.

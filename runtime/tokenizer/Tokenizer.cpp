@@ -142,6 +142,8 @@ struct Tokenizer::Impl {
   std::vector<size_t> addedByFirstByte[256];
   /// Per id: whether it is an added token (decoded as written).
   std::vector<bool> isAdded;
+  /// The post-processor's ids around a text's ids.
+  std::vector<int32_t> prefix, suffix;
 
   void encodeWord(const std::string &word, std::vector<int32_t> &ids) const;
   void encodeSegment(std::string_view text, std::vector<int32_t> &ids) const;
@@ -285,7 +287,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
 }
 
 /// The byte of a <0xHH> token, or -1.
-static int fallbackByte(const std::string &token) {
+static int byteOfToken(const std::string &token) {
   if (token.size() != 6 || token.compare(0, 3, "<0x") != 0 || token[5] != '>')
     return -1;
   return int(std::strtol(token.substr(3, 2).c_str(), nullptr, 16));
@@ -322,7 +324,7 @@ std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
       if (id < 0 || size_t(id) >= impl->tokens.size())
         continue;
       const std::string &token = impl->tokens[id];
-      int byte = impl->decodeByteFallback ? fallbackByte(token) : -1;
+      int byte = impl->decodeByteFallback ? byteOfToken(token) : -1;
       if (byte >= 0) {
         bytes.push_back(char(byte));
         continue;
@@ -359,6 +361,28 @@ std::string Tokenizer::decode(const std::vector<int32_t> &ids) const {
 
 int32_t Tokenizer::vocabularySize() const {
   return int32_t(impl->tokens.size());
+}
+
+const std::vector<int32_t> &Tokenizer::specialPrefix() const {
+  return impl->prefix;
+}
+
+const std::vector<int32_t> &Tokenizer::specialSuffix() const {
+  return impl->suffix;
+}
+
+int32_t Tokenizer::tokenId(std::string_view token) const {
+  for (const AddedToken &added : impl->added)
+    if (added.content == token)
+      return added.id;
+  auto it = impl->vocab.find(std::string(token));
+  return it == impl->vocab.end() ? -1 : it->second;
+}
+
+int Tokenizer::fallbackByte(int32_t id) const {
+  if (!impl->decodeByteFallback || id < 0 || size_t(id) >= impl->tokens.size())
+    return -1;
+  return byteOfToken(impl->tokens[id]);
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -492,6 +516,64 @@ static bool readDecoder(const json::Value &value, Tokenizer::Impl &impl,
          false;
 }
 
+/// The post-processor's ids around a single text: TemplateProcessing's
+/// `single` (SpecialToken pieces before and after the Sequence), or none
+/// for ByteLevel (which only adjusts offsets); a Sequence of these.
+static bool readPostProcessor(const json::Value &value, Tokenizer::Impl &impl,
+                              std::string &error) {
+  const json::Value *type = value.find("type");
+  std::string kind = type ? type->string : "";
+  if (kind == "ByteLevel")
+    return true;
+  if (kind == "Sequence") {
+    const json::Value *list = value.find("processors");
+    if (list)
+      for (const json::Value &processor : list->array)
+        if (!readPostProcessor(processor, impl, error))
+          return false;
+    return true;
+  }
+  if (kind != "TemplateProcessing")
+    return error = "tokenizer.json: post_processor '" + kind +
+                   "' is not supported",
+           false;
+  const json::Value *single = value.find("single");
+  const json::Value *specials = value.find("special_tokens");
+  bool afterSequence = false;
+  for (const json::Value &piece : single ? single->array
+                                         : std::vector<json::Value>()) {
+    if (piece.find("Sequence")) {
+      afterSequence = true;
+      continue;
+    }
+    const json::Value *special = piece.find("SpecialToken");
+    const json::Value *name = special ? special->find("id") : nullptr;
+    const json::Value *entry =
+        name && specials ? specials->find(name->string) : nullptr;
+    const json::Value *ids = entry ? entry->find("ids") : nullptr;
+    if (!ids)
+      return error = "tokenizer.json: post_processor names a special token "
+                     "it does not define",
+             false;
+    for (const json::Value &id : ids->array) {
+      if (id.number < 0 || id.number >= double(impl.tokens.size()))
+        return error = "tokenizer.json: post_processor id " + id.numberText +
+                       " is outside the vocabulary",
+               false;
+      (afterSequence ? impl.suffix : impl.prefix).push_back(int32_t(id.number));
+    }
+  }
+  return true;
+}
+
+/// Ids are array indices: integers from 0 to this bound (o200k has 200k).
+static constexpr double kMaxTokenId = 1 << 24;
+
+static bool validId(const json::Value &id) {
+  return id.kind == json::Value::Kind::Number && id.number >= 0 &&
+         id.number < kMaxTokenId && id.number == double(int32_t(id.number));
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
                                            std::string &error) {
   json::Value root;
@@ -520,6 +602,11 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
   }
   int32_t maxId = -1;
   for (const auto &[token, id] : vocab->object) {
+    if (!validId(id)) {
+      error = "tokenizer.json: the id of '" + token +
+              "' is not an integer from 0 to 2^24";
+      return nullptr;
+    }
     impl->vocab[token] = int32_t(id.number);
     maxId = std::max(maxId, int32_t(id.number));
   }
@@ -530,6 +617,11 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
       const json::Value *id = token.find("id");
       if (!content || !id)
         continue;
+      if (!validId(*id)) {
+        error = "tokenizer.json: the id of added token '" + content->string +
+                "' is not an integer from 0 to 2^24";
+        return nullptr;
+      }
       impl->added.push_back({content->string, int32_t(id->number)});
       maxId = std::max(maxId, int32_t(id->number));
     }
@@ -578,6 +670,10 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
   if (const json::Value *decoder = root.find("decoder"))
     if (decoder->kind != json::Value::Kind::Null &&
         !readDecoder(*decoder, *impl, error))
+      return nullptr;
+  if (const json::Value *post = root.find("post_processor"))
+    if (post->kind != json::Value::Kind::Null &&
+        !readPostProcessor(*post, *impl, error))
       return nullptr;
   impl->alphabet = byteLevelAlphabet();
   for (int b = 0; b < 256; ++b)

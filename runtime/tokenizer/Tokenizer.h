@@ -36,6 +36,15 @@ public:
   /// One past the largest id.
   int32_t vocabularySize() const;
 
+  /// The ids the post-processor (TemplateProcessing's `single`) puts before
+  /// and after a text's ids: BOS for SentencePiece-style files.
+  const std::vector<int32_t> &specialPrefix() const;
+  const std::vector<int32_t> &specialSuffix() const;
+  /// The id of the token spelled `token` (vocabulary or added), or -1.
+  int32_t tokenId(std::string_view token) const;
+  /// For a <0xHH> token the decoder turns into a byte: that byte; else -1.
+  int fallbackByte(int32_t id) const;
+
   struct Impl;
 
 private:

@@ -24,6 +24,12 @@
 //                         JSON strings; with --decode, decodes those ids.
 //   --add-special-tokens  encode with add_special_tokens=true (runs the
 //                         tokenizer.json post-processor: llama2 adds <s>).
+//   --chat                each line is a user message: render the
+//                         tokenizer_config.json chat_template with Hugging
+//                         Face's Jinja (@huggingface/jinja) and
+//                         add_generation_prompt, as apply_chat_template does,
+//                         then encode the text (no added special tokens).
+//   --system TEXT         with --chat, a system message first.
 //   --time                report load and encode/decode times on stderr.
 //
 // U+2028 and U+2029 are written as \u2028 and \u2029 in JSON output, as in
@@ -45,10 +51,15 @@ function usage(msg) {
   process.exit(2);
 }
 
-const opts = { decode: false, tokens: false, ids: false, special: false, time: false };
+const opts = { decode: false, tokens: false, ids: false, special: false, time: false,
+  chat: false, system: null };
 const positional = [];
-for (const arg of process.argv.slice(2)) {
+const argv = process.argv.slice(2);
+for (let a = 0; a < argv.length; ++a) {
+  const arg = argv[a];
   switch (arg) {
+    case '--chat': opts.chat = true; break;
+    case '--system': opts.system = argv[++a]; break;
     case '--decode': opts.decode = true; break;
     case '--tokens': opts.tokens = true; break;
     case '--ids': opts.ids = true; break;
@@ -81,8 +92,21 @@ const lines = text.split('\n');
 if (lines[lines.length - 1] === '') lines.pop();
 else usage(`${corpusPath}: last line does not end in "\\n"`);
 
-const encode = (s) =>
-  tokenizer.encode(s, { add_special_tokens: opts.special });
+// An AddedToken's text, or the string itself.
+const tokenText = (t) => (t && typeof t === 'object' ? t.content : t) || '';
+const render = (user) => {
+  const { Template } = require('@huggingface/jinja');
+  const messages = opts.system === null ? [] : [{ role: 'system', content: opts.system }];
+  messages.push({ role: 'user', content: user });
+  return new Template(tokenizerConfig.chat_template).render({
+    messages, add_generation_prompt: true,
+    bos_token: tokenText(tokenizerConfig.bos_token),
+    eos_token: tokenText(tokenizerConfig.eos_token),
+  });
+};
+const encode = (s) => opts.chat
+  ? tokenizer.encode(render(s), { add_special_tokens: false })
+  : tokenizer.encode(s, { add_special_tokens: opts.special });
 const decode = (ids) => ids.length === 0 ? '' :
   tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
 

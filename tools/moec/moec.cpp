@@ -92,6 +92,11 @@ static cl::opt<int64_t> contextSize(
              "the binary's --ctx-size says otherwise (default: "
              "min(max_position_embeddings, 4096))"),
     cl::init(0), cl::cat(category));
+static cl::opt<bool> noTokenizer(
+    "no-tokenizer",
+    cl::desc("Do not embed a checkpoint's tokenizer: the binary takes token "
+             "ids only (--tokens)"),
+    cl::init(false), cl::cat(category));
 static cl::opt<uint64_t> embedMaxBytes(
     "embed-max-bytes",
     cl::desc("Weights smaller than this are embedded in the binary; larger "
@@ -379,6 +384,7 @@ int main(int argc, char **argv) {
   }
   CheckpointImportOptions checkpointOptions;
   checkpointOptions.contextSize = contextSize;
+  checkpointOptions.embedTokenizer = !noTokenizer;
   if (checkpoint && !inputShapes.empty()) {
     llvm::errs() << "moec: error: --input-shape applies to ONNX models; a "
                     "checkpoint's model takes token ids\n";

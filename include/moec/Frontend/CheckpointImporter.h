@@ -33,6 +33,9 @@ bool isCheckpointDirectory(llvm::StringRef path);
 struct CheckpointImportOptions {
   /// Positions the KV cache holds; 0: min(max_position_embeddings, 4096).
   int64_t contextSize = 0;
+  /// Embed the checkpoint's tokenizer files, when it has tokenizer.json,
+  /// so that the binary takes text.
+  bool embedTokenizer = true;
 };
 
 /// Imports the checkpoint in `directory`. Returns null after emitting an

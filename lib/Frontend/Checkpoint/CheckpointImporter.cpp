@@ -10,6 +10,7 @@
 #include "moec/Frontend/CheckpointImporter.h"
 
 #include "RopeFrequencies.h"
+#include "TextFiles.h"
 
 #include "dialects/decoder/IR/DecoderOps.h"
 #include "dialects/moe/IR/MoeDialect.h"
@@ -597,6 +598,9 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
                           : std::min<int64_t>(config.maxPositions, 4096);
   // The caches' default positions; the binary's --ctx-size changes them.
   (*module)->setAttr("moec.context", b.getI64IntegerAttr(positions));
+  if (options.embedTokenizer &&
+      failed(attachTextFiles(*module, directory, config.vocab)))
+    return nullptr;
   b.setInsertionPointToEnd(module->getBody());
   // Inputs: the tokens, then the state the binary keeps from call to call.
   SmallVector<Type> inputs{

@@ -1,0 +1,71 @@
+//===- Generate.h - Text in, text out: the binary's generation --*- C++ -*-===//
+//
+// A model moec built from a checkpoint with its tokenizer files takes text:
+//
+//   MODEL --prompt "TEXT" [-n N] [--temp T] [--top-k K] [--top-p P]
+//         [--min-p P] [--repeat-penalty R] [--seed S] [--ignore-eos]
+//         [--chat [--system TEXT]] [-i] [--print-tokens]
+//
+// encodes the prompt (with BOS as the checkpoint asks, or wrapped in its
+// chat format), runs it through the KV cache, then samples a token at a
+// time and streams its text to stdout until EOS or N tokens. Interactive
+// mode (-i) reads further turns from stdin, one per line, keeping the
+// cache. Timing goes to stderr. docs/generation.md has the details.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_RUNTIME_GENERATE_GENERATE_H
+#define MOEC_RUNTIME_GENERATE_GENERATE_H
+
+#include "runtime/host/EntryCall.h"
+#include "runtime/tokenizer/TextSettings.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moec::rt {
+
+struct GenerateOptions {
+  /// --prompt, or the contents of --prompt-file.
+  std::optional<std::string> prompt;
+  /// -n: tokens to generate per turn.
+  int64_t newTokens = 256;
+  std::optional<double> temperature, topP, minP, repeatPenalty;
+  std::optional<int64_t> topK;
+  std::optional<uint64_t> seed;
+  bool ignoreEos = false;
+  bool interactive = false;
+  bool chat = false;
+  std::string system;
+  /// Print ids (the prompt's on one line, the generated ones on the next)
+  /// instead of text.
+  bool printTokens = false;
+
+  /// Whether any generation option was given.
+  bool requested = false;
+};
+
+/// Whether the compiler embedded the checkpoint's tokenizer.json.
+bool hasTokenizer(const Model &model);
+/// Reads the embedded text files; exits with status 1 on failure.
+void loadEmbeddedText(const Model &model, TextSettings &settings);
+
+/// If argv[i] is a generation option, reads it (and its value) into
+/// `options` and returns the index of its last word; otherwise returns -1.
+/// Exits with status 2 on a bad value.
+int parseGenerateOption(int argc, char **argv, int i, GenerateOptions &options);
+
+/// Prints the generation options for --help.
+void printGenerateHelp(const TextSettings &settings);
+
+/// Runs generation with model entry `entry` (a token entry) whose KV cache
+/// holds `context` positions.
+void generate(const Model &model, size_t entry, int64_t context,
+              const TextSettings &settings, const GenerateOptions &options,
+              std::vector<Descriptor> &weights, StateBuffers &state,
+              const std::vector<std::pair<const void *, size_t>> &owned);
+
+} // namespace moec::rt
+
+#endif // MOEC_RUNTIME_GENERATE_GENERATE_H
