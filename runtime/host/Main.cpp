@@ -462,7 +462,8 @@ int main(int argc, char **argv) {
   Model model;
   std::string error;
   if (!parseManifest(std::string(moec_manifest, size_t(moec_manifest_size)),
-                     model, error))
+                     model, error) ||
+      !bindEmbeddedFiles(model, moec_weights, size_t(moec_weights_size), error))
     dataError(error);
   Options options = parseOptions(argc, argv, model);
   if (model.context)

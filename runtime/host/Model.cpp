@@ -214,8 +214,8 @@ static uint64_t checksumWeights(const Model &model) {
   return total;
 }
 
-bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
-                           const std::string &directory, std::string &error) {
+bool moec::rt::bindEmbeddedFiles(Model &model, const uint8_t *blob,
+                                 size_t blobSize, std::string &error) {
   for (Model::EmbeddedFile &file : model.files) {
     if (file.offset > blobSize || file.bytes > blobSize - file.offset) {
       error = "embedded file '" + file.name + "' lies outside the blob";
@@ -224,6 +224,11 @@ bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
     file.contents = std::string_view(
         reinterpret_cast<const char *>(blob) + file.offset, file.bytes);
   }
+  return true;
+}
+
+bool moec::rt::bindWeights(Model &model, const uint8_t *blob, size_t blobSize,
+                           const std::string &directory, std::string &error) {
   bool needsFile = false;
   for (WeightSpec &w : model.weights) {
     if (w.embeddedOffset < 0) {

@@ -81,6 +81,9 @@ struct Model {
 
 /// Parses the embedded manifest; checks every index and state name.
 bool parseManifest(const std::string &text, Model &model, std::string &error);
+/// Points every embedded file at its bytes in the blob.
+bool bindEmbeddedFiles(Model &model, const uint8_t *blob, size_t blobSize,
+                       std::string &error);
 /// Points every weight at its bytes: the embedded blob, or the weights file
 /// in `directory` (mapped; checksum, names, dtypes and shapes verified,
 /// chunks hashed on the thread pool).

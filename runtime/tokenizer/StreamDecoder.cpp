@@ -95,8 +95,16 @@ std::string StreamDecoder::push(int32_t id) {
     return "";
   std::string piece = lossyUtf8(text.substr(printed, complete - printed));
   if (complete == text.size()) {
-    // Everything is out: the last id is the next one's context.
-    window.erase(window.begin(), window.end() - 1);
+    // Everything is out: the window restarts at the last id, or at the
+    // start of the run of byte tokens it ends, which the decoder reads as
+    // one (half a run would decode as U+FFFD).
+    size_t keep = window.size() - 1;
+    while (keep > 0 && tokenizer.fallbackByte(window[keep]) >= 0 &&
+           tokenizer.fallbackByte(window[keep - 1]) >= 0)
+      --keep;
+    if (keep > 0 && tokenizer.fallbackByte(window[keep]) >= 0)
+      --keep;
+    window.erase(window.begin(), window.begin() + keep);
     printed = decodeWindow().size();
   } else {
     printed = complete;
