@@ -82,6 +82,7 @@ tools = [
     "moec-checkpoint-config-fuzzer",
     "moec-checkpoint-index-fuzzer",
     "moec-tokenizer-fuzzer",
+    "moec-text-settings-fuzzer",
     "moec-tokenize",
     "not",
     "count",
