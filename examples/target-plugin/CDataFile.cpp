@@ -1,4 +1,4 @@
-//===- CDataFile.cpp - The manifest and embedded bytes as C arrays -------===//
+//===- CDataFile.cpp - The manifest and embedded bytes as C arrays --------===//
 
 #include "CTarget.h"
 

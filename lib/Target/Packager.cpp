@@ -201,10 +201,9 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
       blob.resize((blob.size() + 63) / 64 * 64, '\0');
       filesJson += filesJson.empty() ? "\n  {\"name\": " : ",\n  {\"name\": ";
       rt::json::appendQuoted(filesJson, file.getName().str());
-      filesJson += ", \"bytes\": " +
-                   std::to_string((*buffer)->getBufferSize()) +
-                   ", \"embedded_offset\": " + std::to_string(blob.size()) +
-                   "}";
+      filesJson +=
+          ", \"bytes\": " + std::to_string((*buffer)->getBufferSize()) +
+          ", \"embedded_offset\": " + std::to_string(blob.size()) + "}";
       blob += (*buffer)->getBuffer();
     }
   }

@@ -54,8 +54,8 @@ int moec::rt::parseGenerateOption(int argc, char **argv, int i,
   std::string arg = argv[i];
   std::string value;
   bool inlineValue = false;
-  if (size_t eq = arg.find('='); eq != std::string::npos &&
-                                 arg.rfind("--", 0) == 0) {
+  if (size_t eq = arg.find('=');
+      eq != std::string::npos && arg.rfind("--", 0) == 0) {
     value = arg.substr(eq + 1);
     arg = arg.substr(0, eq);
     inlineValue = true;
@@ -82,8 +82,8 @@ int moec::rt::parseGenerateOption(int argc, char **argv, int i,
     errno = 0;
     long long v = std::strtoll(text.c_str(), &end, 10);
     if (text.empty() || *end || errno || v < lo || v > hi)
-      usageError(arg + " needs an integer from " + std::to_string(lo) +
-                 " to " + std::to_string(hi) + ", got '" + text + "'");
+      usageError(arg + " needs an integer from " + std::to_string(lo) + " to " +
+                 std::to_string(hi) + ", got '" + text + "'");
     return v;
   };
   if (arg == "--prompt") {
@@ -177,9 +177,7 @@ public:
   }
 
   /// Whether `count` more ids fit in the KV cache.
-  bool fits(size_t count) const {
-    return position + int64_t(count) <= context;
-  }
+  bool fits(size_t count) const { return position + int64_t(count) <= context; }
 
   /// Runs `ids` (which fit), a call per maxTokens of them; `logits` gets
   /// the last row.
@@ -192,8 +190,8 @@ public:
       std::vector<Descriptor> inputs{Descriptor::make(wide.data(), {count})};
       std::vector<Result> results =
           callEntry(model, entry, inputs, weights, state);
-      const float *rows = reinterpret_cast<const float *>(
-          results[logitsIndex].data);
+      const float *rows =
+          reinterpret_cast<const float *>(results[logitsIndex].data);
       logits.assign(rows + (count - 1) * vocab, rows + count * vocab);
       releaseResults(results, owned);
       begin += count;
@@ -215,8 +213,7 @@ private:
 };
 
 double seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       since)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
 }
 
@@ -294,10 +291,10 @@ void moec::rt::generate(
     std::vector<int32_t> ids = pending;
     pending.clear();
     if (options.chat) {
-      std::string turn = first ? renderFirstTurn(settings.chat,
-                                                 settings.bosText,
-                                                 options.system, text, today())
-                               : renderNextTurn(settings.chat, text);
+      std::string turn = first
+                             ? renderFirstTurn(settings.chat, settings.bosText,
+                                               options.system, text, today())
+                             : renderNextTurn(settings.chat, text);
       std::vector<int32_t> encoded = tokenizer.encode(turn);
       ids.insert(ids.end(), encoded.begin(), encoded.end());
     } else if (first) {
@@ -337,9 +334,8 @@ void moec::rt::generate(
     bool full = false;
     for (int64_t i = 0; i < options.newTokens; ++i) {
       int32_t id = sampler.sample(logits.data(), session.vocab, history);
-      if (!options.ignoreEos &&
-          std::binary_search(settings.stopIds.begin(), settings.stopIds.end(),
-                             id))
+      if (!options.ignoreEos && std::binary_search(settings.stopIds.begin(),
+                                                   settings.stopIds.end(), id))
         break;
       generated.push_back(id);
       history.push_back(id);
@@ -374,8 +370,9 @@ void moec::rt::generate(
                  generated.size(), generateSeconds,
                  generated.empty() ? 0.0 : generated.size() / generateSeconds);
     if (full) {
-      std::fprintf(stderr, "the KV cache is full (%lld positions; --ctx-size "
-                           "sets them)\n",
+      std::fprintf(stderr,
+                   "the KV cache is full (%lld positions; --ctx-size "
+                   "sets them)\n",
                    (long long)session.context);
       return;
     }

@@ -58,7 +58,11 @@ size_t moec::rt::completeUtf8Prefix(const std::string &text) {
     unsigned char c = text[n - back];
     if ((c & 0xC0) == 0x80)
       continue; // a continuation byte
-    size_t length = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    size_t length = c < 0x80    ? 1
+                    : c >= 0xF0 ? 4
+                    : c >= 0xE0 ? 3
+                    : c >= 0xC0 ? 2
+                                : 1;
     return back < length ? n - back : n;
   }
   return n;

@@ -119,8 +119,8 @@ bool moec::rt::loadTextSettings(const TextFiles &files, TextSettings &settings,
   Value tokenizerConfig, generationConfig, modelConfig;
   if (!parseObject(files.tokenizerConfig, kTextFileNames[1], tokenizerConfig,
                    error) ||
-      !parseObject(files.generationConfig, kTextFileNames[2],
-                   generationConfig, error) ||
+      !parseObject(files.generationConfig, kTextFileNames[2], generationConfig,
+                   error) ||
       !parseObject(files.modelConfig, kTextFileNames[4], modelConfig, error))
     return false;
   Reader read(tokenizer, error);
@@ -192,14 +192,13 @@ bool moec::rt::loadTextSettings(const TextFiles &files, TextSettings &settings,
       for (const Value &named : value->array) {
         const Value *name = named.find("name");
         const Value *text = named.find("template");
-        if (text && (chatTemplate.empty() ||
-                     (name && name->string == "default")))
+        if (text &&
+            (chatTemplate.empty() || (name && name->string == "default")))
           chatTemplate = text->string;
       }
   }
   const Value *modelType = modelConfig.find("model_type");
-  settings.chat =
-      detectChatFormat(chatTemplate, modelType ? modelType->string : "",
-                       settings.noChatReason);
+  settings.chat = detectChatFormat(
+      chatTemplate, modelType ? modelType->string : "", settings.noChatReason);
   return true;
 }

@@ -534,14 +534,14 @@ static bool readPostProcessor(const json::Value &value, Tokenizer::Impl &impl,
     return true;
   }
   if (kind != "TemplateProcessing")
-    return error = "tokenizer.json: post_processor '" + kind +
-                   "' is not supported",
+    return error =
+               "tokenizer.json: post_processor '" + kind + "' is not supported",
            false;
   const json::Value *single = value.find("single");
   const json::Value *specials = value.find("special_tokens");
   bool afterSequence = false;
-  for (const json::Value &piece : single ? single->array
-                                         : std::vector<json::Value>()) {
+  for (const json::Value &piece :
+       single ? single->array : std::vector<json::Value>()) {
     if (piece.find("Sequence")) {
       afterSequence = true;
       continue;

@@ -47,9 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   tokenizer.encode(moec::rt::renderFirstTurn(settings.chat, settings.bosText,
                                              "system", "a b \xE4\xBD\xA0",
                                              "2026-12-07"));
-  moec::rt::StreamDecoder stream(tokenizer, settings.promptPrefix.empty()
-                                                ? -1
-                                                : settings.promptPrefix[0]);
+  moec::rt::StreamDecoder stream(
+      tokenizer, settings.promptPrefix.empty() ? -1 : settings.promptPrefix[0]);
   for (size_t i = 0; i < size && i < 256; ++i)
     stream.push(int32_t(data[i] % tokenizer.vocabularySize()));
   stream.finish();
