@@ -8,11 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -265,7 +263,7 @@ void moec::rt::generate(
               std::to_string(tokenizer.vocabularySize()) +
               " ids, the model's logits " + std::to_string(session.vocab));
 
-  std::vector<int32_t> history, logitsIds;
+  std::vector<int32_t> history;
   std::vector<float> logits;
   // Sampled but not yet run through the model: the last token of a turn
   // cut short by -n, which the next turn's text follows.
