@@ -585,7 +585,8 @@ std::unique_ptr<Tokenizer> Tokenizer::load(std::string_view text,
   const json::Value *model = root.find("model");
   const json::Value *type = model ? model->find("type") : nullptr;
   if (!type || type->string != "BPE") {
-    error = "tokenizer.json: the model must be BPE";
+    error = "tokenizer.json: model '" + (type ? type->string : "") +
+            "' is not supported (only BPE)";
     return nullptr;
   }
   if (const json::Value *fallback = model->find("byte_fallback"))
