@@ -35,6 +35,7 @@ void moec::moe::addBufferizationPasses(OpPassManager &pm) {
   funcs.addPass(createMoeSplitDeallocs());
   funcs.addPass(bufferization::createBufferDeallocationSimplificationPass());
   pm.addPass(bufferization::createLowerDeallocationsPass());
+  pm.addPass(createMoeReturnStateInPlace());
   OpPassManager &cleanup = pm.nest<func::FuncOp>();
   cleanup.addPass(createCSEPass());
   cleanup.addPass(createCanonicalizerPass());

@@ -128,6 +128,33 @@ def MoeFreeAfterLastUse : Pass<"moe-free-after-last-use"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def MoeReturnStateInPlace
+    : Pass<"moe-return-state-in-place", "::mlir::ModuleOp"> {
+  let summary = "Return a state buffer an entry updated in place as it is, "
+                "not a clone";
+  let description = [{
+    An entry point updates its state (a KV cache) in the buffer the runtime
+    passes, and returns that buffer as the state's new value.
+    `ownership-based-buffer-deallocation` gives a function's results to the
+    caller, so it returns a `bufferization.clone` of such an argument: a copy
+    of the whole state on every call (the full KV cache for every token),
+    which the runtime then copies back. The binaries' runtime owns the state
+    and never frees a returned state buffer (include/moec/Runtime/
+    BinaryAbi.h), so this pass returns the argument itself when the clone
+    has no other use. The state inputs are those `moec.entries` marks, of
+    the functions `moe-weights-to-arguments` named `@moec_entry_N`. Run it
+    after the deallocation pipeline, before the clones become copies.
+
+    ```mlir
+    %c = bufferization.clone %cache : memref<?x8x128xf32> to memref<?x8x128xf32>
+    return %logits, %c
+    // becomes
+    return %logits, %cache
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 def MoeWeightsToArguments : Pass<"moe-weights-to-arguments", "::mlir::ModuleOp"> {
   let summary = "give the entry points the binaries' calling convention";
   let description = [{
