@@ -42,6 +42,9 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
   }
   pm.addPass(cpu::createCpuLowerMoe(moeOptions));
   if (lanes) {
+    cpu::CpuLinearToDotsOptions linearOptions;
+    linearOptions.vectorWidth = lanes;
+    pm.addPass(cpu::createCpuLinearToDots(linearOptions));
     cpu::CpuMatmulToTilesOptions matmulOptions;
     matmulOptions.vectorWidth = lanes;
     matmulOptions.tilePanels = panels;

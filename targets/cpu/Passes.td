@@ -76,6 +76,38 @@ def CpuMatmulToTiles : Pass<"cpu-matmul-to-tiles", "mlir::ModuleOp"> {
   ];
 }
 
+def CpuLinearToDots : Pass<"cpu-linear-to-dots", "mlir::ModuleOp"> {
+  let summary = "lower dense layers with [N, K] weights to vector dot "
+                "products over buffers";
+  let description = [{
+    A checkpoint's dense layers (attention projections, dense and shared
+    MLPs, the LM head) multiply the activations `x [T, K]` by a weight in
+    torch's layout `W [N, K]`, which stays in the checkpoint's dtype: the
+    `linalg.generic` with maps `(t, k)`, `(o, k)` -> `(t, o)` whose body
+    adds `x * w` (w widened from bf16 or f16 by `arith.extf`) to the
+    initial value. Each row of W is contiguous in k, so the product is a
+    set of dot products: this pass computes them on vectors of
+    `vector-width` f32 lanes, 4 rows of W by 4 tokens at a time (16
+    accumulators; one token at a time for the last ones and one row at a
+    time for the last rows), reading each weight once per 4 tokens in its
+    own dtype (2 bytes for bf16) and widening it in registers; a masked
+    load covers the last k < `vector-width`. The lanes are summed at the
+    end (the sum's order differs from the reference's sequential one by
+    rounding only). One parallel iteration per 16 rows of W. Like
+    `cpu-matmul-to-tiles`, it stays at tensor level; other generics are
+    left alone.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of the target's vectors">
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
+    "mlir::vector::VectorDialect"
+  ];
+}
+
 def CpuParallelToRuntime : Pass<"cpu-parallel-to-runtime", "mlir::ModuleOp"> {
   let summary = "run outermost scf.parallel loops on the runtime's thread pool";
   let description = [{
