@@ -2,8 +2,9 @@
 //
 // The CPU target's lowerings of moe.grouped_matmul, which its patterns
 // (LowerMoe.cpp) put ahead of the reference one: fp32 weights on register
-// tiles over panels (TiledExperts.cpp), packed int4/int8 weights on vector
-// kernels (QuantizedExperts.cpp). Each returns false, changing nothing,
+// tiles over panels (TiledExperts.cpp), bf16/f16 weights on dot products
+// (ExpertDots.cpp), packed int4/int8 weights on vector kernels
+// (QuantizedExperts.cpp). Each returns false, changing nothing,
 // where it does not apply.
 //
 //===----------------------------------------------------------------------===//
@@ -21,6 +22,12 @@ namespace moec::cpu {
 mlir::FailureOr<bool> lowerGroupedMatmulToTiles(mlir::RewriterBase &rewriter,
                                                 moe::GroupedMatmulOp op,
                                                 const TileShape &tiles);
+
+/// bf16 or f16 weights in their own dtype on the dot-product kernel
+/// (DotProducts.h).
+mlir::FailureOr<bool> lowerGroupedMatmulToDots(mlir::RewriterBase &rewriter,
+                                               moe::GroupedMatmulOp op,
+                                               const TileShape &shape);
 
 /// Packed int4/int8 weights with K-groups: codes dequantized 16 at a time
 /// in registers, or, with `moec.int8_activations` and

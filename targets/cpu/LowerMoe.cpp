@@ -56,6 +56,7 @@ struct CpuLowerMoePass
     populateMoeToLoopsPatterns(patterns);
     if (vectorWidth > 0)
       patterns.add<GroupedMatmulKernel<cpu::lowerGroupedMatmulToTiles>,
+                   GroupedMatmulKernel<cpu::lowerGroupedMatmulToDots>,
                    GroupedMatmulKernel<cpu::lowerQuantizedGroupedMatmul>>(
           &getContext(), tiles);
     if (failed(applyMoeLoweringPatterns(getOperation(), std::move(patterns))))

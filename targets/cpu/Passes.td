@@ -19,13 +19,17 @@ def CpuLowerMoe : Pass<"cpu-lower-moe", "mlir::ModuleOp"> {
   let summary = "lower the moe ops to loops, grouped matmuls on the CPU's "
                 "vector kernels";
   let description = [{
-    `convert-moe-to-scf`'s reference patterns plus two of higher benefit
+    `convert-moe-to-scf`'s reference patterns plus three of higher benefit
     for `moe.grouped_matmul` (with `vector-width` > 0):
 
     * an fp32 weight known at compile time is re-laid out into panels of
       `vector-width` columns and multiplied with register tiles of
       `tile-rows` x `tile-panels` vectors, k in blocks of `tile-depth`
       (TiledExperts.cpp);
+    * a bf16 or f16 weight stays in its dtype: each expert's rows multiply
+      its `[N, K]` rows on vector dot products, 4 weight rows by 4 rows at
+      a time, the weight widened in registers (ExpertDots.cpp, the kernel
+      of `cpu-linear-to-dots`);
     * packed int4/int8 weights with K-groups use vector kernels that
       dequantize 16 codes at a time in registers, or, for
       `moec.int8_activations` with `int8-dot-bytes`, multiply int8 rows by

@@ -1,0 +1,121 @@
+//===- DotProducts.cpp - Products with weights in torch's [N, K] layout ---===//
+
+#include "targets/cpu/DotProducts.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace moec;
+using namespace moec::cpu;
+
+/// Activation rows per pass.
+static constexpr int64_t kTokens = 4;
+
+DotProducts::DotProducts(LoopBuilder &b, Value x, Value w, Value output,
+                         int64_t lanes)
+    : b(b), x(x), w(w), output(output), lanes(lanes) {
+  auto wType = cast<MemRefType>(w.getType());
+  depth = wType.getShape().back();
+  f32Vector = VectorType::get({lanes}, b.getF32Type());
+  wVector = VectorType::get({lanes}, wType.getElementType());
+  zero = arith::ConstantOp::create(b, f32Vector,
+                                   DenseElementsAttr::get(f32Vector, 0.0f));
+}
+
+void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
+  SmallVector<Value> rowIndex, tokenIndex;
+  for (int64_t r = 0; r < rows; ++r)
+    rowIndex.push_back(arith::AddIOp::create(b, o, b.index(r)));
+  for (int64_t c = 0; c < tokens; ++c)
+    tokenIndex.push_back(arith::AddIOp::create(b, t, b.index(c)));
+  Value zeroW = arith::ConstantOp::create(
+      b, wVector,
+      DenseElementsAttr::get(wVector,
+                             FloatAttr::get(wVector.getElementType(), 0.0)));
+  // One step of `lanes` k values (masked for the last partial one).
+  auto step = [&](Value k, Value mask, ValueRange in) {
+    SmallVector<Value> ws, xs, out;
+    for (int64_t r = 0; r < rows; ++r) {
+      SmallVector<Value> at(prefix);
+      at.append({rowIndex[r], k});
+      Value v =
+          mask ? vector::MaskedLoadOp::create(b, wVector, w, at, mask, zeroW)
+                     .getResult()
+               : vector::LoadOp::create(b, wVector, w, at).getResult();
+      ws.push_back(wVector == f32Vector
+                       ? v
+                       : arith::ExtFOp::create(b, f32Vector, v).getResult());
+    }
+    for (int64_t c = 0; c < tokens; ++c)
+      xs.push_back(
+          mask ? vector::MaskedLoadOp::create(b, f32Vector, x,
+                                              {tokenIndex[c], k}, mask, zero)
+                     .getResult()
+               : vector::LoadOp::create(b, f32Vector, x, {tokenIndex[c], k})
+                     .getResult());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < tokens; ++c)
+        out.push_back(
+            vector::FMAOp::create(b, ws[r], xs[c], in[r * tokens + c]));
+    return out;
+  };
+  SmallVector<Value> accs(rows * tokens, zero);
+  int64_t full = depth / lanes * lanes;
+  if (full > 0) {
+    auto loop =
+        scf::ForOp::create(b, b.index(0), b.index(full), b.index(lanes), accs);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      scf::YieldOp::create(
+          b, step(loop.getInductionVar(), Value(), loop.getRegionIterArgs()));
+    }
+    accs.assign(loop.getResults().begin(), loop.getResults().end());
+  }
+  if (full < depth) {
+    auto maskType = VectorType::get({lanes}, b.getI1Type());
+    Value mask = vector::ConstantMaskOp::create(
+        b, maskType, ArrayRef<int64_t>{depth - full});
+    accs = step(b.index(full), mask, accs);
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < tokens; ++c) {
+      // The lanes' partial sums, added in any order (a tree).
+      Value sum = vector::ReductionOp::create(b, vector::CombiningKind::ADD,
+                                              accs[r * tokens + c],
+                                              arith::FastMathFlags::reassoc);
+      Value start = initial(tokenIndex[c], rowIndex[r]);
+      b.store(arith::AddFOp::create(b, start, sum), output,
+              {tokenIndex[c], rowIndex[r]});
+    }
+}
+
+void DotProducts::emitRows(Value o, int64_t rows, Value tokenBegin,
+                           Value tokenEnd) {
+  Value count = arith::SubIOp::create(b, tokenEnd, tokenBegin);
+  Value blocks = arith::DivUIOp::create(b, count, b.index(kTokens));
+  b.forLoop(b.index(0), blocks, [&](Value block) {
+    Value t = arith::AddIOp::create(
+        b, tokenBegin, arith::MulIOp::create(b, block, b.index(kTokens)));
+    emitBlock(o, rows, t, kTokens);
+  });
+  Value rest = arith::AddIOp::create(
+      b, tokenBegin, arith::MulIOp::create(b, blocks, b.index(kTokens)));
+  b.forLoop(rest, tokenEnd, [&](Value t) { emitBlock(o, rows, t, 1); });
+}
+
+void DotProducts::emit(Value rowBegin, Value rowEnd, Value tokenBegin,
+                       Value tokenEnd) {
+  Value span = arith::SubIOp::create(b, rowEnd, rowBegin);
+  Value groups = arith::DivUIOp::create(b, span, b.index(kRows));
+  b.forLoop(b.index(0), groups, [&](Value group) {
+    Value o = arith::AddIOp::create(
+        b, rowBegin, arith::MulIOp::create(b, group, b.index(kRows)));
+    emitRows(o, kRows, tokenBegin, tokenEnd);
+  });
+  Value rest = arith::AddIOp::create(
+      b, rowBegin, arith::MulIOp::create(b, groups, b.index(kRows)));
+  b.forLoop(rest, rowEnd,
+            [&](Value o) { emitRows(o, 1, tokenBegin, tokenEnd); });
+}

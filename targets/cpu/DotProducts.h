@@ -1,0 +1,55 @@
+//===- DotProducts.h - Products with weights in torch's [N, K] layout -*- C++
+//-*-===//
+//
+// The CPU kernel of every product with a weight whose rows are contiguous
+// in k (torch's [out, in] layout, as checkpoints store dense layers and
+// experts): each result is a dot product of a weight row and an activation
+// row. Vectors of `lanes` f32 run along k, 4 weight rows by 4 activation
+// rows at a time (16 accumulators), each weight read once per pass in its
+// own dtype (f32, bf16, f16) and widened in registers; a masked load covers
+// the last k < lanes; the lanes are summed at the end.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGETS_CPU_DOTPRODUCTS_H
+#define MOEC_TARGETS_CPU_DOTPRODUCTS_H
+
+#include "moec/Conversion/LoopBuilder.h"
+
+#include <functional>
+
+namespace moec::cpu {
+
+struct DotProducts {
+  DotProducts(LoopBuilder &b, mlir::Value x, mlir::Value w, mlir::Value output,
+              int64_t lanes);
+
+  /// Weight rows per pass and per parallel iteration.
+  static constexpr int64_t kRows = 4, kRowsPerTask = 16;
+
+  /// output[t, o] = initial(t, o) + sum_k x[t, k] * w[prefix..., o, k] for
+  /// weight rows o in [rowBegin, rowEnd) and activation rows t in
+  /// [tokenBegin, tokenEnd).
+  void emit(mlir::Value rowBegin, mlir::Value rowEnd, mlir::Value tokenBegin,
+            mlir::Value tokenEnd);
+
+  /// Indices of w before (o, k): an expert's, for a stack.
+  llvm::SmallVector<mlir::Value> prefix;
+  /// The f32 value a result starts from.
+  std::function<mlir::Value(mlir::Value token, mlir::Value row)> initial;
+
+private:
+  void emitBlock(mlir::Value o, int64_t rows, mlir::Value t, int64_t tokens);
+  void emitRows(mlir::Value o, int64_t rows, mlir::Value tokenBegin,
+                mlir::Value tokenEnd);
+
+  LoopBuilder &b;
+  mlir::Value x, w, output;
+  int64_t lanes, depth;
+  mlir::VectorType f32Vector, wVector;
+  mlir::Value zero;
+};
+
+} // namespace moec::cpu
+
+#endif // MOEC_TARGETS_CPU_DOTPRODUCTS_H
