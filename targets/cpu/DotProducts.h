@@ -1,5 +1,4 @@
-//===- DotProducts.h - Products with weights in torch's [N, K] layout -*- C++
-//-*-===//
+//===- DotProducts.h - Products with [N, K] weights -------------*- C++ -*-===//
 //
 // The CPU kernel of every product with a weight whose rows are contiguous
 // in k (torch's [out, in] layout, as checkpoints store dense layers and
