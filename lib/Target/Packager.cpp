@@ -244,8 +244,11 @@ LogicalResult moec::packageModel(ModuleOp module, const TargetOptions &options,
     json += ", \"bytes\": " + std::to_string(w.size);
     if (w.embeddedOffset >= 0)
       json += ", \"embedded_offset\": " + std::to_string(w.embeddedOffset);
-    if (w.routedFraction != 1.0)
-      json += ", \"routed_fraction\": " + std::to_string(w.routedFraction);
+    if (w.routedFraction != 1.0) {
+      char fraction[32];
+      std::snprintf(fraction, sizeof fraction, "%.17g", w.routedFraction);
+      json += ", \"routed_fraction\": " + std::string(fraction);
+    }
     json += "}";
   }
   json += "],\n \"files\": [" + filesJson + "],\n \"weights_file\": ";

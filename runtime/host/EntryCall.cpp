@@ -46,6 +46,11 @@ StateBuffers::StateBuffers(const Model &model) : model(model) {
   }
 }
 
+void StateBuffers::clear() {
+  for (size_t i = 0; i < model.state.size(); ++i)
+    std::memset(buffers[i], 0, stateBytes(model.state[i]));
+}
+
 StateBuffers::~StateBuffers() {
   for (uint8_t *buffer : buffers)
     std::free(buffer);

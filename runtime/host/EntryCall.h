@@ -46,6 +46,8 @@ public:
   StateBuffers(const StateBuffers &) = delete;
   StateBuffers &operator=(const StateBuffers &) = delete;
 
+  /// Zeroes every buffer: the state a model starts from.
+  void clear();
   /// The buffer of the state named `name` (which the manifest lists).
   uint8_t *data(const std::string &name) const;
   /// [begin, size) of every buffer, for telling borrowed results apart.

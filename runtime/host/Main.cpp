@@ -17,6 +17,7 @@
 #include "runtime/host/Model.h"
 #include "runtime/host/ProfileRecorder.h"
 #include "runtime/host/ThreadPool.h"
+#include "runtime/host/TokenBench.h"
 #include "runtime/host/TokenRun.h"
 
 #include <algorithm>
@@ -68,6 +69,10 @@ struct Options {
   std::vector<std::string> bareOutputs;
   bool bench = false;
   int iterations = 20;
+  bool iterationsGiven = false;
+  /// --bench of a decoder model: --bench-prompt, --bench-gen, --bench-depth.
+  TokenBenchOptions tokenBench;
+  bool tokenBenchGiven = false;
   int benchTokens = 0;
   int threads = 0;
   std::string profileOut;
@@ -121,6 +126,10 @@ void printHelp(const Model &model, const char *argv0) {
                 "[--chat] [-i] (see below)\n",
                 argv0);
   if (isTokenEntry(model.entries[0]))
+    std::printf("       %s --bench [--bench-prompt P] [--bench-gen G] "
+                "[--bench-depth D] [--iterations R]\n",
+                argv0);
+  if (isTokenEntry(model.entries[0]))
     std::printf("       %s --tokens ids.npy [--logits out.npy] [--chunk N] "
                 "[--last-logits]\n\n"
                 "  --tokens ids.npy       token ids (int32 or int64 [T]), run "
@@ -130,7 +139,17 @@ void printHelp(const Model &model, const char *argv0) {
                 "  --chunk N              feed the ids N at a time through "
                 "the KV cache\n"
                 "                         (--chunk 1: token by token)\n"
-                "  --last-logits          write only the last row [1, vocab]\n",
+                "  --last-logits          write only the last row [1, vocab]\n"
+                "  --bench                prefill and decode speed, as "
+                "llama-bench's pp and tg:\n"
+                "                         P ids in one call (--bench-prompt, "
+                "default 512) and G\n"
+                "                         calls of one id (--bench-gen, "
+                "default 128), each after\n"
+                "                         D positions of KV cache "
+                "(--bench-depth, default 0);\n"
+                "                         the median of R repetitions "
+                "(--iterations, default 3)\n",
                 argv0);
   if (model.context)
     std::printf("  --ctx-size N           positions the KV cache holds "
@@ -232,6 +251,9 @@ Options parseOptions(int argc, char **argv, const Model &model) {
          arg.rfind("--chunk=", 0) == 0 || arg.rfind("--ctx-size=", 0) == 0 ||
          arg.rfind("--entry=", 0) == 0 ||
          arg.rfind("--bench-tokens=", 0) == 0 ||
+         arg.rfind("--bench-prompt=", 0) == 0 ||
+         arg.rfind("--bench-gen=", 0) == 0 ||
+         arg.rfind("--bench-depth=", 0) == 0 ||
          arg.rfind("--threads=", 0) == 0)) {
       inlineValue = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
@@ -284,6 +306,19 @@ Options parseOptions(int argc, char **argv, const Model &model) {
       options.bench = true;
     } else if (arg == "--iterations") {
       options.iterations = number(value());
+      options.iterationsGiven = true;
+    } else if (arg == "--bench-prompt" || arg == "--bench-gen" ||
+               arg == "--bench-depth") {
+      std::string text = value();
+      char *end;
+      long v = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end || v < 0 || v > (1 << 24))
+        usageError(arg + " needs a count from 0 to 16777216, got '" + text +
+                   "'");
+      (arg == "--bench-prompt" ? options.tokenBench.prompt
+       : arg == "--bench-gen"  ? options.tokenBench.generate
+                               : options.tokenBench.depth) = v;
+      options.tokenBenchGiven = true;
     } else if (arg == "--bench-tokens") {
       options.benchTokens = number(value());
     } else if (arg == "--profile-out") {
@@ -309,6 +344,21 @@ Options parseOptions(int argc, char **argv, const Model &model) {
   std::vector<TensorSpec> inputs = userValues(entry.inputs);
   std::vector<TensorSpec> outputs = userValues(entry.outputs);
   const TokenRunOptions &tokens = options.tokenRun;
+  bool tokenBench = options.bench && isTokenEntry(entry) &&
+                    options.inputs.empty() && options.bareInputs.empty();
+  if (options.tokenBenchGiven && !tokenBench)
+    usageError("--bench-prompt, --bench-gen and --bench-depth go with "
+               "--bench on a decoder model (input 'tokens', output "
+               "'logits'), without --input");
+  if (tokenBench) {
+    if (options.generate.requested || !tokens.tokensFile.empty() ||
+        options.benchTokens || options.calls != 1)
+      usageError("--bench of a decoder model runs on its own: not with "
+                 "--prompt, --tokens, --bench-tokens or --calls");
+    options.tokenBench.repetitions =
+        options.iterationsGiven ? options.iterations : 3;
+    return options;
+  }
   if (options.generate.requested) {
     if (!isTokenEntry(entry) || !hasTokenizer(model))
       usageError("--prompt and the other generation options need a model "
@@ -497,6 +547,14 @@ int main(int argc, char **argv) {
   StateBuffers state(model);
   for (auto range : state.ranges())
     owned.push_back(range);
+  if (options.bench && isTokenEntry(entry) && options.inputs.empty()) {
+    options.tokenBench.threads = threads;
+    runTokenBench(model, entryIndex,
+                  options.contextSize ? options.contextSize : model.context,
+                  options.tokenBench, weights, state, owned);
+    stopThreadPool();
+    return 0;
+  }
   if (options.generate.requested) {
     TextSettings settings;
     loadEmbeddedText(model, settings);

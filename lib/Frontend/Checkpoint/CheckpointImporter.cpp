@@ -548,8 +548,13 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
           .getResult(0);
   auto hiddenType =
       RankedTensorType::get({ShapedType::kDynamic, c.hidden}, f32());
-  Value h = decoder::EmbeddingOp::create(
-      b, loc, hiddenType, weight("model.embed_tokens.weight"), tokens);
+  Value table = weight("model.embed_tokens.weight");
+  // A token reads one row of the table (unless the LM head reads it all):
+  // what the binary's --bench counts as the bytes of a decode step.
+  if (!c.tieWordEmbeddings)
+    table.getDefiningOp()->setAttr("moec.routed_fraction",
+                                   b.getF64FloatAttr(1.0 / double(c.vocab)));
+  Value h = decoder::EmbeddingOp::create(b, loc, hiddenType, table, tokens);
   for (auto [index, layer] : llvm::enumerate(c.layers)) {
     std::string p = "model.layers." + std::to_string(index) + ".";
     Value x = norm(h, p + "input_layernorm.weight", c.rmsNormEps);
