@@ -90,6 +90,16 @@ public:
   llvm::cl::OptionCategory *getOptionCategory() const override {
     return &cpu::getCpuOptionCategory();
   }
+  void buildPreDispatchPipeline(OpPassManager &pm,
+                                const TargetOptions &options) const override {
+    // Attention on the CPU's streaming kernel, before decoder-to-linalg
+    // decomposes it (AVX2 / AVX-512 only).
+    if (int64_t lanes = cpu::getVectorLanes(options)) {
+      cpu::CpuLowerAttentionOptions attention;
+      attention.vectorWidth = lanes;
+      pm.addPass(cpu::createCpuLowerAttention(attention));
+    }
+  }
   void buildLoweringPipeline(OpPassManager &pm,
                              const TargetOptions &options) const override {
     int64_t lanes = cpu::getVectorLanes(options);

@@ -112,6 +112,32 @@ def CpuLinearToDots : Pass<"cpu-linear-to-dots", "mlir::ModuleOp"> {
   ];
 }
 
+def CpuLowerAttention : Pass<"cpu-lower-attention", "mlir::ModuleOp"> {
+  let summary = "lower decoder.attention to a streaming kernel over buffers";
+  let description = [{
+    Lowers every `decoder.attention` (causal grouped-query attention, with
+    its window and sinks) to one parallel iteration per (query, head) that
+    streams the keys and values it sees once: the query's dot product with
+    each key on vectors of `vector-width` f32 lanes along the head
+    dimension (masked past its end), an online softmax (running maximum
+    and sum, each accumulator rescaled when the maximum grows), and the
+    values accumulated in vector registers. No score matrix is
+    materialized, so a decode step reads the KV cache once and a prefill
+    costs no `[H, Tq, Tk]` buffer. A sink is a logit in the denominator
+    only. It runs before `decoder-to-linalg`, in the CPU's pre-dispatch
+    pipeline, and stays at tensor level.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of the target's vectors">
+  ];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect", "mlir::vector::VectorDialect"
+  ];
+}
+
 def CpuParallelToRuntime : Pass<"cpu-parallel-to-runtime", "mlir::ModuleOp"> {
   let summary = "run outermost scf.parallel loops on the runtime's thread pool";
   let description = [{

@@ -1,0 +1,189 @@
+//===- Attention.cpp - decoder.attention as a streaming kernel ------------===//
+//
+// One parallel iteration per (query i, head h): the query at position
+// p = Tk - Tq + i reads keys and values j in [lo, p] (lo = p - window + 1
+// with a window, else 0) of KV head h / group, once each. For each key:
+// s = scale * q . k_j on vectors along the head dimension; an online
+// softmax keeps the running maximum m and sum l, and the value accumulators
+// acc (vectors), rescaled by exp(m_old - m_new) when m grows. The result is
+// acc / l, with exp(sink - m) added to l for a sink.
+//
+//===----------------------------------------------------------------------===//
+
+#include "targets/cpu/Passes.h"
+
+#include "dialects/decoder/IR/DecoderOps.h"
+#include "moec/Conversion/LoopBuilder.h"
+
+#include <limits>
+
+namespace moec::cpu {
+#define GEN_PASS_DEF_CPULOWERATTENTION
+#include "targets/cpu/Passes.h.inc"
+} // namespace moec::cpu
+
+using namespace mlir;
+using namespace moec;
+
+namespace {
+/// Vectors covering a row of `width` floats: full ones, then one masked.
+struct RowChunks {
+  int64_t lanes, width;
+  int64_t count() const { return (width + lanes - 1) / lanes; }
+  /// The mask of chunk c, or null when it is full.
+  Value mask(LoopBuilder &b, int64_t c) const {
+    int64_t valid = std::min(lanes, width - c * lanes);
+    if (valid == lanes)
+      return Value();
+    return vector::ConstantMaskOp::create(
+        b, VectorType::get({lanes}, b.getI1Type()), ArrayRef<int64_t>{valid});
+  }
+};
+
+Value loadChunk(LoopBuilder &b, VectorType type, Value buffer,
+                ValueRange indices, Value mask, Value zero) {
+  if (mask)
+    return vector::MaskedLoadOp::create(b, type, buffer, indices, mask, zero);
+  return vector::LoadOp::create(b, type, buffer, indices);
+}
+} // namespace
+
+static void lowerAttention(decoder::AttentionOp op, int64_t lanes) {
+  LoopBuilder b(op);
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  auto kType = cast<RankedTensorType>(op.getKey().getType());
+  auto vType = cast<RankedTensorType>(op.getValue().getType());
+  int64_t heads = qType.getDimSize(1), dim = qType.getDimSize(2);
+  int64_t group = heads / kType.getDimSize(1), vDim = vType.getDimSize(2);
+  Value q = b.read(op.getQuery());
+  Value k = b.read(op.getKey());
+  Value v = b.read(op.getValue());
+  Value sinks = op.getSinks() ? b.read(op.getSinks()) : Value();
+  Value tq = b.dim(q, 0), tk = b.dim(k, 0);
+  Value output =
+      b.alloc(cast<RankedTensorType>(op.getResult().getType()), {tq});
+  Type f32 = b.getF32Type();
+  auto vectorType = VectorType::get({lanes}, f32);
+  Value zero = arith::ConstantOp::create(
+      b, vectorType, DenseElementsAttr::get(vectorType, 0.0f));
+  RowChunks qChunks{lanes, dim}, vChunks{lanes, vDim};
+  double scale = op.getScale().convertToDouble();
+  std::optional<int64_t> window = op.getWindow();
+  Value tasks = arith::MulIOp::create(b, tq, b.index(heads));
+  b.parallelLoop(b.index(0), tasks, [&](Value task) {
+    Value i = arith::DivUIOp::create(b, task, b.index(heads));
+    Value h = arith::RemUIOp::create(b, task, b.index(heads));
+    Value kvHead = arith::DivUIOp::create(b, h, b.index(group));
+    Value position =
+        arith::AddIOp::create(b, arith::SubIOp::create(b, tk, tq), i);
+    Value hi = arith::AddIOp::create(b, position, b.index(1));
+    Value lo = b.index(0);
+    if (window) {
+      // max(0, p + 1 - window), unsigned-safe.
+      Value reach = b.index(*window);
+      Value cond =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, hi, reach);
+      lo = arith::SelectOp::create(b, cond, arith::SubIOp::create(b, hi, reach),
+                                   b.index(0));
+    }
+    // The query, scaled, in registers.
+    Value scaleVector = arith::ConstantOp::create(
+        b, vectorType, DenseElementsAttr::get(vectorType, float(scale)));
+    SmallVector<Value> query;
+    for (int64_t c = 0; c < qChunks.count(); ++c)
+      query.push_back(arith::MulFOp::create(
+          b,
+          loadChunk(b, vectorType, q, {i, h, b.index(c * lanes)},
+                    qChunks.mask(b, c), zero),
+          scaleVector));
+    // Loop state: maximum, sum, value accumulators.
+    SmallVector<Value> init{
+        b.floatConst(f32, -std::numeric_limits<double>::infinity()),
+        b.floatConst(f32, 0.0)};
+    for (int64_t c = 0; c < vChunks.count(); ++c)
+      init.push_back(zero);
+    auto loop = scf::ForOp::create(b, lo, hi, b.index(1), init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value j = loop.getInductionVar();
+      ValueRange state = loop.getRegionIterArgs();
+      Value dot = zero;
+      for (int64_t c = 0; c < qChunks.count(); ++c)
+        dot = vector::FMAOp::create(b, query[c],
+                                    loadChunk(b, vectorType, k,
+                                              {j, kvHead, b.index(c * lanes)},
+                                              qChunks.mask(b, c), zero),
+                                    dot);
+      Value score = vector::ReductionOp::create(
+          b, vector::CombiningKind::ADD, dot, arith::FastMathFlags::reassoc);
+      Value maximum = arith::MaximumFOp::create(b, state[0], score);
+      // exp(-inf - finite) = 0 on the first key.
+      Value rescale =
+          math::ExpOp::create(b, arith::SubFOp::create(b, state[0], maximum));
+      Value weight =
+          math::ExpOp::create(b, arith::SubFOp::create(b, score, maximum));
+      SmallVector<Value> next{
+          maximum, arith::AddFOp::create(
+                       b, arith::MulFOp::create(b, state[1], rescale), weight)};
+      Value rescaleVector = vector::BroadcastOp::create(b, vectorType, rescale);
+      Value weightVector = vector::BroadcastOp::create(b, vectorType, weight);
+      for (int64_t c = 0; c < vChunks.count(); ++c) {
+        Value value =
+            loadChunk(b, vectorType, v, {j, kvHead, b.index(c * lanes)},
+                      vChunks.mask(b, c), zero);
+        next.push_back(vector::FMAOp::create(
+            b, weightVector, value,
+            arith::MulFOp::create(b, state[2 + c], rescaleVector)));
+      }
+      scf::YieldOp::create(b, next);
+    }
+    Value maximum = loop.getResult(0), sum = loop.getResult(1);
+    if (sinks) {
+      // The sink is a logit of the denominator: exp(sink - m), rescaling
+      // everything when it is the larger.
+      Value sink = b.load(sinks, {h});
+      if (!sink.getType().isF32())
+        sink = arith::ExtFOp::create(b, f32, sink);
+      Value top = arith::MaximumFOp::create(b, maximum, sink);
+      Value rescale =
+          math::ExpOp::create(b, arith::SubFOp::create(b, maximum, top));
+      sum = arith::AddFOp::create(
+          b, arith::MulFOp::create(b, sum, rescale),
+          math::ExpOp::create(b, arith::SubFOp::create(b, sink, top)));
+      sum = arith::DivFOp::create(b, sum, rescale);
+    }
+    Value inverse = vector::BroadcastOp::create(
+        b, vectorType, arith::DivFOp::create(b, b.floatConst(f32, 1.0), sum));
+    for (int64_t c = 0; c < vChunks.count(); ++c) {
+      Value result = arith::MulFOp::create(b, loop.getResult(2 + c), inverse);
+      Value mask = vChunks.mask(b, c);
+      SmallVector<Value> at{i, h, b.index(c * lanes)};
+      if (mask)
+        vector::MaskedStoreOp::create(b, output, at, mask, result);
+      else
+        vector::StoreOp::create(b, result, output, at);
+    }
+  });
+  op.getResult().replaceAllUsesWith(b.result(output));
+  op.erase();
+}
+
+namespace {
+struct CpuLowerAttentionPass
+    : public moec::cpu::impl::CpuLowerAttentionBase<CpuLowerAttentionPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (vectorWidth < 1) {
+      getOperation().emitError(
+          "cpu-lower-attention: the vector width must be positive");
+      return signalPassFailure();
+    }
+    SmallVector<decoder::AttentionOp> ops;
+    getOperation().walk([&](decoder::AttentionOp op) { ops.push_back(op); });
+    for (decoder::AttentionOp op : ops)
+      lowerAttention(op, vectorWidth);
+  }
+};
+} // namespace
