@@ -3,6 +3,7 @@
 #include "runtime/generate/Generate.h"
 
 #include "runtime/generate/Sampler.h"
+#include "runtime/host/TokenRun.h"
 #include "runtime/tokenizer/StreamDecoder.h"
 
 #include <algorithm>
@@ -168,10 +169,8 @@ public:
           const std::vector<std::pair<const void *, size_t>> &owned)
       : context(context), model(model), entry(entry), weights(weights),
         state(state), owned(owned) {
-    const EntrySpec &spec = model.entries[entry];
-    while (!spec.outputs[logitsIndex].state.empty())
-      ++logitsIndex;
-    vocab = spec.outputs[logitsIndex].shape[1];
+    logitsIndex = logitsOutput(model.entries[entry]);
+    vocab = logitsVocabulary(model.entries[entry]);
   }
 
   /// Whether `count` more ids fit in the KV cache.

@@ -2,6 +2,8 @@
 
 #include "runtime/host/TokenBench.h"
 
+#include "runtime/host/TokenRun.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,10 +20,7 @@ public:
          const std::vector<std::pair<const void *, size_t>> &owned)
       : model(model), entry(entry), weights(weights), state(state),
         owned(owned) {
-    const EntrySpec &spec = model.entries[entry];
-    while (!spec.outputs[logitsIndex].state.empty())
-      ++logitsIndex;
-    vocab = spec.outputs[logitsIndex].shape[1];
+    vocab = logitsVocabulary(model.entries[entry]);
   }
 
   /// Runs `count` ids (pseudo-random, fixed), at most maxTokens per call.
@@ -49,7 +48,6 @@ private:
   std::vector<Descriptor> &weights;
   StateBuffers &state;
   const std::vector<std::pair<const void *, size_t>> &owned;
-  size_t logitsIndex = 0;
   int64_t vocab = 1;
   uint64_t seed = 1;
 };

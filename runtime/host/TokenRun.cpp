@@ -37,6 +37,17 @@ bool moec::rt::isTokenEntry(const EntrySpec &entry) {
          out->shape[1] > 0;
 }
 
+size_t moec::rt::logitsOutput(const EntrySpec &entry) {
+  size_t index = 0;
+  while (!entry.outputs[index].state.empty())
+    ++index;
+  return index;
+}
+
+int64_t moec::rt::logitsVocabulary(const EntrySpec &entry) {
+  return entry.outputs[logitsOutput(entry)].shape[1];
+}
+
 /// The ids of `file` as int64.
 static std::vector<int64_t> readIds(const std::string &file) {
   NpyArray array;
@@ -77,10 +88,8 @@ void moec::rt::runTokens(
          std::to_string(model.maxTokens) +
          " (feed them in pieces with --chunk N)");
   const EntrySpec &spec = model.entries[entry];
-  size_t logitsIndex = 0;
-  while (!spec.outputs[logitsIndex].state.empty())
-    ++logitsIndex;
-  int64_t vocab = spec.outputs[logitsIndex].shape[1];
+  size_t logitsIndex = logitsOutput(spec);
+  int64_t vocab = logitsVocabulary(spec);
   std::vector<float> logits;
   logits.reserve(size_t(total) * vocab);
   for (int64_t begin = 0; begin < total || (total == 0 && begin == 0);

@@ -19,6 +19,10 @@ namespace moec::rt {
 
 /// Whether entry `entry` takes token ids and returns logits.
 bool isTokenEntry(const EntrySpec &entry);
+/// The index among a token entry's outputs of its logits, and the
+/// vocabulary (the logits' second dimension).
+size_t logitsOutput(const EntrySpec &entry);
+int64_t logitsVocabulary(const EntrySpec &entry);
 
 struct TokenRunOptions {
   std::string tokensFile;
