@@ -91,31 +91,26 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
     }
 }
 
-void DotProducts::emitRows(Value o, int64_t rows, Value tokenBegin,
-                           Value tokenEnd) {
-  Value count = arith::SubIOp::create(b, tokenEnd, tokenBegin);
-  Value blocks = arith::DivUIOp::create(b, count, b.index(kTokens));
+/// Covers [begin, end) with blocks of `size`, then single steps:
+/// body(start, n) for each, n = size or 1.
+static void inBlocks(LoopBuilder &b, Value begin, Value end, int64_t size,
+                     llvm::function_ref<void(Value, int64_t)> body) {
+  Value count = arith::SubIOp::create(b, end, begin);
+  Value blocks = arith::DivUIOp::create(b, count, b.index(size));
   b.forLoop(b.index(0), blocks, [&](Value block) {
-    Value t = arith::AddIOp::create(
-        b, tokenBegin, arith::MulIOp::create(b, block, b.index(kTokens)));
-    emitBlock(o, rows, t, kTokens);
+    body(arith::AddIOp::create(b, begin,
+                               arith::MulIOp::create(b, block, b.index(size))),
+         size);
   });
   Value rest = arith::AddIOp::create(
-      b, tokenBegin, arith::MulIOp::create(b, blocks, b.index(kTokens)));
-  b.forLoop(rest, tokenEnd, [&](Value t) { emitBlock(o, rows, t, 1); });
+      b, begin, arith::MulIOp::create(b, blocks, b.index(size)));
+  b.forLoop(rest, end, [&](Value start) { body(start, 1); });
 }
 
 void DotProducts::emit(Value rowBegin, Value rowEnd, Value tokenBegin,
                        Value tokenEnd) {
-  Value span = arith::SubIOp::create(b, rowEnd, rowBegin);
-  Value groups = arith::DivUIOp::create(b, span, b.index(kRows));
-  b.forLoop(b.index(0), groups, [&](Value group) {
-    Value o = arith::AddIOp::create(
-        b, rowBegin, arith::MulIOp::create(b, group, b.index(kRows)));
-    emitRows(o, kRows, tokenBegin, tokenEnd);
+  inBlocks(b, rowBegin, rowEnd, kRows, [&](Value o, int64_t rows) {
+    inBlocks(b, tokenBegin, tokenEnd, kTokens,
+             [&](Value t, int64_t tokens) { emitBlock(o, rows, t, tokens); });
   });
-  Value rest = arith::AddIOp::create(
-      b, rowBegin, arith::MulIOp::create(b, groups, b.index(kRows)));
-  b.forLoop(rest, rowEnd,
-            [&](Value o) { emitRows(o, 1, tokenBegin, tokenEnd); });
 }

@@ -39,8 +39,6 @@ struct DotProducts {
 
 private:
   void emitBlock(mlir::Value o, int64_t rows, mlir::Value t, int64_t tokens);
-  void emitRows(mlir::Value o, int64_t rows, mlir::Value tokenBegin,
-                mlir::Value tokenEnd);
 
   LoopBuilder &b;
   mlir::Value x, w, output;
