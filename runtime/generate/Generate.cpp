@@ -3,7 +3,7 @@
 #include "runtime/generate/Generate.h"
 
 #include "runtime/generate/Sampler.h"
-#include "runtime/host/TokenRun.h"
+#include "runtime/host/TokenSession.h"
 #include "runtime/tokenizer/StreamDecoder.h"
 
 #include <algorithm>
@@ -161,54 +161,6 @@ void moec::rt::printGenerateHelp(const TextSettings &settings) {
 }
 
 namespace {
-/// The model seen as a sequence: ids in, the last row of logits out.
-class Session {
-public:
-  Session(const Model &model, size_t entry, int64_t context,
-          std::vector<Descriptor> &weights, StateBuffers &state,
-          const std::vector<std::pair<const void *, size_t>> &owned)
-      : context(context), model(model), entry(entry), weights(weights),
-        state(state), owned(owned) {
-    logitsIndex = logitsOutput(model.entries[entry]);
-    vocab = logitsVocabulary(model.entries[entry]);
-  }
-
-  /// Whether `count` more ids fit in the KV cache.
-  bool fits(size_t count) const { return position + int64_t(count) <= context; }
-
-  /// Runs `ids` (which fit), a call per maxTokens of them; `logits` gets
-  /// the last row.
-  void feed(const std::vector<int32_t> &ids, std::vector<float> &logits) {
-    for (size_t begin = 0; begin < ids.size();) {
-      int64_t count =
-          std::min<int64_t>(int64_t(ids.size() - begin), model.maxTokens);
-      std::vector<int64_t> wide(ids.begin() + begin,
-                                ids.begin() + begin + count);
-      std::vector<Descriptor> inputs{Descriptor::make(wide.data(), {count})};
-      std::vector<Result> results =
-          callEntry(model, entry, inputs, weights, state);
-      const float *rows =
-          reinterpret_cast<const float *>(results[logitsIndex].data);
-      logits.assign(rows + (count - 1) * vocab, rows + count * vocab);
-      releaseResults(results, owned);
-      begin += count;
-      position += count;
-    }
-  }
-
-  int64_t vocab = 0;
-  int64_t position = 0;
-  int64_t context;
-
-private:
-  const Model &model;
-  size_t entry;
-  std::vector<Descriptor> &weights;
-  StateBuffers &state;
-  const std::vector<std::pair<const void *, size_t>> &owned;
-  size_t logitsIndex = 0;
-};
-
 double seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
@@ -256,14 +208,21 @@ void moec::rt::generate(
   if (!options.seed && sampling.temperature > 0 && options.newTokens > 0)
     std::fprintf(stderr, "seed %llu\n", (unsigned long long)seed);
   Sampler sampler(sampling, seed);
-  Session session(model, entry, context, weights, state, owned);
+  std::vector<float> logits;
+  TokenSession session(model, entry, context, weights, state, owned);
+  // Runs ids through the cache; `logits` gets the last row.
+  auto feed = [&](const std::vector<int32_t> &ids) {
+    std::vector<int64_t> wide(ids.begin(), ids.end());
+    session.feed(wide, model.maxTokens, [&](const float *rows, int64_t n) {
+      logits.assign(rows + (n - 1) * session.vocab, rows + n * session.vocab);
+    });
+  };
   if (tokenizer.vocabularySize() > session.vocab)
     dataError("the tokenizer has " +
               std::to_string(tokenizer.vocabularySize()) +
               " ids, the model's logits " + std::to_string(session.vocab));
 
   std::vector<int32_t> history;
-  std::vector<float> logits;
   // Sampled but not yet run through the model: the last token of a turn
   // cut short by -n, which the next turn's text follows.
   std::vector<int32_t> pending;
@@ -320,7 +279,7 @@ void moec::rt::generate(
                 " left of " + std::to_string(session.context) +
                 " (--ctx-size sets them)");
     auto promptStart = std::chrono::steady_clock::now();
-    session.feed(ids, logits);
+    feed(ids);
     double promptSeconds = seconds(promptStart);
     history.insert(history.end(), ids.begin(), ids.end());
 
@@ -349,7 +308,7 @@ void moec::rt::generate(
         full = true;
         break;
       }
-      session.feed({id}, logits);
+      feed({id});
     }
     double generateSeconds = seconds(start);
     if (options.printTokens) {

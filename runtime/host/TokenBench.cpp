@@ -2,7 +2,7 @@
 
 #include "runtime/host/TokenBench.h"
 
-#include "runtime/host/TokenRun.h"
+#include "runtime/host/TokenSession.h"
 
 #include <algorithm>
 #include <chrono>
@@ -12,45 +12,15 @@
 using namespace moec::rt;
 
 namespace {
-/// Calls of the model on ids, from an empty KV cache.
-class Runner {
-public:
-  Runner(const Model &model, size_t entry, std::vector<Descriptor> &weights,
-         StateBuffers &state,
-         const std::vector<std::pair<const void *, size_t>> &owned)
-      : model(model), entry(entry), weights(weights), state(state),
-        owned(owned) {
-    vocab = logitsVocabulary(model.entries[entry]);
+/// `count` pseudo-random ids below `vocab`, the same every run.
+std::vector<int64_t> randomIds(int64_t count, int64_t vocab, uint64_t &seed) {
+  std::vector<int64_t> ids(count);
+  for (int64_t &id : ids) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    id = int64_t((seed >> 33) % uint64_t(vocab));
   }
-
-  /// Runs `count` ids (pseudo-random, fixed), at most maxTokens per call.
-  void feed(int64_t count, int64_t perCall) {
-    while (count > 0) {
-      int64_t n = std::min({count, perCall, model.maxTokens});
-      std::vector<int64_t> ids(n);
-      for (int64_t &id : ids) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        id = int64_t((seed >> 33) % uint64_t(vocab));
-      }
-      std::vector<Descriptor> inputs{Descriptor::make(ids.data(), {n})};
-      std::vector<Result> results =
-          callEntry(model, entry, inputs, weights, state);
-      releaseResults(results, owned);
-      count -= n;
-    }
-  }
-
-  void reset() { state.clear(); }
-
-private:
-  const Model &model;
-  size_t entry;
-  std::vector<Descriptor> &weights;
-  StateBuffers &state;
-  const std::vector<std::pair<const void *, size_t>> &owned;
-  int64_t vocab = 1;
-  uint64_t seed = 1;
-};
+  return ids;
+}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -72,7 +42,12 @@ void moec::rt::runTokenBench(
                  (long long)needed, (long long)context);
     std::exit(1);
   }
-  Runner runner(model, entry, weights, state, owned);
+  TokenSession session(model, entry, context, weights, state, owned);
+  uint64_t seed = 1;
+  auto feed = [&](int64_t count, int64_t perCall) {
+    session.feed(randomIds(count, session.vocab, seed), perCall,
+                 [](const float *, int64_t) {});
+  };
   using Clock = std::chrono::steady_clock;
   auto seconds = [](Clock::time_point since) {
     return std::chrono::duration<double>(Clock::now() - since).count();
@@ -80,17 +55,17 @@ void moec::rt::runTokenBench(
   std::vector<double> prefill, decode;
   for (int i = 0; i < options.repetitions; ++i) {
     if (options.prompt > 0) {
-      runner.reset();
-      runner.feed(options.depth, model.maxTokens);
+      session.reset();
+      feed(options.depth, model.maxTokens);
       auto start = Clock::now();
-      runner.feed(options.prompt, model.maxTokens);
+      feed(options.prompt, model.maxTokens);
       prefill.push_back(options.prompt / seconds(start));
     }
     if (options.generate > 0) {
-      runner.reset();
-      runner.feed(options.depth, model.maxTokens);
+      session.reset();
+      feed(options.depth, model.maxTokens);
       auto start = Clock::now();
-      runner.feed(options.generate, 1);
+      feed(options.generate, 1);
       decode.push_back(options.generate / seconds(start));
     }
   }
