@@ -82,6 +82,46 @@ def MoeQuantizeWeights : Pass<"moe-quantize-weights", "mlir::ModuleOp"> {
                            "mlir::tensor::TensorDialect"];
 }
 
+def MoeQuantizeLinears : Pass<"moe-quantize-linears", "mlir::ModuleOp"> {
+  let summary = "weight-only round-to-nearest quantization of dense layers";
+  let description = [{
+    Quantizes the weights of the dense layers the checkpoint importer marks
+    with a `moec.linear` role (dialects/decoder/IR/LinearRoles.h):
+    `attention` (q, k, v, o and MLA's projections), `mlp` (the MLP of a
+    layer without experts), `shared_expert` and `lm_head`. The router and
+    Qwen2-MoE's shared-expert gate (role `router`) and the embedding table
+    stay as stored. Schemes, codes and scales are those of
+    `moe-quantize-weights`; each layer `x [T, K] * W[N, K]^T` becomes a
+    `moe.grouped_matmul` of one expert over all T rows on a
+    `moe.packed_weight` of `[1, N, K]`, so the quantized-expert kernels
+    (and `moe-quantize-activations`) apply to it.
+
+    `roles` lists the roles `scheme` applies to (`none` for no role); a
+    policy's `linears` object (docs/quantization.md) gives a role its own
+    scheme or `fp32` (left as stored) and wins. A tied LM head is quantized
+    as a copy: the embedding keeps reading the stored table. With `report`,
+    prints per role the tensors, bytes and the worst tensor's SQNR.
+
+    ```
+    moec-opt model.mlir --moe-quantize-linears="scheme=int8 roles=attention,lm_head report"
+    ```
+  }];
+  let options = [
+    Option<"scheme", "scheme", "std::string", "\"\"",
+           "int8 | int4-g32 | int4-g64 | int4-g128, optionally ,asym">,
+    Option<"roles", "roles", "std::string",
+           "\"attention,mlp,shared_expert,lm_head\"",
+           "the roles `scheme` quantizes, comma-separated, or none">,
+    Option<"policy", "policy", "std::string", "\"\"",
+           "a quantization policy (JSON) whose \"linears\" win">,
+    Option<"report", "report", "bool", "false",
+           "print per role the bytes saved and the worst SQNR">
+  ];
+  let dependentDialects = ["moec::moe::MoeDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::tensor::TensorDialect"];
+}
+
 def MoeQuantizeActivations
     : Pass<"moe-quantize-activations", "mlir::ModuleOp"> {
   let summary = "int8 activations for grouped matmuls on packed integer weights";

@@ -4,8 +4,10 @@
 
 #include "runtime/formats/RoutingProfile.h"
 
-#include "llvm/Support/JSON.h"
+#include "dialects/decoder/IR/LinearRoles.h"
+
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -77,7 +79,8 @@ std::optional<QuantPolicy> QuantPolicy::load(llvm::StringRef path,
   }
   if (status.type() != llvm::sys::fs::file_type::regular_file ||
       status.getSize() > kMaxBytes) {
-    error = "the quantization policy '" + path.str() + "' is not a regular "
+    error = "the quantization policy '" + path.str() +
+            "' is not a regular "
             "file of at most 16 MiB";
     return std::nullopt;
   }
@@ -175,9 +178,27 @@ std::optional<QuantPolicy> QuantPolicy::load(llvm::StringRef path,
         llvm::sys::path::append(resolved, *profile);
       }
       policy.hot = Hot{resolved.str().str(), *fraction, *choice};
+    } else if (key == "linears") {
+      const llvm::json::Object *table = value.getAsObject();
+      if (!table) {
+        error = where + ": expected an object keyed by role";
+        return std::nullopt;
+      }
+      for (const auto &[role, entry] : *table) {
+        std::string at = where + "[" + role.str() + "]";
+        if (!llvm::is_contained(decoder::kQuantizableRoles, role.str())) {
+          error = at + ": unknown role (expected attention, mlp, "
+                       "shared_expert, lm_head)";
+          return std::nullopt;
+        }
+        std::optional<QuantChoice> choice = parseChoice(&entry, at, error);
+        if (!choice)
+          return std::nullopt;
+        policy.linears[role.str()] = *choice;
+      }
     } else {
       error = prefix + ": unknown key \"" + key.str() +
-              "\" (expected default, layers, experts, hot)";
+              "\" (expected default, layers, experts, hot, linears)";
       return std::nullopt;
     }
   }

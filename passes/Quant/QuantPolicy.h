@@ -8,7 +8,8 @@
 //     "layers":  {"1": "int8"},
 //     "experts": {"0": {"3": "int8", "5": "fp32"}},
 //     "hot":     {"profile": "profile.json", "fraction": 0.25,
-//                 "scheme": "int8"}
+//                 "scheme": "int8"},
+//     "linears": {"attention": "int8", "lm_head": "fp32"}
 //   }
 //
 // A scheme is one QuantScheme::parse takes, or "fp32" (left in float).
@@ -17,6 +18,8 @@
 // most routed tokens in the routing profile, a path relative to the policy
 // file), "layers", "default" (else the caller's scheme). Layers are
 // numbered as the profile-driven passes number them (ExpertLayers.h).
+// "linears" gives the dense layers of a checkpoint's model a scheme, or
+// "fp32" (left as stored), by role.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,6 +50,9 @@ struct QuantPolicy {
     QuantChoice choice;
   };
   std::optional<Hot> hot;
+  /// Dense layers by role (LinearRoles.h: attention, mlp, shared_expert,
+  /// lm_head), for moe-quantize-linears.
+  std::map<std::string, QuantChoice> linears;
 
   /// Parses the policy file at `path`; on failure, `error` names the
   /// problem.

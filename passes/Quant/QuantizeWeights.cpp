@@ -12,6 +12,7 @@
 #include "passes/Quant/Passes.h"
 
 #include "passes/Quant/ActivationAware.h"
+#include "passes/Quant/PackWeights.h"
 #include "passes/Quant/QuantPolicy.h"
 #include "passes/Quant/QuantScheme.h"
 #include "passes/Sparsity/ExpertLayers.h"
@@ -34,38 +35,6 @@ namespace moec {
 
 using namespace mlir;
 using namespace moec;
-
-/// The weight's elements as floats; f32, f16 and bf16 are read.
-static std::optional<std::vector<float>> readFloats(ArrayRef<uint8_t> bytes,
-                                                    Type element) {
-  std::vector<float> values;
-  if (element.isF32()) {
-    values.resize(bytes.size() / 4);
-    std::memcpy(values.data(), bytes.data(), values.size() * 4);
-    return values;
-  }
-  if (!element.isF16() && !element.isBF16())
-    return std::nullopt;
-  values.resize(bytes.size() / 2);
-  for (size_t i = 0; i < values.size(); ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, bytes.data() + 2 * i, 2);
-    if (element.isF16()) {
-      values[i] = halfToFloat(bits);
-    } else {
-      uint32_t wide = uint32_t(bits) << 16;
-      std::memcpy(&values[i], &wide, 4);
-    }
-  }
-  return values;
-}
-
-template <typename T>
-static std::vector<uint8_t> toBytes(const std::vector<T> &values) {
-  std::vector<uint8_t> bytes(values.size() * sizeof(T));
-  std::memcpy(bytes.data(), values.data(), bytes.size());
-  return bytes;
-}
 
 namespace {
 /// A float [E, N, K] expert weight read as E * N rows of K (through
@@ -266,44 +235,9 @@ struct MoeQuantizeWeightsPass
                          "fp32");
     }
     const QuantScheme &quant = *choice;
-    QuantizedMatrix q = quantizeMatrix(rows.values, experts * n, k, quant);
-
-    MLIRContext *ctx = b.getContext();
-    int64_t group = quant.groupFor(k);
-    int64_t groups = (k + group - 1) / group;
-    Type scaleType = quant.halfScales() ? Type(Float16Type::get(ctx))
-                                        : Type(Float32Type::get(ctx));
-    Type codeType = quant.asymmetric
-                        ? IntegerType::get(ctx, 8, IntegerType::Unsigned)
-                        : IntegerType::get(ctx, 8);
-    moe::PackedFormat format =
-        quant.bits == 8 ? (quant.asymmetric ? moe::PackedFormat::Uint8
-                                            : moe::PackedFormat::Sint8)
-                        : (quant.asymmetric ? moe::PackedFormat::Uint4
-                                            : moe::PackedFormat::Sint4);
-    Type zeroType = quant.asymmetric
-                        ? IntegerType::get(ctx, 8, IntegerType::Unsigned)
-                        : Type();
-    auto packing = moe::PackingAttr::get(ctx, format, {1, 1, group}, scaleType,
-                                         zeroType, moe::PackingOrder::LowFirst);
-    auto packedType = moe::PackedType::get(ctx, type, packing);
-    auto codesType =
-        RankedTensorType::get(packedType.getPackedShape(), codeType);
-    auto scalesType = RankedTensorType::get({experts, n, groups}, scaleType);
-    Value codes = writeWeight(b, loc, rows.data, codesType, std::move(q.data),
-                              "q" + std::to_string(quant.bits));
-    Value scales = writeWeight(b, loc, rows.data, scalesType,
-                               quant.halfScales() ? toBytes(q.halfScales)
-                                                  : toBytes(q.floatScales),
-                               "scales");
-    Value zeroPoints;
-    if (quant.asymmetric)
-      zeroPoints =
-          writeWeight(b, loc, rows.data,
-                      RankedTensorType::get({experts, n, groups}, zeroType),
-                      std::move(q.zeroPoints), "zero_points");
-    Value packed = moe::PackedWeightOp::create(b, loc, packedType, codes,
-                                               scales, zeroPoints);
+    QuantizedMatrix q;
+    Value packed = packWeight(b, loc, rows.data, rows.values, experts, n, k,
+                              rows.element, quant, q);
     if (report) {
       int64_t before = type.getNumElements() *
                        int64_t(rows.element.getIntOrFloatBitWidth() / 8);

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/decoder/IR/DecoderDialect.h"
+#include "dialects/decoder/IR/LinearRoles.h"
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/Transforms/Passes.h"
@@ -144,6 +145,13 @@ static cl::opt<std::string>
              cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
                       "int4-g128, optionally followed by ,asym"),
              cl::value_desc("scheme"), cl::cat(quantCategory));
+static cl::opt<std::string> quantizeLinears(
+    "quantize-linears",
+    cl::desc("The dense layers of a checkpoint's model that --quantize "
+             "quantizes too: attention, mlp, shared_expert, lm_head, "
+             "comma-separated, or none (default: all four)"),
+    cl::value_desc("roles"), cl::init("attention,mlp,shared_expert,lm_head"),
+    cl::cat(quantCategory));
 static cl::opt<std::string> quantPolicy(
     "quant-policy",
     cl::desc("Mixed precision: a scheme or fp32 per layer and expert, from "
@@ -432,17 +440,25 @@ int main(int argc, char **argv) {
   module->walk([&](moe::ExpertsOp) { ++raised; });
   progress.done("imported " + inputPath + ", " + std::to_string(raised) +
                 " MoE block" + (raised == 1 ? "" : "s") + " raised");
+  // A dense layer of a checkpoint's model quantizes too.
+  bool quantizableLinears = false;
+  module->walk([&](linalg::GenericOp op) {
+    if (auto role = op->getAttrOfType<StringAttr>(decoder::kLinearRoleAttr))
+      quantizableLinears |=
+          llvm::is_contained(decoder::kQuantizableRoles, role.getValue());
+  });
   // A pass that acts on moe.experts would silently do nothing.
   if (raised == 0) {
-    std::string flag = !quantize.empty()       ? "--quantize"
-                       : !quantPolicy.empty()  ? "--quant-policy"
-                       : !pruneExperts.empty() ? "--prune-experts"
-                       : !skipExperts.empty()  ? "--skip-experts"
-                       : !mergeExperts.empty() ? "--merge-experts"
-                       : reduceTopK > 0        ? "--reduce-topk"
-                       : staticCapacity > 0    ? "--static-capacity"
-                       : profileRouting        ? "--profile-routing"
-                                               : "";
+    bool quantizes = !quantizableLinears;
+    std::string flag = quantizes && !quantize.empty()      ? "--quantize"
+                       : quantizes && !quantPolicy.empty() ? "--quant-policy"
+                       : !pruneExperts.empty()             ? "--prune-experts"
+                       : !skipExperts.empty()              ? "--skip-experts"
+                       : !mergeExperts.empty()             ? "--merge-experts"
+                       : reduceTopK > 0                    ? "--reduce-topk"
+                       : staticCapacity > 0                ? "--static-capacity"
+                       : profileRouting                    ? "--profile-routing"
+                                                           : "";
     if (!flag.empty()) {
       llvm::errs() << "moec: error: " << flag
                    << " acts on MoE blocks, but no MoE block of " << inputPath
@@ -469,11 +485,17 @@ int main(int argc, char **argv) {
           quantOptions.awqMinTokens = awqMinTokens;
           quantOptions.report = !quiet;
           pm.addPass(createMoeQuantizeWeights(quantOptions));
+          MoeQuantizeLinearsOptions linearOptions;
+          linearOptions.scheme = quantize;
+          linearOptions.roles = quantizeLinears;
+          linearOptions.policy = quantPolicy;
+          linearOptions.report = !quiet;
+          pm.addPass(createMoeQuantizeLinears(linearOptions));
         })))
       return 1;
     std::string how =
         quantPolicy.empty() ? quantize.getValue() : "policy " + quantPolicy;
-    progress.done("expert weights quantized (" + how +
+    progress.done("weights quantized (" + how +
                   (awqProfile.empty() ? "" : ", AWQ") + ")");
   }
   bool int8Activations = activationPrecision == ActPrecision::Int8;
@@ -490,7 +512,7 @@ int main(int argc, char **argv) {
       })))
     return 1;
   if (int8Activations && !hasInt8Activations(*module)) {
-    llvm::errs() << "moec: error: --act=int8 needs quantized expert weights "
+    llvm::errs() << "moec: error: --act=int8 needs quantized weights "
                     "(--quantize, or a pre-quantized model)\n";
     return 1;
   }

@@ -13,6 +13,7 @@
 #include "TextFiles.h"
 
 #include "dialects/decoder/IR/DecoderOps.h"
+#include "dialects/decoder/IR/LinearRoles.h"
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/MoeOps.h"
 #include "moec/Frontend/Checkpoint.h"
@@ -101,7 +102,8 @@ private:
   }
 
   // Building blocks.
-  Value linear(Value x, const std::string &name, bool bias = false);
+  Value linear(Value x, const std::string &name, llvm::StringRef role,
+               bool bias = false);
   Value elementwise(ValueRange inputs, ArrayRef<AffineMap> inputMaps,
                     function_ref<Value(OpBuilder &, Location, ValueRange)> fn);
   Value add(Value a, Value b2);
@@ -115,7 +117,7 @@ private:
   // Blocks.
   Value attention(int64_t layer, Value x);
   Value latentAttention(int64_t layer, Value x);
-  Value mlp(const std::string &prefix, Value x);
+  Value mlp(const std::string &prefix, Value x, llvm::StringRef role);
   Value moe(const std::string &prefix, Value x);
 };
 } // namespace
@@ -183,28 +185,28 @@ Value DecoderBuilder::zeros(ArrayRef<int64_t> shape) {
   return linalg::FillOp::create(b, loc, zero, empty(shape)).getResult(0);
 }
 
-/// x [T, K] times the transposed torch-layout weight [N, K], plus its bias.
-Value DecoderBuilder::linear(Value x, const std::string &name, bool bias) {
+/// x [T, K] times the transposed torch-layout weight [N, K], plus its bias;
+/// `role` (LinearRoles.h) says what part of the model it is.
+Value DecoderBuilder::linear(Value x, const std::string &name,
+                             llvm::StringRef role, bool bias) {
   Value w = weight(name + ".weight");
   int64_t n = cast<RankedTensorType>(w.getType()).getDimSize(0);
   AffineExpr t = b.getAffineDimExpr(0), o = b.getAffineDimExpr(1),
              k = b.getAffineDimExpr(2);
   Value init = zeros({ShapedType::kDynamic, n});
-  Value y =
-      linalg::GenericOp::create(
-          b, loc, init.getType(), ValueRange{x, w}, init,
-          SmallVector<AffineMap>{map(3, {t, k}), map(3, {o, k}),
-                                 map(3, {t, o})},
-          SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                           utils::IteratorType::parallel,
-                                           utils::IteratorType::reduction},
-          [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value p =
-                arith::MulFOp::create(nb, l, args[0], widen(nb, l, args[1]));
-            linalg::YieldOp::create(
-                nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
-          })
-          .getResult(0);
+  auto product = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{x, w}, init,
+      SmallVector<AffineMap>{map(3, {t, k}), map(3, {o, k}), map(3, {t, o})},
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                       utils::IteratorType::parallel,
+                                       utils::IteratorType::reduction},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::MulFOp::create(nb, l, args[0], widen(nb, l, args[1]));
+        linalg::YieldOp::create(
+            nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+      });
+  product->setAttr(decoder::kLinearRoleAttr, b.getStringAttr(role));
+  Value y = product.getResult(0);
   if (!bias)
     return y;
   Value biasValue = weight(name + ".bias");
@@ -329,9 +331,9 @@ Value DecoderBuilder::cached(int64_t layer, bool value, Value fresh) {
 Value DecoderBuilder::attention(int64_t layer, Value x) {
   const AttentionConfig &a = c.attention;
   std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
-  Value q = linear(x, p + "q_proj", a.qkvBias);
-  Value k = linear(x, p + "k_proj", a.qkvBias);
-  Value v = linear(x, p + "v_proj", a.qkvBias);
+  Value q = linear(x, p + "q_proj", decoder::kAttentionRole, a.qkvBias);
+  Value k = linear(x, p + "k_proj", decoder::kAttentionRole, a.qkvBias);
+  Value v = linear(x, p + "v_proj", decoder::kAttentionRole, a.qkvBias);
   if (a.qkNorm == QkNorm::WholeProjection) {
     q = norm(q, p + "q_norm.weight", c.rmsNormEps);
     k = norm(k, p + "k_norm.weight", c.rmsNormEps);
@@ -356,7 +358,8 @@ Value DecoderBuilder::attention(int64_t layer, Value x) {
   Value o = decoder::AttentionOp::create(
       b, loc, q3.getType(), q3, k3, v3, sinks, b.getF64FloatAttr(a.scale),
       window ? b.getI64IntegerAttr(*window) : IntegerAttr());
-  return linear(fromHeads(o), p + "o_proj", a.outputBias);
+  return linear(fromHeads(o), p + "o_proj", decoder::kAttentionRole,
+                a.outputBias);
 }
 
 /// DeepSeek's multi-head latent attention, decompressed: each head's query
@@ -370,20 +373,21 @@ Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
   constexpr double kLatentEps = 1e-6;
   Value q;
   if (a.qLoraRank)
-    q = linear(
-        norm(linear(x, p + "q_a_proj"), p + "q_a_layernorm.weight", kLatentEps),
-        p + "q_b_proj");
+    q = linear(norm(linear(x, p + "q_a_proj", decoder::kAttentionRole),
+                    p + "q_a_layernorm.weight", kLatentEps),
+               p + "q_b_proj", decoder::kAttentionRole);
   else
-    q = linear(x, p + "q_proj");
+    q = linear(x, p + "q_proj", decoder::kAttentionRole);
   Value q3 = toHeads(q, a.heads, nope + rot);
   Value qNope = slice(q3, 2, 0, nope);
   Value qRot = rope(slice(q3, 2, nope, rot));
-  Value compressed = linear(x, p + "kv_a_proj_with_mqa");
+  Value compressed =
+      linear(x, p + "kv_a_proj_with_mqa", decoder::kAttentionRole);
   Value latent = norm(slice(compressed, 1, 0, a.kvLoraRank),
                       p + "kv_a_layernorm.weight", kLatentEps);
   Value kRot = rope(toHeads(slice(compressed, 1, a.kvLoraRank, rot), 1, rot));
-  Value kv =
-      toHeads(linear(latent, p + "kv_b_proj"), a.heads, nope + a.valueHeadDim);
+  Value kv = toHeads(linear(latent, p + "kv_b_proj", decoder::kAttentionRole),
+                     a.heads, nope + a.valueHeadDim);
   Value kNope = slice(kv, 2, 0, nope);
   Value v = slice(kv, 2, nope, a.valueHeadDim);
   // The one rotated key, for every head.
@@ -411,13 +415,14 @@ Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
   Value o =
       decoder::AttentionOp::create(b, loc, resultType, query, key, v, Value(),
                                    b.getF64FloatAttr(a.scale), IntegerAttr());
-  return linear(fromHeads(o), p + "o_proj");
+  return linear(fromHeads(o), p + "o_proj", decoder::kAttentionRole);
 }
 
 /// down(silu(gate(x)) * up(x)).
-Value DecoderBuilder::mlp(const std::string &prefix, Value x) {
-  Value gate = linear(x, prefix + "gate_proj");
-  Value up = linear(x, prefix + "up_proj");
+Value DecoderBuilder::mlp(const std::string &prefix, Value x,
+                          llvm::StringRef role) {
+  Value gate = linear(x, prefix + "gate_proj", role);
+  Value up = linear(x, prefix + "up_proj", role);
   AffineMap id = AffineMap::getMultiDimIdentityMap(2, b.getContext());
   Value h = elementwise(
       {gate, up}, {id, id}, [](OpBuilder &nb, Location l, ValueRange args) {
@@ -425,7 +430,7 @@ Value DecoderBuilder::mlp(const std::string &prefix, Value x) {
             arith::MulFOp::create(nb, l, args[0], sigmoid(nb, l, args[0]));
         return arith::MulFOp::create(nb, l, silu, args[1]);
       });
-  return linear(h, prefix + "down_proj");
+  return linear(h, prefix + "down_proj", role);
 }
 
 Value DecoderBuilder::moe(const std::string &prefix, Value x) {
@@ -439,8 +444,9 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
   bool gptOss = c.family == DecoderFamily::GptOss;
   bool mixtral = c.family == DecoderFamily::Mixtral;
   std::string block = prefix + (mixtral ? "block_sparse_moe." : "mlp.");
-  Value logits = gptOss ? linear(x, block + "router", /*bias=*/true)
-                        : linear(x, block + "gate");
+  Value logits =
+      gptOss ? linear(x, block + "router", decoder::kRouterRole, /*bias=*/true)
+             : linear(x, block + "gate", decoder::kRouterRole);
   Value selectionBias;
   if (m.selectionBias) {
     Value bias = weight(block + "gate.e_score_correction_bias");
@@ -489,11 +495,11 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
     return y;
   bool deepseek = c.family == DecoderFamily::DeepseekV2 ||
                   c.family == DecoderFamily::DeepseekV3;
-  Value shared =
-      mlp(block + (deepseek ? "shared_experts." : "shared_expert."), x);
+  Value shared = mlp(block + (deepseek ? "shared_experts." : "shared_expert."),
+                     x, decoder::kSharedExpertRole);
   if (m.sharedGate) {
     // Qwen2-MoE: sigmoid(shared_expert_gate(x)) [T, 1] scales it.
-    Value gate = linear(x, block + "shared_expert_gate");
+    Value gate = linear(x, block + "shared_expert_gate", decoder::kRouterRole);
     AffineExpr t = b.getAffineDimExpr(0), h = b.getAffineDimExpr(1);
     shared = elementwise(
         {shared, gate},
@@ -561,11 +567,12 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
     h = add(h,
             c.attention.mla ? latentAttention(index, x) : attention(index, x));
     x = norm(h, p + "post_attention_layernorm.weight", c.rmsNormEps);
-    h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x));
+    h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x, decoder::kMlpRole));
   }
   h = norm(h, "model.norm.weight", c.rmsNormEps);
   SmallVector<Value> results{
-      linear(h, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head")};
+      linear(h, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head",
+             decoder::kLmHeadRole)};
   results.push_back(
       tensor::InsertOp::create(b, loc, i64(end), position, ValueRange{zero}));
   results.append(caches);
