@@ -2,6 +2,7 @@
 
 #include "targets/cpu/DotProducts.h"
 
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -17,6 +18,7 @@ DotProducts::DotProducts(LoopBuilder &b, Value x, Value w, Value output,
     : b(b), x(x), w(w), output(output), lanes(lanes) {
   auto wType = cast<MemRefType>(w.getType());
   depth = wType.getShape().back();
+  rowCount = wType.getShape()[wType.getRank() - 2];
   f32Vector = VectorType::get({lanes}, b.getF32Type());
   wVector = VectorType::get({lanes}, wType.getElementType());
   zero = arith::ConstantOp::create(b, f32Vector,
@@ -29,6 +31,7 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
     rowIndex.push_back(arith::AddIOp::create(b, o, b.index(r)));
   for (int64_t c = 0; c < tokens; ++c)
     tokenIndex.push_back(arith::AddIOp::create(b, t, b.index(c)));
+  Value lastRow = b.index(rowCount - 1);
   Value zeroW = arith::ConstantOp::create(
       b, wVector,
       DenseElementsAttr::get(wVector,
@@ -46,6 +49,17 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
       ws.push_back(wVector == f32Vector
                        ? v
                        : arith::ExtFOp::create(b, f32Vector, v).getResult());
+    }
+    // The next block's rows at this k: 4 short streams the hardware
+    // prefetcher would pick up too late (clamped to the last row).
+    for (int64_t r = 0; r < rows; ++r) {
+      SmallVector<Value> at(prefix);
+      at.append({arith::MinUIOp::create(
+                     b, arith::AddIOp::create(b, rowIndex[r], b.index(kRows)),
+                     lastRow),
+                 k});
+      memref::PrefetchOp::create(b, w, at, /*isWrite=*/false,
+                                 /*localityHint=*/3, /*isDataCache=*/true);
     }
     for (int64_t c = 0; c < tokens; ++c)
       xs.push_back(
