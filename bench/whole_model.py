@@ -6,10 +6,11 @@ The model is OLMoE-1B-7B's config cut to 3 layers (hidden 2048, 16 heads of
 2.7 GiB in BF16, random weights (normal, std 0.02) written here as a Hugging
 Face checkpoint. The same BF16 values are written as a GGUF with llama.cpp's
 gguf-py (its converter's OLMoE tensor names and metadata, from
-llama_cpp_logits.py), and llama-quantize makes its Q8_0 and Q4_0 files.
+llama_cpp_logits.py), and llama-quantize --pure makes its Q8_0 and Q4_0 files.
 
 moec compiles the checkpoint (BF16, and with --quantize int8 / int4-g32,
-which quantize the routed experts only) and `MODEL --bench` measures; 
+which pack every matrix but the router and the embedding, each with float
+and int8 activations) and `MODEL --bench` measures;
 llama-bench measures the GGUFs: prefill at 512 tokens (pp512) and decode
 over 128 tokens (tg128), at KV depth 0 and 512 (-d), 2 threads, the median
 (moec) and mean (llama-bench) of 3 repetitions. moec-roofline measures
@@ -19,7 +20,7 @@ weights it reads (the routed experts' top-8 share, one embedding row) and
 the KV cache.
 
 usage: bench/whole_model.py [--build build] [--work DIR] [--out MD]
-       [--threads 2] [--layers 3]
+       [--threads 2] [--layers 3] [--reuse]
 """
 
 import argparse
@@ -180,6 +181,19 @@ def moec_bench(binary, threads):
     return rows, decode_bytes
 
 
+# moec's binaries: name -> flags. A quantized format runs with float and
+# with int8 activations; each row reports the faster.
+BINARIES = {
+    "bf16": [],
+    "int8": ["--quantize=int8"], "int8-act8": ["--quantize=int8", "--act=int8"],
+    "int4-g32": ["--quantize=int4-g32"],
+    "int4-g32-act8": ["--quantize=int4-g32", "--act=int8"],
+}
+PAIRS = [("bf16", ("bf16",), "BF16"), ("int8", ("int8", "int8-act8"), "Q8_0"),
+         ("int4-g32", ("int4-g32", "int4-g32-act8"), "Q4_0")]
+TESTS = (("tg128", 0), ("tg128", 512), ("pp512", 0))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -188,6 +202,8 @@ def main():
                                                  "whole-model.md"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the checkpoint and GGUFs a previous run wrote in --work")
     args = p.parse_args()
     work = args.work or os.path.join(args.build, "bench-whole-model")
     os.makedirs(work, exist_ok=True)
@@ -200,61 +216,82 @@ def main():
 
     t0 = time.time()
     ckpt = os.path.join(work, "olmoe-3l")
-    tensors = write_checkpoint(ckpt, cfg)
     bf16_gguf = os.path.join(work, "olmoe-3l-bf16.gguf")
-    write_gguf(bf16_gguf, cfg, tensors, gguf)
-    del tensors
-    print(f"wrote the checkpoint and the GGUF ({time.time() - t0:.0f} s)", flush=True)
     ggufs = {"BF16": bf16_gguf}
     for q in ("Q8_0", "Q4_0"):
-        ggufs[q] = os.path.join(work, f"olmoe-3l-{q.lower()}.gguf")
-        run([quantize, bf16_gguf, ggufs[q], q, str(args.threads)])
+        ggufs[q] = os.path.join(work, f"olmoe-3l-{q.lower()}-pure.gguf")
+    reuse = args.reuse and os.path.exists(bf16_gguf) and os.path.exists(
+        os.path.join(ckpt, "model.safetensors"))
+    if not reuse:
+        tensors = write_checkpoint(ckpt, cfg)
+        write_gguf(bf16_gguf, cfg, tensors, gguf)
+        del tensors
+        print(f"wrote the checkpoint and the GGUF ({time.time() - t0:.0f} s)", flush=True)
+    # --pure: every matrix in the one type, as moec's --quantize does
+    # (llama-quantize's default would make the LM head Q6_K for Q4_0).
+    for q in ("Q8_0", "Q4_0"):
+        if not (reuse and os.path.exists(ggufs[q])):
+            run([quantize, "--pure", bf16_gguf, ggufs[q], q, str(args.threads)])
 
-    binaries = {"bf16": [], "int8": ["--quantize=int8"], "int4-g32": ["--quantize=int4-g32"]}
     compile_s = {}
-    for name, flags in binaries.items():
+    for name, flags in BINARIES.items():
         t0 = time.time()
-        run([moec, ckpt, "-o", os.path.join(work, f"olmoe-{name}")] + flags)
+        run([moec, "-q", ckpt, "-o", os.path.join(work, f"olmoe-{name}")] + flags)
         compile_s[name] = time.time() - t0
     roof = run([os.path.join(args.build, "bin", "moec-roofline"), "--threads",
                 str(args.threads)])
     bandwidth = float(re.search(r"best_gb_per_s=([0-9.]+)", roof).group(1))
 
-    pairs = [("bf16", "BF16"), ("int8", "Q8_0"), ("int4-g32", "Q4_0")]
     rows = []
-    for ours, theirs in pairs:
-        m, decode_bytes = moec_bench(os.path.join(work, f"olmoe-{ours}"), args.threads)
+    for ours, variants, theirs in PAIRS:
+        measured = {v: moec_bench(os.path.join(work, f"olmoe-{v}"), args.threads)
+                    for v in variants}
         l = llama_bench(bench, ggufs[theirs], args.threads)
-        for test, depth in (("tg128", 0), ("tg128", 512), ("pp512", 0)):
-            row = {"moec": ours, "llama.cpp": theirs, "test": test, "depth": depth,
-                   "moec_ts": m[(test, depth)], "llama_ts": l.get((test, depth))}
+        for test, depth in TESTS:
+            best = max(variants, key=lambda v: measured[v][0][(test, depth)])
+            m, decode_bytes = measured[best]
+            row = {"moec": ours, "act": "int8" if best.endswith("act8") else "fp32",
+                   "llama.cpp": theirs, "test": test, "depth": depth,
+                   "moec_ts": m[(test, depth)], "llama_ts": l.get((test, depth)),
+                   "all_moec_ts": {v: measured[v][0][(test, depth)] for v in variants}}
             if test == "tg128":
                 row["moec_gb_per_s"] = m[(test, depth)] * decode_bytes[depth] / 1e9
                 row["moec_roofline"] = row["moec_gb_per_s"] / bandwidth
             rows.append(row)
             print(json.dumps(row), flush=True)
+    roof_after = run([os.path.join(args.build, "bin", "moec-roofline"), "--threads",
+                      str(args.threads)])
+    bandwidth_after = float(re.search(r"best_gb_per_s=([0-9.]+)", roof_after).group(1))
 
     lines = ["# A whole model against llama.cpp (bench/whole_model.py)", "",
              "OLMoE-1B-7B's config cut to 3 layers (1.47 B parameters, 2.7 GiB in BF16,",
              "random weights), the same values in moec's checkpoint and llama.cpp's GGUF;",
-             f"{args.threads} threads; read bandwidth {bandwidth:.1f} GB/s (moec-roofline, same run).",
-             "moec's int8 and int4-g32 quantize the routed experts only (the attention",
-             "projections and the LM head stay BF16); llama.cpp's Q8_0 and Q4_0 quantize",
-             "every matrix (llama-quantize's defaults). Decode GB/s: the bytes a moec decode",
-             "step reads (weights it touches + KV cache) x tokens/s; % of roofline: that over",
-             "the bandwidth moec-roofline measured in this run.",
-             "", "| moec | llama.cpp | test | depth | moec tok/s | llama.cpp tok/s | ratio | moec decode GB/s | % of roofline |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{args.threads} threads; read bandwidth {bandwidth:.1f} GB/s before the runs and "
+             f"{bandwidth_after:.1f} after",
+             "(moec-roofline: 8 streams per thread, best of 7 passes over 2 GiB).", "",
+             "moec's int8 and int4-g32 (`--quantize`) pack every matrix but the router",
+             "and the embedding table: routed experts, attention projections and the",
+             "LM head. llama.cpp's Q8_0 and Q4_0 are `llama-quantize --pure`: every",
+             "matrix but the router in the one type (the token embedding too, of which",
+             "a token reads one row). Each quantized moec row is the faster of",
+             "`--act=fp32` and `--act=int8` (column act). Decode GB/s: the bytes a moec",
+             "decode step reads (the weights it touches + the KV cache) x tokens/s;",
+             "% of roofline: that over the larger of the two bandwidths.",
+             "", "| moec | act | llama.cpp | test | depth | moec tok/s | llama.cpp tok/s | ratio | moec decode GB/s | % of roofline |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    top = max(bandwidth, bandwidth_after)
     for r in rows:
         ratio = r["moec_ts"] / r["llama_ts"] if r["llama_ts"] else float("nan")
         gbs = f"{r['moec_gb_per_s']:.1f}" if "moec_gb_per_s" in r else ""
-        roofline = f"{100 * r['moec_roofline']:.0f}%" if "moec_roofline" in r else ""
-        lines.append(f"| {r['moec']} | {r['llama.cpp']} | {r['test']} | {r['depth']} | "
+        roofline = f"{100 * r['moec_gb_per_s'] / top:.0f}%" if "moec_gb_per_s" in r else ""
+        lines.append(f"| {r['moec']} | {r['act']} | {r['llama.cpp']} | {r['test']} | {r['depth']} | "
                      f"{r['moec_ts']:.1f} | {r['llama_ts']:.1f} | {ratio:.2f} | {gbs} | {roofline} |")
-    if any(r.get("moec_roofline", 0) > 1 for r in rows):
-        lines += ["", "Decode read more bytes per second than moec-roofline's passes did in this",
-                  "run, so its figure is no ceiling here: the machine's bandwidth varies from run",
-                  "to run, and moec-roofline's read passes measured low in this one."]
+    lines += ["", "Both activation precisions (tok/s):", ""]
+    for r in rows:
+        if len(r["all_moec_ts"]) > 1:
+            lines.append(f"- {r['moec']} {r['test']} d{r['depth']}: " + ", ".join(
+                f"act {'int8' if v.endswith('act8') else 'fp32'} {t:.1f}"
+                for v, t in r["all_moec_ts"].items()))
     lines += ["", "Compile times (moec DIR -o MODEL): " +
               ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()) + ".", ""]
     with open(args.out, "w") as f:
