@@ -62,6 +62,10 @@ if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("tool-ptxas")
 if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("device-cuda")
+# The host CPU's vector extensions the compiled binaries may use.
+with open("/proc/cpuinfo") as cpuinfo:
+    if "avx512_bf16" in cpuinfo.read().split():
+        config.available_features.add("cpu-avx512bf16")
 # Memcheck of the compiled binaries (AVX2 builds: valgrind has no AVX-512).
 if shutil.which("valgrind"):
     config.available_features.add("tool-valgrind")

@@ -109,6 +109,10 @@ int64_t cpu::getInt8DotBytes(const TargetOptions &options) {
       options, {{"+avx512f,+avx512bw,+avx512vnni", 64}, {"+avx2", 32}});
 }
 
+bool cpu::hasBf16DotProducts(const TargetOptions &options) {
+  return firstSupported(options, {{"+avx512f,+avx512bw,+avx512bf16", 1}}) == 1;
+}
+
 /// Defines each moec_par_launch_N: pack the captured values, call
 /// moec_parallel_for(count, cost, thunk, context); the thunk unpacks them
 /// and runs moec_par_body_N(begin, end, captured...).

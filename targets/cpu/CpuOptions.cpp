@@ -23,6 +23,15 @@ static cl::opt<unsigned> tileDepth(
              "for tuning and tests)"),
     cl::init(0), cl::cat(moec::cpu::getCpuOptionCategory()));
 
+static cl::opt<unsigned> bf16DotRows(
+    "bf16-dot-rows",
+    cl::desc("On a CPU with AVX512-BF16, bf16 weights multiply calls of at "
+             "least N tokens (an expert: N rows) by the activations rounded "
+             "to bf16 with vdpbf16ps, as prefill; shorter ones, and every "
+             "call with 0, keep exact f32 products (default 16)"),
+    cl::value_desc("N"), cl::init(16),
+    cl::cat(moec::cpu::getCpuOptionCategory()));
+
 moec::cpu::CpuOptions moec::cpu::getCpuOptions() {
-  return {cpuName, features, tileDepth};
+  return {cpuName, features, tileDepth, bf16DotRows};
 }

@@ -1,8 +1,8 @@
 //===- CpuOptions.h - The CPU target's own flags ----------------*- C++ -*-===//
 //
-// `moec --target=cpu` takes --cpu, --mattr and --tile-depth; they are the
-// target's, not the driver's, and `moec --help` lists them under the
-// target's option category.
+// `moec --target=cpu` takes --cpu, --mattr, --tile-depth and
+// --bf16-dot-rows; they are the target's, not the driver's, and
+// `moec --help` lists them under the target's option category.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +22,9 @@ struct CpuOptions {
   std::string features;
   /// k extent of one pass over a matmul's register tile; 0: 512.
   unsigned tileDepth = 0;
+  /// bf16 weights: calls of at least this many rows on vdpbf16ps, with the
+  /// activations rounded to bf16 (AVX512-BF16 only); 0: never.
+  unsigned bf16DotRows = 16;
 };
 
 /// The flags as the command line set them (their defaults in a tool that

@@ -24,7 +24,8 @@ using namespace moec;
 /// ops and dense matmuls on the CPU's kernels, then upstream passes except
 /// for the calling convention, the threading and the run-time checks.
 static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
-                             int64_t int8DotBytes, unsigned tileDepth) {
+                             int64_t int8DotBytes, int64_t bf16DotRows,
+                             unsigned tileDepth) {
   moe::MoeExternalizeConstantsOptions externalize;
   externalize.minBytes = 256;
   pm.addPass(moe::createMoeExternalizeConstants(externalize));
@@ -39,11 +40,13 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
     if (tileDepth)
       moeOptions.tileDepth = tileDepth;
     moeOptions.int8DotBytes = int8DotBytes;
+    moeOptions.bf16DotRows = bf16DotRows;
   }
   pm.addPass(cpu::createCpuLowerMoe(moeOptions));
   if (lanes) {
     cpu::CpuLinearToDotsOptions linearOptions;
     linearOptions.vectorWidth = lanes;
+    linearOptions.bf16DotRows = bf16DotRows;
     pm.addPass(cpu::createCpuLinearToDots(linearOptions));
     cpu::CpuMatmulToTilesOptions matmulOptions;
     matmulOptions.vectorWidth = lanes;
@@ -103,8 +106,13 @@ public:
   void buildLoweringPipeline(OpPassManager &pm,
                              const TargetOptions &options) const override {
     int64_t lanes = cpu::getVectorLanes(options);
+    // bf16 products of prefill on vdpbf16ps (--bf16-dot-rows).
+    cpu::CpuOptions cpuOptions = cpu::getCpuOptions();
+    int64_t bf16DotRows = lanes == 16 && cpu::hasBf16DotProducts(options)
+                              ? cpuOptions.bf16DotRows
+                              : 0;
     buildCpuPipeline(pm, lanes, lanes ? cpu::getInt8DotBytes(options) : 0,
-                     cpu::getCpuOptions().tileDepth);
+                     bf16DotRows, cpuOptions.tileDepth);
   }
   LogicalResult serialize(ModuleOp module, const TargetOptions &options,
                           SerializedModule &result) const override {

@@ -23,6 +23,9 @@ int64_t getVectorLanes(const TargetOptions &options);
 /// AVX-512 VNNI, 32 with AVX2, 0 without either.
 int64_t getInt8DotBytes(const TargetOptions &options);
 
+/// Whether the target CPU has AVX512-BF16 (vdpbf16ps) with AVX-512BW.
+bool hasBf16DotProducts(const TargetOptions &options);
+
 /// Writes the weights (embedded blob and weights file), the manifest and
 /// the object, and links them with the runtime into the executable.
 mlir::LogicalResult linkExecutable(mlir::ModuleOp module,

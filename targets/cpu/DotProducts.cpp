@@ -2,6 +2,8 @@
 
 #include "targets/cpu/DotProducts.h"
 
+#include "targets/cpu/InlineAsm.h"
+
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -25,6 +27,48 @@ DotProducts::DotProducts(LoopBuilder &b, Value x, Value w, Value output,
                                    DenseElementsAttr::get(f32Vector, 0.0f));
 }
 
+/// acc + the products of adjacent bf16 pairs of `w` and `x` (32 each),
+/// into 16 f32 lanes: AVX512-BF16's vdpbf16ps.
+static Value dotPairs(LoopBuilder &b, Value acc, Value w, Value x) {
+  auto words = VectorType::get({16}, b.getI32Type());
+  return cpu::inlineAsm(b, b.getLoc(), acc.getType(), "vdpbf16ps $3, $2, $0",
+                        "=v,0,v,v",
+                        {acc, vector::BitCastOp::create(b, words, w),
+                         vector::BitCastOp::create(b, words, x)});
+}
+
+Value DotProducts::roundToBf16(LoopBuilder &b, Value x, Value count,
+                               int64_t lanes) {
+  auto type = cast<MemRefType>(x.getType());
+  int64_t depth = type.getShape().back();
+  Value pairs =
+      b.alloc(RankedTensorType::get(type.getShape(), b.getBF16Type()), {count});
+  auto f32Vector = VectorType::get({lanes}, b.getF32Type());
+  auto bf16Vector = VectorType::get({lanes}, b.getBF16Type());
+  Value zero = arith::ConstantOp::create(
+      b, f32Vector, DenseElementsAttr::get(f32Vector, 0.0f));
+  int64_t full = depth / lanes * lanes;
+  b.forLoop(b.index(0), count, [&](Value t) {
+    b.forLoop(b.index(0), b.index(full / lanes), [&](Value step) {
+      Value k = arith::MulIOp::create(b, step, b.index(lanes));
+      Value v = vector::LoadOp::create(b, f32Vector, x, ValueRange{t, k});
+      vector::StoreOp::create(b, arith::TruncFOp::create(b, bf16Vector, v),
+                              pairs, ValueRange{t, k});
+    });
+    if (full < depth) {
+      Value mask = vector::ConstantMaskOp::create(
+          b, VectorType::get({lanes}, b.getI1Type()),
+          ArrayRef<int64_t>{depth - full});
+      Value at = b.index(full);
+      Value v = vector::MaskedLoadOp::create(b, f32Vector, x, ValueRange{t, at},
+                                             mask, zero);
+      vector::MaskedStoreOp::create(b, pairs, ValueRange{t, at}, mask,
+                                    arith::TruncFOp::create(b, bf16Vector, v));
+    }
+  });
+  return pairs;
+}
+
 void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
   SmallVector<Value> rowIndex, tokenIndex;
   for (int64_t r = 0; r < rows; ++r)
@@ -32,21 +76,35 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
   for (int64_t c = 0; c < tokens; ++c)
     tokenIndex.push_back(arith::AddIOp::create(b, t, b.index(c)));
   Value lastRow = b.index(rowCount - 1);
-  Value zeroW = arith::ConstantOp::create(
-      b, wVector,
-      DenseElementsAttr::get(wVector,
-                             FloatAttr::get(wVector.getElementType(), 0.0)));
-  // One step of `lanes` k values (masked for the last partial one).
+  // A step covers `width` k: one vector of f32 lanes, or with xPairs two
+  // lanes' worth of bf16 pairs.
+  bool pairs = bool(xPairs);
+  int64_t width = pairs ? 2 * lanes : lanes;
+  Type wElement = wVector.getElementType();
+  VectorType wLoad = pairs ? VectorType::get({width}, wElement) : wVector;
+  VectorType xLoad = pairs ? wLoad : f32Vector;
+  Value xSource = pairs ? xPairs : x;
+  auto zeros = [&](VectorType type) -> Value {
+    return arith::ConstantOp::create(
+        b, type,
+        DenseElementsAttr::get(type,
+                               FloatAttr::get(type.getElementType(), 0.0)));
+  };
+  Value zeroW = zeros(wLoad), zeroX = zeros(xLoad);
+  auto load = [&](VectorType type, Value from, ValueRange at, Value mask,
+                  Value padding) -> Value {
+    if (mask)
+      return vector::MaskedLoadOp::create(b, type, from, at, mask, padding);
+    return vector::LoadOp::create(b, type, from, at);
+  };
+  // One step at k (masked for the last partial one).
   auto step = [&](Value k, Value mask, ValueRange in) {
     SmallVector<Value> ws, xs, out;
     for (int64_t r = 0; r < rows; ++r) {
       SmallVector<Value> at(prefix);
       at.append({rowIndex[r], k});
-      Value v =
-          mask ? vector::MaskedLoadOp::create(b, wVector, w, at, mask, zeroW)
-                     .getResult()
-               : vector::LoadOp::create(b, wVector, w, at).getResult();
-      ws.push_back(wVector == f32Vector
+      Value v = load(wLoad, w, at, mask, zeroW);
+      ws.push_back(pairs || wVector == f32Vector
                        ? v
                        : arith::ExtFOp::create(b, f32Vector, v).getResult());
     }
@@ -62,23 +120,20 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
                                  /*localityHint=*/3, /*isDataCache=*/true);
     }
     for (int64_t c = 0; c < tokens; ++c)
-      xs.push_back(
-          mask ? vector::MaskedLoadOp::create(b, f32Vector, x,
-                                              {tokenIndex[c], k}, mask, zero)
-                     .getResult()
-               : vector::LoadOp::create(b, f32Vector, x, {tokenIndex[c], k})
-                     .getResult());
+      xs.push_back(load(xLoad, xSource, {tokenIndex[c], k}, mask, zeroX));
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < tokens; ++c)
         out.push_back(
-            vector::FMAOp::create(b, ws[r], xs[c], in[r * tokens + c]));
+            pairs ? dotPairs(b, in[r * tokens + c], ws[r], xs[c])
+                  : vector::FMAOp::create(b, ws[r], xs[c], in[r * tokens + c])
+                        .getResult());
     return out;
   };
   SmallVector<Value> accs(rows * tokens, zero);
-  int64_t full = depth / lanes * lanes;
+  int64_t full = depth / width * width;
   if (full > 0) {
     auto loop =
-        scf::ForOp::create(b, b.index(0), b.index(full), b.index(lanes), accs);
+        scf::ForOp::create(b, b.index(0), b.index(full), b.index(width), accs);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
@@ -88,7 +143,7 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
     accs.assign(loop.getResults().begin(), loop.getResults().end());
   }
   if (full < depth) {
-    auto maskType = VectorType::get({lanes}, b.getI1Type());
+    auto maskType = VectorType::get({width}, b.getI1Type());
     Value mask = vector::ConstantMaskOp::create(
         b, maskType, ArrayRef<int64_t>{depth - full});
     accs = step(b.index(full), mask, accs);

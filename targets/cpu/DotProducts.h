@@ -36,6 +36,16 @@ struct DotProducts {
 
   /// Indices of w before (o, k): an expert's, for a stack.
   llvm::SmallVector<mlir::Value> prefix;
+  /// When set (bf16 weights, 16 lanes, AVX512-BF16): x's rows rounded to
+  /// bf16 (roundToBf16), and each step multiplies 32 k of them by the
+  /// weight's with vdpbf16ps, pairs of products added into f32 lanes,
+  /// instead of widening the weight.
+  mlir::Value xPairs;
+
+  /// A new [count, K] bf16 buffer holding x's rows [0, count) rounded to
+  /// nearest even.
+  static mlir::Value roundToBf16(LoopBuilder &b, mlir::Value x,
+                                 mlir::Value count, int64_t lanes);
   /// The f32 value a result starts from.
   std::function<mlir::Value(mlir::Value token, mlir::Value row)> initial;
 

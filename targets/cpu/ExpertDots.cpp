@@ -40,7 +40,21 @@ FailureOr<bool> cpu::lowerGroupedMatmulToDots(RewriterBase &rewriter,
   Value weight = b.read(op.getWeight());
   Value offsets = b.read(op.getOffsets());
   Value bias = op.getBias() ? b.read(op.getBias()) : Value();
-  Value output = b.alloc(op.getOutput().getType(), {b.dim(rows, 0)});
+  Value count = b.dim(rows, 0);
+  Value output = b.alloc(op.getOutput().getType(), {count});
+  // Rows rounded to bf16 for the experts with bf16DotRows or more (only
+  // when there are as many rows in all).
+  int64_t pairRows = weightType.getElementType().isBF16() && shape.lanes == 16
+                         ? shape.bf16DotRows
+                         : 0;
+  Value xPairs;
+  if (pairRows > 0) {
+    Value enough = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, count,
+                                         b.index(pairRows));
+    xPairs = DotProducts::roundToBf16(
+        b, rows, arith::SelectOp::create(b, enough, count, b.index(0)),
+        shape.lanes);
+  }
   int64_t rowsPerTask = DotProducts::kRowsPerTask;
   int64_t tiles = (n + rowsPerTask - 1) / rowsPerTask;
   b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
@@ -49,10 +63,14 @@ FailureOr<bool> cpu::lowerGroupedMatmulToDots(RewriterBase &rewriter,
     Value lo = b.loadIndex(offsets, {e});
     Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
     Value hasRows = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, lo, hi);
-    b.ifThen(hasRows, [&] {
+    Value zero = b.floatConst(b.getF32Type(), 0.0);
+    Value begin = arith::MulIOp::create(b, tile, b.index(rowsPerTask));
+    Value end = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, begin, b.index(rowsPerTask)), b.index(n));
+    auto emit = [&](Value pairs) {
       DotProducts dots(b, rows, weight, output, shape.lanes);
       dots.prefix = {e};
-      Value zero = b.floatConst(b.getF32Type(), 0.0);
+      dots.xPairs = pairs;
       dots.initial = [&](Value, Value o) -> Value {
         if (!bias)
           return zero;
@@ -61,11 +79,21 @@ FailureOr<bool> cpu::lowerGroupedMatmulToDots(RewriterBase &rewriter,
                    ? v
                    : arith::ExtFOp::create(b, b.getF32Type(), v).getResult();
       };
-      Value begin = arith::MulIOp::create(b, tile, b.index(rowsPerTask));
-      Value end = arith::MinUIOp::create(
-          b, arith::AddIOp::create(b, begin, b.index(rowsPerTask)), b.index(n));
       dots.emit(begin, end, lo, hi);
-    });
+    };
+    if (!xPairs) {
+      b.ifThen(hasRows, [&] { emit(Value()); });
+      return;
+    }
+    Value size = arith::SubIOp::create(b, hi, lo);
+    Value many = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, size,
+                                       b.index(pairRows));
+    Value few = arith::AndIOp::create(
+        b, hasRows,
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, size,
+                              b.index(pairRows)));
+    b.ifThen(many, [&] { emit(xPairs); });
+    b.ifThen(few, [&] { emit(Value()); });
   });
   zeroUnroutedRows(b, offsets, numExperts, output);
   rewriter.replaceOp(op, b.result(output));

@@ -73,7 +73,8 @@ static bool isLinear(linalg::GenericOp op) {
          (mul.getRhs() == a && isB(mul.getLhs()));
 }
 
-static void lowerLinear(linalg::GenericOp op, int64_t lanes) {
+static void lowerLinear(linalg::GenericOp op, int64_t lanes,
+                        int64_t bf16DotRows) {
   LoopBuilder b(op);
   auto wType = cast<RankedTensorType>(op.getDpsInputs()[1].getType());
   int64_t n = wType.getDimSize(0);
@@ -83,15 +84,33 @@ static void lowerLinear(linalg::GenericOp op, int64_t lanes) {
   Value m = b.dim(x, 0);
   Value output =
       b.alloc(cast<RankedTensorType>(op->getResult(0).getType()), {m});
-  cpu::DotProducts dots(b, x, w, output, lanes);
-  dots.initial = [&](Value t, Value o) { return b.load(init, {t, o}); };
+  // A call of bf16DotRows tokens or more multiplies them rounded to bf16.
+  bool pairs = wType.getElementType().isBF16() && lanes == 16 && bf16DotRows;
+  Value many, few, xPairs;
+  if (pairs) {
+    many = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, m,
+                                 b.index(bf16DotRows));
+    few = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, m,
+                                b.index(bf16DotRows));
+    xPairs = cpu::DotProducts::roundToBf16(
+        b, x, arith::SelectOp::create(b, many, m, b.index(0)), lanes);
+  }
   int64_t rowsPerTask = cpu::DotProducts::kRowsPerTask;
   int64_t tasks = (n + rowsPerTask - 1) / rowsPerTask;
   b.parallelLoop(b.index(0), b.index(tasks), [&](Value task) {
     Value begin = arith::MulIOp::create(b, task, b.index(rowsPerTask));
     Value end = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, begin, b.index(rowsPerTask)), b.index(n));
-    dots.emit(begin, end, b.index(0), m);
+    auto emit = [&](Value pairRows) {
+      cpu::DotProducts dots(b, x, w, output, lanes);
+      dots.xPairs = pairRows;
+      dots.initial = [&](Value t, Value o) { return b.load(init, {t, o}); };
+      dots.emit(begin, end, b.index(0), m);
+    };
+    if (!pairs)
+      return emit(Value());
+    b.ifThen(many, [&] { emit(xPairs); });
+    b.ifThen(few, [&] { emit(Value()); });
   });
   op->getResult(0).replaceAllUsesWith(b.result(output));
   op.erase();
@@ -103,9 +122,11 @@ struct CpuLinearToDotsPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (vectorWidth < 1) {
+    if (vectorWidth < 1 || bf16DotRows < 0 ||
+        (bf16DotRows > 0 && vectorWidth != 16)) {
       getOperation().emitError(
-          "cpu-linear-to-dots: the vector width must be positive");
+          "cpu-linear-to-dots: the vector width must be positive and "
+          "bf16-dot-rows non-negative (positive only with vector-width 16)");
       return signalPassFailure();
     }
     SmallVector<linalg::GenericOp> linears;
@@ -114,7 +135,7 @@ struct CpuLinearToDotsPass
         linears.push_back(op);
     });
     for (linalg::GenericOp op : linears)
-      lowerLinear(op, vectorWidth);
+      lowerLinear(op, vectorWidth, bf16DotRows);
   }
 };
 } // namespace

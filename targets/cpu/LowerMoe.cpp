@@ -43,13 +43,16 @@ struct CpuLowerMoePass
   using Base::Base;
 
   void runOnOperation() override {
-    TileShape tiles{vectorWidth, tilePanels, tileRows, tileDepth, int8DotBytes};
+    TileShape tiles{vectorWidth, tilePanels,   tileRows,
+                    tileDepth,   int8DotBytes, bf16DotRows};
     if (vectorWidth < 0 || tileRows < 1 || tilePanels < 1 || tileDepth < 1 ||
         (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0) ||
-        (int8DotBytes != 0 && int8DotBytes != 32 && int8DotBytes != 64)) {
+        (int8DotBytes != 0 && int8DotBytes != 32 && int8DotBytes != 64) ||
+        bf16DotRows < 0 || (bf16DotRows > 0 && vectorWidth != 16)) {
       getOperation().emitError(
           "cpu-lower-moe: vector-width * tile-panels must divide 64, the "
-          "tile sizes must be positive and int8-dot-bytes 0, 32 or 64");
+          "tile sizes must be positive, int8-dot-bytes 0, 32 or 64 and "
+          "bf16-dot-rows non-negative (positive only with vector-width 16)");
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());

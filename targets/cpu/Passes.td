@@ -29,7 +29,10 @@ def CpuLowerMoe : Pass<"cpu-lower-moe", "mlir::ModuleOp"> {
     * a bf16 or f16 weight stays in its dtype: each expert's rows multiply
       its `[N, K]` rows on vector dot products, 4 weight rows by 4 rows at
       a time, the weight widened in registers (ExpertDots.cpp, the kernel
-      of `cpu-linear-to-dots`);
+      of `cpu-linear-to-dots`); with `bf16-dot-rows` N > 0, an expert of
+      at least N rows has them rounded to bf16 (nearest even) and
+      multiplied 32 k at a time by `vdpbf16ps`, pairs of products summed
+      into f32 lanes;
     * packed int4/int8 weights with K-groups use vector kernels that
       dequantize 16 codes at a time in registers, or, for
       `moec.int8_activations` with `int8-dot-bytes`, multiply int8 rows by
@@ -46,7 +49,11 @@ def CpuLowerMoe : Pass<"cpu-lower-moe", "mlir::ModuleOp"> {
            "matmul on scalar dot products">,
     Option<"int8DotBytes", "int8-dot-bytes", "int64_t", /*default=*/"0",
            "bytes of the target's u8 x s8 dot product for int8 activations "
-           "on packed weights: 64 (AVX-512 VNNI), 32 (AVX2), 0 (none)">
+           "on packed weights: 64 (AVX-512 VNNI), 32 (AVX2), 0 (none)">,
+    Option<"bf16DotRows", "bf16-dot-rows", "int64_t", /*default=*/"0",
+           "bf16 experts with at least this many rows multiply them "
+           "rounded to bf16 with vdpbf16ps (AVX512-BF16, vector-width 16); "
+           "0: never">
   ], RegisterTileOptions);
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
@@ -99,14 +106,23 @@ def CpuLinearToDots : Pass<"cpu-linear-to-dots", "mlir::ModuleOp"> {
     end (the sum's order differs from the reference's sequential one by
     rounding only). One parallel iteration per 16 rows of W. Like
     `cpu-matmul-to-tiles`, it stays at tensor level; other generics are
-    left alone.
+    left alone. With `bf16-dot-rows` N > 0 and a bf16 weight, a call of
+    at least N tokens rounds them to bf16 (nearest even) and multiplies
+    32 k at a time with `vdpbf16ps` (pairs of products summed into f32
+    lanes): prefill at twice the multiply-adds per instruction; decode
+    and short calls keep exact f32 products.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes of the target's vectors">
+           "f32 lanes of the target's vectors">,
+    Option<"bf16DotRows", "bf16-dot-rows", "int64_t", /*default=*/"0",
+           "bf16 weights: calls of at least this many tokens multiply them "
+           "rounded to bf16 with vdpbf16ps (AVX512-BF16, vector-width 16); "
+           "0: never">
   ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::bufferization::BufferizationDialect",
+    "mlir::LLVM::LLVMDialect",
     "mlir::memref::MemRefDialect", "mlir::scf::SCFDialect",
     "mlir::vector::VectorDialect"
   ];

@@ -37,6 +37,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/GroupedMatmul.h"
+#include "targets/cpu/InlineAsm.h"
 
 #include "targets/cpu/RegisterTile.h"
 
@@ -394,16 +395,10 @@ static void emitFloatBlock(LoopBuilder &b, const PackedOperand &w,
     }
 }
 
-/// One instruction as side-effect-free inline assembly (an intrinsic call
-/// would have unknown memory effects, which buffer deallocation rejects).
+/// One instruction (InlineAsm.h).
 static Value asmOp(LoopBuilder &b, Type type, StringRef text,
                    StringRef constraints, ValueRange operands) {
-  return LLVM::InlineAsmOp::create(
-             b, type, operands, b.getStringAttr(text),
-             b.getStringAttr(constraints), /*has_side_effects=*/UnitAttr(),
-             /*is_align_stack=*/UnitAttr(), LLVM::TailCallKindAttr(),
-             LLVM::AsmDialectAttr(), ArrayAttr())
-      .getResult(0);
+  return cpu::inlineAsm(b, b.getLoc(), type, text, constraints, operands);
 }
 
 /// acc + the 4-byte dot products of the rows' bytes `x` with the signed

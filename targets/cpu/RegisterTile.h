@@ -30,6 +30,9 @@ struct TileShape {
   /// activations: 64 (AVX-512 VNNI vpdpbusd), 32 (AVX2 vpmaddubsw +
   /// vpmaddwd), 0 (none).
   int64_t int8DotBytes = 0;
+  /// bf16 weights: an expert with at least this many rows multiplies them
+  /// rounded to bf16 with vdpbf16ps (AVX512-BF16); 0: never.
+  int64_t bf16DotRows = 0;
 
   int64_t columns() const { return lanes * panels; }
 };

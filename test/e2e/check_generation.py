@@ -45,6 +45,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.join(os.path.dirname(HERE), "models")
 ORACLE = os.path.join(os.path.dirname(HERE), "tokenizer", "oracle.js")
+# Greedy generation (a prefill, then decode steps) must equal the argmax of
+# one call over the whole sequence: the same products in every call size,
+# so BF16 weights keep exact f32 products in prefill too (no vdpbf16ps).
+EXACT = ["--bf16-dot-rows=0"]
 PROMPT = os.path.join(HERE, "Inputs", "prompt.txt")
 GREEDY_TOKENS = 32
 # A greedy pick may differ from the one-pass argmax only where the top two
@@ -136,7 +140,7 @@ def check_family(family):
          family])
     ckpt = os.path.join(out, family)
     model = os.path.join(out, family + ".bin")
-    run([args.moec, ckpt, "-o", model])
+    run([args.moec, ckpt, "-o", model] + EXACT)
     prompt = open(PROMPT, encoding="utf-8", newline="").read()
 
     # Prompt ids.
@@ -196,7 +200,7 @@ def check_family(family):
         config["eos_token_id"] = eos
         json.dump(config, open(config_file, "w"))
         eos_model = model + ".eos"
-        run([args.moec, ckpt, "-o", eos_model])
+        run([args.moec, ckpt, "-o", eos_model] + EXACT)
         greedy = [eos_model, "--prompt-file", PROMPT, "--temp", "0", "-n", "20",
                   "--print-tokens"]
         stopped = ids_of(run(greedy).decode().splitlines()[1])
