@@ -213,9 +213,13 @@ void moec::rt::generate(
   // Runs ids through the cache; `logits` gets the last row.
   auto feed = [&](const std::vector<int32_t> &ids) {
     std::vector<int64_t> wide(ids.begin(), ids.end());
-    session.feed(wide, model.maxTokens, [&](const float *rows, int64_t n) {
-      logits.assign(rows + (n - 1) * session.vocab, rows + n * session.vocab);
-    });
+    session.feed(
+        wide, model.maxTokens,
+        [&](const float *rows, int64_t n) {
+          logits.assign(rows + (n - 1) * session.vocab,
+                        rows + n * session.vocab);
+        },
+        /*lastRow=*/true);
   };
   if (tokenizer.vocabularySize() > session.vocab)
     dataError("the tokenizer has " +

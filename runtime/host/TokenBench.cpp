@@ -45,8 +45,10 @@ void moec::rt::runTokenBench(
   TokenSession session(model, entry, context, weights, state, owned);
   uint64_t seed = 1;
   auto feed = [&](int64_t count, int64_t perCall) {
-    session.feed(randomIds(count, session.vocab, seed), perCall,
-                 [](const float *, int64_t) {});
+    // As llama-bench: the logits of each call's last token only.
+    session.feed(
+        randomIds(count, session.vocab, seed), perCall,
+        [](const float *, int64_t) {}, /*lastRow=*/true);
   };
   using Clock = std::chrono::steady_clock;
   auto seconds = [](Clock::time_point since) {

@@ -29,10 +29,15 @@ static const TensorSpec *onlyUserValue(const std::vector<TensorSpec> &values) {
 }
 
 bool moec::rt::isTokenEntry(const EntrySpec &entry) {
-  const TensorSpec *in = onlyUserValue(entry.inputs);
+  std::vector<const TensorSpec *> in;
+  for (const TensorSpec &spec : entry.inputs)
+    if (spec.state.empty())
+      in.push_back(&spec);
   const TensorSpec *out = onlyUserValue(entry.outputs);
-  return in && out && in->name == "tokens" && in->dtype == DType::I64 &&
-         in->shape.size() == 1 && out->name == "logits" &&
+  return in.size() == 2 && out && in[0]->name == "tokens" &&
+         in[0]->dtype == DType::I64 && in[0]->shape.size() == 1 &&
+         in[1]->name == "logit_rows" && in[1]->dtype == DType::I64 &&
+         in[1]->shape == std::vector<int64_t>{1} && out->name == "logits" &&
          out->dtype == DType::F32 && out->shape.size() == 2 &&
          out->shape[1] > 0;
 }
@@ -92,28 +97,29 @@ void moec::rt::runTokens(
   int64_t vocab = logitsVocabulary(spec);
   std::vector<float> logits;
   logits.reserve(size_t(total) * vocab);
+  if (options.lastOnly && total == 0)
+    fail("--last-logits: there are no tokens");
   for (int64_t begin = 0; begin < total || (total == 0 && begin == 0);
        begin += chunk) {
     int64_t count = std::min(chunk, total - begin);
+    // --last-logits: the model computes the last row of each call only.
+    int64_t rowsWanted = options.lastOnly ? 1 : 0;
     std::vector<Descriptor> inputs{
-        Descriptor::make(ids.data() + begin, {count})};
+        Descriptor::make(ids.data() + begin, {count}),
+        Descriptor::make(&rowsWanted, {1})};
     std::vector<Result> results =
         callEntry(model, entry, inputs, weights, state);
     const Result &r = results[logitsIndex];
     const float *rows = reinterpret_cast<const float *>(r.data);
+    if (options.lastOnly)
+      logits.clear();
     logits.insert(logits.end(), rows, rows + r.bytes / sizeof(float));
     releaseResults(results, owned);
     if (total == 0)
       break;
   }
-  std::vector<int64_t> shape{total, vocab};
+  std::vector<int64_t> shape{options.lastOnly ? 1 : total, vocab};
   const float *data = logits.data();
-  if (options.lastOnly) {
-    if (total == 0)
-      fail("--last-logits: there are no tokens");
-    data += (total - 1) * vocab;
-    shape[0] = 1;
-  }
   size_t bytes = size_t(shape[0]) * vocab * sizeof(float);
   if (options.logitsFile.empty()) {
     std::printf("logits: float32 [%lld, %lld]\n", (long long)shape[0],

@@ -1,8 +1,9 @@
 //===- TokenRun.h - Running a decoder model on token ids --------*- C++ -*-===//
 //
-// A model with one input `tokens` (int64 [T]) and one output `logits`
-// (float32 [T, V]), whose position and KV caches are state, as moec builds
-// from a checkpoint: --tokens ids.npy runs the ids as one prompt, --chunk N
+// A model with inputs `tokens` (int64 [T]) and `logit_rows` (int64 [1]:
+// the last rows to compute logits for; 0 for all) and one output `logits`
+// (float32 [rows, V]), whose position and KV caches are state, as moec
+// builds from a checkpoint: --tokens ids.npy runs the ids as one prompt, --chunk N
 // feeds them N at a time through the caches, --logits writes the rows (all,
 // or the last one with --last-logits).
 //

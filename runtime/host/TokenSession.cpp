@@ -18,14 +18,18 @@ TokenSession::TokenSession(
 
 void TokenSession::feed(
     const std::vector<int64_t> &ids, int64_t perCall,
-    const std::function<void(const float *rows, int64_t n)> &onLogits) {
+    const std::function<void(const float *rows, int64_t n)> &onLogits,
+    bool lastRow) {
+  int64_t rowsWanted = lastRow ? 1 : 0;
   for (size_t begin = 0; begin < ids.size();) {
     int64_t n =
         std::min({int64_t(ids.size() - begin), perCall, model.maxTokens});
-    std::vector<Descriptor> inputs{Descriptor::make(ids.data() + begin, {n})};
+    std::vector<Descriptor> inputs{Descriptor::make(ids.data() + begin, {n}),
+                                   Descriptor::make(&rowsWanted, {1})};
     std::vector<Result> results =
         callEntry(model, entry, inputs, weights, state);
-    onLogits(reinterpret_cast<const float *>(results[logitsIndex].data), n);
+    onLogits(reinterpret_cast<const float *>(results[logitsIndex].data),
+             lastRow ? 1 : n);
     releaseResults(results, owned);
     begin += n;
     position += n;

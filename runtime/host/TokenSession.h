@@ -27,9 +27,11 @@ public:
   bool fits(int64_t count) const { return position + count <= context; }
 
   /// Runs `ids` (which fit), `perCall` or fewer per call; `onLogits` gets
-  /// each call's rows [n, vocab].
+  /// each call's rows [n, vocab], or with `lastRow` its last row only (the
+  /// model computes no other).
   void feed(const std::vector<int64_t> &ids, int64_t perCall,
-            const std::function<void(const float *rows, int64_t n)> &onLogits);
+            const std::function<void(const float *rows, int64_t n)> &onLogits,
+            bool lastRow = false);
 
   /// Back to an empty KV cache (the state zeroed).
   void reset();

@@ -70,10 +70,10 @@ public:
   DecoderBuilder(OpBuilder &b, const DecoderConfig &c, WeightStore &store)
       : b(b), loc(b.getUnknownLoc()), c(c), store(store) {}
 
-  /// Builds @main's body from its arguments: the tokens, then the state
-  /// (the position, then each layer's key and value caches); returns the
-  /// logits, then the new state in the same order.
-  SmallVector<Value> build(Value tokens, ValueRange state);
+  /// Builds @main's body from its arguments: the tokens, the logits rows
+  /// wanted, then the state (the position, then each layer's key and value
+  /// caches); returns the logits, then the new state in the same order.
+  SmallVector<Value> build(Value tokens, Value logitRows, ValueRange state);
 
 private:
   OpBuilder &b;
@@ -96,7 +96,6 @@ private:
                        llvm::StringRef suffix);
   Value transposedExperts(const std::string &key);
   Value empty(ArrayRef<int64_t> shape);
-  Value zeros(ArrayRef<int64_t> shape);
   AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
     return AffineMap::get(dims, 0, results, b.getContext());
   }
@@ -180,11 +179,6 @@ Value DecoderBuilder::empty(ArrayRef<int64_t> shape) {
   return tensor::EmptyOp::create(b, loc, shape, f32(), dynamic);
 }
 
-Value DecoderBuilder::zeros(ArrayRef<int64_t> shape) {
-  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-  return linalg::FillOp::create(b, loc, zero, empty(shape)).getResult(0);
-}
-
 /// x [T, K] times the transposed torch-layout weight [N, K], plus its bias;
 /// `role` (LinearRoles.h) says what part of the model it is.
 Value DecoderBuilder::linear(Value x, const std::string &name,
@@ -193,7 +187,13 @@ Value DecoderBuilder::linear(Value x, const std::string &name,
   int64_t n = cast<RankedTensorType>(w.getType()).getDimSize(0);
   AffineExpr t = b.getAffineDimExpr(0), o = b.getAffineDimExpr(1),
              k = b.getAffineDimExpr(2);
-  Value init = zeros({ShapedType::kDynamic, n});
+  // x's rows: the tokens, or the LM head's last rows.
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value rows = tensor::DimOp::create(b, loc, x, 0);
+  Value empty = tensor::EmptyOp::create(
+      b, loc, ArrayRef<int64_t>{ShapedType::kDynamic, n}, f32(),
+      ValueRange{rows});
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   auto product = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{x, w}, init,
       SmallVector<AffineMap>{map(3, {t, k}), map(3, {o, k}), map(3, {t, o})},
@@ -511,7 +511,8 @@ Value DecoderBuilder::moe(const std::string &prefix, Value x) {
   return add(y, shared);
 }
 
-SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
+SmallVector<Value> DecoderBuilder::build(Value tokens, Value logitRows,
+                                         ValueRange state) {
   tokenCount = tensor::DimOp::create(b, loc, tokens, 0);
   // This call continues the sequence at the position the state holds.
   Value position = state[0];
@@ -570,8 +571,26 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, ValueRange state) {
     h = add(h, layer.moe ? moe(p, x) : mlp(p + "mlp.", x, decoder::kMlpRole));
   }
   h = norm(h, "model.norm.weight", c.rmsNormEps);
+  // The LM head reads the last `logit_rows` rows (1 for a prompt whose
+  // next token is all the caller needs); 0, or more than T: all of them.
+  Value wanted = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(b, loc, logitRows, ValueRange{zero}));
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value some = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, wanted, one),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, wanted,
+                            tokenCount));
+  Value rows = arith::SelectOp::create(b, loc, some, wanted, tokenCount);
+  Value last = tensor::ExtractSliceOp::create(
+      b, loc, h,
+      ValueRange{arith::SubIOp::create(b, loc, tokenCount, rows),
+                 arith::ConstantIndexOp::create(b, loc, 0)},
+      ValueRange{rows, arith::ConstantIndexOp::create(b, loc, c.hidden)},
+      ValueRange{one, one});
   SmallVector<Value> results{
-      linear(h, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head",
+      linear(last, c.tieWordEmbeddings ? "model.embed_tokens" : "lm_head",
              decoder::kLmHeadRole)};
   results.push_back(
       tensor::InsertOp::create(b, loc, i64(end), position, ValueRange{zero}));
@@ -614,11 +633,13 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
       failed(attachTextFiles(*module, directory, config.vocab)))
     return nullptr;
   b.setInsertionPointToEnd(module->getBody());
-  // Inputs: the tokens, then the state the binary keeps from call to call.
+  // Inputs: the tokens, the logits rows wanted, then the state the binary
+  // keeps from call to call.
   SmallVector<Type> inputs{
       RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type()),
+      RankedTensorType::get({1}, b.getI64Type()),
       RankedTensorType::get({1}, b.getI64Type())};
-  SmallVector<std::string> names{"tokens", "position"};
+  SmallVector<std::string> names{"tokens", "logit_rows", "position"};
   const AttentionConfig &a = config.attention;
   int64_t cachedHeads = a.mla ? a.heads : a.kvHeads;
   for (size_t layer = 0; layer < config.layers.size(); ++layer) {
@@ -631,19 +652,21 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
   }
   SmallVector<Type> results{RankedTensorType::get(
       {ShapedType::kDynamic, config.vocab}, b.getF32Type())};
-  results.append(inputs.begin() + 1, inputs.end());
+  results.append(inputs.begin() + 2, inputs.end());
   auto func =
       func::FuncOp::create(b, loc, "main", b.getFunctionType(inputs, results));
   func.setArgAttr(0, "moe.name", b.getStringAttr("tokens"));
+  func.setArgAttr(1, "moe.name", b.getStringAttr("logit_rows"));
   func.setResultAttr(0, "moe.name", b.getStringAttr("logits"));
-  for (size_t i = 1; i < names.size(); ++i) {
+  for (size_t i = 2; i < names.size(); ++i) {
     func.setArgAttr(i, "moec.state", b.getStringAttr(names[i]));
-    func.setResultAttr(i, "moec.state", b.getStringAttr(names[i]));
+    func.setResultAttr(i - 1, "moec.state", b.getStringAttr(names[i]));
   }
   b.setInsertionPointToStart(func.addEntryBlock());
   DecoderBuilder builder(b, config, store);
   SmallVector<Value> values =
-      builder.build(func.getArgument(0), func.getArguments().drop_front());
+      builder.build(func.getArgument(0), func.getArgument(1),
+                    func.getArguments().drop_front(2));
   func::ReturnOp::create(b, loc, values);
   return module;
 }
