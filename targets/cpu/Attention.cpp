@@ -8,12 +8,21 @@
 // acc (vectors), rescaled by exp(m_old - m_new) when m grows. The result is
 // acc / l, with exp(sink - m) added to l for a sink.
 //
+// Keys go in blocks of one vector's lanes first: their scores fill a
+// vector, the maximum and the rescaling happen once per block and the
+// weights exp(s - m) come from one vector exp (MLIR's polynomial
+// approximation, within a few ulp of expf) instead of a libm call per key;
+// the keys past the last whole block go one at a time.
+//
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/Passes.h"
 
 #include "dialects/decoder/IR/DecoderOps.h"
 #include "moec/Conversion/LoopBuilder.h"
+
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <limits>
 
@@ -48,7 +57,9 @@ Value loadChunk(LoopBuilder &b, VectorType type, Value buffer,
 }
 } // namespace
 
-static void lowerAttention(decoder::AttentionOp op, int64_t lanes) {
+/// Lowers `op`; the vector exps it makes go to `vectorExps`.
+static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
+                           SmallVectorImpl<Operation *> &vectorExps) {
   LoopBuilder b(op);
   auto qType = cast<RankedTensorType>(op.getQuery().getType());
   auto kType = cast<RankedTensorType>(op.getKey().getType());
@@ -102,12 +113,8 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes) {
         b.floatConst(f32, 0.0)};
     for (int64_t c = 0; c < vChunks.count(); ++c)
       init.push_back(zero);
-    auto loop = scf::ForOp::create(b, lo, hi, b.index(1), init);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value j = loop.getInductionVar();
-      ValueRange state = loop.getRegionIterArgs();
+    // The dot products of the query with key j, summed.
+    auto score = [&](Value j) -> Value {
       Value dot = zero;
       for (int64_t c = 0; c < qChunks.count(); ++c)
         dot = vector::FMAOp::create(b, query[c],
@@ -115,27 +122,85 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes) {
                                               {j, kvHead, b.index(c * lanes)},
                                               qChunks.mask(b, c), zero),
                                     dot);
-      Value score = vector::ReductionOp::create(
-          b, vector::CombiningKind::ADD, dot, arith::FastMathFlags::reassoc);
-      Value maximum = arith::MaximumFOp::create(b, state[0], score);
+      return vector::ReductionOp::create(b, vector::CombiningKind::ADD, dot,
+                                         arith::FastMathFlags::reassoc);
+    };
+    auto valueChunk = [&](Value j, int64_t c) {
+      return loadChunk(b, vectorType, v, {j, kvHead, b.index(c * lanes)},
+                       vChunks.mask(b, c), zero);
+    };
+    // Whole blocks of `lanes` keys.
+    Value blocks = arith::DivUIOp::create(b, arith::SubIOp::create(b, hi, lo),
+                                          b.index(lanes));
+    Value blockEnd = arith::AddIOp::create(
+        b, lo, arith::MulIOp::create(b, blocks, b.index(lanes)));
+    auto blockLoop = scf::ForOp::create(b, lo, blockEnd, b.index(lanes), init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(blockLoop.getBody());
+      Value j0 = blockLoop.getInductionVar();
+      ValueRange state = blockLoop.getRegionIterArgs();
+      SmallVector<Value> keys, scores;
+      for (int64_t jj = 0; jj < lanes; ++jj) {
+        keys.push_back(arith::AddIOp::create(b, j0, b.index(jj)));
+        scores.push_back(score(keys.back()));
+      }
+      Value scoreVector = vector::FromElementsOp::create(b, vectorType, scores);
+      Value maximum = arith::MaximumFOp::create(
+          b, state[0],
+          vector::ReductionOp::create(b, vector::CombiningKind::MAXIMUMF,
+                                      scoreVector));
+      Value rescale =
+          math::ExpOp::create(b, arith::SubFOp::create(b, state[0], maximum));
+      auto weights = math::ExpOp::create(
+          b, arith::SubFOp::create(
+                 b, scoreVector,
+                 vector::BroadcastOp::create(b, vectorType, maximum)));
+      vectorExps.push_back(weights);
+      SmallVector<Value> next{
+          maximum,
+          arith::AddFOp::create(b, arith::MulFOp::create(b, state[1], rescale),
+                                vector::ReductionOp::create(
+                                    b, vector::CombiningKind::ADD, weights,
+                                    arith::FastMathFlags::reassoc))};
+      Value rescaleVector = vector::BroadcastOp::create(b, vectorType, rescale);
+      for (int64_t c = 0; c < vChunks.count(); ++c) {
+        Value acc = arith::MulFOp::create(b, state[2 + c], rescaleVector);
+        for (int64_t jj = 0; jj < lanes; ++jj)
+          acc = vector::FMAOp::create(
+              b,
+              vector::BroadcastOp::create(
+                  b, vectorType,
+                  vector::ExtractOp::create(b, weights, ArrayRef<int64_t>{jj})),
+              valueChunk(keys[jj], c), acc);
+        next.push_back(acc);
+      }
+      scf::YieldOp::create(b, next);
+    }
+    // The rest, one key at a time.
+    auto loop =
+        scf::ForOp::create(b, blockEnd, hi, b.index(1), blockLoop.getResults());
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value j = loop.getInductionVar();
+      ValueRange state = loop.getRegionIterArgs();
+      Value s = score(j);
+      Value maximum = arith::MaximumFOp::create(b, state[0], s);
       // exp(-inf - finite) = 0 on the first key.
       Value rescale =
           math::ExpOp::create(b, arith::SubFOp::create(b, state[0], maximum));
       Value weight =
-          math::ExpOp::create(b, arith::SubFOp::create(b, score, maximum));
+          math::ExpOp::create(b, arith::SubFOp::create(b, s, maximum));
       SmallVector<Value> next{
           maximum, arith::AddFOp::create(
                        b, arith::MulFOp::create(b, state[1], rescale), weight)};
       Value rescaleVector = vector::BroadcastOp::create(b, vectorType, rescale);
       Value weightVector = vector::BroadcastOp::create(b, vectorType, weight);
-      for (int64_t c = 0; c < vChunks.count(); ++c) {
-        Value value =
-            loadChunk(b, vectorType, v, {j, kvHead, b.index(c * lanes)},
-                      vChunks.mask(b, c), zero);
+      for (int64_t c = 0; c < vChunks.count(); ++c)
         next.push_back(vector::FMAOp::create(
-            b, weightVector, value,
+            b, weightVector, valueChunk(j, c),
             arith::MulFOp::create(b, state[2 + c], rescaleVector)));
-      }
       scf::YieldOp::create(b, next);
     }
     Value maximum = loop.getResult(0), sum = loop.getResult(1);
@@ -182,8 +247,16 @@ struct CpuLowerAttentionPass
     }
     SmallVector<decoder::AttentionOp> ops;
     getOperation().walk([&](decoder::AttentionOp op) { ops.push_back(op); });
+    SmallVector<Operation *> vectorExps;
     for (decoder::AttentionOp op : ops)
-      lowerAttention(op, vectorWidth);
+      lowerAttention(op, vectorWidth, vectorExps);
+    // The blocks' vector exps as polynomials (the scalar ones stay libm
+    // calls).
+    RewritePatternSet patterns(&getContext());
+    populateMathPolynomialApproximationPatterns(
+        patterns, [](StringRef name) { return name == "exp"; });
+    if (failed(applyOpPatternsGreedily(vectorExps, std::move(patterns))))
+      return signalPassFailure();
   }
 };
 } // namespace
