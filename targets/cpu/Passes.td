@@ -137,7 +137,10 @@ def CpuLowerAttention : Pass<"cpu-lower-attention", "mlir::ModuleOp"> {
     each key on vectors of `vector-width` f32 lanes along the head
     dimension (masked past its end), an online softmax (running maximum
     and sum, each accumulator rescaled when the maximum grows), and the
-    values accumulated in vector registers. No score matrix is
+    values accumulated in vector registers. Keys go in blocks of
+    `vector-width`: the block's scores fill one vector, the maximum and
+    rescaling happen once per block, and its weights come from one vector
+    exp (MLIR's polynomial approximation); the last keys go one at a time. No score matrix is
     materialized, so a decode step reads the KV cache once and a prefill
     costs no `[H, Tq, Tk]` buffer. A sink is a logit in the denominator
     only. It runs before `decoder-to-linalg`, in the CPU's pre-dispatch
