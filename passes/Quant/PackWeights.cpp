@@ -7,6 +7,19 @@
 using namespace mlir;
 using namespace moec;
 
+FailureOr<std::optional<QuantScheme>>
+moec::parseSchemeOption(Operation *module, StringRef pass, StringRef scheme) {
+  if (scheme.empty())
+    return std::optional<QuantScheme>();
+  std::optional<QuantScheme> parsed = QuantScheme::parse(scheme);
+  if (!parsed)
+    return module->emitError(pass)
+           << ": unknown scheme '" << scheme
+           << "' (expected int8, int4-g32, int4-g64 or int4-g128, "
+              "optionally followed by ,asym)";
+  return parsed;
+}
+
 std::optional<std::vector<float>> moec::readFloats(ArrayRef<uint8_t> bytes,
                                                    Type element) {
   std::vector<float> values;

@@ -21,6 +21,13 @@
 
 namespace moec {
 
+/// A pass's `scheme` option: std::nullopt for empty (leave in float), else
+/// the scheme; an error on `module` naming `pass` for a scheme it does not
+/// know.
+mlir::FailureOr<std::optional<QuantScheme>>
+parseSchemeOption(mlir::Operation *module, llvm::StringRef pass,
+                  llvm::StringRef scheme);
+
 /// The weight's elements as floats; f32, f16 and bf16 are read.
 std::optional<std::vector<float>> readFloats(llvm::ArrayRef<uint8_t> bytes,
                                              mlir::Type element);

@@ -104,17 +104,11 @@ struct MoeQuantizeLinearsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    QuantChoice fallback;
-    if (!scheme.empty()) {
-      fallback = QuantScheme::parse(scheme);
-      if (!fallback) {
-        module.emitError("moe-quantize-linears: unknown scheme '")
-            << scheme
-            << "' (expected int8, int4-g32, int4-g64 or int4-g128, "
-               "optionally followed by ,asym)";
-        return signalPassFailure();
-      }
-    }
+    FailureOr<QuantChoice> parsed =
+        parseSchemeOption(module, "moe-quantize-linears", scheme);
+    if (failed(parsed))
+      return signalPassFailure();
+    QuantChoice fallback = *parsed;
     // Each quantizable role's choice: the policy's, else the scheme for
     // the roles listed.
     std::map<std::string, QuantChoice> choices;

@@ -485,17 +485,11 @@ struct MoeQuantizeWeightsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    QuantChoice fallback;
-    if (!scheme.empty()) {
-      fallback = QuantScheme::parse(scheme);
-      if (!fallback) {
-        module.emitError("moe-quantize-weights: unknown scheme '")
-            << scheme
-            << "' (expected int8, int4-g32, int4-g64 or int4-g128, "
-               "optionally followed by ,asym)";
-        return signalPassFailure();
-      }
-    }
+    FailureOr<QuantChoice> parsed =
+        parseSchemeOption(module, "moe-quantize-weights", scheme);
+    if (failed(parsed))
+      return signalPassFailure();
+    QuantChoice fallback = *parsed;
     SmallVector<MoeLayer> layers = collectMoeLayers(module);
     std::optional<QuantPolicy> quantPolicy;
     std::optional<rt::RoutingProfile> hotProfile;

@@ -21,7 +21,6 @@ arithmetic covers: the cases to run are ones whose picks measured none.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -41,11 +40,7 @@ def main():
     sys.path.insert(0, os.path.dirname(args.models))
     import hf_models
     d = hf_models.write_case(args.out, args.case)
-    cfg = json.load(open(os.path.join(d, "config.json")))
-    W = {}
-    for f in sorted(os.listdir(d)):
-        if f.endswith(".safetensors"):
-            W.update(hf_models.read_safetensors(os.path.join(d, f)))
+    cfg, W = hf_models.load_case(d)
     ids = np.random.default_rng(40).integers(0, cfg["vocab_size"], 40).astype(np.int64)
     ids_path = os.path.join(d, "ids40.npy")
     np.save(ids_path, ids)

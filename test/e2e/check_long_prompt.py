@@ -10,7 +10,6 @@ of max|ref|. F32 cases: no bf16 rounding anywhere.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -32,11 +31,7 @@ def main():
     failed = 0
     for case in args.cases:
         d = hf_models.write_case(args.out, case)
-        cfg = json.load(open(os.path.join(d, "config.json")))
-        W = {}
-        for f in sorted(os.listdir(d)):
-            if f.endswith(".safetensors"):
-                W.update(hf_models.read_safetensors(os.path.join(d, f)))
+        cfg, W = hf_models.load_case(d)
         ids = np.random.default_rng(40).integers(0, cfg["vocab_size"], 40).astype(np.int64)
         ids_path = os.path.join(d, "ids40.npy")
         np.save(ids_path, ids)

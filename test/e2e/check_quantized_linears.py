@@ -20,7 +20,6 @@ a dense layer left in float cannot pass.
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -86,11 +85,7 @@ def main():
     failed = 0
     for case in CASES:
         d = hf_models.write_case(args.out, case)
-        cfg = json.load(open(os.path.join(d, "config.json")))
-        W = {}
-        for f in sorted(os.listdir(d)):
-            if f.endswith(".safetensors"):
-                W.update(hf_models.read_safetensors(os.path.join(d, f)))
+        cfg, W = hf_models.load_case(d)
         ids = np.load(os.path.join(d, "ids.npy"))
         head_cfg = dict(cfg, tie_word_embeddings=False)
         for scheme in SCHEMES:

@@ -544,6 +544,17 @@ def read_safetensors(path):
     return out
 
 
+def load_case(d):
+    """(config, {name: float64 array}) of a case directory write_case made."""
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    W = {}
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".safetensors"):
+            W.update(read_safetensors(os.path.join(d, name)))
+    return cfg, W
+
+
 # ==========================================================================
 # Reference forward pass, float64
 # ==========================================================================
