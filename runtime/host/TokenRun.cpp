@@ -99,11 +99,11 @@ void moec::rt::runTokens(
   logits.reserve(size_t(total) * vocab);
   if (options.lastOnly && total == 0)
     fail("--last-logits: there are no tokens");
+  // --last-logits: the model computes the last row of each call only.
+  int64_t rowsWanted = options.lastOnly ? 1 : 0;
   for (int64_t begin = 0; begin < total || (total == 0 && begin == 0);
        begin += chunk) {
     int64_t count = std::min(chunk, total - begin);
-    // --last-logits: the model computes the last row of each call only.
-    int64_t rowsWanted = options.lastOnly ? 1 : 0;
     std::vector<Descriptor> inputs{
         Descriptor::make(ids.data() + begin, {count}),
         Descriptor::make(&rowsWanted, {1})};

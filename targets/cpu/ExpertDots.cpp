@@ -58,10 +58,8 @@ FailureOr<bool> cpu::lowerGroupedMatmulToDots(RewriterBase &rewriter,
   int64_t rowsPerTask = DotProducts::kRowsPerTask;
   int64_t tiles = (n + rowsPerTask - 1) / rowsPerTask;
   b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
-    Value e = arith::RemUIOp::create(b, task, b.index(numExperts));
-    Value tile = arith::DivUIOp::create(b, task, b.index(numExperts));
-    Value lo = b.loadIndex(offsets, {e});
-    Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
+    GroupedMatmulTask at = groupedMatmulTask(b, task, numExperts, offsets);
+    Value e = at.expert, tile = at.tile, lo = at.lo, hi = at.hi;
     Value hasRows = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, lo, hi);
     Value zero = b.floatConst(b.getF32Type(), 0.0);
     Value begin = arith::MulIOp::create(b, tile, b.index(rowsPerTask));

@@ -794,10 +794,8 @@ FailureOr<bool> cpu::lowerQuantizedGroupedMatmul(RewriterBase &rewriter,
   rowBlocks.rows = intDot ? 4 : 2;
 
   b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
-    Value e = arith::RemUIOp::create(b, task, b.index(numExperts));
-    Value tile = arith::DivUIOp::create(b, task, b.index(numExperts));
-    Value lo = b.loadIndex(offsets, {e});
-    Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
+    GroupedMatmulTask at = groupedMatmulTask(b, task, numExperts, offsets);
+    Value e = at.expert, tile = at.tile, lo = at.lo, hi = at.hi;
     Value col0 = arith::MulIOp::create(b, tile, b.index(kTileColumns));
     Value col1 = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, col0, b.index(kTileColumns)), n);

@@ -143,10 +143,8 @@ FailureOr<bool> cpu::lowerGroupedMatmulToTiles(RewriterBase &rewriter,
       b, vectorType, DenseElementsAttr::get(vectorType, 0.0f));
 
   b.parallelLoop(b.index(0), b.index(numExperts * tiles), [&](Value task) {
-    Value e = arith::RemUIOp::create(b, task, b.index(numExperts));
-    Value tile = arith::DivUIOp::create(b, task, b.index(numExperts));
-    Value lo = b.loadIndex(offsets, {e});
-    Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
+    GroupedMatmulTask at = groupedMatmulTask(b, task, numExperts, offsets);
+    Value e = at.expert, tile = at.tile, lo = at.lo, hi = at.hi;
     Value hasRows = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, lo, hi);
     auto ifRows = scf::IfOp::create(b, hasRows, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard guard(b);

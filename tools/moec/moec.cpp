@@ -142,8 +142,9 @@ static cl::opt<double> staticCapacity(
 static cl::OptionCategory quantCategory("quantization (docs/quantization.md)");
 static cl::opt<std::string>
     quantize("quantize",
-             cl::desc("Quantize expert weights: int8 | int4-g32 | int4-g64 | "
-                      "int4-g128, optionally followed by ,asym"),
+             cl::desc("Quantize expert weights (and a checkpoint's dense "
+                      "layers: --quantize-linears): int8 | int4-g32 | "
+                      "int4-g64 | int4-g128, optionally followed by ,asym"),
              cl::value_desc("scheme"), cl::cat(quantCategory));
 static cl::opt<std::string> quantizeLinears(
     "quantize-linears",
@@ -449,16 +450,16 @@ int main(int argc, char **argv) {
   });
   // A pass that acts on moe.experts would silently do nothing.
   if (raised == 0) {
-    bool quantizes = !quantizableLinears;
-    std::string flag = quantizes && !quantize.empty()      ? "--quantize"
-                       : quantizes && !quantPolicy.empty() ? "--quant-policy"
-                       : !pruneExperts.empty()             ? "--prune-experts"
-                       : !skipExperts.empty()              ? "--skip-experts"
-                       : !mergeExperts.empty()             ? "--merge-experts"
-                       : reduceTopK > 0                    ? "--reduce-topk"
-                       : staticCapacity > 0                ? "--static-capacity"
-                       : profileRouting                    ? "--profile-routing"
-                                                           : "";
+    std::string flag = !quantizableLinears && !quantize.empty() ? "--quantize"
+                       : !quantizableLinears && !quantPolicy.empty()
+                           ? "--quant-policy"
+                       : !pruneExperts.empty() ? "--prune-experts"
+                       : !skipExperts.empty()  ? "--skip-experts"
+                       : !mergeExperts.empty() ? "--merge-experts"
+                       : reduceTopK > 0        ? "--reduce-topk"
+                       : staticCapacity > 0    ? "--static-capacity"
+                       : profileRouting        ? "--profile-routing"
+                                               : "";
     if (!flag.empty()) {
       llvm::errs() << "moec: error: " << flag
                    << " acts on MoE blocks, but no MoE block of " << inputPath

@@ -82,6 +82,14 @@ private:
 /// memref element loads feed arith, which takes signless integers only.
 /// The bytes do not change. Null for anything else.
 mlir::Value signlessWeight(LoopBuilder &b, mlir::Value value);
+/// One task of a grouped matmul run as numExperts x tiles parallel tasks,
+/// the expert varying fastest: its expert, its tile of the output, and
+/// the expert's rows [lo, hi) (from `offsets`).
+struct GroupedMatmulTask {
+  mlir::Value expert, tile, lo, hi;
+};
+GroupedMatmulTask groupedMatmulTask(LoopBuilder &b, mlir::Value task,
+                                    int64_t numExperts, mlir::Value offsets);
 /// Zeroes the rows of a grouped matmul's output past the routed ones.
 void zeroUnroutedRows(LoopBuilder &b, mlir::Value offsets, int64_t numExperts,
                       mlir::Value output);

@@ -170,6 +170,15 @@ void moec::annotateRoutedFraction(moe::GroupedMatmulOp op) {
       weight->setAttr("moec.routed_fraction", fraction);
 }
 
+GroupedMatmulTask moec::groupedMatmulTask(LoopBuilder &b, Value task,
+                                          int64_t numExperts, Value offsets) {
+  Value e = arith::RemUIOp::create(b, task, b.index(numExperts));
+  Value tile = arith::DivUIOp::create(b, task, b.index(numExperts));
+  Value lo = b.loadIndex(offsets, {e});
+  Value hi = b.loadIndex(offsets, {arith::AddIOp::create(b, e, b.index(1))});
+  return {e, tile, lo, hi};
+}
+
 void moec::zeroUnroutedRows(LoopBuilder &b, Value offsets, int64_t numExperts,
                             Value output) {
   Type type = cast<MemRefType>(output.getType()).getElementType();
