@@ -39,7 +39,9 @@ def DecoderToLinalg : Pass<"decoder-to-linalg", "mlir::ModuleOp"> {
   let description = [{
     The reference decomposition of `decoder.embedding`, `decoder.rms_norm`,
     `decoder.rope` and `decoder.attention` (docs/dialects/decoder.md):
-    `linalg.generic` ops over tensors in f32 (RoPE's angles in f64), the
+    `linalg.generic` ops over tensors in f32 (RoPE's angles in f64: a
+    table of the cosines and sines per position and frequency, which CSE
+    shares among the ropes of one call, then the rotation per element), the
     embedding's ids checked with `moe.check` before the gather. Attention
     materializes the scores `[H, Tq, Tk]`; it is the plain definition, not
     a fast kernel.

@@ -14,9 +14,17 @@
 // approximation, within a few ulp of expf) instead of a libm call per key;
 // the keys past the last whole block go one at a time.
 //
+// The query and the accumulators live in registers, so this kernel takes
+// heads that fit them and have a KV head each; grouped heads (GQA, MLA's
+// compressed form) and wider ones go to GroupedAttention.cpp, which reads
+// a KV head's keys once for several query heads.
+//
 //===----------------------------------------------------------------------===//
 
 #include "targets/cpu/Passes.h"
+
+#include "targets/cpu/AttentionParts.h"
+#include "targets/cpu/GroupedAttention.h"
 
 #include "dialects/decoder/IR/DecoderOps.h"
 #include "moec/Conversion/LoopBuilder.h"
@@ -85,18 +93,8 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
     Value i = arith::DivUIOp::create(b, task, b.index(heads));
     Value h = arith::RemUIOp::create(b, task, b.index(heads));
     Value kvHead = arith::DivUIOp::create(b, h, b.index(group));
-    Value position =
-        arith::AddIOp::create(b, arith::SubIOp::create(b, tk, tq), i);
-    Value hi = arith::AddIOp::create(b, position, b.index(1));
-    Value lo = b.index(0);
-    if (window) {
-      // max(0, p + 1 - window), unsigned-safe.
-      Value reach = b.index(*window);
-      Value cond =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, hi, reach);
-      lo = arith::SelectOp::create(b, cond, arith::SubIOp::create(b, hi, reach),
-                                   b.index(0));
-    }
+    cpu::KeyRange range = cpu::keyRange(b, tq, tk, i, window);
+    Value lo = range.lo, hi = range.hi;
     // The query, scaled, in registers.
     Value scaleVector = arith::ConstantOp::create(
         b, vectorType, DenseElementsAttr::get(vectorType, float(scale)));
@@ -204,20 +202,8 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
       scf::YieldOp::create(b, next);
     }
     Value maximum = loop.getResult(0), sum = loop.getResult(1);
-    if (sinks) {
-      // The sink is a logit of the denominator: exp(sink - m), rescaling
-      // everything when it is the larger.
-      Value sink = b.load(sinks, {h});
-      if (!sink.getType().isF32())
-        sink = arith::ExtFOp::create(b, f32, sink);
-      Value top = arith::MaximumFOp::create(b, maximum, sink);
-      Value rescale =
-          math::ExpOp::create(b, arith::SubFOp::create(b, maximum, top));
-      sum = arith::AddFOp::create(
-          b, arith::MulFOp::create(b, sum, rescale),
-          math::ExpOp::create(b, arith::SubFOp::create(b, sink, top)));
-      sum = arith::DivFOp::create(b, sum, rescale);
-    }
+    if (sinks)
+      sum = cpu::sumWithSink(b, maximum, sum, sinks, h);
     Value inverse = vector::BroadcastOp::create(
         b, vectorType, arith::DivFOp::create(b, b.floatConst(f32, 1.0), sum));
     for (int64_t c = 0; c < vChunks.count(); ++c) {
@@ -234,6 +220,23 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
   op.erase();
 }
 
+/// Vector registers the streaming kernel may hold a query and its value
+/// accumulators in.
+static constexpr int64_t kStreamingRegisters = 24;
+
+/// Whether `op` goes to the grouped kernel: query heads share KV heads, or
+/// a query and its accumulators do not fit the streaming kernel's
+/// registers.
+static bool takesGroupedKernel(decoder::AttentionOp op, int64_t lanes) {
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  auto kType = cast<RankedTensorType>(op.getKey().getType());
+  auto vType = cast<RankedTensorType>(op.getValue().getType());
+  int64_t vectors = llvm::divideCeil(qType.getDimSize(2), lanes) +
+                    llvm::divideCeil(vType.getDimSize(2), lanes);
+  return qType.getDimSize(1) != kType.getDimSize(1) ||
+         vectors > kStreamingRegisters;
+}
+
 namespace {
 struct CpuLowerAttentionPass
     : public moec::cpu::impl::CpuLowerAttentionBase<CpuLowerAttentionPass> {
@@ -248,8 +251,12 @@ struct CpuLowerAttentionPass
     SmallVector<decoder::AttentionOp> ops;
     getOperation().walk([&](decoder::AttentionOp op) { ops.push_back(op); });
     SmallVector<Operation *> vectorExps;
-    for (decoder::AttentionOp op : ops)
-      lowerAttention(op, vectorWidth, vectorExps);
+    for (decoder::AttentionOp op : ops) {
+      if (takesGroupedKernel(op, vectorWidth))
+        cpu::lowerGroupedAttention(op, vectorWidth, vectorExps);
+      else
+        lowerAttention(op, vectorWidth, vectorExps);
+    }
     // The blocks' vector exps as polynomials (the scalar ones stay libm
     // calls).
     RewritePatternSet patterns(&getContext());

@@ -140,10 +140,21 @@ def CpuLowerAttention : Pass<"cpu-lower-attention", "mlir::ModuleOp"> {
     values accumulated in vector registers. Keys go in blocks of
     `vector-width`: the block's scores fill one vector, the maximum and
     rescaling happen once per block, and its weights come from one vector
-    exp (MLIR's polynomial approximation); the last keys go one at a time. No score matrix is
-    materialized, so a decode step reads the KV cache once and a prefill
-    costs no `[H, Tq, Tk]` buffer. A sink is a logit in the denominator
-    only. It runs before `decoder-to-linalg`, in the CPU's pre-dispatch
+    exp (MLIR's polynomial approximation); the last keys go one at a time.
+
+    Where query heads share a KV head (GQA; MLA's compressed form, where
+    every head reads one latent cache), or a query and its accumulators
+    would take more than 24 vector registers, a second kernel runs one
+    parallel iteration per (query, KV head, tile of up to 8 of its query
+    heads): each block of `vector-width` keys is loaded once for the whole
+    tile, two keys at a time, for the scores; each head's online softmax
+    runs on its row of the block's scores; and each value chunk is loaded
+    once and added, weighted, into the tile's output rows, which hold the
+    accumulators.
+
+    No score matrix is materialized, so a decode step reads the KV cache
+    once (per tile of heads) and a prefill costs no `[H, Tq, Tk]` buffer.
+    A sink is a logit in the denominator only. It runs before `decoder-to-linalg`, in the CPU's pre-dispatch
     pipeline, and stays at tensor level.
   }];
   let options = [

@@ -11,6 +11,9 @@ scheme (check_quant.quantize): every expert matrix and every 2-D weight of
 those roles, along its input dimension; the router, the shared-expert gate,
 norms, biases and the embedding table keep their stored values (a tied LM
 head is quantized as a copy; the embedding still reads the stored table).
+DeepSeek runs in both MLA forms: decompressed, kv_b_proj is a linear like
+the others; compressed (the default), it is split into the per-head
+products of the absorbed form and stays as stored.
 
 Tolerance: max|y - ref| <= 1e-5 * max|ref|, the checkpoint suite's fp32
 tolerance (run_checkpoints.py): the dequantized weights are exact in both,
@@ -30,17 +33,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_quant  # noqa: E402
 
 TOLERANCE = 1e-5
-CASES = ("llama", "qwen2_moe", "olmoe", "deepseek_v3", "gpt_oss", "mixtral-bf16")
+# (case, extra moec flags)
+CASES = (("llama", []), ("qwen2_moe", []), ("olmoe", []), ("deepseek_v3", []),
+         ("deepseek_v3", ["--mla=decompressed"]), ("gpt_oss", []), ("mixtral-bf16", []))
 SCHEMES = ("int8", "int4-g32")
 
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj", "q_a_proj", "q_b_proj",
              "kv_a_proj_with_mqa", "kv_b_proj")
 
 
-def role(name):
+def role(name, compressed_mla):
     """What moec's --quantize-linears calls the weight `name`, or "experts"
     for an expert matrix, or None for a tensor that stays as stored."""
     if not name.endswith(".weight") and "experts." not in name:
+        return None
+    if compressed_mla and name.endswith("kv_b_proj.weight"):
         return None
     if ".experts." in name:
         if name.endswith("_bias"):
@@ -58,10 +65,10 @@ def role(name):
     return None
 
 
-def quantized_weights(W, cfg, scheme, roles):
+def quantized_weights(W, cfg, scheme, roles, compressed_mla=False):
     out = dict(W)
     for name, w in W.items():
-        r = role(name)
+        r = role(name, compressed_mla)
         if r not in roles:
             continue
         if name.endswith("gate_up_proj") or name.endswith("experts.down_proj"):
@@ -83,35 +90,38 @@ def main():
     sys.path.insert(0, os.path.dirname(args.models))
     import hf_models
     failed = 0
-    for case in CASES:
+    for case, extra in CASES:
         d = hf_models.write_case(args.out, case)
         cfg, W = hf_models.load_case(d)
         ids = np.load(os.path.join(d, "ids.npy"))
         head_cfg = dict(cfg, tie_word_embeddings=False)
+        compressed = "kv_lora_rank" in cfg and "--mla=decompressed" not in extra
+        name = " ".join([case] + extra)
         for scheme in SCHEMES:
             every = quantized_weights(W, cfg, scheme,
-                                      ("experts", "attention", "mlp", "shared_expert", "lm_head"))
+                                      ("experts", "attention", "mlp", "shared_expert", "lm_head"),
+                                      compressed)
             if cfg["tie_word_embeddings"]:
                 ref = hf_models.forward(head_cfg, every, ids)
             else:
                 ref = hf_models.forward(cfg, every, ids)
             experts_only = hf_models.forward(cfg, quantized_weights(W, cfg, scheme, ("experts",)), ids)
-            binary = os.path.join(d, "model-" + scheme)
-            c = subprocess.run([args.moec, "-q", d, "--quantize=" + scheme, "-o", binary],
+            binary = os.path.join(d, "model-" + scheme + "".join(extra))
+            c = subprocess.run([args.moec, "-q", d, "--quantize=" + scheme, "-o", binary] + extra,
                                capture_output=True, text=True)
             if c.returncode != 0:
-                print(f"FAILED: {case} {scheme}: compile: {c.stderr.strip()}")
+                print(f"FAILED: {name} {scheme}: compile: {c.stderr.strip()}")
                 failed += 1
                 continue
             errors = []
             for chunk in (None, 1):
-                out = os.path.join(d, f"q-{scheme}-{chunk}.npy")
+                out = os.path.join(d, f"q-{scheme}{''.join(extra)}-{chunk}.npy")
                 flags = ["--chunk", str(chunk)] if chunk else []
                 r = subprocess.run([binary, "--tokens", os.path.join(d, "ids.npy"),
                                     "--logits", out] + flags, capture_output=True, text=True)
                 if r.returncode != 0:
                     errors = None
-                    print(f"FAILED: {case} {scheme}: run: {r.stderr.strip()}")
+                    print(f"FAILED: {name} {scheme}: run: {r.stderr.strip()}")
                     break
                 y = np.load(out)
                 errors.append(np.abs(y - ref).max() / np.abs(ref).max())
@@ -121,7 +131,7 @@ def main():
             distinct = np.abs(y - experts_only).max() / np.abs(experts_only).max()
             ok = max(errors) <= TOLERANCE and distinct > 100 * TOLERANCE
             failed += not ok
-            print(f"{'ok' if ok else 'FAILED'}: {case} {scheme}: prefill {errors[0]:.1e}, "
+            print(f"{'ok' if ok else 'FAILED'}: {name} {scheme}: prefill {errors[0]:.1e}, "
                   f"chunk 1 {errors[1]:.1e}; experts-only reference {distinct:.1e}")
     # --act=int8 puts the same layers on the int8 dot-product kernels: a
     # loose check of that path (its exact emulation is check_quant.py's, on

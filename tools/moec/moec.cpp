@@ -93,6 +93,17 @@ static cl::opt<int64_t> contextSize(
              "the binary's --ctx-size says otherwise (default: "
              "min(max_position_embeddings, 4096))"),
     cl::init(0), cl::cat(category));
+static cl::opt<MlaForm> mlaForm(
+    "mla",
+    cl::desc("How DeepSeek's multi-head latent attention is computed and "
+             "cached (default: compressed where that reads fewer bytes)"),
+    cl::values(clEnumValN(MlaForm::Compressed, "compressed",
+                          "one latent vector per position; kv_b_proj "
+                          "absorbed into the query and the output"),
+               clEnumValN(MlaForm::Decompressed, "decompressed",
+                          "every head's keys and values, as Hugging Face "
+                          "caches them")),
+    cl::init(MlaForm::Auto), cl::cat(category));
 static cl::opt<bool> noTokenizer(
     "no-tokenizer",
     cl::desc("Do not embed a checkpoint's tokenizer: the binary takes token "
@@ -394,6 +405,12 @@ int main(int argc, char **argv) {
   CheckpointImportOptions checkpointOptions;
   checkpointOptions.contextSize = contextSize;
   checkpointOptions.embedTokenizer = !noTokenizer;
+  checkpointOptions.mla = mlaForm;
+  if (mlaForm.getNumOccurrences() && !checkpoint) {
+    llvm::errs() << "moec: error: --mla applies to checkpoints (DeepSeek's "
+                    "multi-head latent attention)\n";
+    return 1;
+  }
   if (checkpoint && !inputShapes.empty()) {
     llvm::errs() << "moec: error: --input-shape applies to ONNX models; a "
                     "checkpoint's model takes token ids\n";
@@ -506,6 +523,8 @@ int main(int argc, char **argv) {
         // The decoder ops' reference decomposition; a target that lowers
         // one its own way converts it in its pre-dispatch pipeline.
         pm.addPass(createDecoderToLinalg());
+        // One RoPE table per call, shared by every layer's ropes.
+        pm.addPass(createCSEPass());
         if (int8Activations)
           pm.addPass(createMoeQuantizeActivations());
         if (profileRouting)

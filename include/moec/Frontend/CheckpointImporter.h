@@ -7,7 +7,8 @@
 //                   position, caches...)
 //
 // the logits of the ids, which continue the sequence at `position`; the
-// position and each layer's key and value caches [context, heads, dim] are
+// position and each layer's key and value caches [context, heads, dim]
+// (with MLA compressed, one latent cache [context, 1, rope + latent]) are
 // state (moec.state), which the binary keeps from call to call, so that a
 // prompt may be fed whole or a few tokens at a time. It is built from
 // decoder ops (embedding, rms_norm, rope, attention), linalg matmuls, and
@@ -22,6 +23,8 @@
 #ifndef MOEC_FRONTEND_CHECKPOINTIMPORTER_H
 #define MOEC_FRONTEND_CHECKPOINTIMPORTER_H
 
+#include "moec/Frontend/DecoderConfig.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -30,12 +33,28 @@ namespace moec {
 /// Whether `path` is a directory holding config.json.
 bool isCheckpointDirectory(llvm::StringRef path);
 
+/// How DeepSeek's multi-head latent attention is computed and cached.
+enum class MlaForm {
+  /// Compressed where its cache reads fewer bytes per position.
+  Auto,
+  /// One latent vector per position, kv_b_proj absorbed into the query and
+  /// the output.
+  Compressed,
+  /// Every head's keys and values, as Hugging Face caches them.
+  Decompressed,
+};
+
+/// Whether MLA's compressed cache ([rope | latent] per position) is smaller
+/// than its decompressed keys and values for every head.
+bool compressedMlaReadsFewerBytes(const AttentionConfig &attention);
+
 struct CheckpointImportOptions {
   /// Positions the KV cache holds; 0: min(max_position_embeddings, 4096).
   int64_t contextSize = 0;
   /// Embed the checkpoint's tokenizer files, when it has tokenizer.json,
   /// so that the binary takes text.
   bool embedTokenizer = true;
+  MlaForm mla = MlaForm::Auto;
 };
 
 /// Imports the checkpoint in `directory`. Returns null after emitting an

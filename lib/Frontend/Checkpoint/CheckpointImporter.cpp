@@ -67,12 +67,15 @@ static Value sigmoid(OpBuilder &b, Location loc, Value v) {
 namespace {
 class DecoderBuilder {
 public:
-  DecoderBuilder(OpBuilder &b, const DecoderConfig &c, WeightStore &store)
-      : b(b), loc(b.getUnknownLoc()), c(c), store(store) {}
+  DecoderBuilder(OpBuilder &b, const DecoderConfig &c, WeightStore &store,
+                 bool compressedMla)
+      : b(b), loc(b.getUnknownLoc()), c(c), store(store),
+        compressedMla(compressedMla) {}
 
   /// Builds @main's body from its arguments: the tokens, the logits rows
-  /// wanted, then the state (the position, then each layer's key and value
-  /// caches); returns the logits, then the new state in the same order.
+  /// wanted, then the state (the position, then each layer's caches: key
+  /// and value, or compressed MLA's one latent cache); returns the logits,
+  /// then the new state in the same order.
   SmallVector<Value> build(Value tokens, Value logitRows, ValueRange state);
 
 private:
@@ -80,14 +83,16 @@ private:
   Location loc;
   const DecoderConfig &c;
   WeightStore &store;
+  /// MLA attends over its cached latent vectors (latentAttention).
+  bool compressedMla;
   Value positions;
   Value tokenCount;
   /// The first position of this call and the one after its last.
   Value start, end;
-  /// Each layer's key and value caches, replaced as the layers write them.
+  /// Each layer's caches, replaced as the layers write them.
   SmallVector<Value> caches;
 
-  Value cached(int64_t layer, bool value, Value fresh);
+  Value cached(size_t slot, Value fresh);
 
   // Tensors and weights.
   Type f32() { return b.getF32Type(); }
@@ -95,6 +100,7 @@ private:
   Value stackedExperts(const std::string &hint, const std::string &prefix,
                        llvm::StringRef suffix);
   Value transposedExperts(const std::string &key);
+  std::pair<Value, Value> absorbedWeights(const std::string &key);
   Value empty(ArrayRef<int64_t> shape);
   AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
     return AffineMap::get(dims, 0, results, b.getContext());
@@ -112,6 +118,7 @@ private:
   Value fromHeads(Value x);
   Value slice(Value x, int64_t dim, int64_t offset, int64_t size);
   Value rope(Value x);
+  Value perHeadProduct(Value x, Value w);
 
   // Blocks.
   Value attention(int64_t layer, Value x);
@@ -169,6 +176,42 @@ Value DecoderBuilder::transposedExperts(const std::string &key) {
   auto type =
       RankedTensorType::get(shape, elementType(b.getContext(), view.dtype));
   return moe::WeightOp::create(b, loc, type, blob);
+}
+
+/// MLA's kv_b_proj [H * (nope + v), r] as the two per-head weights the
+/// compressed form multiplies by, blobs in its dtype: the key half
+/// transposed, W_UK^T [H, r, nope], and the value half, W_UV [H, v, r].
+std::pair<Value, Value>
+DecoderBuilder::absorbedWeights(const std::string &key) {
+  const AttentionConfig &a = c.attention;
+  WeightView view = llvm::cantFail(store.lookup(key));
+  int64_t heads = a.heads, nope = a.qkNopeHeadDim, v = a.valueHeadDim,
+          rank = a.kvLoraRank;
+  size_t element = rt::dtypeSize(view.dtype);
+  auto at = [&](int64_t head, int64_t row, int64_t column) {
+    return &view.bytes[((head * (nope + v) + row) * rank + column) * element];
+  };
+  std::vector<uint8_t> keyHalf(size_t(heads * rank * nope) * element);
+  std::vector<uint8_t> valueHalf(size_t(heads * v * rank) * element);
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t d = 0; d < nope; ++d)
+      for (int64_t r = 0; r < rank; ++r)
+        std::memcpy(&keyHalf[((h * rank + r) * nope + d) * element],
+                    at(h, d, r), element);
+    for (int64_t j = 0; j < v; ++j)
+      std::memcpy(&valueHalf[(h * v + j) * rank * element], at(h, nope + j, 0),
+                  rank * element);
+  }
+  Type type = elementType(b.getContext(), view.dtype);
+  auto blob = [&](const char *suffix, SmallVector<int64_t> shape,
+                  std::vector<uint8_t> bytes) -> Value {
+    std::string name =
+        store.addBlob(key + suffix, view.dtype, shape, std::move(bytes));
+    return moe::WeightOp::create(b, loc, RankedTensorType::get(shape, type),
+                                 name);
+  };
+  return {blob(".keys", {heads, rank, nope}, std::move(keyHalf)),
+          blob(".values", {heads, v, rank}, std::move(valueHalf))};
 }
 
 Value DecoderBuilder::empty(ArrayRef<int64_t> shape) {
@@ -280,6 +323,51 @@ Value DecoderBuilder::fromHeads(Value x) {
       b, loc, flat, x, SmallVector<ReassociationIndices>{{0}, {1, 2}});
 }
 
+/// x [T, H, K] times each head's torch-layout weight w [H, N, K]: [T, H, N],
+/// as one moe.grouped_matmul whose experts are the heads (rows head-major).
+Value DecoderBuilder::perHeadProduct(Value x, Value w) {
+  auto wType = cast<RankedTensorType>(w.getType());
+  int64_t heads = wType.getDimSize(0), n = wType.getDimSize(1),
+          k = wType.getDimSize(2);
+  // out[order[0], order[1], d] = in[d0, d1, d], the first two swapped.
+  auto swap = [&](Value in, ArrayRef<int64_t> shape) {
+    AffineExpr d0 = b.getAffineDimExpr(0), d1 = b.getAffineDimExpr(1),
+               d2 = b.getAffineDimExpr(2);
+    return linalg::GenericOp::create(
+               b, loc, RankedTensorType::get(shape, f32()), ValueRange{in},
+               empty(shape),
+               SmallVector<AffineMap>{
+                   map(3, {d1, d0, d2}),
+                   AffineMap::getMultiDimIdentityMap(3, b.getContext())},
+               SmallVector<utils::IteratorType>(3,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 linalg::YieldOp::create(nb, l, args[0]);
+               })
+        .getResult(0);
+  };
+  int64_t dynamic = ShapedType::kDynamic;
+  Value byHead = swap(x, {heads, dynamic, k});
+  Value rows = tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get({dynamic, k}, f32()), byHead,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  // Head h's rows start at h * T.
+  Value count = arith::IndexCastOp::create(b, loc, b.getI32Type(), tokenCount);
+  SmallVector<Value> starts;
+  for (int64_t h = 0; h <= heads; ++h)
+    starts.push_back(arith::MulIOp::create(
+        b, loc, count, arith::ConstantIntOp::create(b, loc, h, 32)));
+  Value offsets = tensor::FromElementsOp::create(
+      b, loc, RankedTensorType::get({heads + 1}, b.getI32Type()), starts);
+  Value product = moe::GroupedMatmulOp::create(b, loc, rows, w, offsets);
+  Value split = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({heads, dynamic, n}, f32()), product,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}},
+      SmallVector<OpFoldResult>{b.getIndexAttr(heads), tokenCount,
+                                b.getIndexAttr(n)});
+  return swap(split, {dynamic, heads, n});
+}
+
 /// x[..., offset : offset + size] along `dim` (the last).
 Value DecoderBuilder::slice(Value x, int64_t dim, int64_t offset,
                             int64_t size) {
@@ -302,11 +390,11 @@ Value DecoderBuilder::rope(Value x) {
       b.getF64FloatAttr(c.rope.attentionFactor));
 }
 
-/// Writes this call's keys (or values) `fresh` [T, heads, dim] into the
-/// layer's cache at [start, end) and returns the cache's [0, end): every
+/// Writes this call's keys, values or latents `fresh` [T, heads, dim] into
+/// cache `slot` at [start, end) and returns the cache's [0, end): every
 /// position up to this call's last.
-Value DecoderBuilder::cached(int64_t layer, bool value, Value fresh) {
-  Value &cache = caches[2 * layer + (value ? 1 : 0)];
+Value DecoderBuilder::cached(size_t slot, Value fresh) {
+  Value &cache = caches[slot];
   auto type = cast<RankedTensorType>(fresh.getType());
   SmallVector<OpFoldResult> offsets{start, b.getIndexAttr(0),
                                     b.getIndexAttr(0)};
@@ -351,8 +439,8 @@ Value DecoderBuilder::attention(int64_t layer, Value x) {
     k3 = norm(k3, p + "k_norm.weight", c.rmsNormEps);
   }
   q3 = rope(q3);
-  k3 = cached(layer, false, rope(k3));
-  v3 = cached(layer, true, v3);
+  k3 = cached(2 * layer, rope(k3));
+  v3 = cached(2 * layer + 1, v3);
   std::optional<int64_t> window = c.layers[layer].slidingWindow;
   Value sinks = a.sinks ? weight(p + "sinks") : Value();
   Value o = decoder::AttentionOp::create(
@@ -362,9 +450,14 @@ Value DecoderBuilder::attention(int64_t layer, Value x) {
                 a.outputBias);
 }
 
-/// DeepSeek's multi-head latent attention, decompressed: each head's query
-/// and key are [rope | nope] (the rotated part first, for both, so q . k
-/// is HF's [nope | rope] product).
+/// DeepSeek's multi-head latent attention. Decompressed (as Hugging Face
+/// computes it), each head's query and key are [rope | nope] (the rotated
+/// part first, for both, so q . k is HF's [nope | rope] product) and the
+/// caches hold every head's keys and values. Compressed, the cache holds
+/// one [rope | latent] vector per position, shared by the heads (one KV
+/// head) as key and value: kv_b_proj's key half is absorbed into each
+/// head's query (q_nope W_UK: q . k is unchanged) and its value half
+/// multiplies the heads' attention-weighted latents.
 Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
   const AttentionConfig &a = c.attention;
   std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
@@ -386,6 +479,23 @@ Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
   Value latent = norm(slice(compressed, 1, 0, a.kvLoraRank),
                       p + "kv_a_layernorm.weight", kLatentEps);
   Value kRot = rope(toHeads(slice(compressed, 1, a.kvLoraRank, rot), 1, rot));
+  if (compressedMla) {
+    auto [keyHalf, valueHalf] = absorbedWeights(p + "kv_b_proj.weight");
+    Value query = tensor::ConcatOp::create(
+        b, loc, 2, ValueRange{qRot, perHeadProduct(qNope, keyHalf)});
+    Value keys =
+        cached(layer, tensor::ConcatOp::create(
+                          b, loc, 2,
+                          ValueRange{kRot, toHeads(latent, 1, a.kvLoraRank)}));
+    auto type = RankedTensorType::get(
+        {ShapedType::kDynamic, a.heads, rot + a.kvLoraRank}, f32());
+    // The keys' rotated part is attended to as well and dropped after.
+    Value o =
+        decoder::AttentionOp::create(b, loc, type, query, keys, keys, Value(),
+                                     b.getF64FloatAttr(a.scale), IntegerAttr());
+    Value heads = perHeadProduct(slice(o, 2, rot, a.kvLoraRank), valueHalf);
+    return linear(fromHeads(heads), p + "o_proj", decoder::kAttentionRole);
+  }
   Value kv = toHeads(linear(latent, p + "kv_b_proj", decoder::kAttentionRole),
                      a.heads, nope + a.valueHeadDim);
   Value kNope = slice(kv, 2, 0, nope);
@@ -407,9 +517,9 @@ Value DecoderBuilder::latentAttention(int64_t layer, Value x) {
           .getResult(0);
   Value query = tensor::ConcatOp::create(b, loc, 2, ValueRange{qRot, qNope});
   Value key =
-      cached(layer, false,
+      cached(2 * layer,
              tensor::ConcatOp::create(b, loc, 2, ValueRange{kRotHeads, kNope}));
-  v = cached(layer, true, v);
+  v = cached(2 * layer + 1, v);
   auto resultType = RankedTensorType::get(
       {ShapedType::kDynamic, a.heads, a.valueHeadDim}, f32());
   Value o =
@@ -598,6 +708,12 @@ SmallVector<Value> DecoderBuilder::build(Value tokens, Value logitRows,
   return results;
 }
 
+bool moec::compressedMlaReadsFewerBytes(const AttentionConfig &a) {
+  int64_t latent = a.qkRopeHeadDim + a.kvLoraRank;
+  int64_t decompressed = a.heads * (a.headDim + a.valueHeadDim);
+  return latent < decompressed;
+}
+
 OwningOpRef<ModuleOp>
 moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
                        const CheckpointImportOptions &options) {
@@ -641,14 +757,30 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
       RankedTensorType::get({1}, b.getI64Type())};
   SmallVector<std::string> names{"tokens", "logit_rows", "position"};
   const AttentionConfig &a = config.attention;
+  if (options.mla != MlaForm::Auto && !a.mla) {
+    emitError(loc) << "--mla applies to DeepSeek's multi-head latent "
+                      "attention; this checkpoint's attention is not MLA";
+    return nullptr;
+  }
+  bool compressedMla =
+      a.mla && options.mla != MlaForm::Decompressed &&
+      (options.mla == MlaForm::Compressed || compressedMlaReadsFewerBytes(a));
   int64_t cachedHeads = a.mla ? a.heads : a.kvHeads;
   for (size_t layer = 0; layer < config.layers.size(); ++layer) {
+    std::string index = std::to_string(layer);
+    if (compressedMla) {
+      inputs.push_back(RankedTensorType::get(
+          {ShapedType::kDynamic, 1, a.qkRopeHeadDim + a.kvLoraRank},
+          b.getF32Type()));
+      names.push_back("latent_cache." + index);
+      continue;
+    }
     inputs.push_back(RankedTensorType::get(
         {ShapedType::kDynamic, cachedHeads, a.headDim}, b.getF32Type()));
     inputs.push_back(RankedTensorType::get(
         {ShapedType::kDynamic, cachedHeads, a.valueHeadDim}, b.getF32Type()));
-    names.push_back("k_cache." + std::to_string(layer));
-    names.push_back("v_cache." + std::to_string(layer));
+    names.push_back("k_cache." + index);
+    names.push_back("v_cache." + index);
   }
   SmallVector<Type> results{RankedTensorType::get(
       {ShapedType::kDynamic, config.vocab}, b.getF32Type())};
@@ -663,7 +795,7 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
     func.setResultAttr(i - 1, "moec.state", b.getStringAttr(names[i]));
   }
   b.setInsertionPointToStart(func.addEntryBlock());
-  DecoderBuilder builder(b, config, store);
+  DecoderBuilder builder(b, config, store, compressedMla);
   SmallVector<Value> values =
       builder.build(func.getArgument(0), func.getArgument(1),
                     func.getArguments().drop_front(2));

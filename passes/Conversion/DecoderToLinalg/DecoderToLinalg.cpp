@@ -191,6 +191,37 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
   auto freqType = RankedTensorType::get({half}, b.getF64Type());
   Value freqs = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(freqType, ArrayRef<double>(invFreq)));
+  // amplitude * cos and sin of position * frequency, once per position and
+  // frequency (not per head), shared by the ropes of the same positions
+  // once CSE merges their tables.
+  Value tokens = tensor::DimOp::create(b, loc, positions, 0);
+  auto tableType =
+      RankedTensorType::get({ShapedType::kDynamic, half}, b.getF64Type());
+  Value tableInit = tensor::EmptyOp::create(b, loc, tableType.getShape(),
+                                            b.getF64Type(), ValueRange{tokens});
+  auto table = linalg::GenericOp::create(
+      b, loc, TypeRange{tableType, tableType}, ValueRange{positions, freqs},
+      ValueRange{tableInit, tableInit},
+      SmallVector<AffineMap>{
+          AffineMap::get(2, 0, {b.getAffineDimExpr(0)}, b.getContext()),
+          AffineMap::get(2, 0, {b.getAffineDimExpr(1)}, b.getContext()),
+          AffineMap::getMultiDimIdentityMap(2, b.getContext()),
+          AffineMap::getMultiDimIdentityMap(2, b.getContext())},
+      SmallVector<utils::IteratorType>(2, utils::IteratorType::parallel),
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value angle = arith::MulFOp::create(
+            nb, l, arith::SIToFPOp::create(nb, l, nb.getF64Type(), args[0]),
+            args[1]);
+        Value amp =
+            arith::ConstantOp::create(nb, l, nb.getF64FloatAttr(amplitude));
+        linalg::YieldOp::create(
+            nb, l,
+            ValueRange{arith::MulFOp::create(
+                           nb, l, math::CosOp::create(nb, l, angle), amp),
+                       arith::MulFOp::create(
+                           nb, l, math::SinOp::create(nb, l, angle), amp)});
+      });
+  Value cosines = table.getResult(0), sines = table.getResult(1);
   Value init = k.empty(type.getShape(), b.getF32Type(),
                        dynamicDims(k, x, type.getShape(), {0, 1, 2}));
   auto generic = linalg::GenericOp::create(
@@ -228,17 +259,10 @@ static void lowerRope(OpBuilder &b, decoder::RopeOp op) {
               nb, l, first, arith::AddIOp::create(nb, l, r, idx(half)),
               frequency);
         }
-        Value pos = tensor::ExtractOp::create(nb, l, positions, ValueRange{t});
-        Value pos64 = arith::SIToFPOp::create(nb, l, nb.getF64Type(), pos);
-        Value f =
-            tensor::ExtractOp::create(nb, l, freqs, ValueRange{frequency});
-        Value angle = arith::MulFOp::create(nb, l, pos64, f);
-        Value amp =
-            arith::ConstantOp::create(nb, l, nb.getF64FloatAttr(amplitude));
-        Value c = arith::MulFOp::create(nb, l,
-                                        math::CosOp::create(nb, l, angle), amp);
-        Value s = arith::MulFOp::create(nb, l,
-                                        math::SinOp::create(nb, l, angle), amp);
+        Value c =
+            tensor::ExtractOp::create(nb, l, cosines, ValueRange{t, frequency});
+        Value s =
+            tensor::ExtractOp::create(nb, l, sines, ValueRange{t, frequency});
         // The first of a pair subtracts its partner's sine term.
         Value signedSin = arith::SelectOp::create(
             nb, l, first, arith::NegFOp::create(nb, l, s), s);

@@ -1,0 +1,39 @@
+//===- AttentionParts.cpp - Pieces both attention kernels share -----------===//
+
+#include "targets/cpu/AttentionParts.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace moec;
+
+cpu::KeyRange cpu::keyRange(LoopBuilder &b, Value tq, Value tk, Value i,
+                            std::optional<int64_t> window) {
+  Value position =
+      arith::AddIOp::create(b, arith::SubIOp::create(b, tk, tq), i);
+  Value hi = arith::AddIOp::create(b, position, b.index(1));
+  Value lo = b.index(0);
+  if (window) {
+    // max(0, p + 1 - window), unsigned-safe.
+    Value reach = b.index(*window);
+    Value cond = arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, hi, reach);
+    lo = arith::SelectOp::create(b, cond, arith::SubIOp::create(b, hi, reach),
+                                 b.index(0));
+  }
+  return {lo, hi};
+}
+
+Value cpu::sumWithSink(LoopBuilder &b, Value maximum, Value sum, Value sinks,
+                       Value head) {
+  Value sink = b.load(sinks, {head});
+  if (!sink.getType().isF32())
+    sink = arith::ExtFOp::create(b, b.getF32Type(), sink);
+  // Both terms scaled by exp(m - top), top the larger, then scaled back.
+  Value top = arith::MaximumFOp::create(b, maximum, sink);
+  Value rescale =
+      math::ExpOp::create(b, arith::SubFOp::create(b, maximum, top));
+  Value scaled = arith::AddFOp::create(
+      b, arith::MulFOp::create(b, sum, rescale),
+      math::ExpOp::create(b, arith::SubFOp::create(b, sink, top)));
+  return arith::DivFOp::create(b, scaled, rescale);
+}

@@ -1,0 +1,34 @@
+//===- AttentionParts.h - Pieces both attention kernels share ---*- C++ -*-===//
+//
+// What the streaming (Attention.cpp) and grouped (GroupedAttention.cpp)
+// kernels compute alike: the keys a query sees, and a softmax sum with a
+// sink's logit added.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGETS_CPU_ATTENTIONPARTS_H
+#define MOEC_TARGETS_CPU_ATTENTIONPARTS_H
+
+#include "moec/Conversion/LoopBuilder.h"
+
+#include <optional>
+
+namespace moec::cpu {
+
+/// The keys [lo, hi) query i of tq sees among tk (its position is
+/// tk - tq + i = hi - 1): all up to its own, or the last `window`.
+struct KeyRange {
+  mlir::Value lo, hi;
+};
+KeyRange keyRange(LoopBuilder &b, mlir::Value tq, mlir::Value tk, mlir::Value i,
+                  std::optional<int64_t> window);
+
+/// The softmax denominator `sum` (of exp(s - maximum)) with the sink's
+/// logit sinks[head] added: sum + exp(sink - maximum), computed without
+/// overflow when the sink is the larger.
+mlir::Value sumWithSink(LoopBuilder &b, mlir::Value maximum, mlir::Value sum,
+                        mlir::Value sinks, mlir::Value head);
+
+} // namespace moec::cpu
+
+#endif // MOEC_TARGETS_CPU_ATTENTIONPARTS_H
