@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -194,6 +193,72 @@ PAIRS = [("bf16", ("bf16",), "BF16"), ("int8", ("int8", "int8-act8"), "Q8_0"),
 TESTS = (("tg128", 0), ("tg128", 512), ("pp512", 0))
 
 
+def machine():
+    """The CPU's model name and its last-level cache in bytes (0: unknown)."""
+    name = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    size = 0
+    caches = "/sys/devices/system/cpu/cpu0/cache"
+    for index in sorted(os.listdir(caches)) if os.path.isdir(caches) else []:
+        path = os.path.join(caches, index, "size")
+        if index.startswith("index") and os.path.exists(path):
+            text = open(path).read().strip()
+            units = {"K": 2**10, "M": 2**20, "G": 2**30}
+            size = max(size, int(text[:-1]) * units[text[-1]] if text[-1] in units
+                       else int(text))
+    return name, size
+
+
+def report(rows, bandwidth, bandwidth_after, threads, compile_s):
+    """The markdown page of the rows measured."""
+    cpu, l3 = machine()
+    lines = ["# A whole model against llama.cpp (bench/whole_model.py)", "",
+             f"CPU: {cpu}, last-level cache {l3 / 2**20:.0f} MiB.", "",
+             "OLMoE-1B-7B's config cut to 3 layers (1.47 B parameters, 2.7 GiB in BF16,",
+             "random weights), the same values in moec's checkpoint and llama.cpp's GGUF;",
+             f"{threads} threads; read bandwidth {bandwidth:.1f} GB/s before the runs and "
+             f"{bandwidth_after:.1f} after",
+             "(moec-roofline: 8 streams per thread, best of 7 passes over 2 GiB).", "",
+             "moec's int8 and int4-g32 (`--quantize`) pack every matrix but the router",
+             "and the embedding table: routed experts, attention projections and the",
+             "LM head. llama.cpp's Q8_0 and Q4_0 are `llama-quantize --pure`: every",
+             "matrix but the router in the one type (the token embedding too, of which",
+             "a token reads one row). Each quantized moec row is the faster of",
+             "`--act=fp32` and `--act=int8` (column act). Decode GB/s: the bytes a moec",
+             "decode step reads (the weights it touches + the KV cache) x tokens/s;",
+             "% of roofline: that over the larger of the two bandwidths. A row marked *",
+             "reads less than twice the last-level cache per token: the cache then serves",
+             "part of those bytes (its replacement keeps a share of a stream larger than",
+             "itself), so its share is not a memory-roofline figure.",
+             "", "| moec | act | llama.cpp | test | depth | moec tok/s | llama.cpp tok/s | ratio | MB per token | moec decode GB/s | % of roofline |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    top = max(bandwidth, bandwidth_after)
+    for r in rows:
+        ratio = r["moec_ts"] / r["llama_ts"] if r["llama_ts"] else float("nan")
+        gbs = f"{r['moec_gb_per_s']:.1f}" if "moec_gb_per_s" in r else ""
+        roofline = mb = ""
+        if "moec_gb_per_s" in r:
+            mb = f"{r['decode_bytes'] / 1e6:.0f}"
+            roofline = f"{100 * r['moec_gb_per_s'] / top:.0f}%"
+            if l3 and r["decode_bytes"] < 2 * l3:
+                roofline += " *"
+        lines.append(f"| {r['moec']} | {r['act']} | {r['llama.cpp']} | {r['test']} | {r['depth']} | "
+                     f"{r['moec_ts']:.1f} | {r['llama_ts']:.1f} | {ratio:.2f} | {mb} | {gbs} | {roofline} |")
+    lines += ["", "Both activation precisions (tok/s):", ""]
+    for r in rows:
+        if len(r["all_moec_ts"]) > 1:
+            lines.append(f"- {r['moec']} {r['test']} d{r['depth']}: " + ", ".join(
+                f"act {'int8' if v.endswith('act8') else 'fp32'} {t:.1f}"
+                for v, t in r["all_moec_ts"].items()))
+    lines += ["", "Compile times (moec DIR -o MODEL): " +
+              ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()) + ".", ""]
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -255,6 +320,7 @@ def main():
                    "moec_ts": m[(test, depth)], "llama_ts": l.get((test, depth)),
                    "all_moec_ts": {v: measured[v][0][(test, depth)] for v in variants}}
             if test == "tg128":
+                row["decode_bytes"] = decode_bytes[depth]
                 row["moec_gb_per_s"] = m[(test, depth)] * decode_bytes[depth] / 1e9
                 row["moec_roofline"] = row["moec_gb_per_s"] / bandwidth
             rows.append(row)
@@ -263,37 +329,7 @@ def main():
                       str(args.threads)])
     bandwidth_after = float(re.search(r"best_gb_per_s=([0-9.]+)", roof_after).group(1))
 
-    lines = ["# A whole model against llama.cpp (bench/whole_model.py)", "",
-             "OLMoE-1B-7B's config cut to 3 layers (1.47 B parameters, 2.7 GiB in BF16,",
-             "random weights), the same values in moec's checkpoint and llama.cpp's GGUF;",
-             f"{args.threads} threads; read bandwidth {bandwidth:.1f} GB/s before the runs and "
-             f"{bandwidth_after:.1f} after",
-             "(moec-roofline: 8 streams per thread, best of 7 passes over 2 GiB).", "",
-             "moec's int8 and int4-g32 (`--quantize`) pack every matrix but the router",
-             "and the embedding table: routed experts, attention projections and the",
-             "LM head. llama.cpp's Q8_0 and Q4_0 are `llama-quantize --pure`: every",
-             "matrix but the router in the one type (the token embedding too, of which",
-             "a token reads one row). Each quantized moec row is the faster of",
-             "`--act=fp32` and `--act=int8` (column act). Decode GB/s: the bytes a moec",
-             "decode step reads (the weights it touches + the KV cache) x tokens/s;",
-             "% of roofline: that over the larger of the two bandwidths.",
-             "", "| moec | act | llama.cpp | test | depth | moec tok/s | llama.cpp tok/s | ratio | moec decode GB/s | % of roofline |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    top = max(bandwidth, bandwidth_after)
-    for r in rows:
-        ratio = r["moec_ts"] / r["llama_ts"] if r["llama_ts"] else float("nan")
-        gbs = f"{r['moec_gb_per_s']:.1f}" if "moec_gb_per_s" in r else ""
-        roofline = f"{100 * r['moec_gb_per_s'] / top:.0f}%" if "moec_gb_per_s" in r else ""
-        lines.append(f"| {r['moec']} | {r['act']} | {r['llama.cpp']} | {r['test']} | {r['depth']} | "
-                     f"{r['moec_ts']:.1f} | {r['llama_ts']:.1f} | {ratio:.2f} | {gbs} | {roofline} |")
-    lines += ["", "Both activation precisions (tok/s):", ""]
-    for r in rows:
-        if len(r["all_moec_ts"]) > 1:
-            lines.append(f"- {r['moec']} {r['test']} d{r['depth']}: " + ", ".join(
-                f"act {'int8' if v.endswith('act8') else 'fp32'} {t:.1f}"
-                for v, t in r["all_moec_ts"].items()))
-    lines += ["", "Compile times (moec DIR -o MODEL): " +
-              ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()) + ".", ""]
+    lines = report(rows, bandwidth, bandwidth_after, args.threads, compile_s)
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
