@@ -69,18 +69,11 @@ Value loadChunk(LoopBuilder &b, VectorType type, Value buffer,
 static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
                            SmallVectorImpl<Operation *> &vectorExps) {
   LoopBuilder b(op);
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  auto kType = cast<RankedTensorType>(op.getKey().getType());
-  auto vType = cast<RankedTensorType>(op.getValue().getType());
-  int64_t heads = qType.getDimSize(1), dim = qType.getDimSize(2);
-  int64_t group = heads / kType.getDimSize(1), vDim = vType.getDimSize(2);
-  Value q = b.read(op.getQuery());
-  Value k = b.read(op.getKey());
-  Value v = b.read(op.getValue());
-  Value sinks = op.getSinks() ? b.read(op.getSinks()) : Value();
-  Value tq = b.dim(q, 0), tk = b.dim(k, 0);
-  Value output =
-      b.alloc(cast<RankedTensorType>(op.getResult().getType()), {tq});
+  cpu::AttentionOperands in(b, op);
+  Value q = in.q, k = in.k, v = in.v, sinks = in.sinks, output = in.output;
+  Value tq = in.tq, tk = in.tk;
+  int64_t heads = in.heads, dim = in.dim, vDim = in.vDim;
+  int64_t group = heads / in.kvHeads;
   Type f32 = b.getF32Type();
   auto vectorType = VectorType::get({lanes}, f32);
   Value zero = arith::ConstantOp::create(

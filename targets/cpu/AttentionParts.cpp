@@ -7,6 +7,22 @@
 using namespace mlir;
 using namespace moec;
 
+cpu::AttentionOperands::AttentionOperands(LoopBuilder &b,
+                                          decoder::AttentionOp op) {
+  auto qType = cast<RankedTensorType>(op.getQuery().getType());
+  heads = qType.getDimSize(1);
+  dim = qType.getDimSize(2);
+  kvHeads = cast<RankedTensorType>(op.getKey().getType()).getDimSize(1);
+  vDim = cast<RankedTensorType>(op.getValue().getType()).getDimSize(2);
+  q = b.read(op.getQuery());
+  k = b.read(op.getKey());
+  v = b.read(op.getValue());
+  sinks = op.getSinks() ? b.read(op.getSinks()) : Value();
+  tq = b.dim(q, 0);
+  tk = b.dim(k, 0);
+  output = b.alloc(cast<RankedTensorType>(op.getResult().getType()), {tq});
+}
+
 cpu::KeyRange cpu::keyRange(LoopBuilder &b, Value tq, Value tk, Value i,
                             std::optional<int64_t> window) {
   Value position =

@@ -1,19 +1,30 @@
 //===- AttentionParts.h - Pieces both attention kernels share ---*- C++ -*-===//
 //
 // What the streaming (Attention.cpp) and grouped (GroupedAttention.cpp)
-// kernels compute alike: the keys a query sees, and a softmax sum with a
-// sink's logit added.
+// kernels share: the operands as buffers, the keys a query sees, and a
+// softmax sum with a sink's logit added.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MOEC_TARGETS_CPU_ATTENTIONPARTS_H
 #define MOEC_TARGETS_CPU_ATTENTIONPARTS_H
 
+#include "dialects/decoder/IR/DecoderOps.h"
 #include "moec/Conversion/LoopBuilder.h"
 
 #include <optional>
 
 namespace moec::cpu {
+
+/// An attention op's operands as buffers, its shapes, and its output
+/// buffer [Tq, heads, vDim].
+struct AttentionOperands {
+  AttentionOperands(LoopBuilder &b, decoder::AttentionOp op);
+  mlir::Value q, k, v, sinks, output;
+  /// Query and key positions of this call.
+  mlir::Value tq, tk;
+  int64_t heads, kvHeads, dim, vDim;
+};
 
 /// The keys [lo, hi) query i of tq sees among tk (its position is
 /// tk - tq + i = hi - 1): all up to its own, or the last `window`.

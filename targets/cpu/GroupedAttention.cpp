@@ -87,20 +87,12 @@ struct Chunks {
 void cpu::lowerGroupedAttention(decoder::AttentionOp op, int64_t lanes,
                                 SmallVectorImpl<Operation *> &vectorExps) {
   LoopBuilder b(op);
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  auto kType = cast<RankedTensorType>(op.getKey().getType());
-  auto vType = cast<RankedTensorType>(op.getValue().getType());
-  int64_t heads = qType.getDimSize(1), dim = qType.getDimSize(2);
-  int64_t kvHeads = kType.getDimSize(1), vDim = vType.getDimSize(2);
-  int64_t group = heads / kvHeads, tile = headTile(group);
+  cpu::AttentionOperands in(b, op);
+  Value q = in.q, k = in.k, v = in.v, sinks = in.sinks, output = in.output;
+  Value tq = in.tq, tk = in.tk;
+  int64_t kvHeads = in.kvHeads;
+  int64_t group = in.heads / kvHeads, tile = headTile(group);
   int64_t tilesPerKv = group / tile;
-  Value q = b.read(op.getQuery());
-  Value k = b.read(op.getKey());
-  Value v = b.read(op.getValue());
-  Value sinks = op.getSinks() ? b.read(op.getSinks()) : Value();
-  Value tq = b.dim(q, 0), tk = b.dim(k, 0);
-  Value output =
-      b.alloc(cast<RankedTensorType>(op.getResult().getType()), {tq});
   Type f32 = b.getF32Type();
   auto vectorType = VectorType::get({lanes}, f32);
   Value zero = arith::ConstantOp::create(
@@ -117,7 +109,7 @@ void cpu::lowerGroupedAttention(decoder::AttentionOp op, int64_t lanes,
       b.alloc(RankedTensorType::get({dynamic, tile, lanes}, f32), {tasks});
   Value stats =
       b.alloc(RankedTensorType::get({dynamic, 3, tile}, f32), {tasks});
-  Chunks keyChunks{b, lanes, dim}, valueChunks{b, lanes, vDim};
+  Chunks keyChunks{b, lanes, in.dim}, valueChunks{b, lanes, in.vDim};
 
   auto load = [&](Value buffer, ValueRange at, Value mask) -> Value {
     if (mask)
