@@ -329,7 +329,7 @@ Value DecoderBuilder::perHeadProduct(Value x, Value w) {
   auto wType = cast<RankedTensorType>(w.getType());
   int64_t heads = wType.getDimSize(0), n = wType.getDimSize(1),
           k = wType.getDimSize(2);
-  // out[order[0], order[1], d] = in[d0, d1, d], the first two swapped.
+  // `in` with its first two dimensions swapped, as a tensor of `shape`.
   auto swap = [&](Value in, ArrayRef<int64_t> shape) {
     AffineExpr d0 = b.getAffineDimExpr(0), d1 = b.getAffineDimExpr(1),
                d2 = b.getAffineDimExpr(2);
