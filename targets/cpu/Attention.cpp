@@ -57,12 +57,6 @@ struct RowChunks {
   }
 };
 
-Value loadChunk(LoopBuilder &b, VectorType type, Value buffer,
-                ValueRange indices, Value mask, Value zero) {
-  if (mask)
-    return vector::MaskedLoadOp::create(b, type, buffer, indices, mask, zero);
-  return vector::LoadOp::create(b, type, buffer, indices);
-}
 } // namespace
 
 /// Lowers `op`; the vector exps it makes go to `vectorExps`.
@@ -93,11 +87,11 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
         b, vectorType, DenseElementsAttr::get(vectorType, float(scale)));
     SmallVector<Value> query;
     for (int64_t c = 0; c < qChunks.count(); ++c)
-      query.push_back(arith::MulFOp::create(
-          b,
-          loadChunk(b, vectorType, q, {i, h, b.index(c * lanes)},
-                    qChunks.mask(b, c), zero),
-          scaleVector));
+      query.push_back(
+          arith::MulFOp::create(b,
+                                cpu::loadF32(b, q, {i, h, b.index(c * lanes)},
+                                             lanes, qChunks.mask(b, c)),
+                                scaleVector));
     // Loop state: maximum, sum, value accumulators.
     SmallVector<Value> init{
         b.floatConst(f32, -std::numeric_limits<double>::infinity()),
@@ -108,17 +102,17 @@ static void lowerAttention(decoder::AttentionOp op, int64_t lanes,
     auto score = [&](Value j) -> Value {
       Value dot = zero;
       for (int64_t c = 0; c < qChunks.count(); ++c)
-        dot = vector::FMAOp::create(b, query[c],
-                                    loadChunk(b, vectorType, k,
-                                              {j, kvHead, b.index(c * lanes)},
-                                              qChunks.mask(b, c), zero),
-                                    dot);
+        dot = vector::FMAOp::create(
+            b, query[c],
+            cpu::loadF32(b, k, {j, kvHead, b.index(c * lanes)}, lanes,
+                         qChunks.mask(b, c)),
+            dot);
       return vector::ReductionOp::create(b, vector::CombiningKind::ADD, dot,
                                          arith::FastMathFlags::reassoc);
     };
     auto valueChunk = [&](Value j, int64_t c) {
-      return loadChunk(b, vectorType, v, {j, kvHead, b.index(c * lanes)},
-                       vChunks.mask(b, c), zero);
+      return cpu::loadF32(b, v, {j, kvHead, b.index(c * lanes)}, lanes,
+                          vChunks.mask(b, c));
     };
     // Whole blocks of `lanes` keys.
     Value blocks = arith::DivUIOp::create(b, arith::SubIOp::create(b, hi, lo),

@@ -3,6 +3,7 @@
 #include "targets/cpu/AttentionParts.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace moec;
@@ -37,6 +38,23 @@ cpu::KeyRange cpu::keyRange(LoopBuilder &b, Value tq, Value tk, Value i,
                                  b.index(0));
   }
   return {lo, hi};
+}
+
+Value cpu::loadF32(LoopBuilder &b, Value buffer, ValueRange at, int64_t lanes,
+                   Value mask) {
+  Type element = cast<MemRefType>(buffer.getType()).getElementType();
+  auto type = VectorType::get({lanes}, element);
+  Value v;
+  if (mask) {
+    Value zero = arith::ConstantOp::create(
+        b, type, DenseElementsAttr::get(type, b.getZeroAttr(element)));
+    v = vector::MaskedLoadOp::create(b, type, buffer, at, mask, zero);
+  } else {
+    v = vector::LoadOp::create(b, type, buffer, at);
+  }
+  if (element.isF32())
+    return v;
+  return arith::ExtFOp::create(b, VectorType::get({lanes}, b.getF32Type()), v);
 }
 
 Value cpu::sumWithSink(LoopBuilder &b, Value maximum, Value sum, Value sinks,

@@ -1,8 +1,9 @@
 //===- AttentionParts.h - Pieces both attention kernels share ---*- C++ -*-===//
 //
 // What the streaming (Attention.cpp) and grouped (GroupedAttention.cpp)
-// kernels share: the operands as buffers, the keys a query sees, and a
-// softmax sum with a sink's logit added.
+// kernels share: the operands as buffers, vector loads that widen a
+// 16-bit KV cache, the keys a query sees, and a softmax sum with a sink's
+// logit added.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,11 @@ struct KeyRange {
 };
 KeyRange keyRange(LoopBuilder &b, mlir::Value tq, mlir::Value tk, mlir::Value i,
                   std::optional<int64_t> window);
+
+/// `lanes` elements of `buffer` from `at` on (those off `mask` zero) as f32
+/// lanes; f16 and bf16 elements (a KV cache of that dtype) are widened.
+mlir::Value loadF32(LoopBuilder &b, mlir::Value buffer, mlir::ValueRange at,
+                    int64_t lanes, mlir::Value mask);
 
 /// The softmax denominator `sum` (of exp(s - maximum)) with the sink's
 /// logit sinks[head] added: sum + exp(sink - maximum), computed without

@@ -112,10 +112,7 @@ void cpu::lowerGroupedAttention(decoder::AttentionOp op, int64_t lanes,
   Chunks keyChunks{b, lanes, in.dim}, valueChunks{b, lanes, in.vDim};
 
   auto load = [&](Value buffer, ValueRange at, Value mask) -> Value {
-    if (mask)
-      return vector::MaskedLoadOp::create(b, vectorType, buffer, at, mask,
-                                          zero);
-    return vector::LoadOp::create(b, vectorType, buffer, at);
+    return cpu::loadF32(b, buffer, at, lanes, mask);
   };
   auto store = [&](Value value, Value buffer, ValueRange at, Value mask) {
     if (mask)

@@ -104,6 +104,16 @@ static cl::opt<MlaForm> mlaForm(
                           "every head's keys and values, as Hugging Face "
                           "caches them")),
     cl::init(MlaForm::Auto), cl::cat(category));
+static cl::opt<KvCacheType> kvCache(
+    "kv-cache",
+    cl::desc("Element type of a checkpoint's KV cache (default f32)"),
+    cl::values(clEnumValN(KvCacheType::F32, "f32", "exact"),
+               clEnumValN(KvCacheType::F16, "f16",
+                          "half the bytes per position; keys and values "
+                          "rounded to f16 as they are written"),
+               clEnumValN(KvCacheType::BF16, "bf16",
+                          "half the bytes per position; rounded to bf16")),
+    cl::init(KvCacheType::F32), cl::cat(category));
 static cl::opt<bool> noTokenizer(
     "no-tokenizer",
     cl::desc("Do not embed a checkpoint's tokenizer: the binary takes token "
@@ -406,9 +416,15 @@ int main(int argc, char **argv) {
   checkpointOptions.contextSize = contextSize;
   checkpointOptions.embedTokenizer = !noTokenizer;
   checkpointOptions.mla = mlaForm;
+  checkpointOptions.kvCache = kvCache;
   if (mlaForm.getNumOccurrences() && !checkpoint) {
     llvm::errs() << "moec: error: --mla applies to checkpoints (DeepSeek's "
                     "multi-head latent attention)\n";
+    return 1;
+  }
+  if (kvCache.getNumOccurrences() && !checkpoint) {
+    llvm::errs() << "moec: error: --kv-cache applies to checkpoints, whose "
+                    "models keep a KV cache\n";
     return 1;
   }
   if (checkpoint && !inputShapes.empty()) {

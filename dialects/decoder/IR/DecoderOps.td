@@ -133,7 +133,8 @@ def Decoder_AttentionOp : Decoder_Op<"attention", [Pure]> {
     included). Head `h` reads KV head `h / (H / KV)`.
 
     `result[i, h] = sum_j softmax_j(scale * q[i, h] . k[j, h'] ) v[j, h']`,
-    in `f32`. With `sinks` `[H]` (GPT-OSS), the softmax denominator also
+    in `f32`. Keys and values may be stored in `f16` or `bf16` (a KV cache
+    of that dtype); each element is widened to `f32`. With `sinks` `[H]` (GPT-OSS), the softmax denominator also
     has `exp(sinks[h])`, a logit that is not scaled and that no value
     follows.
 
@@ -146,8 +147,8 @@ def Decoder_AttentionOp : Decoder_Op<"attention", [Pure]> {
           tensor<64xbf16> -> tensor<?x64x64xf32>
     ```
   }];
-  let arguments = (ins Decoder_F32Tensor:$query, Decoder_F32Tensor:$key,
-                       Decoder_F32Tensor:$value,
+  let arguments = (ins Decoder_F32Tensor:$query, Decoder_WeightTensor:$key,
+                       Decoder_WeightTensor:$value,
                        Optional<Decoder_WeightTensor>:$sinks, F64Attr:$scale,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$window);
   let results = (outs Decoder_F32Tensor:$result);

@@ -7,8 +7,9 @@
 //                   position, caches...)
 //
 // the logits of the ids, which continue the sequence at `position`; the
-// position and each layer's key and value caches [context, heads, dim]
-// (with MLA compressed, one latent cache [context, 1, rope + latent]) are
+// position and each layer's key and value caches [context, heads, dim] in
+// f32, f16 or bf16 (with MLA compressed, one latent cache [context, 1,
+// rope + latent]) are
 // state (moec.state), which the binary keeps from call to call, so that a
 // prompt may be fed whole or a few tokens at a time. It is built from
 // decoder ops (embedding, rms_norm, rope, attention), linalg matmuls, and
@@ -44,6 +45,9 @@ enum class MlaForm {
   Decompressed,
 };
 
+/// The element type the KV cache holds.
+enum class KvCacheType { F32, F16, BF16 };
+
 /// Whether MLA's compressed cache ([rope | latent] per position) is smaller
 /// than its decompressed keys and values for every head.
 bool compressedMlaReadsFewerBytes(const AttentionConfig &attention);
@@ -55,6 +59,9 @@ struct CheckpointImportOptions {
   /// so that the binary takes text.
   bool embedTokenizer = true;
   MlaForm mla = MlaForm::Auto;
+  /// The KV cache's element type: f32, or f16 / bf16 (half the bytes per
+  /// position; keys and values rounded as they are written).
+  KvCacheType kvCache = KvCacheType::F32;
 };
 
 /// Imports the checkpoint in `directory`. Returns null after emitting an

@@ -391,10 +391,30 @@ Value DecoderBuilder::rope(Value x) {
 }
 
 /// Writes this call's keys, values or latents `fresh` [T, heads, dim] into
-/// cache `slot` at [start, end) and returns the cache's [0, end): every
-/// position up to this call's last.
+/// cache `slot` at [start, end), rounded to the cache's element type, and
+/// returns the cache's [0, end): every position up to this call's last.
 Value DecoderBuilder::cached(size_t slot, Value fresh) {
   Value &cache = caches[slot];
+  Type element = cast<RankedTensorType>(cache.getType()).getElementType();
+  if (element != f32()) {
+    AffineMap id = AffineMap::getMultiDimIdentityMap(3, b.getContext());
+    auto freshType = cast<RankedTensorType>(fresh.getType());
+    auto rounded = RankedTensorType::get(freshType.getShape(), element);
+    fresh =
+        linalg::GenericOp::create(
+            b, loc, rounded, ValueRange{fresh},
+            tensor::EmptyOp::create(b, loc, rounded.getShape(), element,
+                                    ValueRange{tokenCount})
+                .getResult(),
+            SmallVector<AffineMap>{id, id},
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [&](OpBuilder &nb, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  nb, l,
+                  ValueRange{arith::TruncFOp::create(nb, l, element, args[0])});
+            })
+            .getResult(0);
+  }
   auto type = cast<RankedTensorType>(fresh.getType());
   SmallVector<OpFoldResult> offsets{start, b.getIndexAttr(0),
                                     b.getIndexAttr(0)};
@@ -766,19 +786,22 @@ moec::importCheckpoint(MLIRContext *context, llvm::StringRef directory,
       a.mla && options.mla != MlaForm::Decompressed &&
       (options.mla == MlaForm::Compressed || compressedMlaReadsFewerBytes(a));
   int64_t cachedHeads = a.mla ? a.heads : a.kvHeads;
+  Type cacheElement = options.kvCache == KvCacheType::F16    ? b.getF16Type()
+                      : options.kvCache == KvCacheType::BF16 ? b.getBF16Type()
+                                                             : b.getF32Type();
   for (size_t layer = 0; layer < config.layers.size(); ++layer) {
     std::string index = std::to_string(layer);
     if (compressedMla) {
       inputs.push_back(RankedTensorType::get(
           {ShapedType::kDynamic, 1, a.qkRopeHeadDim + a.kvLoraRank},
-          b.getF32Type()));
+          cacheElement));
       names.push_back("latent_cache." + index);
       continue;
     }
     inputs.push_back(RankedTensorType::get(
-        {ShapedType::kDynamic, cachedHeads, a.headDim}, b.getF32Type()));
+        {ShapedType::kDynamic, cachedHeads, a.headDim}, cacheElement));
     inputs.push_back(RankedTensorType::get(
-        {ShapedType::kDynamic, cachedHeads, a.valueHeadDim}, b.getF32Type()));
+        {ShapedType::kDynamic, cachedHeads, a.valueHeadDim}, cacheElement));
     names.push_back("k_cache." + index);
     names.push_back("v_cache." + index);
   }

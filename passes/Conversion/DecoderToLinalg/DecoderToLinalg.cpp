@@ -318,7 +318,8 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
           SmallVector<IT>{IT::parallel, IT::parallel, IT::parallel,
                           IT::reduction},
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value p = arith::MulFOp::create(nb, l, args[0], args[1]);
+            Value p = arith::MulFOp::create(nb, l, args[0],
+                                            Emit::toF32(nb, l, args[1]));
             linalg::YieldOp::create(
                 nb, l, ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
           })
@@ -434,7 +435,8 @@ static void lowerAttention(OpBuilder &b, decoder::AttentionOp op) {
             math::ExpOp::create(nb, l,
                                 arith::SubFOp::create(nb, l, args[0], args[1])),
             args[2]);
-        Value term = arith::MulFOp::create(nb, l, p, args[3]);
+        Value term =
+            arith::MulFOp::create(nb, l, p, Emit::toF32(nb, l, args[3]));
         linalg::YieldOp::create(
             nb, l, ValueRange{arith::AddFOp::create(nb, l, args[4], term)});
       });
