@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "models"))
 sys.path.insert(0, HERE)
 
 import hf_models  # noqa: E402
+from llama_cpp import run  # noqa: E402
 from whole_model import bf16_bits  # noqa: E402
 
 LAYERS = 4
@@ -87,13 +87,6 @@ def write_checkpoint(out):
     hf_models.write_checkpoint(out, stored, sharded=False)
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(CONFIG, f, indent=2)
-
-
-def run(cmd):
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{result.stderr}")
-    return result.stdout
 
 
 def main():

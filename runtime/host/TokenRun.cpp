@@ -95,10 +95,12 @@ void moec::rt::runTokens(
   const EntrySpec &spec = model.entries[entry];
   size_t logitsIndex = logitsOutput(spec);
   int64_t vocab = logitsVocabulary(spec);
-  std::vector<float> logits;
-  logits.reserve(size_t(total) * vocab);
   if (options.lastOnly && total == 0)
     fail("--last-logits: there are no tokens");
+  // The rows written: every token's, or with --last-logits the last one.
+  int64_t rowsKept = options.lastOnly ? 1 : total;
+  std::vector<float> logits;
+  logits.reserve(size_t(rowsKept) * vocab);
   // --last-logits: the model computes the last row of each call only.
   int64_t rowsWanted = options.lastOnly ? 1 : 0;
   for (int64_t begin = 0; begin < total || (total == 0 && begin == 0);
@@ -118,7 +120,7 @@ void moec::rt::runTokens(
     if (total == 0)
       break;
   }
-  std::vector<int64_t> shape{options.lastOnly ? 1 : total, vocab};
+  std::vector<int64_t> shape{rowsKept, vocab};
   const float *data = logits.data();
   size_t bytes = size_t(shape[0]) * vocab * sizeof(float);
   if (options.logitsFile.empty()) {

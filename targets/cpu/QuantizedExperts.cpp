@@ -30,7 +30,8 @@
 // and software prefetches fetch the next block's rows (4 short streams the
 // hardware prefetcher does not pick up in time). A single row (decode) on
 // the VNNI kernel instead reads each column's packed row front to back as
-// one stream, with unrolled independent accumulators.
+// one stream, with unrolled independent accumulators, prefetching 4 KiB
+// ahead (the columns are stored one after another) and the scales' lines.
 // Where a kernel does not apply (other layouts, K not a multiple of the
 // chunk), the scalar lowering in Experts.cpp computes the same values.
 //
@@ -294,39 +295,27 @@ static SmallVector<Value> loadCodes(LoopBuilder &b, const PackedOperand &w,
           arith::SIToFPOp::create(b, floatType, offset(hi))};
 }
 
-/// Blocks of columns ahead whose codes a block prefetches.
-static constexpr int64_t kPrefetchBlocks = 1;
-
-/// Prefetches the bytes at `byte` of column `n + kPrefetchBlocks *
-/// kBlockColumns` (clamped to the last column). A block's columns are
-/// separate rows of the packed weight, 4 short streams that the hardware
-/// prefetcher does not pick up in time.
-static void prefetchAhead(LoopBuilder &b, const PackedOperand &w, Value codes,
-                          Value e, Value n, Value byte) {
-  Value ahead = arith::MinUIOp::create(
-      b, arith::AddIOp::create(b, n, b.index(kPrefetchBlocks * kBlockColumns)),
-      b.index(w.n - 1));
-  memref::PrefetchOp::create(b, codes, ValueRange{e, ahead, byte},
+/// Prefetches the element at `at` of column `n + ahead` (clamped to the
+/// last) of w's codes or scales, [E, N, X] buffers.
+static void prefetchColumnAhead(LoopBuilder &b, const PackedOperand &w,
+                                Value buffer, Value e, Value n, int64_t ahead,
+                                Value at) {
+  Value column = arith::MinUIOp::create(
+      b, arith::AddIOp::create(b, n, b.index(ahead)), b.index(w.n - 1));
+  memref::PrefetchOp::create(b, buffer, ValueRange{e, column, at},
                              /*isWrite=*/false, /*localityHint=*/3,
                              /*isDataCache=*/true);
 }
+
+/// Columns ahead whose codes a block prefetches: the next block's. A
+/// block's columns are separate rows of the packed weight, 4 short streams
+/// that the hardware prefetcher does not pick up in time.
+static constexpr int64_t kBlockPrefetchColumns = kBlockColumns;
 
 /// Bytes ahead of its reads a single row's stream prefetches: one stream
 /// per core keeps too few misses in flight to reach the memory's bandwidth
 /// (about 14 GB/s against 30 on two Zen 4 cores, bench/roofline.cpp).
 static constexpr int64_t kRowPrefetchBytes = 4096;
-
-/// Prefetches the element at `at` of column `n + ahead` (clamped to the
-/// last) of w's codes or scales, [E, N, X] buffers.
-static void prefetchRowAhead(LoopBuilder &b, const PackedOperand &w,
-                             Value buffer, Value e, Value n, int64_t ahead,
-                             Value at) {
-  Value row = arith::MinUIOp::create(
-      b, arith::AddIOp::create(b, n, b.index(ahead)), b.index(w.n - 1));
-  memref::PrefetchOp::create(b, buffer, ValueRange{e, row, at},
-                             /*isWrite=*/false, /*localityHint=*/3,
-                             /*isDataCache=*/true);
-}
 
 /// Sum of a vector's lanes.
 static Value laneSum(LoopBuilder &b, Value vector) {
@@ -383,7 +372,8 @@ static void emitFloatBlock(LoopBuilder &b, const PackedOperand &w,
               {row, arith::AddIOp::create(b, k0, b.index(16 * p))}));
       SmallVector<Value> next(chunks.getRegionIterArgs());
       for (auto [c, n] : llvm::enumerate(columns)) {
-        prefetchAhead(b, w, codes, block.e, n, byte);
+        prefetchColumnAhead(b, w, codes, block.e, n, kBlockPrefetchColumns,
+                            byte);
         SmallVector<Value> codesOf = loadCodes(b, w, codes, block.e, n, byte);
         for (auto [p, q] : llvm::enumerate(codesOf)) {
           Value weight = vector::FMAOp::create(b, q, scale[c], offset[c]);
@@ -585,7 +575,8 @@ static void emitInt8Block(LoopBuilder &b, const PackedOperand &w,
       }
       SmallVector<Value> next(loads.getRegionIterArgs());
       for (auto [c, n] : llvm::enumerate(columns)) {
-        prefetchAhead(b, w, codes, block.e, n, byte);
+        prefetchColumnAhead(b, w, codes, block.e, n, kBlockPrefetchColumns,
+                            byte);
         SmallVector<Value> parts = signedCodeBytes(
             b, w,
             vector::LoadOp::create(b, bytesType, codes, {block.e, n, byte}));
@@ -651,7 +642,7 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
 
   b.forLoop(col0, col1, [&](Value n) {
     for (int64_t g = 0; g < w.groups; g += scalesPerLine)
-      prefetchRowAhead(b, w, scales, e, n, ahead, b.index(g));
+      prefetchColumnAhead(b, w, scales, e, n, ahead, b.index(g));
     // The i32 dot product of the step at element s0.
     auto stepProducts = [&](Value s0) {
       auto loads = scf::ForOp::create(b, b.index(0), b.index(loadsPerStep),
@@ -669,7 +660,7 @@ static void emitInt8Row(LoopBuilder &b, const PackedOperand &w, Value e,
                 b.index(loadElements)));
         Value byte =
             w.bits == 4 ? Value(arith::DivUIOp::create(b, k0, b.index(2))) : k0;
-        prefetchRowAhead(b, w, codes, e, n, ahead, byte);
+        prefetchColumnAhead(b, w, codes, e, n, ahead, byte);
         SmallVector<Value> parts = signedCodeBytes(
             b, w, vector::LoadOp::create(b, bytesType, codes, {e, n, byte}));
         for (auto [p, part] : llvm::enumerate(parts)) {

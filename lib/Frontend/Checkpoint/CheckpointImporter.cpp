@@ -101,7 +101,9 @@ private:
                        llvm::StringRef suffix);
   Value transposedExperts(const std::string &key);
   std::pair<Value, Value> absorbedWeights(const std::string &key);
-  Value empty(ArrayRef<int64_t> shape);
+  /// An empty tensor of `shape` (dynamic sizes: the tokens) in f32, or in
+  /// `element` when given.
+  Value empty(ArrayRef<int64_t> shape, Type element = Type());
   AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
     return AffineMap::get(dims, 0, results, b.getContext());
   }
@@ -110,7 +112,8 @@ private:
   Value linear(Value x, const std::string &name, llvm::StringRef role,
                bool bias = false);
   Value elementwise(ValueRange inputs, ArrayRef<AffineMap> inputMaps,
-                    function_ref<Value(OpBuilder &, Location, ValueRange)> fn);
+                    function_ref<Value(OpBuilder &, Location, ValueRange)> fn,
+                    Type element = Type());
   Value add(Value a, Value b2);
   Value clamp(Value x, double limit);
   Value norm(Value x, const std::string &name, double eps);
@@ -214,12 +217,13 @@ DecoderBuilder::absorbedWeights(const std::string &key) {
           blob(".values", {heads, v, rank}, std::move(valueHalf))};
 }
 
-Value DecoderBuilder::empty(ArrayRef<int64_t> shape) {
+Value DecoderBuilder::empty(ArrayRef<int64_t> shape, Type element) {
   SmallVector<Value> dynamic;
   for (int64_t d : shape)
     if (ShapedType::isDynamic(d))
       dynamic.push_back(tokenCount);
-  return tensor::EmptyOp::create(b, loc, shape, f32(), dynamic);
+  return tensor::EmptyOp::create(b, loc, shape, element ? element : f32(),
+                                 dynamic);
 }
 
 /// x [T, K] times the transposed torch-layout weight [N, K], plus its bias;
@@ -260,13 +264,14 @@ Value DecoderBuilder::linear(Value x, const std::string &name,
                      });
 }
 
-/// An f32 tensor of the first input's shape, fn applied per element.
+/// A tensor of the first input's shape, fn applied per element, in f32 or
+/// in `element` when given.
 Value DecoderBuilder::elementwise(
     ValueRange inputs, ArrayRef<AffineMap> inputMaps,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+    function_ref<Value(OpBuilder &, Location, ValueRange)> fn, Type element) {
   auto type = cast<RankedTensorType>(inputs[0].getType());
   unsigned rank = type.getRank();
-  Value init = empty(type.getShape());
+  Value init = empty(type.getShape(), element);
   SmallVector<AffineMap> maps(inputMaps);
   maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
   return linalg::GenericOp::create(
@@ -396,25 +401,13 @@ Value DecoderBuilder::rope(Value x) {
 Value DecoderBuilder::cached(size_t slot, Value fresh) {
   Value &cache = caches[slot];
   Type element = cast<RankedTensorType>(cache.getType()).getElementType();
-  if (element != f32()) {
-    AffineMap id = AffineMap::getMultiDimIdentityMap(3, b.getContext());
-    auto freshType = cast<RankedTensorType>(fresh.getType());
-    auto rounded = RankedTensorType::get(freshType.getShape(), element);
-    fresh =
-        linalg::GenericOp::create(
-            b, loc, rounded, ValueRange{fresh},
-            tensor::EmptyOp::create(b, loc, rounded.getShape(), element,
-                                    ValueRange{tokenCount})
-                .getResult(),
-            SmallVector<AffineMap>{id, id},
-            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
-            [&](OpBuilder &nb, Location l, ValueRange args) {
-              linalg::YieldOp::create(
-                  nb, l,
-                  ValueRange{arith::TruncFOp::create(nb, l, element, args[0])});
-            })
-            .getResult(0);
-  }
+  if (element != f32())
+    fresh = elementwise(
+        {fresh}, {AffineMap::getMultiDimIdentityMap(3, b.getContext())},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          return arith::TruncFOp::create(nb, l, element, args[0]);
+        },
+        element);
   auto type = cast<RankedTensorType>(fresh.getType());
   SmallVector<OpFoldResult> offsets{start, b.getIndexAttr(0),
                                     b.getIndexAttr(0)};
