@@ -62,6 +62,19 @@ if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
     config.available_features.add("tool-ptxas")
 if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("device-cuda")
+# The npu target plugin (targets/npu), built against the installed SDK:
+# tests load it into the installed moec.
+npu_build = os.path.join(config.moec_obj_root, "targets", "npu-plugin")
+npu_plugin = os.path.join(npu_build, "libMoecTargetNpu.so")
+if os.path.exists(npu_plugin):
+    config.available_features.add("target-npu")
+    sdk_moec = os.path.join(config.moec_obj_root, "sdk", "bin", "moec")
+    config.substitutions.append(("%moec_npu", sdk_moec + " --load-target-plugin=" + npu_plugin + " --target=npu"))
+    config.substitutions.append(("%npu_opt", os.path.join(config.moec_obj_root, "sdk", "bin", "moec-opt") +
+                                 " --load-target-plugin=" + npu_plugin))
+    config.substitutions.append(("%npu_build", npu_build))
+    config.substitutions.append(("%npu_plugin", npu_plugin))
+    config.substitutions.append(("%sdk_moec", sdk_moec))
 # The host CPU's vector extensions the compiled binaries may use.
 with open("/proc/cpuinfo") as cpuinfo:
     if "avx512_bf16" in cpuinfo.read().split():

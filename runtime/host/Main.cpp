@@ -125,6 +125,8 @@ void printHelp(const Model &model, const char *argv0) {
     std::printf("       %s --prompt TEXT [-n N] [--temp T] [--seed S] "
                 "[--chat] [-i] (see below)\n",
                 argv0);
+  if (moec_target_flags_help)
+    std::printf("%s\n", moec_target_flags_help);
   if (isTokenEntry(model.entries[0]))
     std::printf("       %s --bench [--bench-prompt P] [--bench-gen G] "
                 "[--bench-depth D] [--iterations R]\n",
@@ -336,6 +338,13 @@ Options parseOptions(int argc, char **argv, const Model &model) {
                    " exceeds 4x the " + std::to_string(defaultThreadCount()) +
                    " CPUs this process may use (at most " +
                    std::to_string(limit) + ")");
+    } else if (int took = moec_target_flag ? moec_target_flag(
+                                                 arg.c_str(), i + 1 < argc
+                                                                  ? argv[i + 1]
+                                                                  : nullptr)
+                                           : 0) {
+      // A flag of the target's host code (BinaryAbi.h).
+      i += took - 1;
     } else {
       usageError("unknown argument '" + arg + "'");
     }

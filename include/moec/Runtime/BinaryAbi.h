@@ -71,6 +71,16 @@ extern const uint64_t moec_manifest_size;
 extern const uint8_t moec_weights[];
 extern const uint64_t moec_weights_size;
 
+/* Optional, defined by a target's host code: a command-line flag of the
+ * binary that the runtime does not know. Returns 0 when the flag is not the
+ * target's, 1 when it took the flag alone, 2 when it took the flag and
+ * `value` (the next argument, null when there is none). */
+#define MOEC_ABI_TARGET_FLAG "moec_target_flag"
+int moec_target_flag(const char *flag, const char *value)
+    __attribute__((weak));
+/* Optional: the target's flags for --help, one or more lines. */
+extern const char moec_target_flags_help[] __attribute__((weak));
+
 #ifdef __cplusplus
 }
 #endif

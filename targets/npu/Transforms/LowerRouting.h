@@ -1,0 +1,43 @@
+//===- LowerRouting.h - Router, dispatch and combine on the NPU -*- C++ -*-===//
+//
+// The phases of moe.router, moe.dispatch and moe.combine, each given the
+// global-memory matrices of its operands and results.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGETS_NPU_TRANSFORMS_LOWERROUTING_H
+#define MOEC_TARGETS_NPU_TRANSFORMS_LOWERROUTING_H
+
+#include "Transforms/Lowering.h"
+#include "dialects/moe/IR/MoeOps.h"
+
+#include <optional>
+
+namespace moec::npu {
+
+struct RouterPlan {
+  GmMatrix logits, weights, ids;
+  int64_t topK = 1;
+  moe::RouterScoring scoring = moe::RouterScoring::Softmax;
+  bool normalize = false;
+  std::optional<double> scale;
+};
+mlir::LogicalResult lowerRouter(ProgramLowering &lowering,
+                                const RouterPlan &plan);
+
+struct DispatchPlan {
+  GmMatrix input, ids, rows, permutation, offsets;
+  int64_t numExperts = 0;
+};
+mlir::LogicalResult lowerDispatch(ProgramLowering &lowering,
+                                  const DispatchPlan &plan);
+
+struct CombinePlan {
+  GmMatrix rows, permutation, weights, output;
+};
+mlir::LogicalResult lowerCombine(ProgramLowering &lowering,
+                                 const CombinePlan &plan);
+
+} // namespace moec::npu
+
+#endif // MOEC_TARGETS_NPU_TRANSFORMS_LOWERROUTING_H

@@ -1,0 +1,52 @@
+//===- Packing.h - Weights in the layouts the programs read ------*- C++ -*-===//
+//
+// Weights are read once at compile time and written in the form the NPU
+// reads: the cube's B operand in fractal tiles of its input type (f16 or
+// bf16, rounded to nearest even), biases as f32 rows. Each packed weight
+// becomes a moe.weight of bytes that the binary maps.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGETS_NPU_TRANSFORMS_PACKING_H
+#define MOEC_TARGETS_NPU_TRANSFORMS_PACKING_H
+
+#include "Transforms/Lowering.h"
+
+#include "mlir/IR/Builders.h"
+
+#include <vector>
+
+namespace moec::npu {
+
+struct FloatTensor {
+  llvm::SmallVector<int64_t> shape;
+  std::vector<float> values;
+};
+
+/// The values of a constant or moe.weight tensor of f32, f16 or bf16.
+mlir::FailureOr<FloatTensor> readFloatTensor(mlir::Value value);
+
+/// Reorders the last dimension [g0 u0 g1 u1 ...] as [g0 g1 ... u0 u1 ...].
+void deinterleaveColumns(FloatTensor &tensor);
+
+/// A [k, n] weight as [high; low; high] ([3k, n]) with w = high + low, both
+/// representable in `elem` (castForCube's `split`).
+FloatTensor splitForCube(const FloatTensor &tensor, ElemType elem);
+
+/// Adds `tensor` as f32 bytes; returns its index in the table.
+unsigned addPlainWeight(WeightTable &table, mlir::Value value,
+                        const FloatTensor &tensor);
+
+/// Adds `tensor` ([groups, n, k], or [k, n] when not `transposed`) packed
+/// as `layout` says; `deinterleave` reorders its n rows as above.
+unsigned addCubeWeight(WeightTable &table, mlir::Value value,
+                       const FloatTensor &tensor, const PackedMatrix &layout,
+                       bool transposed, bool deinterleave);
+
+/// A moe.weight holding the packed bytes (added to the weight store).
+mlir::Value createWeightOp(mlir::OpBuilder &builder, mlir::Location loc,
+                           PackedWeight &weight, llvm::StringRef keyHint);
+
+} // namespace moec::npu
+
+#endif // MOEC_TARGETS_NPU_TRANSFORMS_PACKING_H
