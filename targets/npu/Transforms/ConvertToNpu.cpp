@@ -63,6 +63,7 @@ private:
 
   LogicalResult lowerMatmul(linalg::MatmulOp op);
   LogicalResult lowerGeneric(linalg::GenericOp op);
+  LogicalResult lowerContraction(linalg::GenericOp op);
   LogicalResult lowerRouter(moe::RouterOp op);
   LogicalResult lowerDispatch(moe::DispatchOp op);
   LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op);
@@ -97,6 +98,52 @@ bool isWeight(Value value) {
 }
 
 } // namespace
+
+/// A linalg.generic that is a matmul into a zero accumulator: out[i, j] +=
+/// a[i, k] * b[k, j] (or b[j, k]), as exporters write Gemm with transB.
+static bool isContraction(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumLoops() != 3 ||
+      generic.getNumReductionLoops() != 1 || generic.getNumDpsInputs() != 2 ||
+      !generic.getDpsInits()[0].getDefiningOp<linalg::FillOp>())
+    return false;
+  MLIRContext *ctx = op->getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  auto is = [&](AffineMap map, AffineExpr x, AffineExpr y) {
+    return map.getNumResults() == 2 && map.getResult(0) == x &&
+           map.getResult(1) == y;
+  };
+  if (!is(maps[0], d(0), d(2)) || !is(maps[2], d(0), d(1)) ||
+      !(is(maps[1], d(2), d(1)) || is(maps[1], d(1), d(2))))
+    return false;
+  Block &body = generic.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  if (!mul || !add)
+    return false;
+  Value in0 = body.getArgument(0), in1 = body.getArgument(1),
+        acc = body.getArgument(2);
+  bool mulOk = (mul.getLhs() == in0 && mul.getRhs() == in1) ||
+               (mul.getLhs() == in1 && mul.getRhs() == in0);
+  bool addOk = (add.getLhs() == acc && add.getRhs() == mul.getResult()) ||
+               (add.getRhs() == acc && add.getLhs() == mul.getResult());
+  return mulOk && addOk;
+}
+
+/// Whether `value` reaches a router's logits, directly or through
+/// elementwise ops (a bias).
+static bool feedsRouter(Value value) {
+  for (Operation *user : value.getUsers()) {
+    if (isa<moe::RouterOp>(user))
+      return true;
+    if (isa<linalg::GenericOp>(user) && feedsRouter(user->getResult(0)))
+      return true;
+  }
+  return false;
+}
 
 FailureOr<int64_t> BodyLowering::indexOf(Value value) {
   auto found = indices.find(value);
@@ -197,7 +244,7 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
     if (failed(data))
       return failure();
     if (split)
-      *data = splitForCube(*data, lowering.cubeType);
+      *data = splitForCube(*data, lowering.cubeType, transposed);
     index = addCubeWeight(lowering.weights, value, *data, *layout, transposed,
                           deinterleave);
   } else {
@@ -340,7 +387,7 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
       return failure();
     emptyShapes[fill.getResult(0)] = *shape;
     for (Operation *user : fill.getResult(0).getUsers())
-      if (!isa<linalg::MatmulOp>(user))
+      if (!isa<linalg::MatmulOp>(user) && !isContraction(user))
         return op->emitError("the NPU lowers linalg.fill only as a matmul's "
                              "zero accumulator");
     return success();
@@ -358,18 +405,6 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
       .Default([&](Operation *other) {
         return other->emitError("the NPU target cannot lower this op");
       });
-}
-
-/// Whether `value` reaches a router's logits, directly or through
-/// elementwise ops (a bias).
-static bool feedsRouter(Value value) {
-  for (Operation *user : value.getUsers()) {
-    if (isa<moe::RouterOp>(user))
-      return true;
-    if (isa<linalg::GenericOp>(user) && feedsRouter(user->getResult(0)))
-      return true;
-  }
-  return false;
 }
 
 LogicalResult BodyLowering::lowerMatmul(linalg::MatmulOp op) {
@@ -441,13 +476,25 @@ LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
 }
 
 LogicalResult BodyLowering::lowerRouter(moe::RouterOp op) {
-  if (op.getSelectionBias() || op.getGroups())
-    return op.emitError("the NPU target does not lower a router with a "
-                        "selection bias or group-limited routing yet");
   FailureOr<GmMatrix> logits = matrixOf(op.getLogits());
   if (failed(logits))
     return failure();
   RouterPlan plan;
+  if (op.getSelectionBias()) {
+    FailureOr<GmMatrix> bias = matrixOf(op.getSelectionBias());
+    if (failed(bias))
+      return failure();
+    plan.bias = *bias;
+  }
+  if (moe::GroupLimitAttr groups = op.getGroupsAttr()) {
+    GroupPlan group;
+    group.groups = groups.getNGroup();
+    group.keep = groups.getTopkGroup();
+    group.sumTop2 = groups.getScore() == moe::GroupScore::SumTop2;
+    if (groups.getFill())
+      group.fill = groups.getFill().getValueAsDouble();
+    plan.groups = group;
+  }
   plan.logits = *logits;
   plan.topK = op.getTopK();
   plan.scoring = op.getScoring();
@@ -553,7 +600,30 @@ LogicalResult BodyLowering::lowerCombine(moe::CombineOp op) {
   return npu::lowerCombine(lowering, plan);
 }
 
+LogicalResult BodyLowering::lowerContraction(linalg::GenericOp op) {
+  FailureOr<GmMatrix> a = matrixOf(op.getDpsInputs()[0]);
+  if (failed(a))
+    return failure();
+  AffineMap bMap = op.getIndexingMapsArray()[1];
+  bool transposed = bMap.getResult(0) == getAffineDimExpr(1, op.getContext());
+  bool split = feedsRouter(op.getResult(0));
+  FailureOr<PackedMatrix> b =
+      packedWeight(op.getDpsInputs()[1], transposed, false, split);
+  if (failed(b))
+    return failure();
+  FailureOr<GmMatrix> rows = castForCube(lowering, *a, split);
+  if (failed(rows))
+    return failure();
+  FailureOr<GmMatrix> out =
+      resultFor(op.getResult(0), a->rows, b->n, ElemType::F32);
+  if (failed(out))
+    return failure();
+  return npu::lowerGroupedMatmul(lowering, *rows, *b, nullptr, nullptr, *out);
+}
+
 LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
+  if (isContraction(op))
+    return lowerContraction(op);
   if (op.getNumDpsInits() != 1 || op.getNumLoops() > 2 ||
       op.getNumReductionLoops() != 0)
     return op.emitError("the NPU lowers elementwise linalg.generic ops of "

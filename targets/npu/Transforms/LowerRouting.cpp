@@ -52,29 +52,108 @@ static FailureOr<int64_t> rowsThatFit(ProgramLowering &lowering,
   return budget / rowBytes;
 }
 
+/// Group-limited selection on `n` rows of `e` selection scores at `select`,
+/// written back to `out`: each group (contiguous experts) is scored by its
+/// best score or the sum of its best two, the `keep` best groups stay, and
+/// the others' experts get the fill score (or about -FLT_MAX: ineligible).
+static void selectGroups(StreamBuilder &s, const GroupPlan &plan,
+                         int64_t select, int64_t out, int64_t n, int64_t e,
+                         int64_t ubTop2, int64_t ubGroupScores,
+                         int64_t ubGroupIds, int64_t ubMask, int64_t ubFill,
+                         int64_t ubIndexScratch) {
+  const int64_t g = plan.groups, size = e / g, keep = plan.keep;
+  // Rows of one group each: [n * g, size].
+  if (plan.sumTop2) {
+    s.topk(ubTop2, select, ubIndexScratch, size, n * g, 2, size * 4);
+    s.vector("reduce_sum", "f32", ubGroupScores, ubTop2, 0,
+             {2, n * g, 4, 8, 0});
+  } else {
+    s.vector("reduce_max", "f32", ubGroupScores, select, 0,
+             {size, n * g, 4, size * 4, 0});
+  }
+  // The kept groups of each token, then a 0/1 mask per group.
+  s.topk(ubTop2, ubGroupScores, ubGroupIds, g, n, keep, g * 4);
+  s.vectorImm("dup", ubMask, 0, 0.0f, {n * g, 1, 0, 0, 0});
+  s.sync("v", "s", 2);
+  unsigned at = s.allocRegister(), group = s.allocRegister();
+  s.loop(n * keep, [&](unsigned i) {
+    s.scalar("mul", at, Val(i, 0), 4);
+    s.load(group, "ub", Val(at, ubGroupIds));
+    // mask[(i / keep) * g + group] = 1.0f.
+    s.scalar("div", at, Val(i, 0), keep);
+    s.scalar("mul", at, Val(at, 0), g);
+    s.scalar("add", at, Val(at, 0), Val(group, 0));
+    s.scalar("mul", at, Val(at, 0), 4);
+    s.store("ub", Val(at, ubMask), 0x3F800000);
+  });
+  s.releaseRegister(group);
+  s.releaseRegister(at);
+  s.sync("s", "v", 2);
+  // out = select * mask + fill * (1 - mask), per group row.
+  float fill = plan.fill ? float(*plan.fill) : -3.0e38f;
+  s.vectorImm("mul", ubFill, ubMask, -fill, {n * g, 1, 0, 0, 0});
+  s.vectorImm("add", ubFill, ubFill, fill, {n * g, 1, 0, 0, 0});
+  s.vector("mul", "f32", out, select, ubMask,
+           {size, n * g, size * 4, size * 4, 4}, "row_scalar");
+  s.vector("add", "f32", out, out, ubFill, {size, n * g, size * 4, size * 4, 4},
+           "row_scalar");
+}
+
 LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
                                      const RouterPlan &plan) {
   FailureOr<Engines> engines = Engines::get(lowering);
   if (failed(engines))
     return failure();
   const int64_t e = plan.logits.cols, k = plan.topK;
-  // UB per token: logits, scores, ones (sigmoid), a row scalar, values and
-  // indices.
-  int64_t rowBytes = (3 * e + 1 + 2 * k) * 4;
-  FailureOr<int64_t> fit = rowsThatFit(lowering, rowBytes + 64 * 6, 0,
-                                       "moe.router");
+  const int64_t g = plan.groups ? plan.groups->groups : 1;
+  const int64_t keep = plan.groups ? plan.groups->keep : 1;
+  // UB per token: logits, scores, ones (sigmoid), selection scores, a row
+  // scalar, values and indices; the groups' scores, picks and mask; the
+  // bias row once.
+  int64_t rowBytes = (4 * e + 2 + 3 * k + 6 * g + 2 * keep) * 4;
+  FailureOr<int64_t> fit = rowsThatFit(lowering, rowBytes + 64,
+                                       64 * 16 + e * 4, "moe.router");
   if (failed(fit))
     return failure();
   int64_t chunk = std::min<int64_t>(*fit, plan.logits.rows);
   int64_t ubLogits = 0, ubScores = align64(chunk * e * 4);
   int64_t ubOnes = ubScores + align64(chunk * e * 4);
-  int64_t ubRow = ubOnes + align64(chunk * e * 4);
+  int64_t ubSelect = ubOnes + align64(chunk * e * 4);
+  int64_t ubRow = ubSelect + align64(chunk * e * 4);
   int64_t ubValues = ubRow + align64(chunk * 4);
   int64_t ubIndices = ubValues + align64(chunk * k * 4);
+  int64_t ubPicked = ubIndices + align64(chunk * k * 4);
+  int64_t ubGroupScores = ubPicked + align64(chunk * k * 4);
+  int64_t ubTop2 = ubGroupScores + align64(chunk * g * 4);
+  int64_t ubGroupIds = ubTop2 + align64(chunk * g * 2 * 4);
+  int64_t ubMask = ubGroupIds + align64(chunk * keep * 4);
+  int64_t ubFill = ubMask + align64(chunk * g * 4);
+  int64_t ubBias = ubFill + align64(chunk * g * 4);
+  int64_t ubRamp = ubBias + align64(e * 4);
+  int64_t ubTop2Ids = ubRamp + align64(chunk * 4);
+  // The scores in global memory, for the weights of the picks.
+  GmMatrix scores;
+  if (plan.bias || plan.groups)
+    scores = lowering.allocate(plan.logits.rows, e, ElemType::F32);
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(plan.logits.rows, c);
     StreamBuilder &s = lowering.core(c);
     Pipes p{s};
+    if (plan.bias && begin < end)
+      s.copy("gm", "ub", ubBias, int64_t(plan.bias->address), 1, e * 4, 0,
+             0);
+    if ((plan.bias || plan.groups) && begin < end) {
+      // ramp[r] = r * e, the first flat index of row r of a chunk.
+      unsigned at = s.allocRegister(), value = s.allocRegister();
+      s.loop(std::min(chunk, end - begin), [&](unsigned r) {
+        s.scalar("mul", at, Val(r, 0), 4);
+        s.scalar("mul", value, Val(r, 0), e);
+        s.store("ub", Val(at, ubRamp), Val(value, 0));
+      });
+      s.releaseRegister(value);
+      s.releaseRegister(at);
+      s.sync("s", "v", 3);
+    }
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
       s.copy("gm", "ub", ubLogits,
@@ -106,7 +185,33 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
         selection = ubLogits;
         break;
       }
+      if (plan.bias) {
+        // Selection scores: the bias moves which experts win, never their
+        // weights.
+        s.vector("add", "f32", ubSelect, selection, ubBias,
+                 {e, n, e * 4, e * 4, 0});
+        selection = ubSelect;
+      }
+      if (plan.groups)
+        selectGroups(s, *plan.groups, selection, ubSelect, n, e, ubTop2,
+                     ubGroupScores, ubGroupIds, ubMask, ubFill, ubTop2Ids);
       s.topk(ubValues, selection, ubIndices, e, n, k, e * 4);
+      if (selection != ubScores &&
+          plan.scoring != moe::RouterScoring::SoftmaxAfterTopK) {
+        // The weights are the scores of the picks, not their selection
+        // scores (bias, group fill): gather them by flat index t * e + id
+        // from a copy of the scores in global memory.
+        uint64_t rowsAt = scores.address + row * e * 4;
+        s.vector("add", "i32", ubPicked, ubIndices, ubRamp,
+                 {k, n, k * 4, k * 4, 4}, "row_scalar");
+        p.sync("v", engines->out, 1);
+        s.copy("ub", "gm", int64_t(rowsAt), ubScores, n, e * 4, e * 4,
+               e * 4);
+        p.sync(engines->out, engines->in, 1);
+        s.gather("ub", ubValues, int64_t(rowsAt), ubPicked, n * k, 4, 4, 1,
+                 4);
+        p.sync(engines->in, "v", 1);
+      }
       StreamBuilder::VectorRows picks{k, n, k * 4, k * 4, 0};
       StreamBuilder::VectorRows pickRow{k, n, 4, k * 4, 0};
       if (plan.scoring == moe::RouterScoring::SoftmaxAfterTopK) {

@@ -15,8 +15,19 @@
 
 namespace moec::npu {
 
+/// DeepSeek's group-limited routing (#moe.group_limit).
+struct GroupPlan {
+  int64_t groups = 1, keep = 1;
+  bool sumTop2 = false;
+  /// The selection score of a dropped group's experts; none: ineligible.
+  std::optional<double> fill;
+};
+
 struct RouterPlan {
   GmMatrix logits, weights, ids;
+  /// The selection bias [E] (a weight), when there is one.
+  std::optional<GmMatrix> bias;
+  std::optional<GroupPlan> groups;
   int64_t topK = 1;
   moe::RouterScoring scoring = moe::RouterScoring::Softmax;
   bool normalize = false;

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Matchers.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -213,14 +214,32 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
         Operand dst;
         dst.ub = next;
         next += bufferBytes;
-        Operand a = values.lookup(bodyOp.getOperand(0));
+        auto operandOf = [&](Value v) -> std::optional<Operand> {
+          if (auto found = values.find(v); found != values.end())
+            return found->second;
+          // A float constant from outside the body.
+          FloatAttr value;
+          if (matchPattern(v, m_Constant(&value))) {
+            Operand imm;
+            imm.kind = Operand::Immediate;
+            imm.imm = float(value.getValueAsDouble());
+            return imm;
+          }
+          return std::nullopt;
+        };
+        for (Value v : bodyOp.getOperands())
+          if (!operandOf(v))
+            return bodyOp.emitError("the NPU lowers elementwise ops whose "
+                                    "operands are the inputs, body values or "
+                                    "float constants");
+        Operand a = *operandOf(bodyOp.getOperand(0));
         if (bodyOp.getNumOperands() == 1) {
           if (a.kind != Operand::Full)
             return bodyOp.emitError("the NPU lowers unary ops on full rows "
                                     "only");
           s.vector(kind, "f32", dst.ub, a.ub, 0, all);
         } else {
-          Operand b = values.lookup(bodyOp.getOperand(1));
+          Operand b = *operandOf(bodyOp.getOperand(1));
           bool commutative = kind == "add" || kind == "mul" || kind == "max" ||
                              kind == "min";
           if (a.kind != Operand::Full && b.kind == Operand::Full &&

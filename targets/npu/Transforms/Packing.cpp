@@ -126,20 +126,26 @@ FailureOr<FloatTensor> moec::npu::readFloatTensor(Value value) {
   return result;
 }
 
-FloatTensor moec::npu::splitForCube(const FloatTensor &tensor,
-                                    ElemType elem) {
+FloatTensor moec::npu::splitForCube(const FloatTensor &tensor, ElemType elem,
+                                    bool transposed) {
+  // [k, n] grows to [3k, n]; a transposed [n, k] to [n, 3k].
+  int64_t rows = tensor.shape[0], cols = tensor.shape[1];
   FloatTensor result;
-  result.shape = {3 * tensor.shape[0], tensor.shape[1]};
-  size_t count = tensor.values.size();
-  result.values.resize(3 * count);
-  for (size_t i = 0; i < count; ++i) {
-    float v = tensor.values[i];
-    float high = elem == ElemType::BF16 ? bf16ToFloat(floatToBf16(v))
-                                        : halfToFloat(floatToHalf(v));
-    result.values[i] = high;
-    result.values[count + i] = v - high;
-    result.values[2 * count + i] = high;
-  }
+  result.shape = transposed ? SmallVector<int64_t>{rows, 3 * cols}
+                            : SmallVector<int64_t>{3 * rows, cols};
+  result.values.resize(3 * tensor.values.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = tensor.values[r * cols + c];
+      float high = elem == ElemType::BF16 ? bf16ToFloat(floatToBf16(v))
+                                          : halfToFloat(floatToHalf(v));
+      float parts[3] = {high, v - high, high};
+      for (int64_t p = 0; p < 3; ++p) {
+        int64_t at = transposed ? r * 3 * cols + p * cols + c
+                                : (p * rows + r) * cols + c;
+        result.values[at] = parts[p];
+      }
+    }
   return result;
 }
 

@@ -29,9 +29,11 @@ mlir::FailureOr<FloatTensor> readFloatTensor(mlir::Value value);
 /// Reorders the last dimension [g0 u0 g1 u1 ...] as [g0 g1 ... u0 u1 ...].
 void deinterleaveColumns(FloatTensor &tensor);
 
-/// A [k, n] weight as [high; low; high] ([3k, n]) with w = high + low, both
-/// representable in `elem` (castForCube's `split`).
-FloatTensor splitForCube(const FloatTensor &tensor, ElemType elem);
+/// A [k, n] weight as [high; low; high] ([3k, n]; a transposed [n, k] one
+/// as [n, 3k]) with w = high + low, both representable in `elem`
+/// (castForCube's `split`).
+FloatTensor splitForCube(const FloatTensor &tensor, ElemType elem,
+                         bool transposed);
 
 /// Adds `tensor` as f32 bytes; returns its index in the table.
 unsigned addPlainWeight(WeightTable &table, mlir::Value value,
