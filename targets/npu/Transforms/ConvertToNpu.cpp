@@ -16,6 +16,7 @@
 #include "Transforms/Tiles.h"
 
 #include "dialects/moe/IR/MoeOps.h"
+#include "dialects/moe/IR/MoeTypes.h"
 #include "machine/ChipDescription.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -41,8 +42,9 @@ namespace {
 /// One walk of an entry point's body for one bucket.
 class BodyLowering {
 public:
-  BodyLowering(ProgramLowering &lowering, func::FuncOp func)
-      : lowering(lowering), func(func) {}
+  BodyLowering(ProgramLowering &lowering, func::FuncOp func,
+               DenseMap<Value, std::pair<unsigned, bool>> &quantizedForms)
+      : lowering(lowering), func(func), quantizedForms(quantizedForms) {}
 
   LogicalResult run();
 
@@ -58,6 +60,7 @@ private:
   FailureOr<GmMatrix> resultFor(Value value, int64_t rows, int64_t cols,
                                 ElemType elem);
   FailureOr<GmMatrix> placeWeight(Value value);
+  FailureOr<QuantizedMatrix> quantizedWeight(Value value, bool deinterleave);
   FailureOr<PackedMatrix> packedWeight(Value value, bool transposed,
                                        bool deinterleave, bool split = false);
 
@@ -78,6 +81,8 @@ private:
   DenseMap<unsigned, uint32_t> weightSegments;
   /// Results of matmuls whose gate/up columns were packed concatenated.
   DenseSet<Value> deinterleaved;
+  /// Bits and signedness of the quantized weights packed so far.
+  DenseMap<Value, std::pair<unsigned, bool>> &quantizedForms;
 };
 
 ElemType elemTypeOf(Type type) {
@@ -218,10 +223,6 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
                                                    bool transposed,
                                                    bool deinterleave,
                                                    bool split) {
-  if (value.getDefiningOp<moe::PackedWeightOp>())
-    return emitError(value.getLoc(),
-                     "the NPU target does not run quantized (!moe.packed) "
-                     "weights yet; compile the float model");
   if (!isWeight(value))
     return emitError(value.getLoc(), "the NPU's cube multiplies by weights "
                                      "(constants or moe.weight) only");
@@ -257,6 +258,50 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
         std::to_string(lowering.inputCount + index));
   layout->address = gmAddress(segment->second, 0);
   return layout;
+}
+
+FailureOr<QuantizedMatrix> BodyLowering::quantizedWeight(Value value,
+                                                         bool deinterleave) {
+  const CubeShape *cube = lowering.chip.findCube(lowering.cubeType);
+  if (!cube)
+    return emitError(value.getLoc(), "the chip has no cube for ")
+           << elemName(lowering.cubeType);
+  auto type = cast<moe::PackedType>(value.getType());
+  ArrayRef<int64_t> shape = type.getTensorType().getShape();
+  int64_t groups = shape.size() == 3 ? shape[0] : 1;
+  // Blocks of 64 output rows keep the dequantized chunk small in UB.
+  FailureOr<PackedMatrix> layout =
+      chooseWeightBlocks(lowering, lowering.cubeType, groups,
+                         shape[shape.size() - 2], shape.back(), 64);
+  if (failed(layout))
+    return failure();
+  auto found = lowering.weights.byValue.find(value);
+  unsigned first;
+  QuantizedMatrix q;
+  if (found == lowering.weights.byValue.end()) {
+    FailureOr<QuantizedTensor> tensor = readQuantizedTensor(value, cube->k);
+    if (failed(tensor))
+      return failure();
+    if (deinterleave && failed(deinterleaveRows(*tensor, value.getLoc())))
+      return failure();
+    first = addQuantizedWeight(lowering.weights, value, *tensor, *layout);
+    quantizedForms[value] = {tensor->bits, tensor->isSigned};
+  } else {
+    first = found->second;
+  }
+  q.bits = quantizedForms[value].first;
+  q.isSigned = quantizedForms[value].second;
+  q.layout = *layout;
+  uint64_t *addresses[3] = {&q.values, &q.scales, &q.offsets};
+  for (unsigned i = 0; i < 3; ++i) {
+    auto [segment, inserted] = weightSegments.try_emplace(first + i, 0);
+    if (inserted)
+      segment->second = lowering.addSegment(
+          "weight", lowering.weights.weights[first + i].bytes.size(),
+          std::to_string(lowering.inputCount + first + i));
+    *addresses[i] = gmAddress(segment->second, 0);
+  }
+  return q;
 }
 
 FailureOr<GmMatrix> BodyLowering::matrixOf(Value value) {
@@ -302,7 +347,7 @@ LogicalResult BodyLowering::run() {
 }
 
 LogicalResult BodyLowering::lowerOp(Operation *op) {
-  if (isa<moe::WeightOp, func::ReturnOp>(op))
+  if (isa<moe::WeightOp, moe::PackedWeightOp, func::ReturnOp>(op))
     return success();
   if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
     if (auto integer = dyn_cast<IntegerAttr>(constant.getValue()))
@@ -443,8 +488,18 @@ LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
     if (auto act = dyn_cast<moe::ActivationOp>(*op->getUsers().begin()))
       deinterleave = act.getLayout() == moe::GateUpLayout::Interleaved &&
                      !act.getUp();
-  FailureOr<PackedMatrix> weight =
-      packedWeight(op.getWeight(), /*transposed=*/true, deinterleave);
+  std::optional<QuantizedMatrix> quantized;
+  FailureOr<PackedMatrix> weight = failure();
+  if (op.getWeight().getDefiningOp<moe::PackedWeightOp>()) {
+    FailureOr<QuantizedMatrix> q =
+        quantizedWeight(op.getWeight(), deinterleave);
+    if (failed(q))
+      return failure();
+    quantized = *q;
+    weight = q->layout;
+  } else {
+    weight = packedWeight(op.getWeight(), /*transposed=*/true, deinterleave);
+  }
   if (failed(weight))
     return failure();
   std::optional<GmMatrix> bias;
@@ -472,7 +527,8 @@ LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
   if (deinterleave)
     deinterleaved.insert(op.getResult());
   return npu::lowerGroupedMatmul(lowering, *rowsForCube, *weight, &*offsets,
-                                 bias ? &*bias : nullptr, *out);
+                                 bias ? &*bias : nullptr, *out,
+                                 quantized ? &*quantized : nullptr);
 }
 
 LogicalResult BodyLowering::lowerRouter(moe::RouterOp op) {
@@ -734,11 +790,12 @@ struct ConvertToNpuPass
       return func.emitError("the NPU target lowers straight-line entry "
                             "points only");
     WeightTable weights;
+    DenseMap<Value, std::pair<unsigned, bool>> quantizedForms;
     for (int64_t tokens : bucketsFor(func)) {
       ProgramLowering lowering(chip, cube, tokens, module, func.getLoc(),
                                func.getName(), func.getNumArguments(),
                                weights);
-      if (failed(BodyLowering(lowering, func).run()))
+      if (failed(BodyLowering(lowering, func, quantizedForms).run()))
         return failure();
     }
     // The body becomes: the packed weights, npu.run, return.

@@ -50,6 +50,56 @@ struct Registers {
 };
 } // namespace
 
+namespace {
+struct QuantizedBuffers {
+  int64_t values, scales, offsets, widened, rounded;
+};
+} // namespace
+
+/// Chunk kb of a quantized unit: GM -> UB, q * scale + offset in f32 on the
+/// vector unit, rounded to the cube's type, UB -> L1 at `l1`. `values` and
+/// `scales` hold the unit's addresses in their arrays.
+static void dequantizeChunk(StreamBuilder &s, Pipes &p,
+                            const QuantizedMatrix &q, int64_t kb,
+                            unsigned values, unsigned scales,
+                            StringRef load, StringRef loadL1,
+                            StringRef toL1, StringRef toL0, int64_t buf,
+                            int64_t l1, const QuantizedBuffers &ub) {
+  const PackedMatrix &w = q.layout;
+  const int64_t elems = w.chunkBytes(kb) / w.elemBytes();
+  const int64_t elemOffset = w.chunkOffset(kb) / w.elemBytes();
+  const int64_t scaleOffset = elemOffset / w.cubeK * 4;
+  s.copy("gm", "ub", ub.values, Val(values, elemOffset * q.bits / 8), 1,
+         q.valueBytes(kb), 0, 0);
+  s.copy("gm", "ub", ub.scales, Val(scales, int64_t(q.scales) + scaleOffset),
+         1, q.scaleBytes(kb), 0, 0);
+  s.copy("gm", "ub", ub.offsets,
+         Val(scales, int64_t(q.offsets) + scaleOffset), 1, q.scaleBytes(kb),
+         0, 0);
+  p.sync(load, "v", 6);
+  StreamBuilder::VectorRows all{elems, 1, 0, 0, 0};
+  if (q.bits == 8)
+    s.cast("f32", q.isSigned ? "i8" : "u8", ub.widened, ub.values, all);
+  else
+    s.unpackInt4(ub.widened, ub.values, elems, q.isSigned);
+  StreamBuilder::VectorRows tileRows{w.cubeK, elems / w.cubeK, w.cubeK * 4,
+                                     w.cubeK * 4, 4};
+  s.vector("mul", "f32", ub.widened, ub.widened, ub.scales, tileRows,
+           "row_scalar");
+  s.vector("add", "f32", ub.widened, ub.widened, ub.offsets, tileRows,
+           "row_scalar");
+  p.wait(toL1, "v", 7);
+  s.cast(elemName(w.elem), "f32", ub.rounded, ub.widened, all);
+  p.sync("v", toL1, 7);
+  // L1's buffer is free once the rows' chunk went in after its token.
+  p.sync(loadL1, toL1, buf);
+  s.copy("ub", "l1", l1, ub.rounded, 1, w.chunkBytes(kb), 0, 0);
+  p.set(toL1, "v", 7);
+  p.sync(toL1, toL0, buf);
+  // The next chunk's loads overwrite what the vector unit read.
+  p.sync(toL1, load, 5);
+}
+
 FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
                                            const GmMatrix &input,
                                            bool split) {
@@ -124,7 +174,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
                                             const PackedMatrix &weight,
                                             const GmMatrix *offsets,
                                             const GmMatrix *bias,
-                                            const GmMatrix &out) {
+                                            const GmMatrix &out,
+                                            const QuantizedMatrix *quantized) {
   const ChipDescription &chip = lowering.chip;
   const CubeShape *cube = chip.findCube(weight.elem);
   if (!cube)
@@ -156,6 +207,25 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
   const int64_t ubTile = 0, ubBias = mb * nbw * 4;
   const int64_t ubOffsets = ubBias + nbw * 4;
   const int64_t ubActive = ubOffsets + (groups + 1) * 4 + 60;
+  // Quantized chunks: values, scales, offsets, f32, the cube's type.
+  FailureOr<std::string> eU2L = std::string();
+  const int64_t chunkElems = weight.chunkBytes(0) / eb;
+  auto align = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
+  const int64_t ubQ = align(ubActive + groups * 4);
+  const int64_t ubS = ubQ + align(chunkElems);
+  const int64_t ubO = ubS + align(chunkElems / weight.cubeK * 4);
+  const int64_t ubF = ubO + align(chunkElems / weight.cubeK * 4);
+  const int64_t ubH = ubF + align(chunkElems * 4);
+  if (quantized) {
+    eU2L = lowering.engine(Space::UB, Space::L1);
+    if (failed(eU2L))
+      return failure();
+    if (uint64_t(ubH + chunkElems * eb) > lowering.bufferBytes(Space::UB))
+      return lowering.emitError()
+             << "chip '" << chip.name << "': its UB cannot hold a "
+             << weight.blockN << " x " << weight.blockK
+             << " chunk of a quantized weight and its dequantized forms";
+  }
 
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     StreamBuilder &s = lowering.core(c);
@@ -192,6 +262,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
     p.set(*eOut, *eC, 0);
     if (bias)
       p.set("v", *eIn, 3);
+    if (quantized)
+      p.set(*eU2L, "v", 7);
 
     // Units of this core: u = c, c + C, ... < active * nBlocks.
     unsigned units = r.get();
@@ -221,8 +293,18 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
       // The unit's weight chunks: (group * nBlocks + block) * kBlocks.
       s.scalar("mul", wAddr, Val(group, 0), nBlocks);
       s.scalar("add", wAddr, Val(wAddr, 0), Val(block, 0));
-      s.scalar("mul", wAddr, Val(wAddr, 0), weight.unitBytes());
-      s.scalar("add", wAddr, Val(wAddr, 0), int64_t(weight.address));
+      unsigned sAddr = 0;
+      if (quantized) {
+        // Unit u's values and its scales (the offsets follow the scales at
+        // the same distance in their own array).
+        sAddr = u.get();
+        s.scalar("mul", sAddr, Val(wAddr, 0), quantized->unitScaleBytes());
+        s.scalar("mul", wAddr, Val(wAddr, 0), quantized->unitValueBytes());
+        s.scalar("add", wAddr, Val(wAddr, 0), int64_t(quantized->values));
+      } else {
+        s.scalar("mul", wAddr, Val(wAddr, 0), weight.unitBytes());
+        s.scalar("add", wAddr, Val(wAddr, 0), int64_t(weight.address));
+      }
       if (bias) {
         unsigned biasAddr = u.get(), biasBytes = u.get();
         s.scalar("mul", biasBytes, Val(n0, 0), 4);
@@ -255,8 +337,13 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
                       Val(aAddr, k0 * eb), Val(nrows, 0), kcols,
                       rows.rowBytes(), cube->m, cube->k);
           int64_t chunk = weight.chunkBytes(kb);
-          s.copy("gm", "l1", l1B, Val(wAddr, weight.chunkOffset(kb)), 1,
-                 chunk, 0, 0);
+          if (quantized) {
+            dequantizeChunk(s, p, *quantized, kb, wAddr, sAddr, *eIn, *e2,
+                            *eU2L, *e1, buf, l1B, {ubQ, ubS, ubO, ubF, ubH});
+          } else {
+            s.copy("gm", "l1", l1B, Val(wAddr, weight.chunkOffset(kb)), 1,
+                   chunk, 0, 0);
+          }
           p.sync(*e2, *e1, buf);
           p.wait("m", *e1, buf);
           s.copy("l1", "l0a", buf * aBytes, l1A, 1, aBytes, 0, 0);
@@ -302,6 +389,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
     p.wait(*eOut, *eC, 0);
     if (bias)
       p.wait("v", *eIn, 3);
+    if (quantized)
+      p.wait(*eU2L, "v", 7);
     if (s.outOfRegisters())
       return lowering.emitError() << "the matmul lowering ran out of scalar "
                                      "registers";

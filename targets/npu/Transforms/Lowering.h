@@ -60,6 +60,33 @@ struct PackedMatrix {
   uint64_t bytes() const { return uint64_t(groups * nBlocks()) * unitBytes(); }
 };
 
+/// A quantized weight kept quantized: `values` holds its int8 or int4
+/// elements in the chunks and fractal order of `layout` (two int4 a byte,
+/// low nibble first); `scales` and `offsets` one f32 each per tile row (the
+/// cube's k elements of one output row) in the same order, so that the
+/// vector unit dequantizes a chunk as q * scale + offset, then rounds it to
+/// the cube's type.
+struct QuantizedMatrix {
+  PackedMatrix layout;
+  uint64_t values = 0, scales = 0, offsets = 0;
+  unsigned bits = 8;
+  bool isSigned = true;
+  /// Bytes of chunk kb's values, and of its scales.
+  int64_t valueBytes(int64_t kb) const {
+    return layout.chunkBytes(kb) / layout.elemBytes() * bits / 8;
+  }
+  int64_t scaleBytes(int64_t kb) const {
+    return layout.chunkBytes(kb) / layout.elemBytes() / layout.cubeK * 4;
+  }
+  /// Offsets of a unit's (group, n block) data in the three arrays.
+  int64_t unitValueBytes() const {
+    return layout.unitBytes() / layout.elemBytes() * bits / 8;
+  }
+  int64_t unitScaleBytes() const {
+    return layout.unitBytes() / layout.elemBytes() / layout.cubeK * 4;
+  }
+};
+
 /// A weight the programs read, packed once per entry point and shared by
 /// its token-count buckets.
 struct PackedWeight {
@@ -135,12 +162,16 @@ const char *spaceLower(Space space);
 /// out[rows, n] = rows[rows, k] * W[group]^T (+ bias) per group of rows:
 /// group g owns rows offsets[g] .. offsets[g + 1]. `offsets` is an int32
 /// array in global memory, or null for one group of all rows.
+/// With `quantized`, `weight` is its layout and the chunks are dequantized
+/// on the way to L1.
 mlir::LogicalResult lowerGroupedMatmul(ProgramLowering &lowering,
                                        const GmMatrix &rows,
                                        const PackedMatrix &weight,
                                        const GmMatrix *offsets,
                                        const GmMatrix *bias,
-                                       const GmMatrix &out);
+                                       const GmMatrix &out,
+                                       const QuantizedMatrix *quantized =
+                                           nullptr);
 
 /// A float matrix in the cube's input type (a phase of vector casts).
 /// `split` writes [high, high, low] with x = high + low, both in that type:

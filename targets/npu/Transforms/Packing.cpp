@@ -7,6 +7,8 @@
 #include "dialects/moe/IR/WeightFiles.h"
 #include "moec/Support/WeightStore.h"
 
+#include "dialects/moe/IR/MoeTypes.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
 #include <cstring>
@@ -75,6 +77,231 @@ static uint16_t floatToBf16(float f) {
     return uint16_t((bits >> 16) | 0x40);
   uint32_t rounding = 0x7FFF + ((bits >> 16) & 1);
   return uint16_t((bits + rounding) >> 16);
+}
+
+/// The bytes of a constant or moe.weight tensor.
+static FailureOr<std::vector<uint8_t>> readBytes(Value value) {
+  if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
+    std::optional<std::vector<uint8_t>> bytes =
+        moe::getConstantBytes(constant.getValue());
+    if (!bytes)
+      return emitError(value.getLoc(), "cannot read this constant's bytes");
+    return *bytes;
+  }
+  if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
+    WeightStore &store = weight->getContext()
+                             ->getOrLoadDialect<moe::MoeDialect>()
+                             ->getWeightStore();
+    llvm::Expected<WeightView> view = store.lookup(weight.getKey());
+    if (!view)
+      return emitError(value.getLoc(), "weight '")
+             << weight.getKey() << "': " << llvm::toString(view.takeError());
+    return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
+  }
+  return emitError(value.getLoc(), "not a weight (a constant or moe.weight)");
+}
+
+/// Element i of a tensor of `type`'s bytes, as a double.
+static std::optional<double> elementAt(Type type, ArrayRef<uint8_t> bytes,
+                                       size_t i) {
+  auto read = [&](auto sample) -> std::optional<double> {
+    using T = decltype(sample);
+    if ((i + 1) * sizeof(T) > bytes.size())
+      return std::nullopt;
+    T v;
+    std::memcpy(&v, bytes.data() + i * sizeof(T), sizeof(T));
+    return double(v);
+  };
+  if (type.isF32())
+    return read(float());
+  if (type.isF16() || type.isBF16()) {
+    if ((i + 1) * 2 > bytes.size())
+      return std::nullopt;
+    uint16_t h;
+    std::memcpy(&h, bytes.data() + 2 * i, 2);
+    return type.isF16() ? halfToFloat(h) : bf16ToFloat(h);
+  }
+  if (auto integer = dyn_cast<IntegerType>(type)) {
+    unsigned width = integer.getWidth();
+    bool isUnsigned = integer.isUnsigned();
+    if (width == 8)
+      return isUnsigned ? read(uint8_t()) : read(int8_t());
+    if (width == 16)
+      return isUnsigned ? read(uint16_t()) : read(int16_t());
+    if (width == 32)
+      return isUnsigned ? read(uint32_t()) : read(int32_t());
+  }
+  return std::nullopt;
+}
+
+FailureOr<QuantizedTensor> moec::npu::readQuantizedTensor(Value value,
+                                                          int64_t cubeK) {
+  auto packed = value.getDefiningOp<moe::PackedWeightOp>();
+  if (!packed)
+    return emitError(value.getLoc(), "not a moe.packed_weight");
+  auto type = cast<moe::PackedType>(packed.getType());
+  moe::PackingAttr packing = type.getPacking();
+  RankedTensorType logical = type.getTensorType();
+  if (!packing.isIntegerFormat() ||
+      (packing.getBits() != 8 && packing.getBits() != 4))
+    return packed.emitError("the NPU keeps int8 and int4 weights packed; ")
+           << moe::stringifyPackedFormat(packing.getFormat())
+           << " is not supported";
+  if (logical.getRank() < 2 || logical.getRank() > 3)
+    return packed.emitError("the NPU takes [E, N, K] or [N, K] packed "
+                            "weights");
+  QuantizedTensor t;
+  ArrayRef<int64_t> shape = logical.getShape();
+  t.groups = logical.getRank() == 3 ? shape[0] : 1;
+  t.n = shape[shape.size() - 2];
+  t.k = shape.back();
+  t.bits = packing.getBits();
+  moe::PackedFormat format = packing.getFormat();
+  t.isSigned =
+      format == moe::PackedFormat::Sint4 || format == moe::PackedFormat::Sint8;
+  t.block.assign(packing.getBlock().begin(), packing.getBlock().end());
+  if (t.block.size() == 2)
+    t.block.insert(t.block.begin(), 1);
+  if (t.block[2] % cubeK != 0 && t.block[2] < t.k)
+    return packed.emitError("the NPU dequantizes blocks of whole cube "
+                            "tiles: a block of ")
+           << t.block[2] << " inputs is not a multiple of " << cubeK;
+  t.scaleShape = {(t.groups + t.block[0] - 1) / t.block[0],
+                  (t.n + t.block[1] - 1) / t.block[1],
+                  (t.k + t.block[2] - 1) / t.block[2]};
+  FailureOr<std::vector<uint8_t>> data = readBytes(packed.getData());
+  FailureOr<std::vector<uint8_t>> scales = readBytes(packed.getScales());
+  if (failed(data) || failed(scales))
+    return failure();
+  size_t blocks = size_t(t.scaleShape[0] * t.scaleShape[1] * t.scaleShape[2]);
+  Type scaleType = packing.getScale();
+  t.scales.resize(blocks);
+  t.zeros.assign(blocks, 0.0f);
+  for (size_t i = 0; i < blocks; ++i) {
+    std::optional<double> v = elementAt(scaleType, *scales, i);
+    if (!v)
+      return packed.emitError("the NPU cannot read scales of type ")
+             << scaleType;
+    t.scales[i] = float(*v);
+  }
+  if (packed.getZeroPoints()) {
+    FailureOr<std::vector<uint8_t>> zeros = readBytes(packed.getZeroPoints());
+    if (failed(zeros))
+      return failure();
+    for (size_t i = 0; i < blocks; ++i) {
+      std::optional<double> v = elementAt(packing.getZeroPoint(), *zeros, i);
+      if (!v)
+        return packed.emitError("the NPU cannot read zero points of type ")
+               << packing.getZeroPoint();
+      t.zeros[i] = float(*v);
+    }
+  }
+  size_t count = size_t(t.groups * t.n * t.k);
+  size_t rowBytes = size_t(t.k * t.bits / 8);
+  if (data->size() < size_t(t.groups * t.n) * rowBytes)
+    return packed.emitError("the packed data holds fewer bytes than its "
+                            "shape");
+  bool highFirst = packing.getOrder() == moe::PackingOrder::HighFirst;
+  t.q.resize(count);
+  for (int64_t row = 0; row < t.groups * t.n; ++row)
+    for (int64_t col = 0; col < t.k; ++col) {
+      int32_t q;
+      if (t.bits == 8) {
+        uint8_t byte = (*data)[row * rowBytes + col];
+        q = t.isSigned ? int32_t(int8_t(byte)) : int32_t(byte);
+      } else {
+        uint8_t byte = (*data)[row * rowBytes + col / 2];
+        bool high = (col % 2 == 1) != highFirst;
+        int32_t nibble = high ? byte >> 4 : byte & 15;
+        q = t.isSigned && nibble >= 8 ? nibble - 16 : nibble;
+      }
+      t.q[row * t.k + col] = q;
+    }
+  return t;
+}
+
+LogicalResult moec::npu::deinterleaveRows(QuantizedTensor &tensor,
+                                          Location loc) {
+  if (tensor.block[1] != 1)
+    return emitError(loc, "the NPU de-interleaves a packed gate/up weight "
+                          "whose blocks are single rows only");
+  const int64_t n = tensor.n, k = tensor.k, kBlocks = tensor.scaleShape[2];
+  auto source = [&](int64_t row) {
+    return row < n / 2 ? 2 * row : 2 * (row - n / 2) + 1;
+  };
+  std::vector<int32_t> q(tensor.q.size());
+  std::vector<float> scales(tensor.scales.size()), zeros(tensor.zeros.size());
+  for (int64_t g = 0; g < tensor.groups; ++g)
+    for (int64_t row = 0; row < n; ++row) {
+      int64_t from = source(row);
+      std::copy_n(tensor.q.begin() + (g * n + from) * k, k,
+                  q.begin() + (g * n + row) * k);
+      int64_t gb = g / tensor.block[0];
+      std::copy_n(tensor.scales.begin() + (gb * n + from) * kBlocks, kBlocks,
+                  scales.begin() + (gb * n + row) * kBlocks);
+      std::copy_n(tensor.zeros.begin() + (gb * n + from) * kBlocks, kBlocks,
+                  zeros.begin() + (gb * n + row) * kBlocks);
+    }
+  tensor.q = std::move(q);
+  tensor.scales = std::move(scales);
+  tensor.zeros = std::move(zeros);
+  return success();
+}
+
+unsigned moec::npu::addQuantizedWeight(WeightTable &table, Value value,
+                                       const QuantizedTensor &tensor,
+                                       const PackedMatrix &layout) {
+  const int64_t cn = layout.cubeN, ck = layout.cubeK;
+  const int64_t unitElems = layout.blockN * layout.paddedK();
+  const int64_t units = layout.groups * layout.nBlocks();
+  PackedWeight values, scales, offsets;
+  values.bytes.assign(size_t(units * unitElems * tensor.bits / 8), 0);
+  scales.bytes.assign(size_t(units * unitElems / ck * 4), 0);
+  offsets.bytes.assign(scales.bytes.size(), 0);
+  for (int64_t g = 0; g < layout.groups; ++g)
+    for (int64_t nb = 0; nb < layout.nBlocks(); ++nb) {
+      int64_t unitStart = (g * layout.nBlocks() + nb) * unitElems;
+      for (int64_t kb = 0; kb < layout.kBlocks(); ++kb) {
+        int64_t kcols = std::min(layout.blockK, tensor.k - kb * layout.blockK);
+        int64_t colTiles = (kcols + ck - 1) / ck;
+        int64_t chunkStart = unitStart + layout.blockN * kb * layout.blockK;
+        for (int64_t r = 0; r < layout.blockN; ++r) {
+          int64_t row = nb * layout.blockN + r;
+          for (int64_t c = 0; c < colTiles * ck; ++c) {
+            int64_t col = kb * layout.blockK + c;
+            int64_t tile = (r / cn) * colTiles + c / ck;
+            int64_t at = chunkStart + tile * cn * ck + (r % cn) * ck + c % ck;
+            bool inside = row < tensor.n && col < tensor.k;
+            int32_t q = inside ? tensor.q[(g * tensor.n + row) * tensor.k + col]
+                               : 0;
+            if (tensor.bits == 8) {
+              values.bytes[at] = uint8_t(q);
+            } else {
+              uint8_t nibble = uint8_t(q) & 15;
+              values.bytes[at / 2] |= at % 2 ? nibble << 4 : nibble;
+            }
+            if (c % ck != 0)
+              continue;
+            // One scale and offset per tile row: q * s + (-z * s).
+            float scale = 0, offset = 0;
+            if (inside) {
+              size_t b = tensor.blockOf(g, row, col);
+              scale = tensor.scales[b];
+              offset = -tensor.zeros[b] * scale;
+            }
+            size_t si = size_t(at / ck) * 4;
+            std::memcpy(scales.bytes.data() + si, &scale, 4);
+            std::memcpy(offsets.bytes.data() + si, &offset, 4);
+          }
+        }
+      }
+    }
+  unsigned first = table.weights.size();
+  table.weights.push_back(std::move(values));
+  table.weights.push_back(std::move(scales));
+  table.weights.push_back(std::move(offsets));
+  table.byValue[value] = first;
+  return first;
 }
 
 FailureOr<FloatTensor> moec::npu::readFloatTensor(Value value) {

@@ -35,6 +35,40 @@ void deinterleaveColumns(FloatTensor &tensor);
 FloatTensor splitForCube(const FloatTensor &tensor, ElemType elem,
                          bool transposed);
 
+/// A quantized weight [groups, n, k] as integers with, per element, the
+/// scale and zero point of its block: value = (q - zero) * scale.
+struct QuantizedTensor {
+  int64_t groups = 1, n = 0, k = 0;
+  unsigned bits = 8;
+  bool isSigned = true;
+  std::vector<int32_t> q;
+  /// Per block, and the block of each element (g, row, col).
+  std::vector<float> scales, zeros;
+  llvm::SmallVector<int64_t> block, scaleShape;
+  size_t blockOf(int64_t g, int64_t row, int64_t col) const {
+    return size_t((g / block[0] * scaleShape[1] + row / block[1]) *
+                      scaleShape[2] +
+                  col / block[2]);
+  }
+};
+
+/// The elements, scales and zero points of a moe.packed_weight of an int8
+/// or int4 format; an error names what the NPU cannot keep packed.
+mlir::FailureOr<QuantizedTensor> readQuantizedTensor(mlir::Value value,
+                                                     int64_t cubeK);
+
+/// Reorders the n rows [g0 u0 g1 u1 ...] as [g0 g1 ... u0 u1 ...], as
+/// deinterleaveColumns does to a float weight; fails for blocks that span
+/// rows.
+mlir::LogicalResult deinterleaveRows(QuantizedTensor &tensor,
+                                     mlir::Location loc);
+
+/// Adds the three arrays of QuantizedMatrix (values, scales, offsets) for
+/// `tensor` in `layout`'s chunks; returns the index of the first.
+unsigned addQuantizedWeight(WeightTable &table, mlir::Value value,
+                            const QuantizedTensor &tensor,
+                            const PackedMatrix &layout);
+
 /// Adds `tensor` as f32 bytes; returns its index in the table.
 unsigned addPlainWeight(WeightTable &table, mlir::Value value,
                         const FloatTensor &tensor);

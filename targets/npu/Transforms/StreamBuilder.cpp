@@ -167,3 +167,10 @@ void StreamBuilder::topk(Val values, Val scores, Val indices, Val n, Val rows,
   VectorOp::create(builder, loc, "topk", "f32", nullptr, nullptr, false, args,
                    regs);
 }
+
+void StreamBuilder::unpackInt4(Val dst, Val src, Val count, bool isSigned) {
+  auto [args, regs] = operands({dst, src, Val(0), count, Val(1), Val(0),
+                                Val(0), Val(0)});
+  VectorOp::create(builder, loc, "unpack_int4", "f32", nullptr, nullptr,
+                   isSigned, args, regs);
+}

@@ -85,6 +85,8 @@ public:
                  const VectorRows &shape);
   void cast(llvm::StringRef to, llvm::StringRef from, Val dst, Val src,
             const VectorRows &shape);
+  /// `count` int4 elements (two a byte, low nibble first) to f32.
+  void unpackInt4(Val dst, Val src, Val count, bool isSigned);
   void topk(Val values, Val scores, Val indices, Val n, Val rows, Val k,
             Val scoresStride);
 

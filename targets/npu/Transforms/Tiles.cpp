@@ -16,7 +16,8 @@ static int64_t fitMultiple(int64_t limit, int64_t step) {
 
 FailureOr<PackedMatrix>
 moec::npu::chooseWeightBlocks(ProgramLowering &lowering, ElemType elem,
-                              int64_t groups, int64_t n, int64_t k) {
+                              int64_t groups, int64_t n, int64_t k,
+                              int64_t maxBlockN) {
   const CubeShape *cube = lowering.chip.findCube(elem);
   if (!cube) {
     lowering.emitError() << "chip '" << lowering.chip.name
@@ -37,7 +38,7 @@ moec::npu::chooseWeightBlocks(ProgramLowering &lowering, ElemType elem,
   w.blockK = std::min(roundUp(k, cube->k), roundUp(128, cube->k));
   w.blockN = std::min({roundUp(n, cube->n),
                        fitMultiple(l0b / (w.blockK * eb), cube->n),
-                       int64_t(256)});
+                       fitMultiple(maxBlockN, cube->n)});
   if (w.blockN < cube->n) {
     lowering.emitError() << "chip '" << lowering.chip.name
                          << "': half of L0B (" << l0b

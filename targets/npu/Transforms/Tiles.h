@@ -21,7 +21,8 @@ struct MatmulTiles {
 /// `elem`; fails when the chip's buffers cannot hold one tile.
 mlir::FailureOr<PackedMatrix> chooseWeightBlocks(ProgramLowering &lowering,
                                                  ElemType elem, int64_t groups,
-                                                 int64_t n, int64_t k);
+                                                 int64_t n, int64_t k,
+                                                 int64_t maxBlockN = 256);
 
 /// Rows per tile for a matmul of at most `maxRows` rows on `weight`.
 mlir::FailureOr<MatmulTiles> chooseMatmulTiles(ProgramLowering &lowering,
