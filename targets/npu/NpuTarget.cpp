@@ -59,8 +59,7 @@ FailureOr<std::string> moec::npu::readChipText(ModuleOp module) {
   ChipDescription chip;
   std::string error;
   if (!parseChipDescription(text, chip, error))
-    return module.emitError("chip description '")
-           << chipPath << "': " << error;
+    return module.emitError("chip description ") << chipPath << ": " << error;
   return text;
 }
 

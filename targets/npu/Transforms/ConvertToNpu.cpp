@@ -62,7 +62,8 @@ private:
   FailureOr<GmMatrix> placeWeight(Value value);
   FailureOr<QuantizedMatrix> quantizedWeight(Value value, bool deinterleave);
   FailureOr<PackedMatrix> packedWeight(Value value, bool transposed,
-                                       bool deinterleave, bool split = false);
+                                       RowOrder order = {},
+                                       bool split = false);
 
   LogicalResult lowerMatmul(linalg::MatmulOp op);
   LogicalResult lowerGeneric(linalg::GenericOp op);
@@ -81,6 +82,8 @@ private:
   DenseMap<unsigned, uint32_t> weightSegments;
   /// Results of matmuls whose gate/up columns were packed concatenated.
   DenseSet<Value> deinterleaved;
+  /// Activations computed in their matmul's epilogue.
+  DenseSet<Operation *> fusedActivations;
   /// Bits and signedness of the quantized weights packed so far.
   DenseMap<Value, std::pair<unsigned, bool>> &quantizedForms;
 };
@@ -136,6 +139,16 @@ static bool isContraction(Operation *op) {
   bool addOk = (add.getLhs() == acc && add.getRhs() == mul.getResult()) ||
                (add.getRhs() == acc && add.getLhs() == mul.getResult());
   return mulOk && addOk;
+}
+
+/// Whether every use of `value` is as the rows of a grouped matmul (the
+/// cube's input): then it is kept in the cube's type.
+static bool feedsCubeOnly(Value value) {
+  return !value.use_empty() &&
+         llvm::all_of(value.getUses(), [](OpOperand &use) {
+           auto matmul = dyn_cast<moe::GroupedMatmulOp>(use.getOwner());
+           return matmul && use.get() == matmul.getRows();
+         });
 }
 
 /// Whether `value` reaches a router's logits, directly or through
@@ -221,7 +234,7 @@ FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
 
 FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
                                                    bool transposed,
-                                                   bool deinterleave,
+                                                   RowOrder order,
                                                    bool split) {
   if (!isWeight(value))
     return emitError(value.getLoc(), "the NPU's cube multiplies by weights "
@@ -238,6 +251,12 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
   layout = chooseWeightBlocks(lowering, lowering.cubeType, groups, n, k);
   if (failed(layout))
     return failure();
+  if (order.kind == RowOrder::GateUpBlocks) {
+    // Half a block of gate rows, then the same up rows.
+    order.half = layout->blockN / 2;
+    order.width = n / 2;
+    layout->n = order.packedRows(n);
+  }
   auto found = lowering.weights.byValue.find(value);
   unsigned index;
   if (found == lowering.weights.byValue.end()) {
@@ -247,7 +266,7 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
     if (split)
       *data = splitForCube(*data, lowering.cubeType, transposed);
     index = addCubeWeight(lowering.weights, value, *data, *layout, transposed,
-                          deinterleave);
+                          order);
   } else {
     index = found->second;
   }
@@ -463,7 +482,7 @@ LogicalResult BodyLowering::lowerMatmul(linalg::MatmulOp op) {
   // rounding must not change which experts a token picks.
   bool split = feedsRouter(op.getResult(0));
   FailureOr<PackedMatrix> b =
-      packedWeight(op.getInputs()[1], /*transposed=*/false, false, split);
+      packedWeight(op.getInputs()[1], /*transposed=*/false, {}, split);
   if (failed(b))
     return failure();
   FailureOr<GmMatrix> rows = castForCube(lowering, *a, split);
@@ -477,54 +496,96 @@ LogicalResult BodyLowering::lowerMatmul(linalg::MatmulOp op) {
 }
 
 LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
+  if (op->hasAttr("moec.int8_activations"))
+    return op.emitError("the NPU target does not run int8 activations "
+                        "(--act=int8) yet: its quantized matmuls round the "
+                        "rows to ")
+           << elemName(lowering.cubeType) << " (drop --act=int8)";
   FailureOr<GmMatrix> rows = matrixOf(op.getRows());
   FailureOr<GmMatrix> offsets = matrixOf(op.getOffsets());
   if (failed(rows) || failed(offsets))
     return failure();
-  // A fused gate/up weight feeding an interleaved activation is packed
-  // with its columns concatenated; the activation then reads halves.
-  bool deinterleave = false;
+  // A fused gate/up weight feeding its gated activation: float weights are
+  // packed in gate/up blocks and the activation runs in the matmul's
+  // epilogue; quantized ones are de-interleaved when interleaved, and the
+  // activation reads the two halves.
+  moe::ActivationOp act;
   if (op->hasOneUse())
-    if (auto act = dyn_cast<moe::ActivationOp>(*op->getUsers().begin()))
-      deinterleave = act.getLayout() == moe::GateUpLayout::Interleaved &&
-                     !act.getUp();
+    if (auto user = dyn_cast<moe::ActivationOp>(*op->getUsers().begin()))
+      if (!user.getUp() && user.getActivation().isGated())
+        act = user;
+  bool interleaved =
+      act && act.getLayout() == moe::GateUpLayout::Interleaved;
+  bool quantizedWeight_ =
+      bool(op.getWeight().getDefiningOp<moe::PackedWeightOp>());
+  bool fuse = act && !quantizedWeight_;
+  RowOrder order;
+  if (fuse) {
+    order.kind = RowOrder::GateUpBlocks;
+    order.interleavedSource = interleaved;
+  } else if (interleaved) {
+    order.kind = RowOrder::Deinterleave;
+  }
   std::optional<QuantizedMatrix> quantized;
   FailureOr<PackedMatrix> weight = failure();
-  if (op.getWeight().getDefiningOp<moe::PackedWeightOp>()) {
-    FailureOr<QuantizedMatrix> q =
-        quantizedWeight(op.getWeight(), deinterleave);
+  if (quantizedWeight_) {
+    FailureOr<QuantizedMatrix> q = quantizedWeight(op.getWeight(), interleaved);
     if (failed(q))
       return failure();
     quantized = *q;
     weight = q->layout;
   } else {
-    weight = packedWeight(op.getWeight(), /*transposed=*/true, deinterleave);
+    weight = packedWeight(op.getWeight(), /*transposed=*/true, order);
   }
   if (failed(weight))
     return failure();
+  if (fuse) {
+    order.half = weight->blockN / 2;
+    order.width = act.getResult().getType().getDimSize(1);
+  }
   std::optional<GmMatrix> bias;
   if (op.getBias()) {
     if (!lowering.weights.byValue.count(op.getBias())) {
       FailureOr<FloatTensor> data = readFloatTensor(op.getBias());
       if (failed(data))
         return failure();
-      if (deinterleave)
-        deinterleaveColumns(*data);
+      reorderColumns(*data, order);
       addPlainWeight(lowering.weights, op.getBias(), *data);
     }
     FailureOr<GmMatrix> placed = placeWeight(op.getBias());
     if (failed(placed))
       return failure();
     bias = *placed;
+    bias->rows = weight->groups;
+    bias->cols = weight->n;
   }
   FailureOr<GmMatrix> rowsForCube = castForCube(lowering, *rows);
   if (failed(rowsForCube))
     return failure();
+  if (fuse) {
+    moe::ActivationAttr attr = act.getActivation();
+    FusedActivation fused;
+    fused.kind = attr.getKind();
+    fused.alpha = attr.getAlpha().convertToDouble();
+    fused.beta = attr.getBeta().convertToDouble();
+    if (attr.getLimit())
+      fused.limit = attr.getLimit()->convertToDouble();
+    fused.half = order.half;
+    FailureOr<GmMatrix> out = resultFor(
+        act.getResult(), rows->rows, order.width,
+        feedsCubeOnly(act.getResult()) ? lowering.cubeType : ElemType::F32);
+    if (failed(out))
+      return failure();
+    fusedActivations.insert(act);
+    return npu::lowerGroupedMatmul(lowering, *rowsForCube, *weight, &*offsets,
+                                   bias ? &*bias : nullptr, *out, nullptr,
+                                   &fused);
+  }
   FailureOr<GmMatrix> out =
       resultFor(op.getResult(), rows->rows, weight->n, ElemType::F32);
   if (failed(out))
     return failure();
-  if (deinterleave)
+  if (interleaved)
     deinterleaved.insert(op.getResult());
   return npu::lowerGroupedMatmul(lowering, *rowsForCube, *weight, &*offsets,
                                  bias ? &*bias : nullptr, *out,
@@ -580,6 +641,14 @@ LogicalResult BodyLowering::lowerDispatch(moe::DispatchOp op) {
   FailureOr<GmMatrix> ids = matrixOf(op.getExpertIds());
   if (failed(input) || failed(ids))
     return failure();
+  // Rows that only the cube reads are gathered in its type.
+  bool forCube = feedsCubeOnly(op.getRows());
+  if (forCube) {
+    FailureOr<GmMatrix> cast = castForCube(lowering, *input);
+    if (failed(cast))
+      return failure();
+    input = *cast;
+  }
   plan.input = *input;
   plan.ids = *ids;
   plan.numExperts = op.getNumExperts();
@@ -599,6 +668,8 @@ LogicalResult BodyLowering::lowerDispatch(moe::DispatchOp op) {
 }
 
 LogicalResult BodyLowering::lowerActivation(moe::ActivationOp op) {
+  if (fusedActivations.contains(op))
+    return success();
   FailureOr<GmMatrix> input = matrixOf(op.getInput());
   if (failed(input))
     return failure();
@@ -629,7 +700,9 @@ LogicalResult BodyLowering::lowerActivation(moe::ActivationOp op) {
     plan.up.address += width * 4;
   }
   FailureOr<GmMatrix> out =
-      resultFor(op.getResult(), input->rows, width, ElemType::F32);
+      resultFor(op.getResult(), input->rows, width,
+                feedsCubeOnly(op.getResult()) ? lowering.cubeType
+                                              : ElemType::F32);
   if (failed(out))
     return failure();
   plan.output = *out;
@@ -664,7 +737,7 @@ LogicalResult BodyLowering::lowerContraction(linalg::GenericOp op) {
   bool transposed = bMap.getResult(0) == getAffineDimExpr(1, op.getContext());
   bool split = feedsRouter(op.getResult(0));
   FailureOr<PackedMatrix> b =
-      packedWeight(op.getDpsInputs()[1], transposed, false, split);
+      packedWeight(op.getDpsInputs()[1], transposed, {}, split);
   if (failed(b))
     return failure();
   FailureOr<GmMatrix> rows = castForCube(lowering, *a, split);
@@ -743,10 +816,10 @@ struct ConvertToNpuPass
                                              chipDescription, error)
                       : readChipDescription(chip, chipDescription, error);
     if (!parsed) {
+      // readChipDescription's message names the file.
       module.emitError("chip description ")
-          << (chip.empty() ? std::string("davinci-ref (built in)")
-                           : std::string(chip))
-          << ": "
+          << (chip.empty() ? std::string("davinci-ref (built in): ")
+                           : std::string())
           << error;
       return signalPassFailure();
     }

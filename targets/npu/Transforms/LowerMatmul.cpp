@@ -169,13 +169,94 @@ FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
   return out;
 }
 
+/// The gated activation of a tile of `rows` rows at `tile` (f32, rows of
+/// `width` = 2 * half: the gate half, then the up half) into `act` (f32,
+/// rows of half), rounded to `outElem` at `rounded` unless it is f32:
+/// clamp(g) * sigmoid(alpha * clamp(g)) * (clamp(u) + beta).
+static void activationEpilogue(StreamBuilder &s, Pipes &p,
+                               const FusedActivation &a, StringRef tilePipe,
+                               int64_t tile, int64_t width, unsigned rows,
+                               int64_t act, int64_t rounded,
+                               ElemType outElem) {
+  const int64_t half = a.half, stride = width * 4, actStride = half * 4;
+  p.sync(tilePipe, "v", 4);
+  int64_t gate = tile, up = tile + half * 4;
+  StreamBuilder::VectorRows inPlace{half, Val(rows, 0), stride, stride, 0};
+  StreamBuilder::VectorRows toAct{half, Val(rows, 0), actStride, stride, 0};
+  StreamBuilder::VectorRows onAct{half, Val(rows, 0), actStride, actStride,
+                                  actStride};
+  if (a.limit) {
+    s.vectorImm("min", gate, gate, float(*a.limit), inPlace);
+    s.vectorImm("min", up, up, float(*a.limit), inPlace);
+    s.vectorImm("max", up, up, -float(*a.limit), inPlace);
+  }
+  // gate / (1 + exp(-alpha * gate)), then times (up + beta).
+  s.vectorImm("mul", act, gate, float(-a.alpha), toAct);
+  s.vector("exp", "f32", act, act, 0, onAct);
+  s.vectorImm("add", act, act, 1.0f, onAct);
+  s.vector("div", "f32", act, gate, act,
+           {half, Val(rows, 0), actStride, stride, actStride});
+  if (a.beta != 0.0)
+    s.vectorImm("add", up, up, float(a.beta), inPlace);
+  s.vector("mul", "f32", act, act, up,
+           {half, Val(rows, 0), actStride, actStride, stride});
+  if (outElem != ElemType::F32)
+    s.cast(elemName(outElem), "f32", rounded, act,
+           {half, Val(rows, 0), half * int64_t(elemTypeBytes(outElem)),
+            actStride, 0});
+}
+
+/// out = the sum of `slices` partial matrices stacked in `partials`.
+static LogicalResult addPartials(ProgramLowering &lowering,
+                                 const GmMatrix &partials, int64_t slices,
+                                 const GmMatrix &out) {
+  FailureOr<std::string> load = lowering.engine(Space::GM, Space::UB);
+  FailureOr<std::string> store = lowering.engine(Space::UB, Space::GM);
+  if (failed(load) || failed(store))
+    return failure();
+  const int64_t rowBytes = out.rowBytes();
+  int64_t chunk = out.rows;
+  // Every slice's chunk in UB at once: the loads pipeline on the engine.
+  chunk = std::min<int64_t>(
+      chunk, int64_t(lowering.bufferBytes(Space::UB)) / (slices * rowBytes));
+  if (chunk < 1)
+    return lowering.emitError() << slices << " partial rows of " << out.cols
+                                << " sums do not fit the UB";
+  int64_t sliceBytes = chunk * rowBytes;
+  StreamBuilder::VectorRows shape{out.cols, 0, rowBytes, rowBytes, rowBytes};
+  for (unsigned c = 0; c < lowering.coreCount(); ++c) {
+    auto [begin, end] = lowering.share(out.rows, c);
+    StreamBuilder &s = lowering.core(c);
+    Pipes p{s};
+    for (int64_t row = begin; row < end; row += chunk) {
+      int64_t n = std::min(chunk, end - row);
+      shape.rows = n;
+      for (int64_t slice = 0; slice < slices; ++slice)
+        s.copy("gm", "ub", slice * sliceBytes,
+               int64_t(partials.address +
+                       (slice * out.rows + row) * rowBytes),
+               n, rowBytes, rowBytes, rowBytes);
+      p.sync(*load, "v", 0);
+      for (int64_t slice = 1; slice < slices; ++slice)
+        s.vector("add", "f32", 0, 0, slice * sliceBytes, shape);
+      p.sync("v", *store, 0);
+      s.copy("ub", "gm", int64_t(out.address + row * rowBytes), 0, n,
+             rowBytes, rowBytes, rowBytes);
+      p.sync(*store, *load, 0);
+    }
+  }
+  lowering.barrier();
+  return success();
+}
+
 LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
                                             const GmMatrix &rows,
                                             const PackedMatrix &weight,
                                             const GmMatrix *offsets,
                                             const GmMatrix *bias,
                                             const GmMatrix &out,
-                                            const QuantizedMatrix *quantized) {
+                                            const QuantizedMatrix *quantized,
+                                            const FusedActivation *activation) {
   const ChipDescription &chip = lowering.chip;
   const CubeShape *cube = chip.findCube(weight.elem);
   if (!cube)
@@ -207,6 +288,36 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
   const int64_t ubTile = 0, ubBias = mb * nbw * 4;
   const int64_t ubOffsets = ubBias + nbw * 4;
   const int64_t ubActive = ubOffsets + (groups + 1) * 4 + 60;
+  // A dense matmul of few n blocks splits k over the cores too: each slice
+  // writes partial sums, which a second phase adds.
+  int64_t kSplit = 1;
+  if (!offsets && !quantized && !bias && weight.k % kbw == 0)
+    for (int64_t d = 1; d <= weight.kBlocks(); ++d)
+      if (weight.kBlocks() % d == 0 &&
+          nBlocks * d <= int64_t(lowering.coreCount()))
+        kSplit = d;
+  const int64_t kBlocksPerSlice = weight.kBlocks() / kSplit;
+  GmMatrix target = out;
+  if (kSplit > 1)
+    target = lowering.allocate(kSplit * rows.rows, out.cols, ElemType::F32);
+  // The rows' whole k stays in L1 while a core's units share them, when it
+  // fits beside the weight's double buffer.
+  const int64_t tileBytesA = cube->m * cube->k * eb;
+  const int64_t residentColTiles = (rows.cols + cube->k - 1) / cube->k;
+  const int64_t residentBytes =
+      ((mb + cube->m - 1) / cube->m) * residentColTiles * tileBytesA;
+  const bool residentA =
+      kSplit == 1 && uint64_t(residentBytes + 2 * bBytes) <=
+                         lowering.bufferBytes(Space::L1);
+  const int64_t l1Resident = residentA ? (residentBytes + 63) / 64 * 64 : 0;
+  // L1 slots for the chunks in flight (the rows' chunk too when the rows
+  // are not resident): four when they fit, so that loads run ahead of the
+  // cube by more than one step.
+  const int64_t l1Slot = (residentA ? 0 : aBytes) + bBytes;
+  const int64_t l1Slots =
+      uint64_t(l1Resident + 4 * l1Slot) <= lowering.bufferBytes(Space::L1)
+          ? 4
+          : 2;
   // Quantized chunks: values, scales, offsets, f32, the cube's type.
   FailureOr<std::string> eU2L = std::string();
   const int64_t chunkElems = weight.chunkBytes(0) / eb;
@@ -216,6 +327,17 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
   const int64_t ubO = ubS + align(chunkElems / weight.cubeK * 4);
   const int64_t ubF = ubO + align(chunkElems / weight.cubeK * 4);
   const int64_t ubH = ubF + align(chunkElems * 4);
+  // The fused activation's f32 rows and their rounding, where the
+  // quantized chunks would be.
+  const int64_t ubAct = ubQ;
+  const int64_t ubActRounded =
+      ubAct + align(activation ? mb * activation->half * 4 : 0);
+  if (activation &&
+      uint64_t(ubActRounded + mb * activation->half * 2) >
+          lowering.bufferBytes(Space::UB))
+    return lowering.emitError()
+           << "chip '" << chip.name << "': its UB cannot hold a " << mb
+           << "-row tile of a gate/up matmul and its activations";
   if (quantized) {
     eU2L = lowering.engine(Space::UB, Space::L1);
     if (failed(eU2L))
@@ -254,8 +376,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
       s.scalar("add", active, Val(active, 0), Val(next, 0));
     });
     // Tokens for the buffers each stage frees (docs/npu.md, "Flags").
-    p.set(*e1, *e2, 0);
-    p.set(*e1, *e2, 1);
+    for (int64_t slot = 0; slot < l1Slots; ++slot)
+      p.set(*e1, *e2, slot);
     p.set("m", *e1, 0);
     p.set("m", *e1, 1);
     p.set(*eC, "m", 0);
@@ -265,22 +387,34 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
     if (quantized)
       p.set(*eU2L, "v", 7);
 
-    // Units of this core: u = c, c + C, ... < active * nBlocks.
-    unsigned units = r.get();
-    s.scalar("mul", units, Val(active, 0), nBlocks);
-    s.scalar("sub", units, Val(units, 0), int64_t(c));
-    s.scalar("add", units, Val(units, 0), int64_t(lowering.coreCount() - 1));
+    // Units: (active group, n block, k slice), a contiguous range of them
+    // per core, so that a core's units share their rows where they can.
+    const int64_t perGroup = nBlocks * kSplit;
+    unsigned begin = r.get(), units = r.get(), lastGroup = r.get();
+    s.scalar("mul", units, Val(active, 0), perGroup);
+    s.scalar("mul", begin, Val(units, 0), int64_t(c));
+    s.scalar("div", begin, Val(begin, 0), int64_t(lowering.coreCount()));
+    s.scalar("mul", units, Val(units, 0), int64_t(c + 1));
     s.scalar("div", units, Val(units, 0), int64_t(lowering.coreCount()));
+    s.scalar("sub", units, Val(units, 0), Val(begin, 0));
+    s.mov(lastGroup, -1);
     s.loop(Val(units, 0), [&](unsigned i) {
       Registers u{s};
       unsigned unit = u.get(), group = u.get(), block = u.get();
       unsigned first = u.get(), rowsLeft = u.get(), n0 = u.get(),
                ncols = u.get(), wAddr = u.get(), tilesReg = u.get();
-      s.scalar("mul", unit, Val(i, 0), int64_t(lowering.coreCount()));
-      s.scalar("add", unit, Val(unit, 0), int64_t(c));
-      s.scalar("div", group, Val(unit, 0), nBlocks);
-      s.scalar("mul", block, Val(group, 0), nBlocks);
+      unsigned slice = kSplit > 1 ? u.get() : 0;
+      s.scalar("add", unit, Val(i, 0), Val(begin, 0));
+      s.scalar("div", group, Val(unit, 0), perGroup);
+      s.scalar("mul", block, Val(group, 0), perGroup);
       s.scalar("sub", block, Val(unit, 0), Val(block, 0));
+      if (kSplit > 1) {
+        // block = nb * kSplit + slice.
+        s.scalar("div", first, Val(block, 0), kSplit);
+        s.scalar("mul", slice, Val(first, 0), kSplit);
+        s.scalar("sub", slice, Val(block, 0), Val(slice, 0));
+        s.mov(block, Val(first, 0));
+      }
       s.scalar("mul", group, Val(group, 0), 4);
       s.load(group, "ub", Val(group, ubActive));
       s.scalar("mul", first, Val(group, 0), 4);
@@ -305,6 +439,14 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
         s.scalar("mul", wAddr, Val(wAddr, 0), weight.unitBytes());
         s.scalar("add", wAddr, Val(wAddr, 0), int64_t(weight.address));
       }
+      if (kSplit > 1) {
+        // This slice's first chunk, and its first input column (in `n0`'s
+        // stead below: aAddr adds it).
+        unsigned chunkBytes = u.get();
+        s.scalar("mul", chunkBytes, Val(slice, 0),
+                 weight.chunkOffset(kBlocksPerSlice));
+        s.scalar("add", wAddr, Val(wAddr, 0), Val(chunkBytes, 0));
+      }
       if (bias) {
         unsigned biasAddr = u.get(), biasBytes = u.get();
         s.scalar("mul", biasBytes, Val(n0, 0), 4);
@@ -321,38 +463,70 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
       s.loop(Val(tilesReg, 0), [&](unsigned t) {
         Registers m{s};
         unsigned row0 = m.get(), nrows = m.get(), aAddr = m.get(),
-                 oAddr = m.get(), bytes = m.get();
+                 oAddr = m.get(), bytes = m.get(), mTiles = m.get();
         s.scalar("mul", row0, Val(t, 0), mb);
         s.scalar("sub", nrows, Val(rowsLeft, 0), Val(row0, 0));
         s.scalar("min", nrows, Val(nrows, 0), mb);
         s.scalar("add", row0, Val(row0, 0), Val(first, 0));
         s.scalar("mul", aAddr, Val(row0, 0), rows.rowBytes());
         s.scalar("add", aAddr, Val(aAddr, 0), int64_t(rows.address));
-        for (int64_t kb = 0; kb < weight.kBlocks(); ++kb) {
-          int64_t buf = kb % 2;
+        if (kSplit > 1) {
+          s.scalar("mul", bytes, Val(slice, 0), kBlocksPerSlice * kbw * eb);
+          s.scalar("add", aAddr, Val(aAddr, 0), Val(bytes, 0));
+        }
+        s.scalar("add", mTiles, Val(nrows, 0), cube->m - 1);
+        s.scalar("div", mTiles, Val(mTiles, 0), cube->m);
+        if (residentA) {
+          // The rows' whole k in L1, loaded again only when this tile's
+          // rows differ from the last unit's (another group, or a group of
+          // several tiles).
+          unsigned load = bytes;
+          s.select(load, Val(group, 0), Val(lastGroup, 0), 1, 0);
+          s.select(load, Val(lastGroup, 0), Val(group, 0), 1, Val(load, 0));
+          s.select(load, 1, Val(tilesReg, 0), 1, Val(load, 0));
+          p.sync(*e1, *e2, 6);
+          s.loop(Val(load, 0), [&](unsigned) {
+            s.toFractal("gm", "l1", elemName(rows.elem), 0, Val(aAddr, 0),
+                        Val(nrows, 0), rows.cols, rows.rowBytes(), cube->m,
+                        cube->k);
+          });
+          p.sync(*e2, *e1, 6);
+          s.select(lastGroup, 1, Val(tilesReg, 0), -1, Val(group, 0));
+        }
+        for (int64_t kl = 0; kl < kBlocksPerSlice; ++kl) {
+          int64_t kb = kl, buf = kl % 2, slot = kl % l1Slots;
           int64_t k0 = kb * kbw, kcols = std::min(kbw, weight.k - k0);
-          int64_t l1A = buf * aBytes, l1B = 2 * aBytes + buf * bBytes;
-          p.wait(*e1, *e2, buf);
-          s.toFractal("gm", "l1", elemName(rows.elem), l1A,
-                      Val(aAddr, k0 * eb), Val(nrows, 0), kcols,
-                      rows.rowBytes(), cube->m, cube->k);
+          int64_t kTiles = (kcols + cube->k - 1) / cube->k;
+          int64_t l1A = l1Resident + slot * l1Slot;
+          int64_t l1B = l1A + (residentA ? 0 : aBytes);
+          p.wait(*e1, *e2, slot);
+          if (!residentA)
+            s.toFractal("gm", "l1", elemName(rows.elem), l1A,
+                        Val(aAddr, k0 * eb), Val(nrows, 0), kcols,
+                        rows.rowBytes(), cube->m, cube->k);
           int64_t chunk = weight.chunkBytes(kb);
           if (quantized) {
             dequantizeChunk(s, p, *quantized, kb, wAddr, sAddr, *eIn, *e2,
-                            *eU2L, *e1, buf, l1B, {ubQ, ubS, ubO, ubF, ubH});
+                            *eU2L, *e1, slot, l1B, {ubQ, ubS, ubO, ubF, ubH});
           } else {
             s.copy("gm", "l1", l1B, Val(wAddr, weight.chunkOffset(kb)), 1,
                    chunk, 0, 0);
           }
-          p.sync(*e2, *e1, buf);
+          p.sync(*e2, *e1, slot);
           p.wait("m", *e1, buf);
-          s.copy("l1", "l0a", buf * aBytes, l1A, 1, aBytes, 0, 0);
+          if (residentA)
+            // k block kb of every row tile: tiles (i, kb * kbw / ck ...).
+            s.copy("l1", "l0a", buf * aBytes, k0 / cube->k * tileBytesA,
+                   Val(mTiles, 0), kTiles * tileBytesA,
+                   residentColTiles * tileBytesA, kTiles * tileBytesA);
+          else
+            s.copy("l1", "l0a", buf * aBytes, l1A, 1, aBytes, 0, 0);
           s.copy("l1", "l0b", buf * bBytes, l1B, 1, chunk, 0, 0);
-          p.set(*e1, *e2, buf);
+          p.set(*e1, *e2, slot);
           p.sync(*e1, "m", buf);
-          if (kb == 0)
+          if (kl == 0)
             p.wait(*eC, "m", 0);
-          s.mmad(elemName(weight.elem), kb > 0, 0, buf * aBytes, buf * bBytes,
+          s.mmad(elemName(weight.elem), kl > 0, 0, buf * aBytes, buf * bBytes,
                  Val(nrows, 0), kcols, nbw);
           p.set("m", *e1, buf);
         }
@@ -368,21 +542,47 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
                    {Val(ncols, 0), Val(nrows, 0), nbw * 4, nbw * 4, 0});
           last = "v";
         }
+        if (activation) {
+          activationEpilogue(s, p, *activation, *eC, ubTile, nbw, nrows,
+                             ubAct, ubActRounded, out.elem);
+          // Columns block * half ... of the activation.
+          int64_t outBytes = elemTypeBytes(out.elem);
+          int64_t half = activation->half;
+          s.scalar("mul", oAddr, Val(row0, 0), out.rowBytes());
+          s.scalar("mul", bytes, Val(block, 0), half * outBytes);
+          s.scalar("add", oAddr, Val(oAddr, 0), Val(bytes, 0));
+          s.scalar("mul", bytes, Val(block, 0), -half);
+          s.scalar("add", bytes, Val(bytes, 0), out.cols);
+          s.scalar("min", bytes, Val(bytes, 0), half);
+          s.scalar("mul", bytes, Val(bytes, 0), outBytes);
+          p.sync("v", *eOut, 5);
+          s.copy("ub", "gm", Val(oAddr, int64_t(out.address)),
+                 out.elem == ElemType::F32 ? ubAct : ubActRounded,
+                 Val(nrows, 0), Val(bytes, 0), half * outBytes,
+                 out.rowBytes());
+          p.set(*eOut, *eC, 0);
+          return;
+        }
         p.sync(last, *eOut, 5);
-        s.scalar("mul", oAddr, Val(row0, 0), out.rowBytes());
+        s.scalar("mul", oAddr, Val(row0, 0), target.rowBytes());
         s.scalar("mul", bytes, Val(n0, 0), 4);
         s.scalar("add", oAddr, Val(oAddr, 0), Val(bytes, 0));
+        if (kSplit > 1) {
+          // Slice s's partial sums: rows s * M ... of the partials.
+          s.scalar("mul", bytes, Val(slice, 0), rows.rows * target.rowBytes());
+          s.scalar("add", oAddr, Val(oAddr, 0), Val(bytes, 0));
+        }
         s.scalar("mul", bytes, Val(ncols, 0), 4);
-        s.copy("ub", "gm", Val(oAddr, int64_t(out.address)), ubTile,
-               Val(nrows, 0), Val(bytes, 0), nbw * 4, out.rowBytes());
+        s.copy("ub", "gm", Val(oAddr, int64_t(target.address)), ubTile,
+               Val(nrows, 0), Val(bytes, 0), nbw * 4, target.rowBytes());
         p.set(*eOut, *eC, 0);
       });
       if (bias)
         p.set("v", *eIn, 3);
     });
     // Take the tokens back: every set above has its wait.
-    p.wait(*e1, *e2, 0);
-    p.wait(*e1, *e2, 1);
+    for (int64_t slot = 0; slot < l1Slots; ++slot)
+      p.wait(*e1, *e2, slot);
     p.wait("m", *e1, 0);
     p.wait("m", *e1, 1);
     p.wait(*eC, "m", 0);
@@ -396,5 +596,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
                                      "registers";
   }
   lowering.barrier();
+  if (kSplit > 1)
+    return addPartials(lowering, target, kSplit, out);
   return success();
 }

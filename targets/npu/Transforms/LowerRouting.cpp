@@ -272,6 +272,7 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
   int64_t ubPerm = ubSorted + align64(pairs * 4);
   int64_t ubSortedIds = ubPerm + align64(pairs * 4);
   int64_t ubOffsets = ubSortedIds + align64(pairs * 4);
+  GmMatrix sortedIds = lowering.allocate(1, pairs, ElemType::I32);
   if (uint64_t(ubOffsets + (experts + 1) * 4) > lowering.bufferBytes(Space::UB))
     return lowering.emitError()
            << "moe.dispatch: sorting " << pairs
@@ -283,16 +284,36 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
     s.copy("gm", "ub", ubIds, int64_t(plan.ids.address), 1, pairs * 4, 0, 0);
     p.sync(engines->in, "v", 0);
     sortAscending(s, pairs, ubIds, ubFloat, ubSorted, ubPerm, ubSortedIds);
-    p.sync("v", "s", 0);
+    p.sync("v", engines->out, 0);
+    s.copy("ub", "gm", int64_t(plan.permutation.address), ubPerm, 1,
+           pairs * 4, 0, 0);
+    s.copy("ub", "gm", int64_t(sortedIds.address), ubSortedIds, 1, pairs * 4,
+           0, 0);
+  }
+  lowering.barrier();
+
+  // Every core finds the offsets of its share of the experts, then gathers
+  // its share of the rows by the permutation.
+  for (unsigned c = 0; c < lowering.coreCount(); ++c) {
+    auto [first, last] = lowering.share(experts + 1, c);
+    if (first == last)
+      continue;
+    StreamBuilder &s = lowering.core(c);
+    Pipes p{s};
+    s.copy("gm", "ub", ubSortedIds, int64_t(sortedIds.address), 1, pairs * 4,
+           0, 0);
+    p.sync(engines->in, "s", 0);
     // offsets[e] = the number of pairs whose expert is below e: a binary
     // search of the sorted ids, branch-free with selects.
     unsigned lo = s.allocRegister(), hi = s.allocRegister(),
              mid = s.allocRegister(), value = s.allocRegister(),
-             active = s.allocRegister(), t = s.allocRegister();
+             active = s.allocRegister(), t = s.allocRegister(),
+             expert = s.allocRegister();
     int64_t steps = 1;
     while ((int64_t(1) << steps) <= pairs)
       ++steps;
-    s.loop(experts + 1, [&](unsigned expert) {
+    s.loop(last - first, [&](unsigned i) {
+      s.scalar("add", expert, Val(i, 0), first);
       s.mov(lo, 0);
       s.mov(hi, pairs);
       for (int64_t step = 0; step < steps; ++step) {
@@ -309,18 +330,17 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
         s.select(lo, 0, Val(active, 0), Val(t, 0), Val(lo, 0));
         s.select(hi, 0, Val(active, 0), Val(mid, 0), Val(hi, 0));
       }
-      s.scalar("mul", t, Val(expert, 0), 4);
+      s.scalar("mul", t, Val(i, 0), 4);
       s.store("ub", Val(t, ubOffsets), Val(lo, 0));
     });
-    for (unsigned reg : {t, active, value, mid, hi, lo})
+    for (unsigned reg : {expert, t, active, value, mid, hi, lo})
       s.releaseRegister(reg);
     p.sync("s", engines->out, 0);
-    s.copy("ub", "gm", int64_t(plan.permutation.address), ubPerm, 1,
-           pairs * 4, 0, 0);
-    s.copy("ub", "gm", int64_t(plan.offsets.address), ubOffsets, 1,
-           (experts + 1) * 4, 0, 0);
+    s.copy("ub", "gm", int64_t(plan.offsets.address + first * 4), ubOffsets,
+           1, (last - first) * 4, 0, 0);
+    // The gathers below reuse UB.
+    p.sync(engines->out, engines->in, 0);
   }
-  lowering.barrier();
 
   // Every core gathers its share of the rows by the permutation.
   const int64_t rowBytes = plan.input.rowBytes();

@@ -100,9 +100,16 @@ LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
                   "for "
                << moe::stringifyActivationKind(plan.kind);
       }
+      int64_t outBytes = plan.output.rowBytes();
+      if (plan.output.elem != ElemType::F32) {
+        // For the cube: rounded to its type here, not in a phase of its own.
+        s.cast(elemName(plan.output.elem), "f32", ubU, result,
+               {width, n, outBytes, rowBytes, 0});
+        result = ubU;
+      }
       p.sync("v", *out, 0);
-      s.copy("ub", "gm", int64_t(plan.output.address + row * rowBytes),
-             result, n, rowBytes, rowBytes, rowBytes);
+      s.copy("ub", "gm", int64_t(plan.output.address + row * outBytes),
+             result, n, outBytes, outBytes, outBytes);
       p.sync(*out, *in, 0);
     }
   }

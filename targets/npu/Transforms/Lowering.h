@@ -12,12 +12,14 @@
 #define MOEC_TARGETS_NPU_TRANSFORMS_LOWERING_H
 
 #include "Transforms/StreamBuilder.h"
+#include "dialects/moe/IR/MoeAttrs.h"
 #include "machine/ChipDescription.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -162,8 +164,18 @@ const char *spaceLower(Space space);
 /// out[rows, n] = rows[rows, k] * W[group]^T (+ bias) per group of rows:
 /// group g owns rows offsets[g] .. offsets[g + 1]. `offsets` is an int32
 /// array in global memory, or null for one group of all rows.
+/// A gated activation in a grouped matmul's epilogue: the weight is packed
+/// in gate/up blocks of 2 * `half` rows (Packing.h, RowOrder), and `out`
+/// is the activation's [rows, width].
+struct FusedActivation {
+  moe::ActivationKind kind = moe::ActivationKind::SiluGated;
+  double alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+  int64_t half = 0;
+};
+
 /// With `quantized`, `weight` is its layout and the chunks are dequantized
-/// on the way to L1.
+/// on the way to L1. With `activation`, the units' outputs go through it.
 mlir::LogicalResult lowerGroupedMatmul(ProgramLowering &lowering,
                                        const GmMatrix &rows,
                                        const PackedMatrix &weight,
@@ -171,6 +183,8 @@ mlir::LogicalResult lowerGroupedMatmul(ProgramLowering &lowering,
                                        const GmMatrix *bias,
                                        const GmMatrix &out,
                                        const QuantizedMatrix *quantized =
+                                           nullptr,
+                                       const FusedActivation *activation =
                                            nullptr);
 
 /// A float matrix in the cube's input type (a phase of vector casts).

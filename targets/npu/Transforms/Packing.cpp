@@ -376,16 +376,43 @@ FloatTensor moec::npu::splitForCube(const FloatTensor &tensor, ElemType elem,
   return result;
 }
 
-void moec::npu::deinterleaveColumns(FloatTensor &tensor) {
-  int64_t width = tensor.shape.back();
-  std::vector<float> row(width);
-  for (size_t start = 0; start < tensor.values.size(); start += width) {
-    for (int64_t j = 0; j < width / 2; ++j) {
-      row[j] = tensor.values[start + 2 * j];
-      row[width / 2 + j] = tensor.values[start + 2 * j + 1];
-    }
-    std::copy(row.begin(), row.end(), tensor.values.begin() + start);
+int64_t RowOrder::sourceRow(int64_t row, int64_t n) const {
+  switch (kind) {
+  case Identity:
+    return row < n ? row : -1;
+  case Deinterleave:
+    return row < n / 2 ? 2 * row : 2 * (row - n / 2) + 1;
+  case GateUpBlocks: {
+    int64_t block = row / (2 * half), within = row % (2 * half);
+    bool up = within >= half;
+    int64_t i = block * half + (up ? within - half : within);
+    if (i >= width)
+      return -1;
+    if (interleavedSource)
+      return 2 * i + (up ? 1 : 0);
+    return up ? width + i : i;
   }
+  }
+  return -1;
+}
+
+int64_t RowOrder::packedRows(int64_t n) const {
+  if (kind != GateUpBlocks)
+    return n;
+  return (width + half - 1) / half * 2 * half;
+}
+
+void moec::npu::reorderColumns(FloatTensor &tensor, const RowOrder &order) {
+  int64_t width = tensor.shape.back();
+  int64_t packed = order.packedRows(width);
+  int64_t rows = int64_t(tensor.values.size()) / width;
+  std::vector<float> values(size_t(rows * packed), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < packed; ++j)
+      if (int64_t from = order.sourceRow(j, width); from >= 0)
+        values[r * packed + j] = tensor.values[r * width + from];
+  tensor.values = std::move(values);
+  tensor.shape.back() = packed;
 }
 
 unsigned moec::npu::addPlainWeight(WeightTable &table, Value value,
@@ -401,15 +428,20 @@ unsigned moec::npu::addPlainWeight(WeightTable &table, Value value,
 unsigned moec::npu::addCubeWeight(WeightTable &table, Value value,
                                   const FloatTensor &tensor,
                                   const PackedMatrix &layout, bool transposed,
-                                  bool deinterleave) {
+                                  const RowOrder &order) {
   const int64_t n = layout.n, k = layout.k, eb = layout.elemBytes();
   const int64_t cn = layout.cubeN, ck = layout.cubeK;
+  // The source's rows (outputs): [.., n, k], or [k, n] untransposed.
+  const int64_t sourceN =
+      transposed ? tensor.shape[tensor.shape.size() - 2] : tensor.shape[1];
   PackedWeight weight;
   weight.bytes.assign(layout.bytes(), 0);
   auto element = [&](int64_t group, int64_t row, int64_t col) {
-    if (deinterleave)
-      row = row < n / 2 ? 2 * row : 2 * (row - n / 2) + 1;
-    int64_t index = transposed ? (group * n + row) * k + col : col * n + row;
+    int64_t from = order.sourceRow(row, sourceN);
+    if (from < 0)
+      return 0.0f;
+    int64_t index = transposed ? (group * sourceN + from) * k + col
+                               : col * sourceN + from;
     return tensor.values[index];
   };
   for (int64_t g = 0; g < layout.groups; ++g)

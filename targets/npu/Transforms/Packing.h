@@ -26,8 +26,26 @@ struct FloatTensor {
 /// The values of a constant or moe.weight tensor of f32, f16 or bf16.
 mlir::FailureOr<FloatTensor> readFloatTensor(mlir::Value value);
 
-/// Reorders the last dimension [g0 u0 g1 u1 ...] as [g0 g1 ... u0 u1 ...].
-void deinterleaveColumns(FloatTensor &tensor);
+/// Which row of a weight (a fused gate/up projection's output row) each
+/// packed row holds: as it is, de-interleaved ([g0 u0 g1 u1 ...] as
+/// [g0 g1 ... u0 u1 ...]), or in gate/up blocks: per block of 2 * `half`
+/// rows, `half` gate rows then the same `half` up rows, so that one unit of
+/// the matmul holds both halves of its activations (the fused epilogue).
+struct RowOrder {
+  enum Kind { Identity, Deinterleave, GateUpBlocks } kind = Identity;
+  /// GateUpBlocks: whether the source is interleaved (else concatenated),
+  /// the rows per half block and the activation's width.
+  bool interleavedSource = false;
+  int64_t half = 0, width = 0;
+  /// The source row of packed row `row` of a weight of `n` rows; -1 for a
+  /// row of zeros.
+  int64_t sourceRow(int64_t row, int64_t n) const;
+  /// Rows after packing.
+  int64_t packedRows(int64_t n) const;
+};
+
+/// Reorders the last dimension (a bias) as `order` reorders rows.
+void reorderColumns(FloatTensor &tensor, const RowOrder &order);
 
 /// A [k, n] weight as [high; low; high] ([3k, n]; a transposed [n, k] one
 /// as [n, 3k]) with w = high + low, both representable in `elem`
@@ -74,10 +92,10 @@ unsigned addPlainWeight(WeightTable &table, mlir::Value value,
                         const FloatTensor &tensor);
 
 /// Adds `tensor` ([groups, n, k], or [k, n] when not `transposed`) packed
-/// as `layout` says; `deinterleave` reorders its n rows as above.
+/// as `layout` says (layout.n rows, `order`'s packed rows).
 unsigned addCubeWeight(WeightTable &table, mlir::Value value,
                        const FloatTensor &tensor, const PackedMatrix &layout,
-                       bool transposed, bool deinterleave);
+                       bool transposed, const RowOrder &order);
 
 /// A moe.weight holding the packed bytes (added to the weight store).
 mlir::Value createWeightOp(mlir::OpBuilder &builder, mlir::Location loc,

@@ -35,7 +35,7 @@ moec::npu::chooseWeightBlocks(ProgramLowering &lowering, ElemType elem,
   w.cubeK = cube->k;
   // k blocks of up to 128 inputs (rounded to the cube), then as many
   // output rows as half of L0B holds, up to 256.
-  w.blockK = std::min(roundUp(k, cube->k), roundUp(128, cube->k));
+  w.blockK = std::min(roundUp(k, cube->k), roundUp(64, cube->k));
   w.blockN = std::min({roundUp(n, cube->n),
                        fitMultiple(l0b / (w.blockK * eb), cube->n),
                        fitMultiple(maxBlockN, cube->n)});
