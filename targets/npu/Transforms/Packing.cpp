@@ -2,6 +2,8 @@
 
 #include "Transforms/Packing.h"
 
+#include "machine/HalfFloat.h"
+
 #include "dialects/moe/IR/MoeDialect.h"
 #include "dialects/moe/IR/MoeOps.h"
 #include "dialects/moe/IR/WeightFiles.h"
@@ -16,68 +18,6 @@
 using namespace mlir;
 using namespace moec;
 using namespace moec::npu;
-
-static float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16;
-  int exponent = (h >> 10) & 0x1F;
-  uint32_t mantissa = h & 0x3FF;
-  uint32_t bits;
-  if (exponent == 0x1F) {
-    bits = sign | 0x7F800000 | (mantissa << 13);
-  } else if (exponent == 0) {
-    float value = std::ldexp(float(mantissa), -24);
-    return sign ? -value : value;
-  } else {
-    bits = sign | (uint32_t(exponent - 15 + 127) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-static float bf16ToFloat(uint16_t b) {
-  uint32_t bits = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-/// f32 to f16, rounded to nearest even; overflow to infinity.
-static uint16_t floatToHalf(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  uint16_t sign = uint16_t((bits >> 16) & 0x8000);
-  uint32_t abs = bits & 0x7FFFFFFF;
-  if (abs >= 0x7F800000) // inf or NaN
-    return sign | 0x7C00 | (abs > 0x7F800000 ? 0x200 : 0);
-  if (abs >= 0x477FF000) // rounds past the largest half
-    return sign | 0x7C00;
-  if (abs < 0x38800000) { // subnormal half (or zero)
-    // Round abs * 2^24 to an integer, to nearest even.
-    float scaled;
-    uint32_t absBits = abs;
-    std::memcpy(&scaled, &absBits, 4);
-    float value = std::nearbyint(scaled * 16777216.0f);
-    return sign | uint16_t(value);
-  }
-  uint32_t mantissa = abs & 0x7FFFFF;
-  uint32_t exponent = (abs >> 23) - 127 + 15;
-  uint32_t half = (exponent << 10) | (mantissa >> 13);
-  uint32_t rest = mantissa & 0x1FFF;
-  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
-    ++half;
-  return sign | uint16_t(half);
-}
-
-/// f32 to bf16, rounded to nearest even.
-static uint16_t floatToBf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  if ((bits & 0x7FFFFFFF) > 0x7F800000)
-    return uint16_t((bits >> 16) | 0x40);
-  uint32_t rounding = 0x7FFF + ((bits >> 16) & 1);
-  return uint16_t((bits + rounding) >> 16);
-}
 
 /// The bytes of a constant or moe.weight tensor.
 static FailureOr<std::vector<uint8_t>> readBytes(Value value) {
@@ -119,7 +59,7 @@ static std::optional<double> elementAt(Type type, ArrayRef<uint8_t> bytes,
       return std::nullopt;
     uint16_t h;
     std::memcpy(&h, bytes.data() + 2 * i, 2);
-    return type.isF16() ? halfToFloat(h) : bf16ToFloat(h);
+    return type.isF16() ? halfToFloat(h) : bfloat16ToFloat(h);
   }
   if (auto integer = dyn_cast<IntegerType>(type)) {
     unsigned width = integer.getWidth();
@@ -348,7 +288,7 @@ FailureOr<FloatTensor> moec::npu::readFloatTensor(Value value) {
     }
     uint16_t h;
     std::memcpy(&h, bytes.data() + 2 * i, 2);
-    result.values[i] = elem.isF16() ? halfToFloat(h) : bf16ToFloat(h);
+    result.values[i] = elem.isF16() ? halfToFloat(h) : bfloat16ToFloat(h);
   }
   return result;
 }
@@ -364,7 +304,7 @@ FloatTensor moec::npu::splitForCube(const FloatTensor &tensor, ElemType elem,
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       float v = tensor.values[r * cols + c];
-      float high = elem == ElemType::BF16 ? bf16ToFloat(floatToBf16(v))
+      float high = elem == ElemType::BF16 ? bfloat16ToFloat(floatToBFloat16(v))
                                           : halfToFloat(floatToHalf(v));
       float parts[3] = {high, v - high, high};
       for (int64_t p = 0; p < 3; ++p) {
@@ -461,7 +401,7 @@ unsigned moec::npu::addCubeWeight(WeightTable &table, Value value,
             int64_t tile = (r / cn) * colTiles + c / ck;
             int64_t at = (tile * cn * ck + (r % cn) * ck + c % ck) * eb;
             float v = element(g, row, col);
-            uint16_t bits = layout.elem == ElemType::BF16 ? floatToBf16(v)
+            uint16_t bits = layout.elem == ElemType::BF16 ? floatToBFloat16(v)
                                                           : floatToHalf(v);
             std::memcpy(chunk + at, &bits, 2);
           }

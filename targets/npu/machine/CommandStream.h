@@ -59,13 +59,16 @@ constexpr unsigned kEventCount = 8;
 constexpr unsigned kOperandCount = 8;
 
 /// Opcodes. Every operand's value is `arg[i] + R[reg[i]]` (reg 0: arg[i]);
-/// below, "v1" is operand 1's value. Byte addresses are in the space the
-/// command names; every access is bounds-checked.
+/// below, "v1" is operand 1's value. Where a command names a register or a
+/// pipe by arg0/arg1 ("R[arg0]", "pipe `arg0`"), that arg is the number
+/// itself and its reg is ignored. Byte addresses are in the space the
+/// command names; every access is bounds-checked, and an element of N
+/// bytes must be at an address that is a multiple of N.
 enum class Opcode : uint16_t {
   // --- Scalar unit (pipe S): 1 cycle each, except S_LOAD from GM. ---
   /// R[arg0] = v1.
   S_MOV = 1,
-  /// R[arg0] = v1 op v2 (64-bit; S_DIV floors and refuses 0).
+  /// R[arg0] = v1 op v2 (64-bit, wrapping; S_DIV floors and refuses 0).
   S_ADD = 2,
   S_SUB = 3,
   S_MUL = 4,
@@ -91,7 +94,8 @@ enum class Opcode : uint16_t {
   /// raised, and lowers it. Each SET_FLAG is consumed by one WAIT_FLAG.
   WAIT_FLAG = 21,
   /// Every pipe of the core completes its commands, then every core waits
-  /// for every other core to reach its BARRIER_ALL (same count on each).
+  /// for every other core to reach its BARRIER_ALL (same count on each;
+  /// cores with an empty stream take no part).
   BARRIER_ALL = 22,
 
   // --- DMA (the pipe is the chip's engine for the path). ---
@@ -101,28 +105,39 @@ enum class Opcode : uint16_t {
   /// Copies rows chosen by an index list: dtype as DMA_COPY; v0 = to
   /// address, v1 = from base, v2 = UB address of v3 int32 indices; each row
   /// is v4 bytes; row r is from v1 + (idx / v6) * v5 (idx < 0: zeros) to
-  /// v0 + r * v7.
+  /// v0 + r * v7. v6 > 0.
   DMA_GATHER = 31,
   /// ND to fractal: a v2 x v3 matrix of `flags`-typed elements (ElemType),
   /// rows v4 bytes apart from v1, into v5 x v6 fractal tiles at v0; dtype
-  /// is the path as DMA_COPY. Elements past the matrix are zero.
+  /// is the path as DMA_COPY. Elements past the matrix are zero (whole
+  /// tiles are written). The tile shape must be positive.
   DMA_ND_TO_FRACTAL = 32,
   /// Fractal to ND: a v2 x v3 matrix of 32-bit accumulators in v5 x v6
   /// fractal tiles at v1 into rows v4 bytes apart at v0; dtype is the
   /// path. flags bit 0: add (f32) to the destination instead of writing.
+  /// Only the matrix's elements are copied; the tile padding is not.
   DMA_FRACTAL_TO_ND = 33,
 
   // --- Cube (pipe M). ---
   /// C (L0C, v0) {=, +=} A (L0A, v1) * B (L0B, v2)^T with m = v3, k = v4,
   /// n = v5 on the cube shape of input type `dtype` (ElemType); flags bit
   /// 0: accumulate into C. Cycles: ceil(m/cm) * ceil(k/ck) * ceil(n/cn).
+  /// The cube computes whole tiles: m, k and n rounded up to the shape,
+  /// every element of the A and B tiles read as it is (the compiler
+  /// zero-pads) and every element of the C tiles written. f16/bf16: each
+  /// output sums its products in k order, rounding product and sum to f32
+  /// one at a time (no fused multiply-add); i8: int32 sums that wrap.
   MMAD = 40,
 
   // --- Vector unit (pipe V), on UB. dtype is the element type. ---
   // Elementwise commands run v4 rows of v3 elements: dst v0 + r * v5,
   // src0 v1 + r * v6, src1 v2 + r * v7. flags bit 0: src1 is one element
-  // per row (a broadcast scalar at v2 + r * v7); bit 1: src1 is the
-  // immediate float whose f32 bits are arg[2] (no register).
+  // per row (a broadcast scalar at v2 + r * v7); bit 1 (which wins over
+  // bit 0): src1 is an immediate, the low 32 bits of arg[2] (no register)
+  // read as an f32, or as an i32 for an i32 command. f32/f16/bf16 compute
+  // in f32 and round the result to dtype (V_MAX/V_MIN as fmaxf/fminf:
+  // a NaN operand loses); i32 has V_ADD, V_SUB, V_MUL (wrapping), V_MAX,
+  // V_MIN and V_DUP only; i8 and u8 have none of them.
   V_ADD = 50,
   V_SUB = 51,
   V_MUL = 52,
@@ -137,18 +152,23 @@ enum class Opcode : uint16_t {
   V_LOG = 60,
   /// dst = src1 (broadcast as flags say): a fill when bit 1 is set.
   V_DUP = 61,
-  /// dst[r] (one element) = sum or max of row r of src0 (v3 elements).
+  /// dst[r] (one element) = sum or max of row r of src0 (v3 elements),
+  /// in f32 in order from the first element (an empty row: 0 or -inf).
   V_REDUCE_SUM = 62,
   V_REDUCE_MAX = 63,
   /// Conversion: src0 of type `flags >> 4` to dst of type `dtype`,
-  /// round-to-nearest-even; to I8: saturated; to I32: truncated.
+  /// round-to-nearest-even, once (i32 to f16/bf16 too); to I8 and U8:
+  /// rounded to nearest even, then saturated; to I32: truncated toward
+  /// zero, then saturated; NaN to an integer type: 0.
   V_CAST = 64,
-  /// Unpacks bytes (src0, v3 / 2 bytes per row) into v3 elements of
-  /// `dtype`, low nibble first; flags bit 2: nibbles are signed.
+  /// Unpacks bytes (src0, (v3 + 1) / 2 bytes per row) into v3 elements of
+  /// `dtype` (any type), low nibble first; flags bit 2: nibbles are
+  /// signed.
   V_UNPACK_INT4 = 65,
-  /// Per row r < v4 of v3 f32 scores at v1 + r * v6: the v5 largest,
-  /// descending (ties: the lower index first), their values to v0 (f32)
-  /// and their indices to v2 (i32), v5 per row, rows packed.
+  /// Per row r < v4 of v3 f32 scores at v1 + r * v6: the v5 (<= v3)
+  /// largest, descending (ties: the lower index first; NaN below every
+  /// number), their values to v0 (f32) and their indices to v2 (i32), v5
+  /// per row, rows packed. dtype is unused.
   V_TOPK = 66,
 };
 
