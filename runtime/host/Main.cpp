@@ -338,11 +338,11 @@ Options parseOptions(int argc, char **argv, const Model &model) {
                    " exceeds 4x the " + std::to_string(defaultThreadCount()) +
                    " CPUs this process may use (at most " +
                    std::to_string(limit) + ")");
-    } else if (int took = moec_target_flag ? moec_target_flag(
-                                                 arg.c_str(), i + 1 < argc
-                                                                  ? argv[i + 1]
-                                                                  : nullptr)
-                                           : 0) {
+    } else if (int took =
+                   moec_target_flag
+                       ? moec_target_flag(arg.c_str(),
+                                          i + 1 < argc ? argv[i + 1] : nullptr)
+                       : 0) {
       // A flag of the target's host code (BinaryAbi.h).
       i += took - 1;
     } else {

@@ -28,11 +28,11 @@
 using namespace mlir;
 
 static llvm::cl::OptionCategory category("npu target (--target=npu)");
-static llvm::cl::opt<std::string> chipPath(
-    "npu-chip",
-    llvm::cl::desc("Chip description file (default: the built-in "
-                   "davinci-ref; docs/npu.md)"),
-    llvm::cl::value_desc("file"), llvm::cl::cat(category));
+static llvm::cl::opt<std::string>
+    chipPath("npu-chip",
+             llvm::cl::desc("Chip description file (default: the built-in "
+                            "davinci-ref; docs/npu.md)"),
+             llvm::cl::value_desc("file"), llvm::cl::cat(category));
 static llvm::cl::list<int64_t> buckets(
     "npu-buckets",
     llvm::cl::desc("Token counts to build a program for (default: 1, 16, "
@@ -73,15 +73,16 @@ public:
   void registerDialects(DialectRegistry &registry) const override {
     registry.insert<moec::npu::NpuDialect, moec::moe::MoeDialect,
                     arith::ArithDialect, cf::ControlFlowDialect,
-                    func::FuncDialect, linalg::LinalgDialect,
-                    math::MathDialect, tensor::TensorDialect>();
+                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+                    tensor::TensorDialect>();
   }
   void registerPasses() const override { moec::npu::registerMoecNpuPasses(); }
   llvm::cl::OptionCategory *getOptionCategory() const override {
     return &moec::npu::getOptionCategory();
   }
-  void buildLoweringPipeline(OpPassManager &pm,
-                             const moec::TargetOptions &options) const override {
+  void
+  buildLoweringPipeline(OpPassManager &pm,
+                        const moec::TargetOptions &options) const override {
     moec::npu::ConvertToNpuOptions convert;
     convert.chip = chipPath;
     convert.buckets.assign(buckets.begin(), buckets.end());
@@ -118,9 +119,9 @@ public:
     // The weights file first: the binary is useless without it.
     if (failed(moec::writeWeightsFile(module, options, package)))
       return failure();
-    return moec::npu::linkExecutable(
-        module, moec::npu::encodeImage(*image), image->entries.size(),
-        package.manifest, package.embedded, options.outputPath);
+    return moec::npu::linkExecutable(module, moec::npu::encodeImage(*image),
+                                     image->entries.size(), package.manifest,
+                                     package.embedded, options.outputPath);
   }
 };
 } // namespace

@@ -1,4 +1,4 @@
-//===- NpuTarget.h - Target `npu`: the reference cube/vector NPU -*- C++ -*-===//
+//===- NpuTarget.h - Target `npu`: the reference NPU ------------*- C++ -*-===//
 //
 // The pieces of the npu target plugin: its flags, the image the binary
 // embeds and the link step.
@@ -35,8 +35,7 @@ mlir::LogicalResult compileObject(mlir::ModuleOp module,
 /// Links the image, the manifest and the embedded weights with moec's
 /// binary runtime and the NPU's host runtime into the executable `output`.
 mlir::LogicalResult linkExecutable(mlir::ModuleOp module,
-                                   const std::string &image,
-                                   size_t entryCount,
+                                   const std::string &image, size_t entryCount,
                                    llvm::StringRef manifest,
                                    llvm::StringRef weights,
                                    const std::string &output);

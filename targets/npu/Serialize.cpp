@@ -178,13 +178,11 @@ FailureOr<NpuImage> moec::npu::buildImage(ModuleOp module,
     for (int64_t index :
          record.getAs<DenseI64ArrayAttr>("weights").asArrayRef())
       entry.weights.push_back(describe(
-          cast<TypeAttr>(
-              cast<DictionaryAttr>(weightRecords[index]).get("type"))
+          cast<TypeAttr>(cast<DictionaryAttr>(weightRecords[index]).get("type"))
               .getValue()));
     for (Attribute output : record.getAs<ArrayAttr>("outputs"))
       entry.outputs.push_back(describe(
-          cast<TypeAttr>(cast<DictionaryAttr>(output).get("type"))
-              .getValue()));
+          cast<TypeAttr>(cast<DictionaryAttr>(output).get("type")).getValue()));
     for (ProgramOp programOp : module.getOps<ProgramOp>()) {
       if (programOp.getEntry() != name)
         continue;
@@ -216,8 +214,8 @@ FailureOr<NpuImage> moec::npu::buildImage(ModuleOp module,
             return failure();
         }
       }
-      entry.buckets.push_back({int64_t(programOp.getTokens()),
-                               encodeProgram(program)});
+      entry.buckets.push_back(
+          {int64_t(programOp.getTokens()), encodeProgram(program)});
     }
     if (entry.buckets.empty())
       return module.emitError("entry '") << name << "' has no npu.program";

@@ -1,4 +1,4 @@
-//===- NpuDialect.h - The reference NPU's dialect ----------------*- C++ -*-===//
+//===- NpuDialect.h - The reference NPU's dialect ---------------*- C++ -*-===//
 //
 // The npu dialect: one op per command of the reference NPU's command
 // stream (machine/CommandStream.h).

@@ -37,17 +37,15 @@ static const StringRef kSelect[] = {"a", "b", "then", "else"};
 static const StringRef kLoad[] = {"addr"};
 static const StringRef kStore[] = {"addr", "value"};
 static const StringRef kLoop[] = {"count"};
-static const StringRef kCopy[] = {"dst",      "src",        "rows",
+static const StringRef kCopy[] = {"dst",       "src",        "rows",
                                   "row_bytes", "src_stride", "dst_stride"};
-static const StringRef kGather[] = {"dst",        "src",     "index",
-                                    "rows",       "row_bytes", "src_stride",
-                                    "divisor",    "dst_stride"};
-static const StringRef kToFractal[] = {"dst",        "src",       "rows",
-                                       "cols",       "src_stride", "tile_rows",
-                                       "tile_cols"};
-static const StringRef kFromFractal[] = {"dst",        "src",       "rows",
-                                         "cols",       "dst_stride", "tile_rows",
-                                         "tile_cols"};
+static const StringRef kGather[] = {"dst",     "src",       "index",
+                                    "rows",    "row_bytes", "src_stride",
+                                    "divisor", "dst_stride"};
+static const StringRef kToFractal[] = {
+    "dst", "src", "rows", "cols", "src_stride", "tile_rows", "tile_cols"};
+static const StringRef kFromFractal[] = {
+    "dst", "src", "rows", "cols", "dst_stride", "tile_rows", "tile_cols"};
 static const StringRef kMmad[] = {"c", "a", "b", "m", "k", "n"};
 static const StringRef kElementwise[] = {
     "dst",  "src0",       "src1",        "count",
@@ -171,8 +169,8 @@ static ParseResult parseNamedOperands(OpAsmParser &parser,
     if (parser.parseKeyword(&name) || parser.parseEqual())
       return failure();
     size_t index = argValues.size();
-    if (command && (index >= command->operands.size() ||
-                    command->operands[index] != name))
+    if (command &&
+        (index >= command->operands.size() || command->operands[index] != name))
       return parser.emitError(loc, "expected operand '")
              << (index < command->operands.size() ? command->operands[index]
                                                   : StringRef("<none>"))
@@ -209,16 +207,15 @@ static ParseResult parseNamedOperands(OpAsmParser &parser,
 #define NPU_OPERAND_DIRECTIVES(NAME, FAMILY)                                   \
   static void print##NAME##Operands(OpAsmPrinter &p, Operation *,              \
                                     DenseI64ArrayAttr args,                    \
-                                    DenseI64ArrayAttr regs, StringAttr kind) {  \
-    printNamedOperands(p, lookupCommandKind(FAMILY, kind.getValue()),         \
+                                    DenseI64ArrayAttr regs, StringAttr kind) { \
+    printNamedOperands(p, lookupCommandKind(FAMILY, kind.getValue()),          \
                        args.asArrayRef(), regs.asArrayRef());                  \
   }                                                                            \
   static ParseResult parse##NAME##Operands(                                    \
       OpAsmParser &parser, DenseI64ArrayAttr &args, DenseI64ArrayAttr &regs,   \
       StringAttr kind) {                                                       \
-    return parseNamedOperands(parser,                                          \
-                              lookupCommandKind(FAMILY, kind.getValue()),      \
-                              args, regs);                                     \
+    return parseNamedOperands(                                                 \
+        parser, lookupCommandKind(FAMILY, kind.getValue()), args, regs);       \
   }
 NPU_OPERAND_DIRECTIVES(Scalar, "scalar")
 NPU_OPERAND_DIRECTIVES(Dma, "dma")

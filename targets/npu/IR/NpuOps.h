@@ -1,4 +1,4 @@
-//===- NpuOps.h - Commands of the reference NPU ------------------*- C++ -*-===//
+//===- NpuOps.h - Commands of the reference NPU -----------------*- C++ -*-===//
 //
 // The npu ops, and the table that ties each op and kind to its command and
 // the names of its operands.

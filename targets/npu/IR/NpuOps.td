@@ -1,4 +1,4 @@
-//===- NpuOps.td - Commands of the reference NPU ------------*- tablegen -*-===//
+//===- NpuOps.td - Commands of the reference NPU -----------*- tablegen -*-===//
 //
 // One op per command kind of machine/CommandStream.h. Operands are kept as
 // two arrays, `args` (constants) and `regs` (the register added to each,

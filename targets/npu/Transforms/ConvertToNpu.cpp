@@ -62,8 +62,7 @@ private:
   FailureOr<GmMatrix> placeWeight(Value value);
   FailureOr<QuantizedMatrix> quantizedWeight(Value value, bool deinterleave);
   FailureOr<PackedMatrix> packedWeight(Value value, bool transposed,
-                                       RowOrder order = {},
-                                       bool split = false);
+                                       RowOrder order = {}, bool split = false);
 
   LogicalResult lowerMatmul(linalg::MatmulOp op);
   LogicalResult lowerGeneric(linalg::GenericOp op);
@@ -100,9 +99,9 @@ ElemType elemTypeOf(Type type) {
 
 bool isWeight(Value value) {
   Operation *def = value.getDefiningOp();
-  return def && (isa<moe::WeightOp>(def) ||
-                 (isa<arith::ConstantOp>(def) &&
-                  isa<RankedTensorType>(value.getType())));
+  return def &&
+         (isa<moe::WeightOp>(def) || (isa<arith::ConstantOp>(def) &&
+                                      isa<RankedTensorType>(value.getType())));
 }
 
 } // namespace
@@ -183,7 +182,7 @@ FailureOr<SmallVector<int64_t>> BodyLowering::shapeOf(Value value) {
   auto type = cast<RankedTensorType>(value.getType());
   if (!type.hasStaticShape())
     return emitError(value.getLoc(), "the NPU lowering cannot tell the "
-                                      "shape of this tensor");
+                                     "shape of this tensor");
   return SmallVector<int64_t>(type.getShape());
 }
 
@@ -232,20 +231,18 @@ FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
   return m;
 }
 
-FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value,
-                                                   bool transposed,
-                                                   RowOrder order,
-                                                   bool split) {
+FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value, bool transposed,
+                                                   RowOrder order, bool split) {
   if (!isWeight(value))
     return emitError(value.getLoc(), "the NPU's cube multiplies by weights "
                                      "(constants or moe.weight) only");
   FailureOr<PackedMatrix> layout;
   auto type = cast<RankedTensorType>(value.getType());
   int64_t groups = type.getRank() == 3 ? type.getDimSize(0) : 1;
-  int64_t n = transposed ? type.getShape()[type.getRank() - 2]
-                         : type.getShape().back();
-  int64_t k = transposed ? type.getShape().back()
-                         : type.getShape()[type.getRank() - 2];
+  int64_t n =
+      transposed ? type.getShape()[type.getRank() - 2] : type.getShape().back();
+  int64_t k =
+      transposed ? type.getShape().back() : type.getShape()[type.getRank() - 2];
   if (split)
     k *= 3;
   layout = chooseWeightBlocks(lowering, lowering.cubeType, groups, n, k);
@@ -346,15 +343,15 @@ LogicalResult BodyLowering::run() {
                               "the first (token) dimension; input ")
                << arg.getArgNumber() << " is " << type;
     GmMatrix m;
-    m.rows = type.getRank() == 1 ? 1
+    m.rows = type.getRank() == 1    ? 1
              : type.isDynamicDim(0) ? lowering.tokens
                                     : type.getDimSize(0);
     m.cols = type.getRank() == 1
                  ? (type.isDynamicDim(0) ? lowering.tokens : type.getDimSize(0))
                  : type.getDimSize(1);
     m.elem = elemTypeOf(type.getElementType());
-    uint32_t segment = lowering.addSegment(
-        "input", m.bytes(), std::to_string(arg.getArgNumber()));
+    uint32_t segment = lowering.addSegment("input", m.bytes(),
+                                           std::to_string(arg.getArgNumber()));
     m.address = gmAddress(segment, 0);
     matrices[arg] = m;
   }
@@ -388,34 +385,33 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
     FailureOr<int64_t> b = indexOf(op->getOperand(1));
     if (failed(a) || failed(b))
       return failure();
-    int64_t value =
-        llvm::TypeSwitch<Operation *, int64_t>(op)
-            .Case([&](arith::MaxUIOp) { return std::max(*a, *b); })
-            .Case([&](arith::MinUIOp) { return std::min(*a, *b); })
-            .Case([&](arith::AddIOp) { return *a + *b; })
-            .Case([&](arith::SubIOp) { return *a - *b; })
-            .Case([&](arith::MulIOp) { return *a * *b; })
-            .Case([&](arith::CmpIOp cmp) -> int64_t {
-              switch (cmp.getPredicate()) {
-              case arith::CmpIPredicate::eq:
-                return *a == *b;
-              case arith::CmpIPredicate::ne:
-                return *a != *b;
-              case arith::CmpIPredicate::slt:
-              case arith::CmpIPredicate::ult:
-                return *a < *b;
-              case arith::CmpIPredicate::sle:
-              case arith::CmpIPredicate::ule:
-                return *a <= *b;
-              case arith::CmpIPredicate::sgt:
-              case arith::CmpIPredicate::ugt:
-                return *a > *b;
-              case arith::CmpIPredicate::sge:
-              case arith::CmpIPredicate::uge:
-                return *a >= *b;
-              }
-              return 0;
-            });
+    int64_t value = llvm::TypeSwitch<Operation *, int64_t>(op)
+                        .Case([&](arith::MaxUIOp) { return std::max(*a, *b); })
+                        .Case([&](arith::MinUIOp) { return std::min(*a, *b); })
+                        .Case([&](arith::AddIOp) { return *a + *b; })
+                        .Case([&](arith::SubIOp) { return *a - *b; })
+                        .Case([&](arith::MulIOp) { return *a * *b; })
+                        .Case([&](arith::CmpIOp cmp) -> int64_t {
+                          switch (cmp.getPredicate()) {
+                          case arith::CmpIPredicate::eq:
+                            return *a == *b;
+                          case arith::CmpIPredicate::ne:
+                            return *a != *b;
+                          case arith::CmpIPredicate::slt:
+                          case arith::CmpIPredicate::ult:
+                            return *a < *b;
+                          case arith::CmpIPredicate::sle:
+                          case arith::CmpIPredicate::ule:
+                            return *a <= *b;
+                          case arith::CmpIPredicate::sgt:
+                          case arith::CmpIPredicate::ugt:
+                            return *a > *b;
+                          case arith::CmpIPredicate::sge:
+                          case arith::CmpIPredicate::uge:
+                            return *a >= *b;
+                          }
+                          return 0;
+                        });
     indices[op->getResult(0)] = value;
     return success();
   }
@@ -514,8 +510,7 @@ LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
     if (auto user = dyn_cast<moe::ActivationOp>(*op->getUsers().begin()))
       if (!user.getUp() && user.getActivation().isGated())
         act = user;
-  bool interleaved =
-      act && act.getLayout() == moe::GateUpLayout::Interleaved;
+  bool interleaved = act && act.getLayout() == moe::GateUpLayout::Interleaved;
   bool quantizedWeight_ =
       bool(op.getWeight().getDefiningOp<moe::PackedWeightOp>());
   bool fuse = act && !quantizedWeight_;
@@ -699,10 +694,9 @@ LogicalResult BodyLowering::lowerActivation(moe::ActivationOp op) {
     plan.up = plan.gate;
     plan.up.address += width * 4;
   }
-  FailureOr<GmMatrix> out =
-      resultFor(op.getResult(), input->rows, width,
-                feedsCubeOnly(op.getResult()) ? lowering.cubeType
-                                              : ElemType::F32);
+  FailureOr<GmMatrix> out = resultFor(
+      op.getResult(), input->rows, width,
+      feedsCubeOnly(op.getResult()) ? lowering.cubeType : ElemType::F32);
   if (failed(out))
     return failure();
   plan.output = *out;
@@ -803,8 +797,7 @@ LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
 }
 
 namespace {
-struct ConvertToNpuPass
-    : public npu::impl::ConvertToNpuBase<ConvertToNpuPass> {
+struct ConvertToNpuPass : public npu::impl::ConvertToNpuBase<ConvertToNpuPass> {
   using ConvertToNpuBase::ConvertToNpuBase;
 
   void runOnOperation() override {
@@ -866,8 +859,7 @@ struct ConvertToNpuPass
     DenseMap<Value, std::pair<unsigned, bool>> quantizedForms;
     for (int64_t tokens : bucketsFor(func)) {
       ProgramLowering lowering(chip, cube, tokens, module, func.getLoc(),
-                               func.getName(), func.getNumArguments(),
-                               weights);
+                               func.getName(), func.getNumArguments(), weights);
       if (failed(BodyLowering(lowering, func, quantizedForms).run()))
         return failure();
     }

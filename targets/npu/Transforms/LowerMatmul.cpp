@@ -61,21 +61,20 @@ struct QuantizedBuffers {
 /// `scales` hold the unit's addresses in their arrays.
 static void dequantizeChunk(StreamBuilder &s, Pipes &p,
                             const QuantizedMatrix &q, int64_t kb,
-                            unsigned values, unsigned scales,
-                            StringRef load, StringRef loadL1,
-                            StringRef toL1, StringRef toL0, int64_t buf,
-                            int64_t l1, const QuantizedBuffers &ub) {
+                            unsigned values, unsigned scales, StringRef load,
+                            StringRef loadL1, StringRef toL1, StringRef toL0,
+                            int64_t buf, int64_t l1,
+                            const QuantizedBuffers &ub) {
   const PackedMatrix &w = q.layout;
   const int64_t elems = w.chunkBytes(kb) / w.elemBytes();
   const int64_t elemOffset = w.chunkOffset(kb) / w.elemBytes();
   const int64_t scaleOffset = elemOffset / w.cubeK * 4;
   s.copy("gm", "ub", ub.values, Val(values, elemOffset * q.bits / 8), 1,
          q.valueBytes(kb), 0, 0);
-  s.copy("gm", "ub", ub.scales, Val(scales, int64_t(q.scales) + scaleOffset),
+  s.copy("gm", "ub", ub.scales, Val(scales, int64_t(q.scales) + scaleOffset), 1,
+         q.scaleBytes(kb), 0, 0);
+  s.copy("gm", "ub", ub.offsets, Val(scales, int64_t(q.offsets) + scaleOffset),
          1, q.scaleBytes(kb), 0, 0);
-  s.copy("gm", "ub", ub.offsets,
-         Val(scales, int64_t(q.offsets) + scaleOffset), 1, q.scaleBytes(kb),
-         0, 0);
   p.sync(load, "v", 6);
   StreamBuilder::VectorRows all{elems, 1, 0, 0, 0};
   if (q.bits == 8)
@@ -101,8 +100,7 @@ static void dequantizeChunk(StreamBuilder &s, Pipes &p,
 }
 
 FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
-                                           const GmMatrix &input,
-                                           bool split) {
+                                           const GmMatrix &input, bool split) {
   if (input.elem == lowering.cubeType && !split)
     return input;
   if (input.elem != ElemType::F32) {
@@ -156,8 +154,8 @@ FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
       s.copy("ub", "gm", int64_t(dst), ubHigh, rows, k * eb, k * eb,
              out.rowBytes());
       if (split) {
-        s.copy("ub", "gm", int64_t(dst + k * eb), ubHigh, rows, k * eb,
-               k * eb, out.rowBytes());
+        s.copy("ub", "gm", int64_t(dst + k * eb), ubHigh, rows, k * eb, k * eb,
+               out.rowBytes());
         s.copy("ub", "gm", int64_t(dst + 2 * k * eb), ubLow, rows, k * eb,
                k * eb, out.rowBytes());
       }
@@ -176,8 +174,7 @@ FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
 static void activationEpilogue(StreamBuilder &s, Pipes &p,
                                const FusedActivation &a, StringRef tilePipe,
                                int64_t tile, int64_t width, unsigned rows,
-                               int64_t act, int64_t rounded,
-                               ElemType outElem) {
+                               int64_t act, int64_t rounded, ElemType outElem) {
   const int64_t half = a.half, stride = width * 4, actStride = half * 4;
   p.sync(tilePipe, "v", 4);
   int64_t gate = tile, up = tile + half * 4;
@@ -217,8 +214,8 @@ static LogicalResult addPartials(ProgramLowering &lowering,
   const int64_t rowBytes = out.rowBytes();
   int64_t chunk = out.rows;
   // Every slice's chunk in UB at once: the loads pipeline on the engine.
-  chunk = std::min<int64_t>(
-      chunk, int64_t(lowering.bufferBytes(Space::UB)) / (slices * rowBytes));
+  chunk = std::min<int64_t>(chunk, int64_t(lowering.bufferBytes(Space::UB)) /
+                                       (slices * rowBytes));
   if (chunk < 1)
     return lowering.emitError() << slices << " partial rows of " << out.cols
                                 << " sums do not fit the UB";
@@ -233,15 +230,14 @@ static LogicalResult addPartials(ProgramLowering &lowering,
       shape.rows = n;
       for (int64_t slice = 0; slice < slices; ++slice)
         s.copy("gm", "ub", slice * sliceBytes,
-               int64_t(partials.address +
-                       (slice * out.rows + row) * rowBytes),
+               int64_t(partials.address + (slice * out.rows + row) * rowBytes),
                n, rowBytes, rowBytes, rowBytes);
       p.sync(*load, "v", 0);
       for (int64_t slice = 1; slice < slices; ++slice)
         s.vector("add", "f32", 0, 0, slice * sliceBytes, shape);
       p.sync("v", *store, 0);
-      s.copy("ub", "gm", int64_t(out.address + row * rowBytes), 0, n,
-             rowBytes, rowBytes, rowBytes);
+      s.copy("ub", "gm", int64_t(out.address + row * rowBytes), 0, n, rowBytes,
+             rowBytes, rowBytes);
       p.sync(*store, *load, 0);
     }
   }
@@ -249,20 +245,15 @@ static LogicalResult addPartials(ProgramLowering &lowering,
   return success();
 }
 
-LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
-                                            const GmMatrix &rows,
-                                            const PackedMatrix &weight,
-                                            const GmMatrix *offsets,
-                                            const GmMatrix *bias,
-                                            const GmMatrix &out,
-                                            const QuantizedMatrix *quantized,
-                                            const FusedActivation *activation) {
+LogicalResult moec::npu::lowerGroupedMatmul(
+    ProgramLowering &lowering, const GmMatrix &rows, const PackedMatrix &weight,
+    const GmMatrix *offsets, const GmMatrix *bias, const GmMatrix &out,
+    const QuantizedMatrix *quantized, const FusedActivation *activation) {
   const ChipDescription &chip = lowering.chip;
   const CubeShape *cube = chip.findCube(weight.elem);
   if (!cube)
-    return lowering.emitError()
-           << "chip '" << chip.name << "' has no cube for "
-           << elemName(weight.elem);
+    return lowering.emitError() << "chip '" << chip.name << "' has no cube for "
+                                << elemName(weight.elem);
   FailureOr<MatmulTiles> tiles =
       chooseMatmulTiles(lowering, *cube, rows.rows, weight);
   if (failed(tiles))
@@ -306,18 +297,16 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
   const int64_t residentColTiles = (rows.cols + cube->k - 1) / cube->k;
   const int64_t residentBytes =
       ((mb + cube->m - 1) / cube->m) * residentColTiles * tileBytesA;
-  const bool residentA =
-      kSplit == 1 && uint64_t(residentBytes + 2 * bBytes) <=
-                         lowering.bufferBytes(Space::L1);
+  const bool residentA = kSplit == 1 && uint64_t(residentBytes + 2 * bBytes) <=
+                                            lowering.bufferBytes(Space::L1);
   const int64_t l1Resident = residentA ? (residentBytes + 63) / 64 * 64 : 0;
   // L1 slots for the chunks in flight (the rows' chunk too when the rows
   // are not resident): four when they fit, so that loads run ahead of the
   // cube by more than one step.
   const int64_t l1Slot = (residentA ? 0 : aBytes) + bBytes;
   const int64_t l1Slots =
-      uint64_t(l1Resident + 4 * l1Slot) <= lowering.bufferBytes(Space::L1)
-          ? 4
-          : 2;
+      uint64_t(l1Resident + 4 * l1Slot) <= lowering.bufferBytes(Space::L1) ? 4
+                                                                           : 2;
   // Quantized chunks: values, scales, offsets, f32, the cube's type.
   FailureOr<std::string> eU2L = std::string();
   const int64_t chunkElems = weight.chunkBytes(0) / eb;
@@ -332,9 +321,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
   const int64_t ubAct = ubQ;
   const int64_t ubActRounded =
       ubAct + align(activation ? mb * activation->half * 4 : 0);
-  if (activation &&
-      uint64_t(ubActRounded + mb * activation->half * 2) >
-          lowering.bufferBytes(Space::UB))
+  if (activation && uint64_t(ubActRounded + mb * activation->half * 2) >
+                        lowering.bufferBytes(Space::UB))
     return lowering.emitError()
            << "chip '" << chip.name << "': its UB cannot hold a " << mb
            << "-row tile of a gate/up matmul and its activations";
@@ -543,8 +531,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
           last = "v";
         }
         if (activation) {
-          activationEpilogue(s, p, *activation, *eC, ubTile, nbw, nrows,
-                             ubAct, ubActRounded, out.elem);
+          activationEpilogue(s, p, *activation, *eC, ubTile, nbw, nrows, ubAct,
+                             ubActRounded, out.elem);
           // Columns block * half ... of the activation.
           int64_t outBytes = elemTypeBytes(out.elem);
           int64_t half = activation->half;
@@ -558,8 +546,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(ProgramLowering &lowering,
           p.sync("v", *eOut, 5);
           s.copy("ub", "gm", Val(oAddr, int64_t(out.address)),
                  out.elem == ElemType::F32 ? ubAct : ubActRounded,
-                 Val(nrows, 0), Val(bytes, 0), half * outBytes,
-                 out.rowBytes());
+                 Val(nrows, 0), Val(bytes, 0), half * outBytes, out.rowBytes());
           p.set(*eOut, *eC, 0);
           return;
         }

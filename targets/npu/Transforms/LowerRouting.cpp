@@ -111,8 +111,8 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
   // scalar, values and indices; the groups' scores, picks and mask; the
   // bias row once.
   int64_t rowBytes = (4 * e + 2 + 3 * k + 6 * g + 2 * keep) * 4;
-  FailureOr<int64_t> fit = rowsThatFit(lowering, rowBytes + 64,
-                                       64 * 16 + e * 4, "moe.router");
+  FailureOr<int64_t> fit =
+      rowsThatFit(lowering, rowBytes + 64, 64 * 16 + e * 4, "moe.router");
   if (failed(fit))
     return failure();
   int64_t chunk = std::min<int64_t>(*fit, plan.logits.rows);
@@ -140,8 +140,7 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
     StreamBuilder &s = lowering.core(c);
     Pipes p{s};
     if (plan.bias && begin < end)
-      s.copy("gm", "ub", ubBias, int64_t(plan.bias->address), 1, e * 4, 0,
-             0);
+      s.copy("gm", "ub", ubBias, int64_t(plan.bias->address), 1, e * 4, 0, 0);
     if ((plan.bias || plan.groups) && begin < end) {
       // ramp[r] = r * e, the first flat index of row r of a chunk.
       unsigned at = s.allocRegister(), value = s.allocRegister();
@@ -156,9 +155,8 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
     }
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
-      s.copy("gm", "ub", ubLogits,
-             int64_t(plan.logits.address + row * e * 4), n, e * 4, e * 4,
-             e * 4);
+      s.copy("gm", "ub", ubLogits, int64_t(plan.logits.address + row * e * 4),
+             n, e * 4, e * 4, e * 4);
       p.sync(engines->in, "v", 0);
       StreamBuilder::VectorRows full{e, n, e * 4, e * 4, 0};
       StreamBuilder::VectorRows perRow{e, n, 4, e * 4, 0};
@@ -205,11 +203,9 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
         s.vector("add", "i32", ubPicked, ubIndices, ubRamp,
                  {k, n, k * 4, k * 4, 4}, "row_scalar");
         p.sync("v", engines->out, 1);
-        s.copy("ub", "gm", int64_t(rowsAt), ubScores, n, e * 4, e * 4,
-               e * 4);
+        s.copy("ub", "gm", int64_t(rowsAt), ubScores, n, e * 4, e * 4, e * 4);
         p.sync(engines->out, engines->in, 1);
-        s.gather("ub", ubValues, int64_t(rowsAt), ubPicked, n * k, 4, 4, 1,
-                 4);
+        s.gather("ub", ubValues, int64_t(rowsAt), ubPicked, n * k, 4, 4, 1, 4);
         p.sync(engines->in, "v", 1);
       }
       StreamBuilder::VectorRows picks{k, n, k * 4, k * 4, 0};
@@ -232,10 +228,10 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
       if (plan.scale)
         s.vectorImm("mul", ubValues, ubValues, float(*plan.scale), picks);
       p.sync("v", engines->out, 0);
-      s.copy("ub", "gm", int64_t(plan.weights.address + row * k * 4),
-             ubValues, 1, n * k * 4, 0, 0);
-      s.copy("ub", "gm", int64_t(plan.ids.address + row * k * 4), ubIndices,
+      s.copy("ub", "gm", int64_t(plan.weights.address + row * k * 4), ubValues,
              1, n * k * 4, 0, 0);
+      s.copy("ub", "gm", int64_t(plan.ids.address + row * k * 4), ubIndices, 1,
+             n * k * 4, 0, 0);
       p.sync(engines->out, engines->in, 0);
     }
   }
@@ -285,10 +281,10 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
     p.sync(engines->in, "v", 0);
     sortAscending(s, pairs, ubIds, ubFloat, ubSorted, ubPerm, ubSortedIds);
     p.sync("v", engines->out, 0);
-    s.copy("ub", "gm", int64_t(plan.permutation.address), ubPerm, 1,
-           pairs * 4, 0, 0);
-    s.copy("ub", "gm", int64_t(sortedIds.address), ubSortedIds, 1, pairs * 4,
+    s.copy("ub", "gm", int64_t(plan.permutation.address), ubPerm, 1, pairs * 4,
            0, 0);
+    s.copy("ub", "gm", int64_t(sortedIds.address), ubSortedIds, 1, pairs * 4, 0,
+           0);
   }
   lowering.barrier();
 
@@ -300,8 +296,8 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
       continue;
     StreamBuilder &s = lowering.core(c);
     Pipes p{s};
-    s.copy("gm", "ub", ubSortedIds, int64_t(sortedIds.address), 1, pairs * 4,
-           0, 0);
+    s.copy("gm", "ub", ubSortedIds, int64_t(sortedIds.address), 1, pairs * 4, 0,
+           0);
     p.sync(engines->in, "s", 0);
     // offsets[e] = the number of pairs whose expert is below e: a binary
     // search of the sorted ids, branch-free with selects.
@@ -336,8 +332,8 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
     for (unsigned reg : {expert, t, active, value, mid, hi, lo})
       s.releaseRegister(reg);
     p.sync("s", engines->out, 0);
-    s.copy("ub", "gm", int64_t(plan.offsets.address + first * 4), ubOffsets,
-           1, (last - first) * 4, 0, 0);
+    s.copy("ub", "gm", int64_t(plan.offsets.address + first * 4), ubOffsets, 1,
+           (last - first) * 4, 0, 0);
     // The gathers below reuse UB.
     p.sync(engines->out, engines->in, 0);
   }
@@ -361,8 +357,8 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
       s.gather("ub", ubData, int64_t(plan.input.address), 0, n, rowBytes,
                rowBytes, plan.ids.cols, rowBytes);
       p.sync(engines->in, engines->out, 1);
-      s.copy("ub", "gm", int64_t(plan.rows.address + row * rowBytes), ubData,
-             n, rowBytes, rowBytes, rowBytes);
+      s.copy("ub", "gm", int64_t(plan.rows.address + row * rowBytes), ubData, n,
+             rowBytes, rowBytes, rowBytes);
       p.sync(engines->out, engines->in, 1);
     }
   }
@@ -390,13 +386,12 @@ LogicalResult moec::npu::lowerCombine(ProgramLowering &lowering,
     // The slot of each pair: sorting the permutation gives its inverse.
     StreamBuilder &s = lowering.core(0);
     Pipes p{s};
-    s.copy("gm", "ub", ubPerm, int64_t(plan.permutation.address), 1,
-           pairs * 4, 0, 0);
+    s.copy("gm", "ub", ubPerm, int64_t(plan.permutation.address), 1, pairs * 4,
+           0, 0);
     p.sync(engines->in, "v", 0);
     sortAscending(s, pairs, ubPerm, ubFloat, ubSorted, ubInverse, -1);
     p.sync("v", engines->out, 0);
-    s.copy("ub", "gm", int64_t(inverse.address), ubInverse, 1, pairs * 4, 0,
-           0);
+    s.copy("ub", "gm", int64_t(inverse.address), ubInverse, 1, pairs * 4, 0, 0);
   }
   lowering.barrier();
 
@@ -419,8 +414,8 @@ LogicalResult moec::npu::lowerCombine(ProgramLowering &lowering,
       int64_t n = std::min(chunk, end - row);
       s.copy("gm", "ub", ubSlots, int64_t(inverse.address + row * k * 4), 1,
              n * k * 4, 0, 0);
-      s.copy("gm", "ub", ubWeights,
-             int64_t(plan.weights.address + row * k * 4), 1, n * k * 4, 0, 0);
+      s.copy("gm", "ub", ubWeights, int64_t(plan.weights.address + row * k * 4),
+             1, n * k * 4, 0, 0);
       s.gather("ub", ubRows, int64_t(plan.rows.address), ubSlots, n * k,
                rowBytes, rowBytes, 1, rowBytes);
       p.sync(engines->in, "v", 2);

@@ -108,8 +108,8 @@ LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
         result = ubU;
       }
       p.sync("v", *out, 0);
-      s.copy("ub", "gm", int64_t(plan.output.address + row * outBytes),
-             result, n, outBytes, outBytes, outBytes);
+      s.copy("ub", "gm", int64_t(plan.output.address + row * outBytes), result,
+             n, outBytes, outBytes, outBytes);
       p.sync(*out, *in, 0);
     }
   }
@@ -160,12 +160,11 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
   // One full buffer per input and per body op.
   int64_t buffers = int64_t(inputs.size() + body.getOperations().size());
   int64_t chunk = std::min<int64_t>(
-      output.rows, (int64_t(lowering.bufferBytes(Space::UB)) -
-                    buffers * 64) /
+      output.rows, (int64_t(lowering.bufferBytes(Space::UB)) - buffers * 64) /
                        std::max<int64_t>(1, buffers * rowBytes));
   if (chunk < 1)
-    return op.emitError() << "a row of " << width << " elements of "
-                          << buffers << " values does not fit the chip's UB";
+    return op.emitError() << "a row of " << width << " elements of " << buffers
+                          << " values does not fit the chip's UB";
   int64_t bufferBytes = align64(chunk * rowBytes);
 
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
@@ -189,8 +188,8 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
           break;
         case InputBroadcast::Row:
           // The same row for every row: a DMA with source stride 0.
-          s.copy("gm", "ub", operand.ub, int64_t(input.address), n, rowBytes,
-                 0, rowBytes);
+          s.copy("gm", "ub", operand.ub, int64_t(input.address), n, rowBytes, 0,
+                 rowBytes);
           break;
         case InputBroadcast::Column:
           operand.kind = Operand::RowScalar;
@@ -247,10 +246,9 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
           s.vector(kind, "f32", dst.ub, a.ub, 0, all);
         } else {
           Operand b = *operandOf(bodyOp.getOperand(1));
-          bool commutative = kind == "add" || kind == "mul" || kind == "max" ||
-                             kind == "min";
-          if (a.kind != Operand::Full && b.kind == Operand::Full &&
-              commutative)
+          bool commutative =
+              kind == "add" || kind == "mul" || kind == "max" || kind == "min";
+          if (a.kind != Operand::Full && b.kind == Operand::Full && commutative)
             std::swap(a, b);
           if (a.kind == Operand::Immediate && b.kind == Operand::Full) {
             // imm - x, imm / x: the constant as a full buffer first.

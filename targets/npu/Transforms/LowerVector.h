@@ -1,4 +1,4 @@
-//===- LowerVector.h - Elementwise phases on the vector unit -----*- C++ -*-===//
+//===- LowerVector.h - Elementwise phases on the vector unit ----*- C++ -*-===//
 //
 // The phases of moe.activation and of elementwise linalg.generic ops.
 //

@@ -59,18 +59,16 @@ static const char *pipeLower(Pipe pipe) {
   return "s";
 }
 
-ProgramLowering::ProgramLowering(const ChipDescription &chip,
-                                 ElemType cubeType, int64_t tokens,
-                                 ModuleOp module, Location loc,
+ProgramLowering::ProgramLowering(const ChipDescription &chip, ElemType cubeType,
+                                 int64_t tokens, ModuleOp module, Location loc,
                                  StringRef entry, unsigned inputCount,
                                  WeightTable &weights)
     : chip(chip), cubeType(cubeType), tokens(tokens), loc(loc),
       inputCount(inputCount), weights(weights) {
   OpBuilder builder(module.getContext());
   builder.setInsertionPointToEnd(module.getBody());
-  program = ProgramOp::create(builder, loc,
-                              (entry + "_t" + Twine(tokens)).str(), entry,
-                              tokens);
+  program = ProgramOp::create(
+      builder, loc, (entry + "_t" + Twine(tokens)).str(), entry, tokens);
   program.getBody().emplaceBlock();
   builder.setInsertionPointToEnd(&program.getBody().front());
   workspace = SegmentOp::create(builder, loc, "workspace", "workspace", 0, "");
@@ -91,9 +89,8 @@ uint32_t ProgramLowering::addSegment(StringRef kind, uint64_t bytes,
     if (isa<SegmentOp>(op))
       last = &op;
   builder.setInsertionPointAfter(last);
-  SegmentOp::create(builder, loc,
-                    (Twine(kind) + Twine(segmentCount)).str(), kind,
-                    int64_t(bytes), name);
+  SegmentOp::create(builder, loc, (Twine(kind) + Twine(segmentCount)).str(),
+                    kind, int64_t(bytes), name);
   return segmentCount++;
 }
 

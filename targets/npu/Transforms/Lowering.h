@@ -1,4 +1,4 @@
-//===- Lowering.h - State of lowering one entry point to the NPU -*- C++ -*-===//
+//===- Lowering.h - Lowering one entry point to the NPU ---------*- C++ -*-===//
 //
 // ProgramLowering writes one npu.program: an entry point at one static
 // token count. Every tensor lives in global memory (a workspace segment, an
@@ -176,16 +176,12 @@ struct FusedActivation {
 
 /// With `quantized`, `weight` is its layout and the chunks are dequantized
 /// on the way to L1. With `activation`, the units' outputs go through it.
-mlir::LogicalResult lowerGroupedMatmul(ProgramLowering &lowering,
-                                       const GmMatrix &rows,
-                                       const PackedMatrix &weight,
-                                       const GmMatrix *offsets,
-                                       const GmMatrix *bias,
-                                       const GmMatrix &out,
-                                       const QuantizedMatrix *quantized =
-                                           nullptr,
-                                       const FusedActivation *activation =
-                                           nullptr);
+mlir::LogicalResult
+lowerGroupedMatmul(ProgramLowering &lowering, const GmMatrix &rows,
+                   const PackedMatrix &weight, const GmMatrix *offsets,
+                   const GmMatrix *bias, const GmMatrix &out,
+                   const QuantizedMatrix *quantized = nullptr,
+                   const FusedActivation *activation = nullptr);
 
 /// A float matrix in the cube's input type (a phase of vector casts).
 /// `split` writes [high, high, low] with x = high + low, both in that type:

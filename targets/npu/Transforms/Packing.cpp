@@ -212,8 +212,8 @@ unsigned moec::npu::addQuantizedWeight(WeightTable &table, Value value,
             int64_t tile = (r / cn) * colTiles + c / ck;
             int64_t at = chunkStart + tile * cn * ck + (r % cn) * ck + c % ck;
             bool inside = row < tensor.n && col < tensor.k;
-            int32_t q = inside ? tensor.q[(g * tensor.n + row) * tensor.k + col]
-                               : 0;
+            int32_t q =
+                inside ? tensor.q[(g * tensor.n + row) * tensor.k + col] : 0;
             if (tensor.bits == 8) {
               values.bytes[at] = uint8_t(q);
             } else {
@@ -279,8 +279,8 @@ FailureOr<FloatTensor> moec::npu::readFloatTensor(Value value) {
   size_t width = elem.isF32() ? 4 : 2;
   if (bytes.size() < size_t(count) * width)
     return emitError(value.getLoc(), "a weight holds ")
-           << bytes.size() << " bytes, fewer than its " << count << " "
-           << elem << " elements";
+           << bytes.size() << " bytes, fewer than its " << count << " " << elem
+           << " elements";
   for (int64_t i = 0; i < count; ++i) {
     if (width == 4) {
       std::memcpy(&result.values[i], bytes.data() + 4 * i, 4);
@@ -380,8 +380,8 @@ unsigned moec::npu::addCubeWeight(WeightTable &table, Value value,
     int64_t from = order.sourceRow(row, sourceN);
     if (from < 0)
       return 0.0f;
-    int64_t index = transposed ? (group * sourceN + from) * k + col
-                               : col * sourceN + from;
+    int64_t index =
+        transposed ? (group * sourceN + from) * k + col : col * sourceN + from;
     return tensor.values[index];
   };
   for (int64_t g = 0; g < layout.groups; ++g)
@@ -418,8 +418,8 @@ Value moec::npu::createWeightOp(OpBuilder &builder, Location loc,
                            ->getOrLoadDialect<moe::MoeDialect>()
                            ->getWeightStore();
   int64_t size = int64_t(weight.bytes.size());
-  weight.key = store.addBlob(keyHint, rt::DType::I8, {size},
-                             std::move(weight.bytes));
+  weight.key =
+      store.addBlob(keyHint, rt::DType::I8, {size}, std::move(weight.bytes));
   weight.bytes.clear();
   auto type = RankedTensorType::get({size}, builder.getIntegerType(8));
   return moe::WeightOp::create(builder, loc, type, weight.key).getResult();

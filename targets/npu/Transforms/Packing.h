@@ -1,4 +1,4 @@
-//===- Packing.h - Weights in the layouts the programs read ------*- C++ -*-===//
+//===- Packing.h - Weights in the layouts the programs read -----*- C++ -*-===//
 //
 // Weights are read once at compile time and written in the form the NPU
 // reads: the cube's B operand in fractal tiles of its input type (f16 or

@@ -1,4 +1,4 @@
-//===- Passes.h - The NPU target's passes ------------------------*- C++ -*-===//
+//===- Passes.h - The NPU target's passes -----------------------*- C++ -*-===//
 
 #ifndef MOEC_TARGETS_NPU_TRANSFORMS_PASSES_H
 #define MOEC_TARGETS_NPU_TRANSFORMS_PASSES_H

@@ -1,4 +1,4 @@
-//===- Passes.td - The NPU target's passes ----------------*- tablegen -*-===//
+//===- Passes.td - The NPU target's passes -----------------*- tablegen -*-===//
 
 #ifndef MOEC_TARGETS_NPU_TRANSFORMS_PASSES_TD
 #define MOEC_TARGETS_NPU_TRANSFORMS_PASSES_TD

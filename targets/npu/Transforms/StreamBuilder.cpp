@@ -60,8 +60,8 @@ void StreamBuilder::load(unsigned dst, StringRef space, Val addr) {
 
 void StreamBuilder::store(StringRef space, Val addr, Val value) {
   auto [args, regs] = operands({addr, value});
-  ScalarOp::create(builder, loc, "store", 0, builder.getStringAttr(space),
-                   args, regs);
+  ScalarOp::create(builder, loc, "store", 0, builder.getStringAttr(space), args,
+                   regs);
 }
 
 void StreamBuilder::loop(Val count, const std::function<void(unsigned)> &body) {
@@ -91,8 +91,7 @@ void StreamBuilder::sync(StringRef src, StringRef dst, int64_t event) {
 void StreamBuilder::barrierAll() { BarrierAllOp::create(builder, loc); }
 
 void StreamBuilder::copy(StringRef from, StringRef to, Val dst, Val src,
-                         Val rows, Val rowBytes, Val srcStride,
-                         Val dstStride) {
+                         Val rows, Val rowBytes, Val srcStride, Val dstStride) {
   auto [args, regs] =
       operands({dst, src, rows, rowBytes, srcStride, dstStride});
   DmaOp::create(builder, loc, "copy", from, to, nullptr, false, args, regs);
@@ -169,8 +168,8 @@ void StreamBuilder::topk(Val values, Val scores, Val indices, Val n, Val rows,
 }
 
 void StreamBuilder::unpackInt4(Val dst, Val src, Val count, bool isSigned) {
-  auto [args, regs] = operands({dst, src, Val(0), count, Val(1), Val(0),
-                                Val(0), Val(0)});
+  auto [args, regs] =
+      operands({dst, src, Val(0), count, Val(1), Val(0), Val(0), Val(0)});
   VectorOp::create(builder, loc, "unpack_int4", "f32", nullptr, nullptr,
                    isSigned, args, regs);
 }

@@ -1,4 +1,4 @@
-//===- StreamBuilder.h - Writing one core's command stream -------*- C++ -*-===//
+//===- StreamBuilder.h - Writing one core's command stream ------*- C++ -*-===//
 //
 // The lowering writes commands through this class: one call per command,
 // operands as `Val`s (a constant, or a register plus a constant), scalar
@@ -61,9 +61,9 @@ public:
             Val rows, Val rowBytes, Val srcStride, Val dstStride);
   void gather(llvm::StringRef to, Val dst, Val src, Val index, Val rows,
               Val rowBytes, Val srcStride, Val divisor, Val dstStride);
-  void toFractal(llvm::StringRef from, llvm::StringRef to,
-                 llvm::StringRef elem, Val dst, Val src, Val rows, Val cols,
-                 Val srcStride, int64_t tileRows, int64_t tileCols);
+  void toFractal(llvm::StringRef from, llvm::StringRef to, llvm::StringRef elem,
+                 Val dst, Val src, Val rows, Val cols, Val srcStride,
+                 int64_t tileRows, int64_t tileCols);
   void fromFractal(llvm::StringRef from, llvm::StringRef to, bool accumulate,
                    Val dst, Val src, Val rows, Val cols, Val dstStride,
                    int64_t tileRows, int64_t tileCols);

@@ -14,10 +14,11 @@ static int64_t fitMultiple(int64_t limit, int64_t step) {
   return limit / step * step;
 }
 
-FailureOr<PackedMatrix>
-moec::npu::chooseWeightBlocks(ProgramLowering &lowering, ElemType elem,
-                              int64_t groups, int64_t n, int64_t k,
-                              int64_t maxBlockN) {
+FailureOr<PackedMatrix> moec::npu::chooseWeightBlocks(ProgramLowering &lowering,
+                                                      ElemType elem,
+                                                      int64_t groups, int64_t n,
+                                                      int64_t k,
+                                                      int64_t maxBlockN) {
   const CubeShape *cube = lowering.chip.findCube(elem);
   if (!cube) {
     lowering.emitError() << "chip '" << lowering.chip.name
@@ -40,10 +41,9 @@ moec::npu::chooseWeightBlocks(ProgramLowering &lowering, ElemType elem,
                        fitMultiple(l0b / (w.blockK * eb), cube->n),
                        fitMultiple(maxBlockN, cube->n)});
   if (w.blockN < cube->n) {
-    lowering.emitError() << "chip '" << lowering.chip.name
-                         << "': half of L0B (" << l0b
-                         << " bytes) cannot hold one " << cube->n << " x "
-                         << w.blockK << " weight tile";
+    lowering.emitError() << "chip '" << lowering.chip.name << "': half of L0B ("
+                         << l0b << " bytes) cannot hold one " << cube->n
+                         << " x " << w.blockK << " weight tile";
     return failure();
   }
   return w;
@@ -57,13 +57,12 @@ moec::npu::chooseMatmulTiles(ProgramLowering &lowering, const CubeShape &cube,
   int64_t l0c = lowering.bufferBytes(Space::L0C);
   int64_t ub = lowering.bufferBytes(Space::UB);
   MatmulTiles tiles;
-  tiles.blockM =
-      std::min({roundUp(std::max<int64_t>(maxRows, 1), cube.m),
-                fitMultiple(l0a / (weight.blockK * eb), cube.m),
-                fitMultiple(l0c / (weight.blockN * 4), cube.m),
-                // UB: the output tile, bias and offsets; see LowerMatmul.
-                fitMultiple((ub / 2) / (weight.blockN * 4), cube.m),
-                int64_t(256)});
+  tiles.blockM = std::min(
+      {roundUp(std::max<int64_t>(maxRows, 1), cube.m),
+       fitMultiple(l0a / (weight.blockK * eb), cube.m),
+       fitMultiple(l0c / (weight.blockN * 4), cube.m),
+       // UB: the output tile, bias and offsets; see LowerMatmul.
+       fitMultiple((ub / 2) / (weight.blockN * 4), cube.m), int64_t(256)});
   int64_t l1 = 2 * (tiles.blockM * weight.blockK * eb + weight.chunkBytes(0));
   if (tiles.blockM < cube.m || uint64_t(l1) > lowering.bufferBytes(Space::L1)) {
     lowering.emitError() << "chip '" << lowering.chip.name

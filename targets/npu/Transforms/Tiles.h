@@ -1,4 +1,4 @@
-//===- Tiles.h - Tile sizes from the chip's scratchpads ----------*- C++ -*-===//
+//===- Tiles.h - Tile sizes from the chip's scratchpads ---------*- C++ -*-===//
 //
 // How a matmul is cut to fit the described chip: blocks of k and n for the
 // packed weights (two of each fit L0B), and of rows (two fit L0A, one

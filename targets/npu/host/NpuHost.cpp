@@ -189,8 +189,8 @@ extern "C" void moec_npu_call(const uint8_t *image, uint64_t imageSize,
                  formatStats(s.chip, stats).c_str());
 
   // Results: the first `tokens` rows of each output, in fresh buffers.
-  int64_t *result = entry.outputs.empty() ? nullptr
-                                          : static_cast<int64_t *>(args[0]);
+  int64_t *result =
+      entry.outputs.empty() ? nullptr : static_cast<int64_t *>(args[0]);
   for (size_t r = 0; r < entry.outputs.size(); ++r) {
     const ImageTensor &t = entry.outputs[r];
     if (outputSegment[r] < 0)

@@ -1,4 +1,4 @@
-//===- NpuHost.h - An NPU binary's side of each call -------------*- C++ -*-===//
+//===- NpuHost.h - An NPU binary's side of each call ------------*- C++ -*-===//
 //
 // The one function the generated entry points of an NPU binary call.
 //

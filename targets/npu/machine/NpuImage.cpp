@@ -94,8 +94,7 @@ bool moec::npu::decodeImage(const uint8_t *data, size_t size, NpuImage &image,
     return false;
   if (version != kImageFormatVersion) {
     error = "NPU image format " + std::to_string(version) +
-            "; this binary reads format " +
-            std::to_string(kImageFormatVersion);
+            "; this binary reads format " + std::to_string(kImageFormatVersion);
     return false;
   }
   if (entries > size) {

@@ -1,4 +1,4 @@
-//===- NpuImage.h - What an NPU binary embeds --------------------*- C++ -*-===//
+//===- NpuImage.h - What an NPU binary embeds -------------------*- C++ -*-===//
 //
 // The compiler writes one image per model: the chip description it
 // compiled for and, per entry point, the tensors it takes and returns and
