@@ -11,10 +11,10 @@
 #include "targets/cpu/CpuTarget.h"
 
 #include "moec/Runtime/BinaryAbi.h"
+#include "moec/Target/LinkSupport.h"
 #include "moec/Target/Packager.h"
 #include "runtime/formats/MappedFile.h"
 
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -23,21 +23,6 @@
 
 using namespace mlir;
 using namespace moec;
-
-static LogicalResult writeFile(ModuleOp module, StringRef path,
-                               StringRef contents) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (!ec) {
-    os << contents;
-    os.close();
-    if (!os.has_error())
-      return success();
-    ec = os.error();
-    os.clear_error();
-  }
-  return module.emitError("cannot write '") << path << "': " << ec.message();
-}
 
 /// The directory holding the moec executable, to find an installed runtime.
 static std::string toolDirectory() {
@@ -70,17 +55,10 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
     return failure();
   }
   // Scratch files for the link.
-  llvm::SmallString<128> scratch;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory("moec-link", scratch))
-    return module.emitError("cannot create a temporary directory: ")
-           << ec.message();
-  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(scratch); });
-  auto scratchPath = [&](StringRef name) {
-    llvm::SmallString<128> path(scratch);
-    llvm::sys::path::append(path, name);
-    return path.str().str();
-  };
+  ScratchDirectory scratch;
+  if (failed(scratch.create(module, "moec-link")))
+    return failure();
+  auto scratchPath = [&](StringRef name) { return scratch.path(name); };
   std::string objectPath = scratchPath("model.o");
   std::string manifestPath = scratchPath("manifest.json");
   std::string blobPath = scratchPath("weights.bin");

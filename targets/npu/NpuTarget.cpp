@@ -63,6 +63,14 @@ FailureOr<std::string> moec::npu::readChipText(ModuleOp module) {
   return text;
 }
 
+/// The lowered module's image, for the chip it was compiled for.
+static FailureOr<moec::npu::NpuImage> buildImage(ModuleOp module) {
+  FailureOr<std::string> chip = moec::npu::readChipText(module);
+  if (failed(chip))
+    return failure();
+  return moec::npu::buildImage(module, *chip);
+}
+
 namespace {
 class NpuTarget final : public moec::TargetBackend {
 public:
@@ -94,10 +102,7 @@ public:
   /// --emit=llvm writes the lowered npu IR; --emit=obj the image's object.
   LogicalResult serialize(ModuleOp module, const moec::TargetOptions &options,
                           moec::SerializedModule &result) const override {
-    FailureOr<std::string> chip = moec::npu::readChipText(module);
-    if (failed(chip))
-      return failure();
-    FailureOr<moec::npu::NpuImage> image = moec::npu::buildImage(module, *chip);
+    FailureOr<moec::npu::NpuImage> image = buildImage(module);
     if (failed(image))
       return failure();
     llvm::raw_string_ostream os(result.targetIR);
@@ -110,10 +115,7 @@ public:
     moec::PackagedModel package;
     if (failed(moec::packageModel(module, options, package)))
       return failure();
-    FailureOr<std::string> chip = moec::npu::readChipText(module);
-    if (failed(chip))
-      return failure();
-    FailureOr<moec::npu::NpuImage> image = moec::npu::buildImage(module, *chip);
+    FailureOr<moec::npu::NpuImage> image = buildImage(module);
     if (failed(image))
       return failure();
     // The weights file first: the binary is useless without it.

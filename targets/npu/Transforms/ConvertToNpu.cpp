@@ -60,6 +60,8 @@ private:
   FailureOr<GmMatrix> resultFor(Value value, int64_t rows, int64_t cols,
                                 ElemType elem);
   FailureOr<GmMatrix> placeWeight(Value value);
+  /// The program's segment of packed weight `index`, added on first use.
+  uint32_t weightSegment(unsigned index);
   FailureOr<QuantizedMatrix> quantizedWeight(Value value, bool deinterleave);
   FailureOr<PackedMatrix> packedWeight(Value value, bool transposed,
                                        RowOrder order = {}, bool split = false);
@@ -206,6 +208,15 @@ FailureOr<GmMatrix> BodyLowering::resultFor(Value value, int64_t rows,
   return m;
 }
 
+uint32_t BodyLowering::weightSegment(unsigned index) {
+  auto [segment, inserted] = weightSegments.try_emplace(index, 0);
+  if (inserted)
+    segment->second = lowering.addSegment(
+        "weight", lowering.weights.weights[index].bytes.size(),
+        std::to_string(lowering.inputCount + index));
+  return segment->second;
+}
+
 FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
   auto found = lowering.weights.byValue.find(value);
   unsigned index;
@@ -222,12 +233,7 @@ FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
   m.cols = type.getShape().back();
   m.rows = type.getNumElements() / std::max<int64_t>(m.cols, 1);
   m.elem = ElemType::F32;
-  auto [segment, inserted] = weightSegments.try_emplace(index, 0);
-  if (inserted)
-    segment->second = lowering.addSegment(
-        "weight", lowering.weights.weights[index].bytes.size(),
-        std::to_string(lowering.inputCount + index));
-  m.address = gmAddress(segment->second, 0);
+  m.address = gmAddress(weightSegment(index), 0);
   return m;
 }
 
@@ -267,12 +273,7 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value, bool transposed,
   } else {
     index = found->second;
   }
-  auto [segment, inserted] = weightSegments.try_emplace(index, 0);
-  if (inserted)
-    segment->second = lowering.addSegment(
-        "weight", lowering.weights.weights[index].bytes.size(),
-        std::to_string(lowering.inputCount + index));
-  layout->address = gmAddress(segment->second, 0);
+  layout->address = gmAddress(weightSegment(index), 0);
   return layout;
 }
 
@@ -309,14 +310,8 @@ FailureOr<QuantizedMatrix> BodyLowering::quantizedWeight(Value value,
   q.isSigned = quantizedForms[value].second;
   q.layout = *layout;
   uint64_t *addresses[3] = {&q.values, &q.scales, &q.offsets};
-  for (unsigned i = 0; i < 3; ++i) {
-    auto [segment, inserted] = weightSegments.try_emplace(first + i, 0);
-    if (inserted)
-      segment->second = lowering.addSegment(
-          "weight", lowering.weights.weights[first + i].bytes.size(),
-          std::to_string(lowering.inputCount + first + i));
-    *addresses[i] = gmAddress(segment->second, 0);
-  }
+  for (unsigned i = 0; i < 3; ++i)
+    *addresses[i] = gmAddress(weightSegment(first + i), 0);
   return q;
 }
 

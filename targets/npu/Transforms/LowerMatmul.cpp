@@ -17,40 +17,6 @@ using namespace mlir;
 using namespace moec::npu;
 
 namespace {
-/// Set/wait between two pipes, nothing when they are the same pipe (a pipe
-/// runs its commands in order).
-struct Pipes {
-  StreamBuilder &s;
-  void set(StringRef src, StringRef dst, int64_t event) {
-    if (src != dst)
-      s.setFlag(src, dst, event);
-  }
-  void wait(StringRef src, StringRef dst, int64_t event) {
-    if (src != dst)
-      s.waitFlag(src, dst, event);
-  }
-  void sync(StringRef src, StringRef dst, int64_t event) {
-    set(src, dst, event);
-    wait(src, dst, event);
-  }
-};
-
-/// A scope of scalar registers, released in reverse order.
-struct Registers {
-  StreamBuilder &s;
-  SmallVector<unsigned> taken;
-  unsigned get() {
-    taken.push_back(s.allocRegister());
-    return taken.back();
-  }
-  ~Registers() {
-    for (unsigned reg : llvm::reverse(taken))
-      s.releaseRegister(reg);
-  }
-};
-} // namespace
-
-namespace {
 struct QuantizedBuffers {
   int64_t values, scales, offsets, widened, rounded;
 };
@@ -59,7 +25,7 @@ struct QuantizedBuffers {
 /// Chunk kb of a quantized unit: GM -> UB, q * scale + offset in f32 on the
 /// vector unit, rounded to the cube's type, UB -> L1 at `l1`. `values` and
 /// `scales` hold the unit's addresses in their arrays.
-static void dequantizeChunk(StreamBuilder &s, Pipes &p,
+static void dequantizeChunk(StreamBuilder &s, PipeFlags &p,
                             const QuantizedMatrix &q, int64_t kb,
                             unsigned values, unsigned scales, StringRef load,
                             StringRef loadL1, StringRef toL1, StringRef toL0,
@@ -133,7 +99,7 @@ FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(input.rows, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes pipes{s};
+    PipeFlags pipes{s};
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t rows = std::min(chunk, end - row);
       s.copy("gm", "ub", 0, int64_t(input.address + row * input.rowBytes()),
@@ -171,7 +137,7 @@ FailureOr<GmMatrix> moec::npu::castForCube(ProgramLowering &lowering,
 /// `width` = 2 * half: the gate half, then the up half) into `act` (f32,
 /// rows of half), rounded to `outElem` at `rounded` unless it is f32:
 /// clamp(g) * sigmoid(alpha * clamp(g)) * (clamp(u) + beta).
-static void activationEpilogue(StreamBuilder &s, Pipes &p,
+static void activationEpilogue(StreamBuilder &s, PipeFlags &p,
                                const FusedActivation &a, StringRef tilePipe,
                                int64_t tile, int64_t width, unsigned rows,
                                int64_t act, int64_t rounded, ElemType outElem) {
@@ -224,7 +190,7 @@ static LogicalResult addPartials(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(out.rows, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
       shape.rows = n;
@@ -339,8 +305,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(
 
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
-    Registers r{s};
+    PipeFlags p{s};
+    ScopedRegisters r{s};
     // The groups' row offsets, into UB for the scalar unit.
     if (offsets) {
       s.copy("gm", "ub", ubOffsets, int64_t(offsets->address), 1,
@@ -387,7 +353,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(
     s.scalar("sub", units, Val(units, 0), Val(begin, 0));
     s.mov(lastGroup, -1);
     s.loop(Val(units, 0), [&](unsigned i) {
-      Registers u{s};
+      ScopedRegisters u{s};
       unsigned unit = u.get(), group = u.get(), block = u.get();
       unsigned first = u.get(), rowsLeft = u.get(), n0 = u.get(),
                ncols = u.get(), wAddr = u.get(), tilesReg = u.get();
@@ -449,7 +415,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(
       s.scalar("add", tilesReg, Val(rowsLeft, 0), mb - 1);
       s.scalar("div", tilesReg, Val(tilesReg, 0), mb);
       s.loop(Val(tilesReg, 0), [&](unsigned t) {
-        Registers m{s};
+        ScopedRegisters m{s};
         unsigned row0 = m.get(), nrows = m.get(), aAddr = m.get(),
                  oAddr = m.get(), bytes = m.get(), mTiles = m.get();
         s.scalar("mul", row0, Val(t, 0), mb);

@@ -14,15 +14,6 @@ using namespace mlir;
 using namespace moec::npu;
 
 namespace {
-struct Pipes {
-  StreamBuilder &s;
-  void sync(StringRef src, StringRef dst, int64_t event) {
-    if (src == dst)
-      return;
-    s.setFlag(src, dst, event);
-    s.waitFlag(src, dst, event);
-  }
-};
 
 struct Engines {
   std::string in, out;
@@ -50,6 +41,20 @@ static FailureOr<int64_t> rowsThatFit(ProgramLowering &lowering,
     return failure();
   }
   return budget / rowBytes;
+}
+
+/// dst = softmax of each of `rows` rows of `width` f32 at `src` (packed),
+/// with `scratch` holding one element per row.
+static void rowSoftmax(StreamBuilder &s, int64_t dst, int64_t src,
+                       int64_t scratch, int64_t width, int64_t rows) {
+  int64_t stride = width * 4;
+  s.vector("reduce_max", "f32", scratch, src, 0, {width, rows, 4, stride, 0});
+  s.vector("sub", "f32", dst, src, scratch, {width, rows, stride, stride, 4},
+           "row_scalar");
+  s.vector("exp", "f32", dst, dst, 0, {width, rows, stride, stride, 0});
+  s.vector("reduce_sum", "f32", scratch, dst, 0, {width, rows, 4, stride, 0});
+  s.vector("div", "f32", dst, dst, scratch, {width, rows, stride, stride, 4},
+           "row_scalar");
 }
 
 /// Group-limited selection on `n` rows of `e` selection scores at `select`,
@@ -138,7 +143,7 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(plan.logits.rows, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     if (plan.bias && begin < end)
       s.copy("gm", "ub", ubBias, int64_t(plan.bias->address), 1, e * 4, 0, 0);
     if ((plan.bias || plan.groups) && begin < end) {
@@ -163,13 +168,7 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
       int64_t selection = ubScores;
       switch (plan.scoring) {
       case moe::RouterScoring::Softmax:
-        s.vector("reduce_max", "f32", ubRow, ubLogits, 0, perRow);
-        s.vector("sub", "f32", ubScores, ubLogits, ubRow,
-                 {e, n, e * 4, e * 4, 4}, "row_scalar");
-        s.vector("exp", "f32", ubScores, ubScores, 0, full);
-        s.vector("reduce_sum", "f32", ubRow, ubScores, 0, perRow);
-        s.vector("div", "f32", ubScores, ubScores, ubRow,
-                 {e, n, e * 4, e * 4, 4}, "row_scalar");
+        rowSoftmax(s, ubScores, ubLogits, ubRow, e, n);
         break;
       case moe::RouterScoring::Sigmoid:
         s.vector("neg", "f32", ubScores, ubLogits, 0, full);
@@ -211,13 +210,7 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
       StreamBuilder::VectorRows picks{k, n, k * 4, k * 4, 0};
       StreamBuilder::VectorRows pickRow{k, n, 4, k * 4, 0};
       if (plan.scoring == moe::RouterScoring::SoftmaxAfterTopK) {
-        s.vector("reduce_max", "f32", ubRow, ubValues, 0, pickRow);
-        s.vector("sub", "f32", ubValues, ubValues, ubRow,
-                 {k, n, k * 4, k * 4, 4}, "row_scalar");
-        s.vector("exp", "f32", ubValues, ubValues, 0, picks);
-        s.vector("reduce_sum", "f32", ubRow, ubValues, 0, pickRow);
-        s.vector("div", "f32", ubValues, ubValues, ubRow,
-                 {k, n, k * 4, k * 4, 4}, "row_scalar");
+        rowSoftmax(s, ubValues, ubValues, ubRow, k, n);
       }
       if (plan.normalize) {
         s.vector("reduce_sum", "f32", ubRow, ubValues, 0, pickRow);
@@ -276,7 +269,7 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
               "smaller --max-tokens";
   {
     StreamBuilder &s = lowering.core(0);
-    Pipes p{s};
+    PipeFlags p{s};
     s.copy("gm", "ub", ubIds, int64_t(plan.ids.address), 1, pairs * 4, 0, 0);
     p.sync(engines->in, "v", 0);
     sortAscending(s, pairs, ubIds, ubFloat, ubSorted, ubPerm, ubSortedIds);
@@ -295,7 +288,7 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
     if (first == last)
       continue;
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     s.copy("gm", "ub", ubSortedIds, int64_t(sortedIds.address), 1, pairs * 4, 0,
            0);
     p.sync(engines->in, "s", 0);
@@ -349,7 +342,7 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(pairs, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
       s.copy("gm", "ub", 0, int64_t(plan.permutation.address + row * 4), 1,
@@ -385,7 +378,7 @@ LogicalResult moec::npu::lowerCombine(ProgramLowering &lowering,
   {
     // The slot of each pair: sorting the permutation gives its inverse.
     StreamBuilder &s = lowering.core(0);
-    Pipes p{s};
+    PipeFlags p{s};
     s.copy("gm", "ub", ubPerm, int64_t(plan.permutation.address), 1, pairs * 4,
            0, 0);
     p.sync(engines->in, "v", 0);
@@ -409,7 +402,7 @@ LogicalResult moec::npu::lowerCombine(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(tokens, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
       s.copy("gm", "ub", ubSlots, int64_t(inverse.address + row * k * 4), 1,

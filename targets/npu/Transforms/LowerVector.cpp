@@ -21,15 +21,6 @@ using namespace mlir;
 using namespace moec::npu;
 
 namespace {
-struct Pipes {
-  StreamBuilder &s;
-  void sync(StringRef src, StringRef dst, int64_t event) {
-    if (src == dst)
-      return;
-    s.setFlag(src, dst, event);
-    s.waitFlag(src, dst, event);
-  }
-};
 int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 } // namespace
 
@@ -54,7 +45,7 @@ LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(rows, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
       s.copy("gm", "ub", ubGate,
@@ -170,7 +161,7 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(output.rows, c);
     StreamBuilder &s = lowering.core(c);
-    Pipes p{s};
+    PipeFlags p{s};
     for (int64_t row = begin; row < end; row += chunk) {
       int64_t n = std::min(chunk, end - row);
       StreamBuilder::VectorRows all{width, n, rowBytes, rowBytes, rowBytes};

@@ -14,6 +14,8 @@
 #include "IR/NpuOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <cstdint>
 #include <functional>
@@ -100,6 +102,40 @@ private:
   mlir::Location loc;
   unsigned nextRegister = 1;
   bool exhausted = false;
+};
+
+/// Flags between two pipes that do nothing when both are the same pipe (a
+/// pipe runs its commands in order), so a lowering can name the chip's
+/// engines without knowing which of them coincide.
+struct PipeFlags {
+  StreamBuilder &s;
+  void set(llvm::StringRef src, llvm::StringRef dst, int64_t event) {
+    if (src != dst)
+      s.setFlag(src, dst, event);
+  }
+  void wait(llvm::StringRef src, llvm::StringRef dst, int64_t event) {
+    if (src != dst)
+      s.waitFlag(src, dst, event);
+  }
+  void sync(llvm::StringRef src, llvm::StringRef dst, int64_t event) {
+    set(src, dst, event);
+    wait(src, dst, event);
+  }
+};
+
+/// Scalar registers taken for a scope and released, in reverse order, at
+/// its end.
+struct ScopedRegisters {
+  StreamBuilder &s;
+  llvm::SmallVector<unsigned> taken;
+  unsigned get() {
+    taken.push_back(s.allocRegister());
+    return taken.back();
+  }
+  ~ScopedRegisters() {
+    for (unsigned reg : llvm::reverse(taken))
+      s.releaseRegister(reg);
+  }
 };
 
 } // namespace moec::npu

@@ -17,15 +17,17 @@
 // CHECK: npu.vector "cast" "f32" from "f16"
 // CHECK: npu.vector "sub" "f32"
 // CHECK: npu.barrier_all
-// The matmul: dynamic trip counts from the groups' offsets, the weight
-// streamed GM -> L1 -> L0B beside the rows, the cube, L0C -> UB -> GM.
+// The matmul: dynamic trip counts from the groups' offsets, the rows
+// loaded into L1 once (a loop of 0 or 1 trips), the weight streamed
+// GM -> L1 -> L0B in blocks of k, the cube accumulating, L0C -> UB -> GM.
 // CHECK: npu.loop rd = {{[0-9]+}} (count = 1)
 // CHECK: npu.loop rd = {{[0-9]+}} (count = r{{[0-9]+}})
 // CHECK: npu.dma "nd_to_fractal" "gm" -> "l1" elem = "f16"
 // CHECK: npu.dma "copy" "gm" -> "l1"
 // CHECK: npu.dma "copy" "l1" -> "l0a"
 // CHECK: npu.dma "copy" "l1" -> "l0b"
-// CHECK: npu.mmad "f16" (c = 0, a = 0, b = 0, m = r{{[0-9]+}}, k = 96, n = 16)
+// CHECK: npu.mmad "f16" (c = 0, a = 0, b = 0, m = r{{[0-9]+}}, k = 64, n = 16)
+// CHECK: npu.mmad "f16" accumulate (c = 0, a = 2048, b = 2048, m = r{{[0-9]+}}, k = 32, n = 16)
 // CHECK: npu.dma "fractal_to_nd" "l0c" -> "ub"
 // CHECK: npu.barrier_all
 // Softmax and top-2 of the router on the vector unit.
@@ -33,9 +35,10 @@
 // CHECK: npu.vector "exp" "f32"
 // CHECK: npu.vector "topk" "f32" (values = {{[0-9]+}}, scores = {{[0-9]+}}, indices = {{[0-9]+}}, n = 8, rows = 1, k = 2, scores_stride = 32)
 // The dispatch: a sort of the negated ids, offsets by binary search on the
-// scalar unit, rows gathered by index.
+// scalar unit (core 0 searches 5 of the 9, core 1 the other 4), rows
+// gathered by index.
 // CHECK: npu.vector "topk" "f32" (values = {{[0-9]+}}, scores = {{[0-9]+}}, indices = {{[0-9]+}}, n = 2, rows = 1, k = 2, scores_stride = 8)
-// CHECK: npu.loop rd = {{[0-9]+}} (count = 9)
+// CHECK: npu.loop rd = {{[0-9]+}} (count = 5)
 // CHECK: npu.scalar "select"
 // CHECK: npu.dma "gather" "gm" -> "ub"
 // CHECK: npu.mmad "f16"

@@ -1,0 +1,52 @@
+//===- LinkSupport.h - Files and tools for a target's link step -*- C++ -*-===//
+//
+// What every target's link step needs around its own tools: a scratch
+// directory removed with everything in it, files written with an error on
+// the op that names the path, and an external program (a compiler, a
+// linker) run with its output kept for the error message.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGET_LINKSUPPORT_H
+#define MOEC_TARGET_LINKSUPPORT_H
+
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <string>
+#include <vector>
+
+namespace moec {
+
+/// A temporary directory, removed with everything in it.
+class ScratchDirectory {
+public:
+  ScratchDirectory() = default;
+  ScratchDirectory(const ScratchDirectory &) = delete;
+  ScratchDirectory &operator=(const ScratchDirectory &) = delete;
+  ~ScratchDirectory();
+
+  /// Creates the directory (named after `prefix`); emits an error on `op`.
+  mlir::LogicalResult create(mlir::Operation *op, llvm::StringRef prefix);
+  /// The path of `name` inside it.
+  std::string path(llvm::StringRef name) const;
+
+private:
+  llvm::SmallString<128> directory;
+};
+
+/// Writes `contents` to `path`; emits an error naming the path on `op`.
+mlir::LogicalResult writeFile(mlir::Operation *op, llvm::StringRef path,
+                              llvm::StringRef contents);
+
+/// Runs `program` (a path, or a name found on PATH) with `args`, its
+/// output going to `logPath`; on failure emits an error on `op` with the
+/// command line and that output.
+mlir::LogicalResult runTool(mlir::Operation *op, llvm::StringRef program,
+                            const std::vector<std::string> &args,
+                            llvm::StringRef logPath);
+
+} // namespace moec
+
+#endif // MOEC_TARGET_LINKSUPPORT_H
