@@ -43,8 +43,10 @@ namespace {
 class BodyLowering {
 public:
   BodyLowering(ProgramLowering &lowering, func::FuncOp func,
-               DenseMap<Value, std::pair<unsigned, bool>> &quantizedForms)
-      : lowering(lowering), func(func), quantizedForms(quantizedForms) {}
+               DenseMap<Value, std::pair<unsigned, bool>> &quantizedForms,
+               DenseSet<Value> &int8Corrections)
+      : lowering(lowering), func(func), quantizedForms(quantizedForms),
+        int8Corrections(int8Corrections) {}
 
   LogicalResult run();
 
@@ -72,6 +74,8 @@ private:
   LogicalResult lowerRouter(moe::RouterOp op);
   LogicalResult lowerDispatch(moe::DispatchOp op);
   LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op);
+  /// --act=int8: int8 rows times int8 weights on the i8 cube.
+  LogicalResult lowerInt8Matmul(moe::GroupedMatmulOp op);
   LogicalResult lowerActivation(moe::ActivationOp op);
   LogicalResult lowerCombine(moe::CombineOp op);
 
@@ -83,6 +87,8 @@ private:
   DenseMap<unsigned, uint32_t> weightSegments;
   /// Results of matmuls whose gate/up columns were packed concatenated.
   DenseSet<Value> deinterleaved;
+  /// Int8 weights (lowerInt8Matmul) with a correction array.
+  DenseSet<Value> &int8Corrections;
   /// Activations computed in their matmul's epilogue.
   DenseSet<Operation *> fusedActivations;
   /// Bits and signedness of the quantized weights packed so far.
@@ -148,7 +154,8 @@ static bool feedsCubeOnly(Value value) {
   return !value.use_empty() &&
          llvm::all_of(value.getUses(), [](OpOperand &use) {
            auto matmul = dyn_cast<moe::GroupedMatmulOp>(use.getOwner());
-           return matmul && use.get() == matmul.getRows();
+           return matmul && use.get() == matmul.getRows() &&
+                  !matmul->hasAttr("moec.int8_activations");
          });
 }
 
@@ -486,12 +493,128 @@ LogicalResult BodyLowering::lowerMatmul(linalg::MatmulOp op) {
   return npu::lowerGroupedMatmul(lowering, *rows, *b, nullptr, nullptr, *out);
 }
 
+LogicalResult BodyLowering::lowerInt8Matmul(moe::GroupedMatmulOp op) {
+  FailureOr<GmMatrix> rows = matrixOf(op.getRows());
+  FailureOr<GmMatrix> offsets = matrixOf(op.getOffsets());
+  if (failed(rows) || failed(offsets))
+    return failure();
+  if (rows->elem != ElemType::F32)
+    return op.emitError("int8 activations quantize f32 rows");
+  if (!lowering.chip.findCube(ElemType::I8))
+    return op.emitError("chip '")
+           << lowering.chip.name << "' has no i8 cube for --act=int8";
+  auto type = cast<moe::PackedType>(op.getWeight().getType());
+  moe::PackingAttr packing = type.getPacking();
+  ArrayRef<int64_t> block = packing.getBlock();
+  int64_t k = type.getTensorType().getShape().back();
+  if (packing.getBits() != 8 || block[block.size() - 2] != 1 ||
+      block.back() < k)
+    return op.emitError("the NPU runs --act=int8 on its i8 cube with int8 "
+                        "weights of one scale per output row (--quantize "
+                        "int8); this weight is ")
+           << moe::stringifyPackedFormat(packing.getFormat())
+           << " in blocks of " << block.back() << " inputs";
+  bool interleaved = false;
+  if (op->hasOneUse())
+    if (auto act = dyn_cast<moe::ActivationOp>(*op->getUsers().begin()))
+      interleaved =
+          act.getLayout() == moe::GateUpLayout::Interleaved && !act.getUp();
+  // Blocks of 128 output rows: the epilogue's product of two vectors
+  // needs a second tile in UB.
+  FailureOr<PackedMatrix> layout = chooseWeightBlocks(
+      lowering, ElemType::I8,
+      type.getTensorType().getRank() == 3 ? type.getTensorType().getDimSize(0)
+                                          : 1,
+      type.getTensorType().getShape().end()[-2], k, 128);
+  if (failed(layout))
+    return failure();
+  // The weight: q - shift as int8 (shift 128 for uint8), and per output
+  // row its scale and, with a zero point or a shift, shift - zero.
+  Value weight = op.getWeight();
+  unsigned first;
+  bool corrected;
+  if (auto found = lowering.weights.byValue.find(weight);
+      found != lowering.weights.byValue.end()) {
+    first = found->second;
+    corrected = int8Corrections.contains(weight);
+  } else {
+    const CubeShape *cube = lowering.chip.findCube(ElemType::I8);
+    FailureOr<QuantizedTensor> tensor = readQuantizedTensor(weight, cube->k);
+    if (failed(tensor))
+      return failure();
+    if (interleaved && failed(deinterleaveRows(*tensor, weight.getLoc())))
+      return failure();
+    int32_t shift = tensor->isSigned ? 0 : 128;
+    first =
+        addInt8CubeWeight(lowering.weights, weight, *tensor, *layout, shift);
+    FloatTensor scales, corrections;
+    scales.shape = corrections.shape = {tensor->groups, tensor->n};
+    corrected = false;
+    for (int64_t g = 0; g < tensor->groups; ++g)
+      for (int64_t row = 0; row < tensor->n; ++row) {
+        size_t b = tensor->blockOf(g, row, 0);
+        scales.values.push_back(tensor->scales[b]);
+        corrections.values.push_back(float(shift) - tensor->zeros[b]);
+        corrected |= corrections.values.back() != 0.0f;
+      }
+    // The weight's next two entries in the table; its value names the
+    // first.
+    addPlainWeight(lowering.weights, weight, scales);
+    if (corrected) {
+      addPlainWeight(lowering.weights, weight, corrections);
+      int8Corrections.insert(weight);
+    }
+    lowering.weights.byValue[weight] = first;
+  }
+  layout->address = gmAddress(weightSegment(first), 0);
+  Int8Epilogue epilogue;
+  epilogue.columnScales.rows = layout->groups;
+  epilogue.columnScales.cols = layout->n;
+  epilogue.columnScales.address = gmAddress(weightSegment(first + 1), 0);
+  if (corrected) {
+    epilogue.corrections = epilogue.columnScales;
+    epilogue.corrections->address = gmAddress(weightSegment(first + 2), 0);
+  }
+  std::optional<GmMatrix> bias;
+  if (op.getBias()) {
+    if (!lowering.weights.byValue.count(op.getBias())) {
+      FailureOr<FloatTensor> data = readFloatTensor(op.getBias());
+      if (failed(data))
+        return failure();
+      RowOrder order;
+      if (interleaved)
+        order.kind = RowOrder::Deinterleave;
+      reorderColumns(*data, order);
+      addPlainWeight(lowering.weights, op.getBias(), *data);
+    }
+    FailureOr<GmMatrix> placed = placeWeight(op.getBias());
+    if (failed(placed))
+      return failure();
+    bias = *placed;
+  }
+  // The rows as int8 codes with their scales (and sums).
+  GmMatrix codes = lowering.allocate(rows->rows, rows->cols, ElemType::I8);
+  epilogue.rowScales = lowering.allocate(1, rows->rows, ElemType::F32);
+  if (corrected)
+    epilogue.rowSums = lowering.allocate(1, rows->rows, ElemType::F32);
+  if (failed(
+          lowerQuantizeRows(lowering, *rows, codes, epilogue.rowScales,
+                            epilogue.rowSums ? &*epilogue.rowSums : nullptr)))
+    return failure();
+  FailureOr<GmMatrix> out =
+      resultFor(op.getResult(), rows->rows, layout->n, ElemType::F32);
+  if (failed(out))
+    return failure();
+  if (interleaved)
+    deinterleaved.insert(op.getResult());
+  return npu::lowerGroupedMatmul(lowering, codes, *layout, &*offsets,
+                                 bias ? &*bias : nullptr, *out, nullptr,
+                                 nullptr, &epilogue);
+}
+
 LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
   if (op->hasAttr("moec.int8_activations"))
-    return op.emitError("the NPU target does not run int8 activations "
-                        "(--act=int8) yet: its quantized matmuls round the "
-                        "rows to ")
-           << elemName(lowering.cubeType) << " (drop --act=int8)";
+    return lowerInt8Matmul(op);
   FailureOr<GmMatrix> rows = matrixOf(op.getRows());
   FailureOr<GmMatrix> offsets = matrixOf(op.getOffsets());
   if (failed(rows) || failed(offsets))
@@ -852,10 +975,12 @@ struct ConvertToNpuPass : public npu::impl::ConvertToNpuBase<ConvertToNpuPass> {
                             "points only");
     WeightTable weights;
     DenseMap<Value, std::pair<unsigned, bool>> quantizedForms;
+    DenseSet<Value> int8Corrections;
     for (int64_t tokens : bucketsFor(func)) {
       ProgramLowering lowering(chip, cube, tokens, module, func.getLoc(),
                                func.getName(), func.getNumArguments(), weights);
-      if (failed(BodyLowering(lowering, func, quantizedForms).run()))
+      if (failed(BodyLowering(lowering, func, quantizedForms, int8Corrections)
+                     .run()))
         return failure();
     }
     // The body becomes: the packed weights, npu.run, return.

@@ -169,6 +169,49 @@ static void activationEpilogue(StreamBuilder &s, PipeFlags &p,
             actStride, 0});
 }
 
+namespace {
+struct Int8Buffers {
+  int64_t tile, columnScales, corrections, rowScales, rowSums, product;
+};
+} // namespace
+
+/// A tile of int32 sums (rows x `width`, rows of `ncols` used) to f32:
+/// (acc + correction * rowSum) * columnScale * rowScale.
+static void int8Epilogue(StreamBuilder &s, PipeFlags &p, const Int8Epilogue &e,
+                         StringRef tilePipe, StringRef load, unsigned row0,
+                         unsigned rows, unsigned ncols, int64_t width,
+                         const Int8Buffers &ub) {
+  // The tile's rows of the row scales (and sums).
+  ScopedRegisters r{s};
+  unsigned at = r.get(), bytes = r.get();
+  s.scalar("mul", at, Val(row0, 0), 4);
+  s.scalar("mul", bytes, Val(rows, 0), 4);
+  s.copy("gm", "ub", ub.rowScales, Val(at, int64_t(e.rowScales.address)), 1,
+         Val(bytes, 0), 0, 0);
+  if (e.rowSums)
+    s.copy("gm", "ub", ub.rowSums, Val(at, int64_t(e.rowSums->address)), 1,
+           Val(bytes, 0), 0, 0);
+  p.sync(load, "v", 5);
+  p.sync(tilePipe, "v", 4);
+  const int64_t stride = width * 4;
+  StreamBuilder::VectorRows tile{Val(ncols, 0), Val(rows, 0), stride, stride,
+                                 0};
+  s.cast("f32", "i32", ub.tile, ub.tile, tile);
+  if (e.corrections) {
+    // correction[n] * rowSum[r]: the corrections as every row (stride 0).
+    s.vector("mul", "f32", ub.product, ub.corrections, ub.rowSums,
+             {Val(ncols, 0), Val(rows, 0), stride, 0, 4}, "row_scalar");
+    s.vector("add", "f32", ub.tile, ub.tile, ub.product,
+             {Val(ncols, 0), Val(rows, 0), stride, stride, stride});
+  }
+  s.vector("mul", "f32", ub.tile, ub.tile, ub.columnScales,
+           {Val(ncols, 0), Val(rows, 0), stride, stride, 0});
+  s.vector("mul", "f32", ub.tile, ub.tile, ub.rowScales,
+           {Val(ncols, 0), Val(rows, 0), stride, stride, 4}, "row_scalar");
+  // The next tile's loads overwrite the row vectors.
+  p.sync("v", load, 5);
+}
+
 /// out = the sum of `slices` partial matrices stacked in `partials`.
 static LogicalResult addPartials(ProgramLowering &lowering,
                                  const GmMatrix &partials, int64_t slices,
@@ -214,14 +257,15 @@ static LogicalResult addPartials(ProgramLowering &lowering,
 LogicalResult moec::npu::lowerGroupedMatmul(
     ProgramLowering &lowering, const GmMatrix &rows, const PackedMatrix &weight,
     const GmMatrix *offsets, const GmMatrix *bias, const GmMatrix &out,
-    const QuantizedMatrix *quantized, const FusedActivation *activation) {
+    const QuantizedMatrix *quantized, const FusedActivation *activation,
+    const Int8Epilogue *int8) {
   const ChipDescription &chip = lowering.chip;
   const CubeShape *cube = chip.findCube(weight.elem);
   if (!cube)
     return lowering.emitError() << "chip '" << chip.name << "' has no cube for "
                                 << elemName(weight.elem);
   FailureOr<MatmulTiles> tiles =
-      chooseMatmulTiles(lowering, *cube, rows.rows, weight);
+      chooseMatmulTiles(lowering, *cube, rows.rows, weight, int8 ? 2 : 1);
   if (failed(tiles))
     return failure();
   FailureOr<std::string> e2 = lowering.engine(Space::GM, Space::L1);
@@ -292,6 +336,17 @@ LogicalResult moec::npu::lowerGroupedMatmul(
     return lowering.emitError()
            << "chip '" << chip.name << "': its UB cannot hold a " << mb
            << "-row tile of a gate/up matmul and its activations";
+  // The int8 epilogue's vectors and its product of two of them, where the
+  // quantized chunks would be (the i8 cube reads its weight as it is).
+  const int64_t ubColumnScales = ubQ, ubCorrections = ubQ + align(nbw * 4);
+  const int64_t ubRowScales = ubCorrections + align(nbw * 4);
+  const int64_t ubRowSums = ubRowScales + align(mb * 4);
+  const int64_t ubProduct = ubRowSums + align(mb * 4);
+  if (int8 &&
+      uint64_t(ubProduct + mb * nbw * 4) > lowering.bufferBytes(Space::UB))
+    return lowering.emitError()
+           << "chip '" << chip.name << "': its UB cannot hold a " << mb
+           << "-row tile of an int8 matmul and its scales";
   if (quantized) {
     eU2L = lowering.engine(Space::UB, Space::L1);
     if (failed(eU2L))
@@ -340,6 +395,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(
       p.set("v", *eIn, 3);
     if (quantized)
       p.set(*eU2L, "v", 7);
+    if (int8)
+      p.set("v", *eIn, 2);
 
     // Units: (active group, n block, k slice), a contiguous range of them
     // per core, so that a core's units share their rows where they can.
@@ -400,6 +457,23 @@ LogicalResult moec::npu::lowerGroupedMatmul(
         s.scalar("mul", chunkBytes, Val(slice, 0),
                  weight.chunkOffset(kBlocksPerSlice));
         s.scalar("add", wAddr, Val(wAddr, 0), Val(chunkBytes, 0));
+      }
+      if (int8) {
+        // The unit's columns of the weight's scales and corrections.
+        unsigned at = u.get(), bytes = u.get();
+        s.scalar("mul", bytes, Val(n0, 0), 4);
+        s.scalar("mul", at, Val(group, 0), int8->columnScales.rowBytes());
+        s.scalar("add", at, Val(at, 0), Val(bytes, 0));
+        s.scalar("mul", bytes, Val(ncols, 0), 4);
+        p.wait("v", *eIn, 2);
+        s.copy("gm", "ub", ubColumnScales,
+               Val(at, int64_t(int8->columnScales.address)), 1, Val(bytes, 0),
+               0, 0);
+        if (int8->corrections)
+          s.copy("gm", "ub", ubCorrections,
+                 Val(at, int64_t(int8->corrections->address)), 1, Val(bytes, 0),
+                 0, 0);
+        p.sync(*eIn, "v", 2);
       }
       if (bias) {
         unsigned biasAddr = u.get(), biasBytes = u.get();
@@ -490,6 +564,12 @@ LogicalResult moec::npu::lowerGroupedMatmul(
                       nbw * 4, cube->m, cube->n);
         p.set(*eC, "m", 0);
         std::string last = *eC;
+        if (int8) {
+          int8Epilogue(s, p, *int8, *eC, *eIn, row0, nrows, ncols, nbw,
+                       {ubTile, ubColumnScales, ubCorrections, ubRowScales,
+                        ubRowSums, ubProduct});
+          last = "v";
+        }
         if (bias) {
           p.sync(*eC, "v", 4);
           s.vector("add", "f32", ubTile, ubTile, ubBias,
@@ -532,6 +612,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(
       });
       if (bias)
         p.set("v", *eIn, 3);
+      if (int8)
+        p.set("v", *eIn, 2);
     });
     // Take the tokens back: every set above has its wait.
     for (int64_t slot = 0; slot < l1Slots; ++slot)
@@ -544,6 +626,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(
       p.wait("v", *eIn, 3);
     if (quantized)
       p.wait(*eU2L, "v", 7);
+    if (int8)
+      p.wait("v", *eIn, 2);
     if (s.outOfRegisters())
       return lowering.emitError() << "the matmul lowering ran out of scalar "
                                      "registers";

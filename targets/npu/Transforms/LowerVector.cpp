@@ -108,6 +108,63 @@ LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
   return success();
 }
 
+LogicalResult moec::npu::lowerQuantizeRows(ProgramLowering &lowering,
+                                           const GmMatrix &rows,
+                                           const GmMatrix &codes,
+                                           const GmMatrix &scales,
+                                           const GmMatrix *sums) {
+  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
+  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
+  if (failed(in) || failed(out))
+    return failure();
+  const int64_t k = rows.cols, rowBytes = k * 4;
+  // UB per row: the row, |x| then x / s, the codes, three row scalars.
+  int64_t chunk = std::min<int64_t>(
+      rows.rows, (int64_t(lowering.bufferBytes(Space::UB)) - 6 * 64) /
+                     (2 * rowBytes + k + 12));
+  if (chunk < 1)
+    return lowering.emitError()
+           << "a row of " << k << " elements to quantize does not fit the UB";
+  int64_t ubX = 0, ubWork = align64(chunk * rowBytes);
+  int64_t ubCodes = ubWork + align64(chunk * rowBytes);
+  int64_t ubMax = ubCodes + align64(chunk * k);
+  int64_t ubScale = ubMax + align64(chunk * 4);
+  int64_t ubSum = ubScale + align64(chunk * 4);
+  for (unsigned c = 0; c < lowering.coreCount(); ++c) {
+    auto [begin, end] = lowering.share(rows.rows, c);
+    StreamBuilder &s = lowering.core(c);
+    PipeFlags p{s};
+    for (int64_t row = begin; row < end; row += chunk) {
+      int64_t n = std::min(chunk, end - row);
+      s.copy("gm", "ub", ubX, int64_t(rows.address + row * rows.rowStride()), n,
+             rowBytes, rows.rowStride(), rowBytes);
+      p.sync(*in, "v", 0);
+      StreamBuilder::VectorRows all{k, n, rowBytes, rowBytes, 4};
+      s.vector("abs", "f32", ubWork, ubX, 0, all);
+      s.vector("reduce_max", "f32", ubMax, ubWork, 0, {k, n, 4, rowBytes, 0});
+      s.vectorImm("div", ubScale, ubMax, 127.0f, {1, n, 4, 4, 0});
+      // A zero row has s = 0 and x / s = NaN, which converts to code 0: its
+      // products are 0, as the reference's (s = 1) are.
+      s.vector("div", "f32", ubWork, ubX, ubScale, all, "row_scalar");
+      s.cast("i8", "f32", ubCodes, ubWork, {k, n, k, rowBytes, 0});
+      if (sums) {
+        s.cast("f32", "i8", ubWork, ubCodes, {k, n, rowBytes, k, 0});
+        s.vector("reduce_sum", "f32", ubSum, ubWork, 0, {k, n, 4, rowBytes, 0});
+      }
+      p.sync("v", *out, 0);
+      s.copy("ub", "gm", int64_t(codes.address + row * k), ubCodes, n, k, k, k);
+      s.copy("ub", "gm", int64_t(scales.address + row * 4), ubScale, 1, n * 4,
+             0, 0);
+      if (sums)
+        s.copy("ub", "gm", int64_t(sums->address + row * 4), ubSum, 1, n * 4, 0,
+               0);
+      p.sync(*out, *in, 0);
+    }
+  }
+  lowering.barrier();
+  return success();
+}
+
 namespace {
 /// Where a value of the generic's body lives in UB: a full chunk, one
 /// element per row, or a constant.

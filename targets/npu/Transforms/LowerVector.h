@@ -30,6 +30,16 @@ struct ActivationPlan {
 mlir::LogicalResult lowerActivation(ProgramLowering &lowering,
                                     const ActivationPlan &plan);
 
+/// Rows quantized to int8 as moe-quantize-activations specifies: per row
+/// s = max|x| / 127 and q = round-to-even(x / s), into `codes` (i8),
+/// `scales` ([1, rows]) and, when given, the sums of each row's codes
+/// (`sums`, [1, rows], f32).
+mlir::LogicalResult lowerQuantizeRows(ProgramLowering &lowering,
+                                      const GmMatrix &rows,
+                                      const GmMatrix &codes,
+                                      const GmMatrix &scales,
+                                      const GmMatrix *sums);
+
 /// How an elementwise op reads an input: the output's shape, one row for
 /// every row (a [cols] operand), or one element per row ([rows, 1]).
 enum class InputBroadcast { None, Row, Column };

@@ -174,14 +174,27 @@ struct FusedActivation {
   int64_t half = 0;
 };
 
+/// Int8 rows times int8 weights on the i8 cube (--act=int8): the rows are
+/// q_x with a scale per row (`rowScales`, [1, M]) and, when the weight has
+/// zero points, the sum of each row's q_x (`rowSums`); the weight is q_w
+/// with one scale per output row (`columnScales`, [groups, n]) and
+/// `corrections` [groups, n] (-zero point, when there is one). A tile's
+/// int32 sums become (acc + correction * rowSum) * columnScale * rowScale.
+struct Int8Epilogue {
+  GmMatrix rowScales, columnScales;
+  std::optional<GmMatrix> rowSums, corrections;
+};
+
 /// With `quantized`, `weight` is its layout and the chunks are dequantized
 /// on the way to L1. With `activation`, the units' outputs go through it.
+/// With `int8`, the rows and the weight are int8 (Int8Epilogue).
 mlir::LogicalResult
 lowerGroupedMatmul(ProgramLowering &lowering, const GmMatrix &rows,
                    const PackedMatrix &weight, const GmMatrix *offsets,
                    const GmMatrix *bias, const GmMatrix &out,
                    const QuantizedMatrix *quantized = nullptr,
-                   const FusedActivation *activation = nullptr);
+                   const FusedActivation *activation = nullptr,
+                   const Int8Epilogue *int8 = nullptr);
 
 /// A float matrix in the cube's input type (a phase of vector casts).
 /// `split` writes [high, high, low] with x = high + low, both in that type:

@@ -293,6 +293,39 @@ FailureOr<FloatTensor> moec::npu::readFloatTensor(Value value) {
   return result;
 }
 
+unsigned moec::npu::addInt8CubeWeight(WeightTable &table, Value value,
+                                      const QuantizedTensor &tensor,
+                                      const PackedMatrix &layout,
+                                      int32_t shift) {
+  const int64_t cn = layout.cubeN, ck = layout.cubeK;
+  PackedWeight weight;
+  weight.bytes.assign(layout.bytes(), 0);
+  for (int64_t g = 0; g < layout.groups; ++g)
+    for (int64_t nb = 0; nb < layout.nBlocks(); ++nb)
+      for (int64_t kb = 0; kb < layout.kBlocks(); ++kb) {
+        int64_t kcols = std::min(layout.blockK, tensor.k - kb * layout.blockK);
+        int64_t colTiles = (kcols + ck - 1) / ck;
+        uint8_t *chunk = weight.bytes.data() +
+                         (g * layout.nBlocks() + nb) * layout.unitBytes() +
+                         layout.chunkOffset(kb);
+        for (int64_t r = 0; r < layout.blockN; ++r) {
+          int64_t row = nb * layout.blockN + r;
+          if (row >= tensor.n)
+            break;
+          for (int64_t c = 0; c < kcols; ++c) {
+            int64_t col = kb * layout.blockK + c;
+            int64_t tile = (r / cn) * colTiles + c / ck;
+            int32_t q = tensor.q[(g * tensor.n + row) * tensor.k + col];
+            chunk[tile * cn * ck + (r % cn) * ck + c % ck] =
+                uint8_t(int8_t(q - shift));
+          }
+        }
+      }
+  table.weights.push_back(std::move(weight));
+  table.byValue[value] = table.weights.size() - 1;
+  return table.weights.size() - 1;
+}
+
 FloatTensor moec::npu::splitForCube(const FloatTensor &tensor, ElemType elem,
                                     bool transposed) {
   // [k, n] grows to [3k, n]; a transposed [n, k] to [n, 3k].

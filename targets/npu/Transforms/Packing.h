@@ -87,6 +87,12 @@ unsigned addQuantizedWeight(WeightTable &table, mlir::Value value,
                             const QuantizedTensor &tensor,
                             const PackedMatrix &layout);
 
+/// Adds an int8 weight for the i8 cube: q - `shift` (int8) in `layout`'s
+/// chunks and fractal order; returns its index in the table.
+unsigned addInt8CubeWeight(WeightTable &table, mlir::Value value,
+                           const QuantizedTensor &tensor,
+                           const PackedMatrix &layout, int32_t shift);
+
 /// Adds `tensor` as f32 bytes; returns its index in the table.
 unsigned addPlainWeight(WeightTable &table, mlir::Value value,
                         const FloatTensor &tensor);

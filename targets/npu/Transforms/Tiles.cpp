@@ -49,20 +49,23 @@ FailureOr<PackedMatrix> moec::npu::chooseWeightBlocks(ProgramLowering &lowering,
   return w;
 }
 
-FailureOr<MatmulTiles>
-moec::npu::chooseMatmulTiles(ProgramLowering &lowering, const CubeShape &cube,
-                             int64_t maxRows, const PackedMatrix &weight) {
+FailureOr<MatmulTiles> moec::npu::chooseMatmulTiles(ProgramLowering &lowering,
+                                                    const CubeShape &cube,
+                                                    int64_t maxRows,
+                                                    const PackedMatrix &weight,
+                                                    int64_t ubTiles) {
   int64_t eb = elemTypeBytes(weight.elem);
   int64_t l0a = lowering.bufferBytes(Space::L0A) / 2;
   int64_t l0c = lowering.bufferBytes(Space::L0C);
   int64_t ub = lowering.bufferBytes(Space::UB);
   MatmulTiles tiles;
-  tiles.blockM = std::min(
-      {roundUp(std::max<int64_t>(maxRows, 1), cube.m),
-       fitMultiple(l0a / (weight.blockK * eb), cube.m),
-       fitMultiple(l0c / (weight.blockN * 4), cube.m),
-       // UB: the output tile, bias and offsets; see LowerMatmul.
-       fitMultiple((ub / 2) / (weight.blockN * 4), cube.m), int64_t(256)});
+  tiles.blockM =
+      std::min({roundUp(std::max<int64_t>(maxRows, 1), cube.m),
+                fitMultiple(l0a / (weight.blockK * eb), cube.m),
+                fitMultiple(l0c / (weight.blockN * 4), cube.m),
+                // UB: the output tile, bias and offsets; see LowerMatmul.
+                fitMultiple((ub / 2) / (ubTiles * weight.blockN * 4), cube.m),
+                int64_t(256)});
   int64_t l1 = 2 * (tiles.blockM * weight.blockK * eb + weight.chunkBytes(0));
   if (tiles.blockM < cube.m || uint64_t(l1) > lowering.bufferBytes(Space::L1)) {
     lowering.emitError() << "chip '" << lowering.chip.name

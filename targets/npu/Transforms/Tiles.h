@@ -24,11 +24,13 @@ mlir::FailureOr<PackedMatrix> chooseWeightBlocks(ProgramLowering &lowering,
                                                  int64_t n, int64_t k,
                                                  int64_t maxBlockN = 256);
 
-/// Rows per tile for a matmul of at most `maxRows` rows on `weight`.
+/// Rows per tile for a matmul of at most `maxRows` rows on `weight`, with
+/// `ubTiles` output tiles in half of UB.
 mlir::FailureOr<MatmulTiles> chooseMatmulTiles(ProgramLowering &lowering,
                                                const CubeShape &cube,
                                                int64_t maxRows,
-                                               const PackedMatrix &weight);
+                                               const PackedMatrix &weight,
+                                               int64_t ubTiles = 1);
 
 } // namespace moec::npu
 
