@@ -1,0 +1,104 @@
+//===- BodyLowering.h - One entry point's body, one bucket ------*- C++ -*-===//
+//
+// The walk of an entry point's body for one token bucket (ConvertToNpu.cpp
+// runs one per bucket): every shape static, index arithmetic and run-time
+// checks evaluated, each tensor op lowered to a phase of commands. Its
+// definitions: LowerBody.cpp (values, weights, the walk), LowerModelOps.cpp
+// (dense, elementwise and routing ops), LowerExpertMatmuls.cpp (grouped
+// matmuls).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MOEC_TARGETS_NPU_TRANSFORMS_BODYLOWERING_H
+#define MOEC_TARGETS_NPU_TRANSFORMS_BODYLOWERING_H
+
+#include "Transforms/Lowering.h"
+#include "Transforms/Packing.h"
+
+#include "dialects/moe/IR/MoeOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace moec::npu {
+
+/// Packed weights' facts that outlive one bucket's walk.
+struct EntryWeights {
+  /// Bits and signedness of the quantized weights packed so far.
+  llvm::DenseMap<mlir::Value, std::pair<unsigned, bool>> quantizedForms;
+  /// Int8 weights (lowerInt8Matmul) with a correction array.
+  llvm::DenseSet<mlir::Value> int8Corrections;
+};
+
+/// One walk of an entry point's body for one bucket.
+class BodyLowering {
+public:
+  BodyLowering(ProgramLowering &lowering, mlir::func::FuncOp func,
+               EntryWeights &entry)
+      : lowering(lowering), func(func), quantizedForms(entry.quantizedForms),
+        int8Corrections(entry.int8Corrections) {}
+
+  mlir::LogicalResult run();
+
+private:
+  mlir::LogicalResult lowerOp(mlir::Operation *op);
+  /// The static shape of a tensor value of this bucket.
+  mlir::FailureOr<llvm::SmallVector<int64_t>> shapeOf(mlir::Value value);
+  mlir::FailureOr<int64_t> indexOf(mlir::Value value);
+  /// The matrix of an operand that lives in global memory (an input or an
+  /// op's result), or a weight placed as it is.
+  mlir::FailureOr<GmMatrix> matrixOf(mlir::Value value);
+  /// Global memory for `value`: an output segment when it is returned.
+  mlir::FailureOr<GmMatrix> resultFor(mlir::Value value, int64_t rows,
+                                      int64_t cols, ElemType elem);
+  mlir::FailureOr<GmMatrix> placeWeight(mlir::Value value);
+  /// The program's segment of packed weight `index`, added on first use.
+  uint32_t weightSegment(unsigned index);
+  mlir::FailureOr<QuantizedMatrix> quantizedWeight(mlir::Value value,
+                                                   bool deinterleave);
+  mlir::FailureOr<PackedMatrix> packedWeight(mlir::Value value, bool transposed,
+                                             RowOrder order = {},
+                                             bool split = false);
+
+  mlir::LogicalResult lowerMatmul(mlir::linalg::MatmulOp op);
+  mlir::LogicalResult lowerGeneric(mlir::linalg::GenericOp op);
+  mlir::LogicalResult lowerContraction(mlir::linalg::GenericOp op);
+  mlir::LogicalResult lowerRouter(moe::RouterOp op);
+  mlir::LogicalResult lowerDispatch(moe::DispatchOp op);
+  mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op);
+  /// --act=int8: int8 rows times int8 weights on the i8 cube.
+  mlir::LogicalResult lowerInt8Matmul(moe::GroupedMatmulOp op);
+  mlir::LogicalResult lowerActivation(moe::ActivationOp op);
+  mlir::LogicalResult lowerCombine(moe::CombineOp op);
+
+  ProgramLowering &lowering;
+  mlir::func::FuncOp func;
+  llvm::DenseMap<mlir::Value, GmMatrix> matrices;
+  llvm::DenseMap<mlir::Value, int64_t> indices;
+  llvm::DenseMap<mlir::Value, llvm::SmallVector<int64_t>> emptyShapes;
+  llvm::DenseMap<unsigned, uint32_t> weightSegments;
+  /// Results of matmuls whose gate/up columns were packed concatenated.
+  llvm::DenseSet<mlir::Value> deinterleaved;
+  /// Int8 weights (lowerInt8Matmul) with a correction array.
+  llvm::DenseSet<mlir::Value> &int8Corrections;
+  /// Activations computed in their matmul's epilogue.
+  llvm::DenseSet<mlir::Operation *> fusedActivations;
+  /// Bits and signedness of the quantized weights packed so far.
+  llvm::DenseMap<mlir::Value, std::pair<unsigned, bool>> &quantizedForms;
+};
+
+/// The element type of a tensor's elements on the NPU.
+ElemType elemTypeOf(mlir::Type type);
+/// A constant or moe.weight tensor.
+bool isWeight(mlir::Value value);
+/// A linalg.generic that is a matmul into a zero accumulator.
+bool isContraction(mlir::Operation *op);
+/// Every use of `value` is as the rows of a float grouped matmul.
+bool feedsCubeOnly(mlir::Value value);
+/// `value` reaches a router's logits, directly or through elementwise ops.
+bool feedsRouter(mlir::Value value);
+
+} // namespace moec::npu
+
+#endif // MOEC_TARGETS_NPU_TRANSFORMS_BODYLOWERING_H

@@ -1,0 +1,397 @@
+//===- LowerBody.cpp - An entry point's values, weights and walk ----------===//
+//
+// The bucket's shapes and index values, where each tensor lives in global
+// memory (segments, workspace), the weights packed for the cube, and the
+// walk over the body's ops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Transforms/BodyLowering.h"
+
+#include "Transforms/LowerRouting.h"
+#include "Transforms/LowerVector.h"
+#include "Transforms/Tiles.h"
+
+#include "dialects/moe/IR/MoeTypes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace moec;
+using namespace moec::npu;
+
+ElemType moec::npu::elemTypeOf(Type type) {
+  if (type.isInteger(32))
+    return ElemType::I32;
+  if (type.isF16())
+    return ElemType::F16;
+  if (type.isBF16())
+    return ElemType::BF16;
+  return ElemType::F32;
+}
+
+bool moec::npu::isWeight(Value value) {
+  Operation *def = value.getDefiningOp();
+  return def &&
+         (isa<moe::WeightOp>(def) || (isa<arith::ConstantOp>(def) &&
+                                      isa<RankedTensorType>(value.getType())));
+}
+
+/// A linalg.generic that is a matmul into a zero accumulator: out[i, j] +=
+/// a[i, k] * b[k, j] (or b[j, k]), as exporters write Gemm with transB.
+bool moec::npu::isContraction(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumLoops() != 3 ||
+      generic.getNumReductionLoops() != 1 || generic.getNumDpsInputs() != 2 ||
+      !generic.getDpsInits()[0].getDefiningOp<linalg::FillOp>())
+    return false;
+  MLIRContext *ctx = op->getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  auto is = [&](AffineMap map, AffineExpr x, AffineExpr y) {
+    return map.getNumResults() == 2 && map.getResult(0) == x &&
+           map.getResult(1) == y;
+  };
+  if (!is(maps[0], d(0), d(2)) || !is(maps[2], d(0), d(1)) ||
+      !(is(maps[1], d(2), d(1)) || is(maps[1], d(1), d(2))))
+    return false;
+  Block &body = generic.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  if (!mul || !add)
+    return false;
+  Value in0 = body.getArgument(0), in1 = body.getArgument(1),
+        acc = body.getArgument(2);
+  bool mulOk = (mul.getLhs() == in0 && mul.getRhs() == in1) ||
+               (mul.getLhs() == in1 && mul.getRhs() == in0);
+  bool addOk = (add.getLhs() == acc && add.getRhs() == mul.getResult()) ||
+               (add.getRhs() == acc && add.getLhs() == mul.getResult());
+  return mulOk && addOk;
+}
+
+/// Whether every use of `value` is as the rows of a grouped matmul (the
+/// cube's input): then it is kept in the cube's type.
+bool moec::npu::feedsCubeOnly(Value value) {
+  return !value.use_empty() &&
+         llvm::all_of(value.getUses(), [](OpOperand &use) {
+           auto matmul = dyn_cast<moe::GroupedMatmulOp>(use.getOwner());
+           return matmul && use.get() == matmul.getRows() &&
+                  !matmul->hasAttr("moec.int8_activations");
+         });
+}
+
+/// Whether `value` reaches a router's logits, directly or through
+/// elementwise ops (a bias).
+bool moec::npu::feedsRouter(Value value) {
+  for (Operation *user : value.getUsers()) {
+    if (isa<moe::RouterOp>(user))
+      return true;
+    if (isa<linalg::GenericOp>(user) && feedsRouter(user->getResult(0)))
+      return true;
+  }
+  return false;
+}
+
+FailureOr<int64_t> BodyLowering::indexOf(Value value) {
+  auto found = indices.find(value);
+  if (found != indices.end())
+    return found->second;
+  return emitError(value.getLoc(), "the NPU lowering needs this index to be "
+                                   "known at compile time");
+}
+
+FailureOr<SmallVector<int64_t>> BodyLowering::shapeOf(Value value) {
+  if (auto found = emptyShapes.find(value); found != emptyShapes.end())
+    return found->second;
+  if (auto found = matrices.find(value); found != matrices.end()) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getRank() == 1)
+      return SmallVector<int64_t>{found->second.cols};
+    return SmallVector<int64_t>{found->second.rows, found->second.cols};
+  }
+  auto type = cast<RankedTensorType>(value.getType());
+  if (!type.hasStaticShape())
+    return emitError(value.getLoc(), "the NPU lowering cannot tell the "
+                                     "shape of this tensor");
+  return SmallVector<int64_t>(type.getShape());
+}
+
+FailureOr<GmMatrix> BodyLowering::resultFor(Value value, int64_t rows,
+                                            int64_t cols, ElemType elem) {
+  for (OpOperand &use : value.getUses()) {
+    if (!isa<func::ReturnOp>(use.getOwner()))
+      continue;
+    GmMatrix m;
+    m.rows = rows;
+    m.cols = cols;
+    m.elem = elem;
+    uint32_t segment = lowering.addSegment(
+        "output", m.bytes(), std::to_string(use.getOperandNumber()));
+    m.address = gmAddress(segment, 0);
+    matrices[value] = m;
+    return m;
+  }
+  GmMatrix m = lowering.allocate(rows, cols, elem);
+  matrices[value] = m;
+  return m;
+}
+
+uint32_t BodyLowering::weightSegment(unsigned index) {
+  auto [segment, inserted] = weightSegments.try_emplace(index, 0);
+  if (inserted)
+    segment->second = lowering.addSegment(
+        "weight", lowering.weights.weights[index].bytes.size(),
+        std::to_string(lowering.inputCount + index));
+  return segment->second;
+}
+
+FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
+  auto found = lowering.weights.byValue.find(value);
+  unsigned index;
+  if (found == lowering.weights.byValue.end()) {
+    FailureOr<FloatTensor> data = readFloatTensor(value);
+    if (failed(data))
+      return failure();
+    index = addPlainWeight(lowering.weights, value, *data);
+  } else {
+    index = found->second;
+  }
+  auto type = cast<RankedTensorType>(value.getType());
+  GmMatrix m;
+  m.cols = type.getShape().back();
+  m.rows = type.getNumElements() / std::max<int64_t>(m.cols, 1);
+  m.elem = ElemType::F32;
+  m.address = gmAddress(weightSegment(index), 0);
+  return m;
+}
+
+FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value, bool transposed,
+                                                   RowOrder order, bool split) {
+  if (!isWeight(value))
+    return emitError(value.getLoc(), "the NPU's cube multiplies by weights "
+                                     "(constants or moe.weight) only");
+  FailureOr<PackedMatrix> layout;
+  auto type = cast<RankedTensorType>(value.getType());
+  int64_t groups = type.getRank() == 3 ? type.getDimSize(0) : 1;
+  int64_t n =
+      transposed ? type.getShape()[type.getRank() - 2] : type.getShape().back();
+  int64_t k =
+      transposed ? type.getShape().back() : type.getShape()[type.getRank() - 2];
+  if (split)
+    k *= 3;
+  layout = chooseWeightBlocks(lowering, lowering.cubeType, groups, n, k);
+  if (failed(layout))
+    return failure();
+  if (order.kind == RowOrder::GateUpBlocks) {
+    // Half a block of gate rows, then the same up rows.
+    order.half = layout->blockN / 2;
+    order.width = n / 2;
+    layout->n = order.packedRows(n);
+  }
+  auto found = lowering.weights.byValue.find(value);
+  unsigned index;
+  if (found == lowering.weights.byValue.end()) {
+    FailureOr<FloatTensor> data = readFloatTensor(value);
+    if (failed(data))
+      return failure();
+    if (split)
+      *data = splitForCube(*data, lowering.cubeType, transposed);
+    index = addCubeWeight(lowering.weights, value, *data, *layout, transposed,
+                          order);
+  } else {
+    index = found->second;
+  }
+  layout->address = gmAddress(weightSegment(index), 0);
+  return layout;
+}
+
+FailureOr<QuantizedMatrix> BodyLowering::quantizedWeight(Value value,
+                                                         bool deinterleave) {
+  const CubeShape *cube = lowering.chip.findCube(lowering.cubeType);
+  if (!cube)
+    return emitError(value.getLoc(), "the chip has no cube for ")
+           << elemName(lowering.cubeType);
+  auto type = cast<moe::PackedType>(value.getType());
+  ArrayRef<int64_t> shape = type.getTensorType().getShape();
+  int64_t groups = shape.size() == 3 ? shape[0] : 1;
+  // Blocks of 64 output rows keep the dequantized chunk small in UB.
+  FailureOr<PackedMatrix> layout =
+      chooseWeightBlocks(lowering, lowering.cubeType, groups,
+                         shape[shape.size() - 2], shape.back(), 64);
+  if (failed(layout))
+    return failure();
+  auto found = lowering.weights.byValue.find(value);
+  unsigned first;
+  QuantizedMatrix q;
+  if (found == lowering.weights.byValue.end()) {
+    FailureOr<QuantizedTensor> tensor = readQuantizedTensor(value, cube->k);
+    if (failed(tensor))
+      return failure();
+    if (deinterleave && failed(deinterleaveRows(*tensor, value.getLoc())))
+      return failure();
+    first = addQuantizedWeight(lowering.weights, value, *tensor, *layout);
+    quantizedForms[value] = {tensor->bits, tensor->isSigned};
+  } else {
+    first = found->second;
+  }
+  q.bits = quantizedForms[value].first;
+  q.isSigned = quantizedForms[value].second;
+  q.layout = *layout;
+  uint64_t *addresses[3] = {&q.values, &q.scales, &q.offsets};
+  for (unsigned i = 0; i < 3; ++i)
+    *addresses[i] = gmAddress(weightSegment(first + i), 0);
+  return q;
+}
+
+FailureOr<GmMatrix> BodyLowering::matrixOf(Value value) {
+  if (auto found = matrices.find(value); found != matrices.end())
+    return found->second;
+  if (isWeight(value))
+    return placeWeight(value);
+  return emitError(value.getLoc(), "the NPU lowering has no global-memory "
+                                   "tensor for this value");
+}
+
+LogicalResult BodyLowering::run() {
+  // Inputs: the token dimension is the bucket's.
+  for (BlockArgument arg : func.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type || type.getRank() < 1 || type.getRank() > 2)
+      return func.emitError("the NPU target takes 1-D or 2-D tensor inputs, "
+                            "got ")
+             << arg.getType();
+    for (int64_t i = 1; i < type.getRank(); ++i)
+      if (type.isDynamicDim(i))
+        return func.emitError("the NPU target needs static shapes but for "
+                              "the first (token) dimension; input ")
+               << arg.getArgNumber() << " is " << type;
+    GmMatrix m;
+    m.rows = type.getRank() == 1    ? 1
+             : type.isDynamicDim(0) ? lowering.tokens
+                                    : type.getDimSize(0);
+    m.cols = type.getRank() == 1
+                 ? (type.isDynamicDim(0) ? lowering.tokens : type.getDimSize(0))
+                 : type.getDimSize(1);
+    m.elem = elemTypeOf(type.getElementType());
+    uint32_t segment = lowering.addSegment("input", m.bytes(),
+                                           std::to_string(arg.getArgNumber()));
+    m.address = gmAddress(segment, 0);
+    matrices[arg] = m;
+  }
+  for (Operation &op : func.getBody().front())
+    if (failed(lowerOp(&op)))
+      return failure();
+  lowering.finish();
+  return success();
+}
+
+LogicalResult BodyLowering::lowerOp(Operation *op) {
+  if (isa<moe::WeightOp, moe::PackedWeightOp, func::ReturnOp>(op))
+    return success();
+  if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+    if (auto integer = dyn_cast<IntegerAttr>(constant.getValue()))
+      indices[constant.getResult()] = integer.getInt();
+    return success();
+  }
+  if (auto dim = dyn_cast<tensor::DimOp>(op)) {
+    FailureOr<SmallVector<int64_t>> shape = shapeOf(dim.getSource());
+    FailureOr<int64_t> index = indexOf(dim.getIndex());
+    if (failed(shape) || failed(index) || *index < 0 ||
+        *index >= int64_t(shape->size()))
+      return op->emitError("the NPU lowering cannot evaluate this dimension");
+    indices[dim.getResult()] = (*shape)[*index];
+    return success();
+  }
+  if (isa<arith::MaxUIOp, arith::MinUIOp, arith::AddIOp, arith::MulIOp,
+          arith::CmpIOp, arith::SubIOp>(op)) {
+    FailureOr<int64_t> a = indexOf(op->getOperand(0));
+    FailureOr<int64_t> b = indexOf(op->getOperand(1));
+    if (failed(a) || failed(b))
+      return failure();
+    int64_t value = llvm::TypeSwitch<Operation *, int64_t>(op)
+                        .Case([&](arith::MaxUIOp) { return std::max(*a, *b); })
+                        .Case([&](arith::MinUIOp) { return std::min(*a, *b); })
+                        .Case([&](arith::AddIOp) { return *a + *b; })
+                        .Case([&](arith::SubIOp) { return *a - *b; })
+                        .Case([&](arith::MulIOp) { return *a * *b; })
+                        .Case([&](arith::CmpIOp cmp) -> int64_t {
+                          switch (cmp.getPredicate()) {
+                          case arith::CmpIPredicate::eq:
+                            return *a == *b;
+                          case arith::CmpIPredicate::ne:
+                            return *a != *b;
+                          case arith::CmpIPredicate::slt:
+                          case arith::CmpIPredicate::ult:
+                            return *a < *b;
+                          case arith::CmpIPredicate::sle:
+                          case arith::CmpIPredicate::ule:
+                            return *a <= *b;
+                          case arith::CmpIPredicate::sgt:
+                          case arith::CmpIPredicate::ugt:
+                            return *a > *b;
+                          case arith::CmpIPredicate::sge:
+                          case arith::CmpIPredicate::uge:
+                            return *a >= *b;
+                          }
+                          return 0;
+                        });
+    indices[op->getResult(0)] = value;
+    return success();
+  }
+  if (auto assertOp = dyn_cast<cf::AssertOp>(op)) {
+    FailureOr<int64_t> holds = indexOf(assertOp.getArg());
+    if (failed(holds))
+      return failure();
+    if (!*holds)
+      return op->emitError("fails for ")
+             << lowering.tokens << " tokens: " << assertOp.getMsg();
+    return success();
+  }
+  if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+    SmallVector<int64_t> shape;
+    unsigned dynamic = 0;
+    for (int64_t d : empty.getType().getShape()) {
+      if (!ShapedType::isDynamic(d)) {
+        shape.push_back(d);
+        continue;
+      }
+      FailureOr<int64_t> size = indexOf(empty.getDynamicSizes()[dynamic++]);
+      if (failed(size))
+        return failure();
+      shape.push_back(*size);
+    }
+    emptyShapes[empty.getResult()] = shape;
+    return success();
+  }
+  if (auto fill = dyn_cast<linalg::FillOp>(op)) {
+    // A matmul's zero accumulator; the cube starts from zero.
+    FailureOr<SmallVector<int64_t>> shape = shapeOf(fill.getOutputs()[0]);
+    if (failed(shape))
+      return failure();
+    emptyShapes[fill.getResult(0)] = *shape;
+    for (Operation *user : fill.getResult(0).getUsers())
+      if (!isa<linalg::MatmulOp>(user) && !isContraction(user))
+        return op->emitError("the NPU lowers linalg.fill only as a matmul's "
+                             "zero accumulator");
+    return success();
+  }
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](linalg::MatmulOp matmul) { return lowerMatmul(matmul); })
+      .Case([&](linalg::GenericOp generic) { return lowerGeneric(generic); })
+      .Case([&](moe::RouterOp router) { return lowerRouter(router); })
+      .Case([&](moe::DispatchOp dispatch) { return lowerDispatch(dispatch); })
+      .Case([&](moe::GroupedMatmulOp matmul) {
+        return lowerGroupedMatmul(matmul);
+      })
+      .Case([&](moe::ActivationOp act) { return lowerActivation(act); })
+      .Case([&](moe::CombineOp combine) { return lowerCombine(combine); })
+      .Default([&](Operation *other) {
+        return other->emitError("the NPU target cannot lower this op");
+      });
+}
