@@ -8,60 +8,19 @@
 
 #include "CTarget.h"
 
+#include "moec/Target/LinkSupport.h"
 #include "runtime/formats/MappedFile.h"
 
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 
 using namespace mlir;
 
-namespace {
-/// A temporary directory, removed with everything in it.
-class Scratch {
-public:
-  LogicalResult create(ModuleOp module) {
-    if (std::error_code ec =
-            llvm::sys::fs::createUniqueDirectory("moec-c", directory))
-      return module.emitError("cannot create a temporary directory: ")
-             << ec.message();
-    return success();
-  }
-  ~Scratch() {
-    if (!directory.empty())
-      llvm::sys::fs::remove_directories(directory);
-  }
-  std::string path(StringRef name) const {
-    llvm::SmallString<128> path(directory);
-    llvm::sys::path::append(path, name);
-    return path.str().str();
-  }
-
-private:
-  llvm::SmallString<128> directory;
-};
-} // namespace
-
-static LogicalResult writeFile(ModuleOp module, const std::string &path,
-                               StringRef contents) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (!ec) {
-    os << contents;
-    os.close();
-    if (!os.has_error())
-      return success();
-    ec = os.error();
-    os.clear_error();
-  }
-  return module.emitError("cannot write '") << path << "': " << ec.message();
-}
-
-/// Runs the --cc compiler with `args`; on failure emits an error with its
-/// output (kept in `log`).
-static LogicalResult runCompiler(ModuleOp module, std::vector<std::string> args,
+/// Runs the --cc compiler with `args` (moec::runTool: its output kept for
+/// the error), after checking that there is one.
+static LogicalResult runCompiler(ModuleOp module,
+                                 const std::vector<std::string> &args,
                                  const std::string &log) {
   const std::string &name = moec::c::getCompiler();
   llvm::ErrorOr<std::string> program = name.find('/') == std::string::npos
@@ -70,22 +29,7 @@ static LogicalResult runCompiler(ModuleOp module, std::vector<std::string> args,
   if (!program || !llvm::sys::fs::can_execute(*program))
     return module.emitError("the C compiler '")
            << name << "' (--cc) is not an executable program";
-  args.insert(args.begin(), *program);
-  std::vector<StringRef> argRefs(args.begin(), args.end());
-  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
-                                          StringRef(log)};
-  std::string error;
-  int status = llvm::sys::ExecuteAndWait(*program, argRefs, std::nullopt,
-                                         redirects, 0, 0, &error);
-  if (status == 0)
-    return success();
-  std::string output;
-  if (auto buffer = llvm::MemoryBuffer::getFile(log))
-    output = (*buffer)->getBuffer().str();
-  return module.emitError("the C compiler failed (")
-         << (error.empty() ? "exit " + std::to_string(status) : error)
-         << "): " << llvm::join(args, " ") << "\n"
-         << output;
+  return moec::runTool(module, *program, args, log);
 }
 
 /// Flags for every compilation: ISO C11 (so no contraction into fused
@@ -96,12 +40,12 @@ static std::vector<std::string> compileFlags(unsigned optLevel) {
 
 LogicalResult moec::c::compileObject(ModuleOp module, StringRef source,
                                      unsigned optLevel, std::string &object) {
-  Scratch scratch;
-  if (failed(scratch.create(module)))
+  moec::ScratchDirectory scratch;
+  if (failed(scratch.create(module, "moec-c")))
     return failure();
   std::string sourcePath = scratch.path("model.c");
   std::string objectPath = scratch.path("model.o");
-  if (failed(writeFile(module, sourcePath, source)))
+  if (failed(moec::writeFile(module, sourcePath, source)))
     return failure();
   std::vector<std::string> args = compileFlags(optLevel);
   args.insert(args.end(), {"-c", sourcePath, "-o", objectPath});
@@ -122,13 +66,13 @@ LogicalResult moec::c::linkExecutable(ModuleOp module, StringRef object,
   if (!moec::rt::isReplaceable(output))
     return module.emitError("cannot write '")
            << output << "': not a regular file";
-  Scratch scratch;
-  if (failed(scratch.create(module)))
+  moec::ScratchDirectory scratch;
+  if (failed(scratch.create(module, "moec-c")))
     return failure();
   std::string objectPath = scratch.path("model.o");
   std::string dataPath = scratch.path("data.c");
-  if (failed(writeFile(module, objectPath, object)) ||
-      failed(writeFile(module, dataPath, dataSource)))
+  if (failed(moec::writeFile(module, objectPath, object)) ||
+      failed(moec::writeFile(module, dataPath, dataSource)))
     return failure();
   if (!llvm::sys::fs::exists(MOEC_C_RUNTIME_LIBRARY))
     return module.emitError("moec's binary runtime is missing: ")
