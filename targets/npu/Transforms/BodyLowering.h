@@ -64,6 +64,12 @@ private:
   mlir::LogicalResult lowerMatmul(mlir::linalg::MatmulOp op);
   mlir::LogicalResult lowerGeneric(mlir::linalg::GenericOp op);
   mlir::LogicalResult lowerContraction(mlir::linalg::GenericOp op);
+  /// result = a * b (b [k, n], or [n, k] when `transposed`) on the cube.
+  mlir::LogicalResult lowerDenseMatmul(mlir::Value a, mlir::Value b,
+                                       bool transposed, mlir::Value result);
+  /// A grouped matmul's bias [groups, n], its columns in `order`.
+  mlir::FailureOr<GmMatrix> placeBias(mlir::Value bias, const RowOrder &order,
+                                      int64_t groups, int64_t n);
   mlir::LogicalResult lowerRouter(moe::RouterOp op);
   mlir::LogicalResult lowerDispatch(moe::DispatchOp op);
   mlir::LogicalResult lowerGroupedMatmul(moe::GroupedMatmulOp op);

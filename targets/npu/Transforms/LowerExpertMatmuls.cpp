@@ -24,6 +24,24 @@ using namespace mlir;
 using namespace moec;
 using namespace moec::npu;
 
+FailureOr<GmMatrix> BodyLowering::placeBias(Value bias, const RowOrder &order,
+                                            int64_t groups, int64_t n) {
+  if (!lowering.weights.byValue.count(bias)) {
+    FailureOr<FloatTensor> data = readFloatTensor(bias);
+    if (failed(data))
+      return failure();
+    reorderColumns(*data, order);
+    addPlainWeight(lowering.weights, bias, *data);
+  }
+  FailureOr<GmMatrix> placed = placeWeight(bias);
+  if (failed(placed))
+    return failure();
+  // The packed columns (a gate/up order may pad them).
+  placed->rows = groups;
+  placed->cols = n;
+  return placed;
+}
+
 LogicalResult BodyLowering::lowerInt8Matmul(moe::GroupedMatmulOp op) {
   FailureOr<GmMatrix> rows = matrixOf(op.getRows());
   FailureOr<GmMatrix> offsets = matrixOf(op.getOffsets());
@@ -108,17 +126,11 @@ LogicalResult BodyLowering::lowerInt8Matmul(moe::GroupedMatmulOp op) {
   }
   std::optional<GmMatrix> bias;
   if (op.getBias()) {
-    if (!lowering.weights.byValue.count(op.getBias())) {
-      FailureOr<FloatTensor> data = readFloatTensor(op.getBias());
-      if (failed(data))
-        return failure();
-      RowOrder order;
-      if (interleaved)
-        order.kind = RowOrder::Deinterleave;
-      reorderColumns(*data, order);
-      addPlainWeight(lowering.weights, op.getBias(), *data);
-    }
-    FailureOr<GmMatrix> placed = placeWeight(op.getBias());
+    RowOrder order;
+    if (interleaved)
+      order.kind = RowOrder::Deinterleave;
+    FailureOr<GmMatrix> placed =
+        placeBias(op.getBias(), order, layout->groups, layout->n);
     if (failed(placed))
       return failure();
     bias = *placed;
@@ -189,19 +201,11 @@ LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
   }
   std::optional<GmMatrix> bias;
   if (op.getBias()) {
-    if (!lowering.weights.byValue.count(op.getBias())) {
-      FailureOr<FloatTensor> data = readFloatTensor(op.getBias());
-      if (failed(data))
-        return failure();
-      reorderColumns(*data, order);
-      addPlainWeight(lowering.weights, op.getBias(), *data);
-    }
-    FailureOr<GmMatrix> placed = placeWeight(op.getBias());
+    FailureOr<GmMatrix> placed =
+        placeBias(op.getBias(), order, weight->groups, weight->n);
     if (failed(placed))
       return failure();
     bias = *placed;
-    bias->rows = weight->groups;
-    bias->cols = weight->n;
   }
   FailureOr<GmMatrix> rowsForCube = castForCube(lowering, *rows);
   if (failed(rowsForCube))

@@ -28,24 +28,30 @@ LogicalResult BodyLowering::lowerMatmul(linalg::MatmulOp op) {
   Value acc = op.getOutputs()[0];
   if (!acc.getDefiningOp<linalg::FillOp>())
     return op.emitError("the NPU lowers matmuls into a zero accumulator");
-  FailureOr<GmMatrix> a = matrixOf(op.getInputs()[0]);
-  if (failed(a))
+  return lowerDenseMatmul(op.getInputs()[0], op.getInputs()[1],
+                          /*transposed=*/false, op.getResult(0));
+}
+
+LogicalResult BodyLowering::lowerDenseMatmul(Value a, Value b, bool transposed,
+                                             Value result) {
+  FailureOr<GmMatrix> rows = matrixOf(a);
+  if (failed(rows))
     return failure();
   // A router's logits in three products (castForCube's `split`): a
   // rounding must not change which experts a token picks.
-  bool split = feedsRouter(op.getResult(0));
-  FailureOr<PackedMatrix> b =
-      packedWeight(op.getInputs()[1], /*transposed=*/false, {}, split);
-  if (failed(b))
+  bool split = feedsRouter(result);
+  FailureOr<PackedMatrix> weight = packedWeight(b, transposed, {}, split);
+  if (failed(weight))
     return failure();
-  FailureOr<GmMatrix> rows = castForCube(lowering, *a, split);
-  if (failed(rows))
+  FailureOr<GmMatrix> cast = castForCube(lowering, *rows, split);
+  if (failed(cast))
     return failure();
   FailureOr<GmMatrix> out =
-      resultFor(op.getResult(0), a->rows, b->n, ElemType::F32);
+      resultFor(result, rows->rows, weight->n, ElemType::F32);
   if (failed(out))
     return failure();
-  return npu::lowerGroupedMatmul(lowering, *rows, *b, nullptr, nullptr, *out);
+  return npu::lowerGroupedMatmul(lowering, *cast, *weight, nullptr, nullptr,
+                                 *out);
 }
 
 LogicalResult BodyLowering::lowerRouter(moe::RouterOp op) {
@@ -185,24 +191,10 @@ LogicalResult BodyLowering::lowerCombine(moe::CombineOp op) {
 }
 
 LogicalResult BodyLowering::lowerContraction(linalg::GenericOp op) {
-  FailureOr<GmMatrix> a = matrixOf(op.getDpsInputs()[0]);
-  if (failed(a))
-    return failure();
   AffineMap bMap = op.getIndexingMapsArray()[1];
   bool transposed = bMap.getResult(0) == getAffineDimExpr(1, op.getContext());
-  bool split = feedsRouter(op.getResult(0));
-  FailureOr<PackedMatrix> b =
-      packedWeight(op.getDpsInputs()[1], transposed, {}, split);
-  if (failed(b))
-    return failure();
-  FailureOr<GmMatrix> rows = castForCube(lowering, *a, split);
-  if (failed(rows))
-    return failure();
-  FailureOr<GmMatrix> out =
-      resultFor(op.getResult(0), a->rows, b->n, ElemType::F32);
-  if (failed(out))
-    return failure();
-  return npu::lowerGroupedMatmul(lowering, *rows, *b, nullptr, nullptr, *out);
+  return lowerDenseMatmul(op.getDpsInputs()[0], op.getDpsInputs()[1],
+                          transposed, op.getResult(0));
 }
 
 LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
