@@ -125,8 +125,6 @@ void printHelp(const Model &model, const char *argv0) {
     std::printf("       %s --prompt TEXT [-n N] [--temp T] [--seed S] "
                 "[--chat] [-i] (see below)\n",
                 argv0);
-  if (moec_target_flags_help)
-    std::printf("%s\n", moec_target_flags_help);
   if (isTokenEntry(model.entries[0]))
     std::printf("       %s --bench [--bench-prompt P] [--bench-gen G] "
                 "[--bench-depth D] [--iterations R]\n",
@@ -216,6 +214,9 @@ void printHelp(const Model &model, const char *argv0) {
     loadEmbeddedText(model, settings);
     printGenerateHelp(settings);
   }
+  // The target's own flags (BinaryAbi.h).
+  if (moec_target_flags_help)
+    std::printf("\n%s", moec_target_flags_help);
   std::printf("\nexit status: 0 success, 1 bad input data or weights, 2 bad "
               "usage\n");
 }
