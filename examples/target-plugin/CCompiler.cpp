@@ -87,10 +87,5 @@ LogicalResult moec::c::linkExecutable(ModuleOp module, StringRef object,
     llvm::sys::fs::remove(linked);
     return failure();
   }
-  if (std::error_code ec = llvm::sys::fs::rename(linked, output)) {
-    llvm::sys::fs::remove(linked);
-    return module.emitError("cannot write '")
-           << output << "': " << ec.message();
-  }
-  return success();
+  return moec::renameIntoPlace(module, linked, output);
 }

@@ -72,3 +72,12 @@ LogicalResult moec::runTool(Operation *op, StringRef program,
          << "): " << *found << " " << llvm::join(args, " ") << "\n"
          << output;
 }
+
+LogicalResult moec::renameIntoPlace(Operation *op, StringRef from,
+                                    StringRef to) {
+  if (std::error_code ec = llvm::sys::fs::rename(from, to)) {
+    llvm::sys::fs::remove(from);
+    return op->emitError("cannot write '") << to << "': " << ec.message();
+  }
+  return success();
+}

@@ -108,10 +108,5 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
            << ") running " << MOEC_CLANGXX << ":\n"
            << log;
   }
-  if (std::error_code ec = llvm::sys::fs::rename(linked, output)) {
-    llvm::sys::fs::remove(linked);
-    return module.emitError("cannot write '")
-           << output << "': " << ec.message();
-  }
-  return success();
+  return renameIntoPlace(module, linked, output);
 }

@@ -16,6 +16,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir;
+using moec::renameIntoPlace;
 using moec::runTool;
 using moec::ScratchDirectory;
 using moec::writeFile;
@@ -129,10 +130,5 @@ LogicalResult moec::npu::linkExecutable(ModuleOp module,
     llvm::sys::fs::remove(linked);
     return failure();
   }
-  if (std::error_code ec = llvm::sys::fs::rename(linked, output)) {
-    llvm::sys::fs::remove(linked);
-    return module.emitError("cannot write '")
-           << output << "': " << ec.message();
-  }
-  return success();
+  return renameIntoPlace(module, linked, output);
 }

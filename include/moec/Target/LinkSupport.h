@@ -47,6 +47,12 @@ mlir::LogicalResult runTool(mlir::Operation *op, llvm::StringRef program,
                             const std::vector<std::string> &args,
                             llvm::StringRef logPath);
 
+/// Renames the finished `from` to `to` (a binary linked beside its output,
+/// so that no half-written one is left there); on failure removes `from`
+/// and emits an error naming `to` on `op`.
+mlir::LogicalResult renameIntoPlace(mlir::Operation *op, llvm::StringRef from,
+                                    llvm::StringRef to);
+
 } // namespace moec
 
 #endif // MOEC_TARGET_LINKSUPPORT_H

@@ -19,14 +19,25 @@ using namespace mlir;
 using namespace moec;
 using namespace moec::npu;
 
-/// The bytes of a constant or moe.weight tensor.
-static FailureOr<std::vector<uint8_t>> readBytes(Value value) {
+namespace {
+/// The bytes of a constant (copied out of its attribute) or a moe.weight
+/// (the weight store's, not copied).
+struct WeightBytes {
+  std::vector<uint8_t> owned;
+  ArrayRef<uint8_t> bytes;
+};
+} // namespace
+
+static FailureOr<WeightBytes> readBytes(Value value) {
+  WeightBytes result;
   if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
     std::optional<std::vector<uint8_t>> bytes =
         moe::getConstantBytes(constant.getValue());
     if (!bytes)
       return emitError(value.getLoc(), "cannot read this constant's bytes");
-    return *bytes;
+    result.owned = std::move(*bytes);
+    result.bytes = result.owned;
+    return result;
   }
   if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
     WeightStore &store = weight->getContext()
@@ -36,7 +47,8 @@ static FailureOr<std::vector<uint8_t>> readBytes(Value value) {
     if (!view)
       return emitError(value.getLoc(), "weight '")
              << weight.getKey() << "': " << llvm::toString(view.takeError());
-    return std::vector<uint8_t>(view->bytes.begin(), view->bytes.end());
+    result.bytes = view->bytes;
+    return result;
   }
   return emitError(value.getLoc(), "not a weight (a constant or moe.weight)");
 }
@@ -109,8 +121,8 @@ FailureOr<QuantizedTensor> moec::npu::readQuantizedTensor(Value value,
   t.scaleShape = {(t.groups + t.block[0] - 1) / t.block[0],
                   (t.n + t.block[1] - 1) / t.block[1],
                   (t.k + t.block[2] - 1) / t.block[2]};
-  FailureOr<std::vector<uint8_t>> data = readBytes(packed.getData());
-  FailureOr<std::vector<uint8_t>> scales = readBytes(packed.getScales());
+  FailureOr<WeightBytes> data = readBytes(packed.getData());
+  FailureOr<WeightBytes> scales = readBytes(packed.getScales());
   if (failed(data) || failed(scales))
     return failure();
   size_t blocks = size_t(t.scaleShape[0] * t.scaleShape[1] * t.scaleShape[2]);
@@ -118,18 +130,19 @@ FailureOr<QuantizedTensor> moec::npu::readQuantizedTensor(Value value,
   t.scales.resize(blocks);
   t.zeros.assign(blocks, 0.0f);
   for (size_t i = 0; i < blocks; ++i) {
-    std::optional<double> v = elementAt(scaleType, *scales, i);
+    std::optional<double> v = elementAt(scaleType, scales->bytes, i);
     if (!v)
       return packed.emitError("the NPU cannot read scales of type ")
              << scaleType;
     t.scales[i] = float(*v);
   }
   if (packed.getZeroPoints()) {
-    FailureOr<std::vector<uint8_t>> zeros = readBytes(packed.getZeroPoints());
+    FailureOr<WeightBytes> zeros = readBytes(packed.getZeroPoints());
     if (failed(zeros))
       return failure();
     for (size_t i = 0; i < blocks; ++i) {
-      std::optional<double> v = elementAt(packing.getZeroPoint(), *zeros, i);
+      std::optional<double> v =
+          elementAt(packing.getZeroPoint(), zeros->bytes, i);
       if (!v)
         return packed.emitError("the NPU cannot read zero points of type ")
                << packing.getZeroPoint();
@@ -138,7 +151,7 @@ FailureOr<QuantizedTensor> moec::npu::readQuantizedTensor(Value value,
   }
   size_t count = size_t(t.groups * t.n * t.k);
   size_t rowBytes = size_t(t.k * t.bits / 8);
-  if (data->size() < size_t(t.groups * t.n) * rowBytes)
+  if (data->bytes.size() < size_t(t.groups * t.n) * rowBytes)
     return packed.emitError("the packed data holds fewer bytes than its "
                             "shape");
   bool highFirst = packing.getOrder() == moe::PackingOrder::HighFirst;
@@ -147,10 +160,10 @@ FailureOr<QuantizedTensor> moec::npu::readQuantizedTensor(Value value,
     for (int64_t col = 0; col < t.k; ++col) {
       int32_t q;
       if (t.bits == 8) {
-        uint8_t byte = (*data)[row * rowBytes + col];
+        uint8_t byte = data->bytes[row * rowBytes + col];
         q = t.isSigned ? int32_t(int8_t(byte)) : int32_t(byte);
       } else {
-        uint8_t byte = (*data)[row * rowBytes + col / 2];
+        uint8_t byte = data->bytes[row * rowBytes + col / 2];
         bool high = (col % 2 == 1) != highFirst;
         int32_t nibble = high ? byte >> 4 : byte & 15;
         q = t.isSigned && nibble >= 8 ? nibble - 16 : nibble;
@@ -257,25 +270,10 @@ FailureOr<FloatTensor> moec::npu::readFloatTensor(Value value) {
     return emitError(value.getLoc(), "the NPU target reads f32, f16 or bf16 "
                                      "weights, not ")
            << elem;
-  ArrayRef<uint8_t> bytes;
-  std::optional<std::vector<uint8_t>> owned;
-  if (auto constant = value.getDefiningOp<arith::ConstantOp>()) {
-    owned = moe::getConstantBytes(constant.getValue());
-    if (!owned)
-      return emitError(value.getLoc(), "cannot read this constant's bytes");
-    bytes = *owned;
-  } else if (auto weight = value.getDefiningOp<moe::WeightOp>()) {
-    WeightStore &store = weight->getContext()
-                             ->getOrLoadDialect<moe::MoeDialect>()
-                             ->getWeightStore();
-    llvm::Expected<WeightView> view = store.lookup(weight.getKey());
-    if (!view)
-      return emitError(value.getLoc(), "weight '")
-             << weight.getKey() << "': " << llvm::toString(view.takeError());
-    bytes = view->bytes;
-  } else {
-    return emitError(value.getLoc(), "not a weight");
-  }
+  FailureOr<WeightBytes> read = readBytes(value);
+  if (failed(read))
+    return failure();
+  ArrayRef<uint8_t> bytes = read->bytes;
   size_t width = elem.isF32() ? 4 : 2;
   if (bytes.size() < size_t(count) * width)
     return emitError(value.getLoc(), "a weight holds ")
