@@ -4,7 +4,8 @@
 # PREFIX/lib           the shared libraries, libMoecBinaryRuntime.a
 # PREFIX/include/moec  the core API (include/moec/); src/ holds the headers
 #                      that live beside their sources and their generated
-#                      .inc files (the moe dialect, its passes, the formats)
+#                      .inc files (the moe and decoder dialects, the moe
+#                      passes, the formats)
 # PREFIX/lib/cmake/moec  moecConfig.cmake: imported targets moec::<library>
 #                      and moec_add_target_plugin (docs/target-plugins.md)
 #
@@ -21,6 +22,7 @@ install(TARGETS moec moec-opt moec-import RUNTIME DESTINATION bin)
 
 install(DIRECTORY ${MOEC_SOURCE_DIR}/include/moec DESTINATION include)
 set(MOEC_SDK_SOURCE_HEADERS
+  dialects/decoder/IR
   dialects/moe/IR
   dialects/moe/Transforms
   runtime/formats

@@ -44,7 +44,9 @@ def DecoderToLinalg : Pass<"decoder-to-linalg", "mlir::ModuleOp"> {
     shares among the ropes of one call, then the rotation per element), the
     embedding's ids checked with `moe.check` before the gather. Attention
     materializes the scores `[H, Tq, Tk]`; it is the plain definition, not
-    a fast kernel.
+    a fast kernel. An op with the `decoder.target_kernel` attribute is left
+    alone: a target's pre-dispatch pipeline sets it on the ops the target
+    lowers itself.
   }];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::linalg::LinalgDialect",

@@ -88,6 +88,10 @@ public:
   llvm::cl::OptionCategory *getOptionCategory() const override {
     return &moec::npu::getOptionCategory();
   }
+  void buildPreDispatchPipeline(
+      OpPassManager &pm, const moec::TargetOptions &options) const override {
+    pm.addPass(moec::npu::createNpuKeepDecoderOps());
+  }
   void
   buildLoweringPipeline(OpPassManager &pm,
                         const moec::TargetOptions &options) const override {

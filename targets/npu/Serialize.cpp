@@ -94,6 +94,8 @@ LogicalResult StreamWriter::write(Block &block, std::vector<Command> &out) {
                 command.flags = uint8_t(*parseElemType(*dma.getElem()));
               if (dma.getAccumulate())
                 command.flags |= 1;
+              if (dma.getTransposed())
+                command.flags |= 16;
               setOperands(command, dma.getArgs(), dma.getRegs(), 0);
               out.push_back(command);
               return success();
@@ -151,6 +153,44 @@ static ImageTensor describe(Type type) {
   return t;
 }
 
+/// The program's host records: scalar nodes, checks, output rows.
+static LogicalResult readHostRecords(ProgramOp program, ImageBucket &bucket) {
+  if (auto words = program.getScalars()) {
+    if (words->size() % 5)
+      return program.emitError("scalars: five words per node");
+    for (size_t i = 0; i < words->size(); i += 5)
+      bucket.scalars.push_back({ScalarKind((*words)[i]), (*words)[i + 1],
+                                (*words)[i + 2], (*words)[i + 3],
+                                (*words)[i + 4]});
+  }
+  if (auto checks = program.getChecks()) {
+    for (Attribute attr : *checks) {
+      auto dict = dyn_cast<DictionaryAttr>(attr);
+      auto message = dict ? dict.getAs<StringAttr>("message") : nullptr;
+      if (!message)
+        return program.emitError("checks: each is a dictionary with a "
+                                 "message");
+      ImageCheck check;
+      check.message = message.str();
+      auto integer = [&](StringRef name, int64_t &value) {
+        if (auto attr = dict.getAs<IntegerAttr>(name))
+          value = attr.getInt();
+      };
+      integer("condition", check.condition);
+      integer("input", check.input);
+      integer("lo", check.lo);
+      integer("hi", check.hi);
+      if (auto values = dict.getAs<DenseI64ArrayAttr>("values"))
+        check.values.assign(values.asArrayRef().begin(),
+                            values.asArrayRef().end());
+      bucket.checks.push_back(std::move(check));
+    }
+  }
+  if (auto rows = program.getOutputRows())
+    bucket.outputRows.assign(rows->begin(), rows->end());
+  return success();
+}
+
 FailureOr<NpuImage> moec::npu::buildImage(ModuleOp module,
                                           llvm::StringRef chipText) {
   NpuImage image;
@@ -172,17 +212,29 @@ FailureOr<NpuImage> moec::npu::buildImage(ModuleOp module,
     if (!run || run.getEntry() != name)
       return module.emitError("entry '") << name << "' has no npu.run";
     ImageEntry entry;
-    for (Attribute input : record.getAs<ArrayAttr>("inputs"))
-      entry.inputs.push_back(describe(
-          cast<TypeAttr>(cast<DictionaryAttr>(input).get("type")).getValue()));
+    SmallVector<StringAttr> stateNames;
+    for (Attribute input : record.getAs<ArrayAttr>("inputs")) {
+      auto dict = cast<DictionaryAttr>(input);
+      entry.inputs.push_back(
+          describe(cast<TypeAttr>(dict.get("type")).getValue()));
+      stateNames.push_back(dict.getAs<StringAttr>("state"));
+      if (stateNames.back())
+        entry.inputs.back().state = 1;
+    }
     for (int64_t index :
          record.getAs<DenseI64ArrayAttr>("weights").asArrayRef())
       entry.weights.push_back(describe(
           cast<TypeAttr>(cast<DictionaryAttr>(weightRecords[index]).get("type"))
               .getValue()));
-    for (Attribute output : record.getAs<ArrayAttr>("outputs"))
-      entry.outputs.push_back(describe(
-          cast<TypeAttr>(cast<DictionaryAttr>(output).get("type")).getValue()));
+    for (Attribute output : record.getAs<ArrayAttr>("outputs")) {
+      auto dict = cast<DictionaryAttr>(output);
+      entry.outputs.push_back(
+          describe(cast<TypeAttr>(dict.get("type")).getValue()));
+      if (auto state = dict.getAs<StringAttr>("state"))
+        for (auto [i, name] : llvm::enumerate(stateNames))
+          if (name == state)
+            entry.outputs.back().state = int32_t(i);
+    }
     for (ProgramOp programOp : module.getOps<ProgramOp>()) {
       if (programOp.getEntry() != name)
         continue;
@@ -196,8 +248,10 @@ FailureOr<NpuImage> moec::npu::buildImage(ModuleOp module,
           segment.kind = kind == "input"    ? SegmentKind::Input
                          : kind == "output" ? SegmentKind::Output
                          : kind == "weight" ? SegmentKind::Weight
+                         : kind == "state"  ? SegmentKind::State
+                         : kind == "call"   ? SegmentKind::Call
                                             : SegmentKind::Workspace;
-          if (kind == "input" || kind == "weight") {
+          if (kind == "input" || kind == "weight" || kind == "state") {
             int64_t operand = 0;
             if (StringRef(segment.name).getAsInteger(10, operand))
               return segmentOp.emitError("names no operand of npu.run");
@@ -214,8 +268,12 @@ FailureOr<NpuImage> moec::npu::buildImage(ModuleOp module,
             return failure();
         }
       }
-      entry.buckets.push_back(
-          {int64_t(programOp.getTokens()), encodeProgram(program)});
+      ImageBucket bucket;
+      bucket.tokens = int64_t(programOp.getTokens());
+      bucket.program = encodeProgram(program);
+      if (failed(readHostRecords(programOp, bucket)))
+        return failure();
+      entry.buckets.push_back(std::move(bucket));
     }
     if (entry.buckets.empty())
       return module.emitError("entry '") << name << "' has no npu.program";

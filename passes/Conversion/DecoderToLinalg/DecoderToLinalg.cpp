@@ -450,7 +450,8 @@ struct DecoderToLinalgPass
     SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
       if (isa<decoder::EmbeddingOp, decoder::RmsNormOp, decoder::RopeOp,
-              decoder::AttentionOp>(op))
+              decoder::AttentionOp>(op) &&
+          !op->hasAttr(decoder::kTargetKernelAttr))
         ops.push_back(op);
     });
     for (Operation *op : ops) {

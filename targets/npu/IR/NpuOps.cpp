@@ -277,11 +277,12 @@ static LogicalResult verifyRegister(Operation *op, int64_t rd) {
 }
 
 LogicalResult SegmentOp::verify() {
-  if (!llvm::is_contained({"workspace", "input", "output", "weight"},
-                          getKind()))
-    return emitOpError("kind '") << getKind()
-                                 << "' is not workspace, input, output or "
-                                    "weight";
+  if (!llvm::is_contained(
+          {"workspace", "input", "output", "weight", "state", "call"},
+          getKind()))
+    return emitOpError("kind '")
+           << getKind()
+           << "' is not workspace, input, output, weight, state or call";
   if (getBytes() < 0 || uint64_t(getBytes()) > kOffsetMask)
     return emitOpError("size ") << getBytes() << " is past 2^40 bytes";
   return success();
@@ -343,6 +344,8 @@ LogicalResult DmaOp::verify() {
     return emitOpError("element type '") << *getElem() << "' is unknown";
   if (getAccumulate() && getKind() != "fractal_to_nd")
     return emitOpError("accumulates only as fractal_to_nd");
+  if (getTransposed() && !toFractal)
+    return emitOpError("transposes only as nd_to_fractal");
   if (getKind() == "gather" && getFrom() != "gm")
     return emitOpError("gathers rows from gm only");
   return success();

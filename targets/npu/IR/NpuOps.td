@@ -25,6 +25,14 @@ def Npu_ProgramOp : Npu_Op<"program", [Symbol, SymbolTable, NoTerminator,
     the binary pads a call's tokens up to the smallest bucket that holds
     them). Holds the program's segments, then one `npu.core` per core.
 
+    What the host evaluates before a run (machine/NpuImage.h): `scalars`,
+    expression nodes of five words each (kind, a, b, c, imm: constants,
+    the call's extents, an input's int32, arithmetic, comparisons,
+    select); `checks`, each `{message, condition, values}` (node indices)
+    or `{message, input, lo, hi}` (every element of an input in range);
+    `output_rows`, per output the node of its dynamic dimension (-1: the
+    token count).
+
     ```mlir
     npu.program @main_t16 entry = "main" tokens = 16 {
       npu.segment @x kind = "input" bytes = 2048 name = "0"
@@ -33,7 +41,10 @@ def Npu_ProgramOp : Npu_Op<"program", [Symbol, SymbolTable, NoTerminator,
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$entry,
-                       I64Attr:$tokens);
+                       I64Attr:$tokens,
+                       OptionalAttr<DenseI64ArrayAttr>:$scalars,
+                       OptionalAttr<ArrayAttr>:$checks,
+                       OptionalAttr<DenseI64ArrayAttr>:$output_rows);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name `entry` `=` $entry `tokens` `=` $tokens $body attr-dict
@@ -64,7 +75,10 @@ def Npu_SegmentOp : Npu_Op<"segment", [Symbol]> {
   let description = [{
     Segment N of the program (N is its position among the module's
     segments): `workspace` (zeroed scratch), or the `input`, `output` or
-    `weight` named `name`, which the binary binds before each run.
+    `weight` named `name`, which the binary binds before each run; `state`,
+    the state input named `name`, bound in place (its size is the bound
+    buffer's, `bytes` the least the program needs); `call`, the call's
+    dynamic extents (one int64 each), which the host writes.
 
     ```mlir
     npu.segment @x kind = "input" bytes = 4096 name = "x"
@@ -172,7 +186,8 @@ def Npu_DmaOp : Npu_CommandOp<"dma"> {
   let description = [{
     `kind` is copy, gather, nd_to_fractal or fractal_to_nd; the engine is
     the chip's for the path `from` -> `to`. `elem` is the element type of
-    nd_to_fractal; `accumulate` makes fractal_to_nd add to the destination.
+    nd_to_fractal; `accumulate` makes fractal_to_nd add to the destination;
+    `transposed` makes nd_to_fractal write the matrix's transpose.
 
     ```mlir
     npu.dma "nd_to_fractal" "gm" -> "l1" elem = "f16" (dst = 0,
@@ -182,9 +197,11 @@ def Npu_DmaOp : Npu_CommandOp<"dma"> {
   }];
   let arguments = (ins StrAttr:$kind, StrAttr:$from, StrAttr:$to,
                        OptionalAttr<StrAttr>:$elem, UnitAttr:$accumulate,
+                       UnitAttr:$transposed,
                        DenseI64ArrayAttr:$args, DenseI64ArrayAttr:$regs);
   let assemblyFormat = [{
     $kind $from `->` $to (`elem` `=` $elem^)? (`accumulate` $accumulate^)?
+    (`transposed` $transposed^)?
     custom<DmaOperands>($args, $regs, ref($kind)) attr-dict
   }];
 }

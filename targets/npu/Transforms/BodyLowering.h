@@ -1,11 +1,13 @@
 //===- BodyLowering.h - One entry point's body, one bucket ------*- C++ -*-===//
 //
 // The walk of an entry point's body for one token bucket (ConvertToNpu.cpp
-// runs one per bucket): every shape static, index arithmetic and run-time
-// checks evaluated, each tensor op lowered to a phase of commands. Its
-// definitions: LowerBody.cpp (values, weights, the walk), LowerModelOps.cpp
-// (dense, elementwise and routing ops), LowerExpertMatmuls.cpp (grouped
-// matmuls).
+// runs one per bucket): every shape static, index arithmetic evaluated
+// (or, for what only the run time knows, kept as RuntimeScalars), each
+// tensor op lowered to a phase of commands. Its definitions: LowerBody.cpp
+// (values, weights, the walk), LowerModelOps.cpp (dense, elementwise and
+// routing ops), LowerExpertMatmuls.cpp (grouped matmuls),
+// LowerDecoderOps.cpp (embedding, RMSNorm, RoPE, attention), LowerViews.cpp
+// (reshapes, slices, the KV cache's updates, transposes).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +16,7 @@
 
 #include "Transforms/Lowering.h"
 #include "Transforms/Packing.h"
+#include "Transforms/RuntimeScalars.h"
 
 #include "dialects/moe/IR/MoeOps.h"
 
@@ -78,6 +81,40 @@ private:
   mlir::LogicalResult lowerActivation(moe::ActivationOp op);
   mlir::LogicalResult lowerCombine(moe::CombineOp op);
 
+  // Whole models (LowerDecoderOps.cpp, LowerViews.cpp).
+  mlir::LogicalResult lowerInput(mlir::BlockArgument arg);
+  /// Index arithmetic, static and at run time.
+  mlir::LogicalResult lowerIndexOp(mlir::Operation *op);
+  mlir::LogicalResult lowerCheck(moe::CheckOp op);
+  mlir::LogicalResult lowerEmbedding(mlir::Operation *op);
+  mlir::LogicalResult lowerRmsNorm(mlir::Operation *op);
+  mlir::LogicalResult lowerRope(mlir::Operation *op);
+  mlir::LogicalResult lowerAttention(mlir::Operation *op);
+  mlir::LogicalResult lowerReshape(mlir::Operation *op);
+  mlir::LogicalResult lowerExtractSlice(mlir::Operation *op);
+  mlir::LogicalResult lowerInsertSlice(mlir::Operation *op);
+  mlir::LogicalResult lowerConcat(mlir::Operation *op);
+  mlir::LogicalResult lowerTensorExtract(mlir::Operation *op);
+  mlir::LogicalResult lowerTensorInsert(mlir::Operation *op);
+  mlir::LogicalResult lowerFromElements(mlir::Operation *op);
+  /// A linalg.generic that only permutes dimensions (a copy); false when
+  /// `op` is not one.
+  mlir::FailureOr<bool> lowerTranspose(mlir::linalg::GenericOp op);
+  /// A generic that writes `base + index` (positions): recorded, no phase.
+  bool recordPositions(mlir::linalg::GenericOp op);
+
+  /// The run-time node of an index value: its own, or its constant.
+  mlir::FailureOr<int64_t> scalarOf(mlir::Value value);
+  /// The shape of a tensor value (3-D views included).
+  mlir::FailureOr<llvm::SmallVector<int64_t>> viewShape(mlir::Value value);
+  /// A constant array the lowering makes (a RoPE table), placed once per
+  /// entry under `key`.
+  GmMatrix generatedWeight(llvm::StringRef key,
+                           const std::function<std::vector<uint8_t>()> &bytes,
+                           int64_t rows, int64_t cols, ElemType elem);
+  /// The npu.program's host records.
+  void writeHostRecords();
+
   ProgramLowering &lowering;
   mlir::func::FuncOp func;
   llvm::DenseMap<mlir::Value, GmMatrix> matrices;
@@ -92,6 +129,32 @@ private:
   llvm::DenseSet<mlir::Operation *> fusedActivations;
   /// Bits and signedness of the quantized weights packed so far.
   llvm::DenseMap<mlir::Value, std::pair<unsigned, bool>> &quantizedForms;
+
+  /// What only the run time knows: index values' nodes, the rows of a view
+  /// whose length is one (a KV cache up to the current position), the
+  /// base position of a positions tensor.
+  RuntimeScalars scalars;
+  llvm::DenseMap<mlir::Value, int64_t> runtimeIndices;
+  llvm::DenseMap<mlir::Value, int64_t> runtimeRows;
+  llvm::DenseMap<mlir::Value, int64_t> positionBase;
+  /// Shapes of tensors of rank 3 (a GmMatrix is rows x the rest).
+  llvm::DenseMap<mlir::Value, llvm::SmallVector<int64_t>> viewShapes;
+  /// The segment of each input (input or state), the call segment, and the
+  /// call's token count.
+  llvm::DenseMap<unsigned, uint32_t> inputSegments;
+  /// The call segment's slot of (argument << 8 | dimension).
+  llvm::DenseMap<int64_t, int64_t> extentSlots;
+  uint32_t callSegment = 0;
+  int64_t tokensNode = -1;
+  /// Whether the RoPE table's length is checked already.
+  bool ropeChecked = false;
+  /// The KV cache's context the program was compiled for (RoPE tables).
+  int64_t context = 0;
+  /// Host records: run-time checks, the node of each output's rows.
+  llvm::SmallVector<mlir::Attribute> checks;
+  llvm::SmallVector<int64_t> outputRows;
+  /// A state's new scalar value (the position), written after every phase.
+  llvm::SmallVector<std::pair<mlir::Value, int64_t>> stateStores;
 };
 
 /// The element type of a tensor's elements on the NPU.

@@ -12,6 +12,7 @@
 #include "Transforms/LowerVector.h"
 #include "Transforms/Tiles.h"
 
+#include "dialects/decoder/IR/DecoderOps.h"
 #include "dialects/moe/IR/MoeTypes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -107,6 +108,8 @@ FailureOr<int64_t> BodyLowering::indexOf(Value value) {
 }
 
 FailureOr<SmallVector<int64_t>> BodyLowering::shapeOf(Value value) {
+  if (auto found = viewShapes.find(value); found != viewShapes.end())
+    return found->second;
   if (auto found = emptyShapes.find(value); found != emptyShapes.end())
     return found->second;
   if (auto found = matrices.find(value); found != matrices.end()) {
@@ -152,9 +155,9 @@ uint32_t BodyLowering::weightSegment(unsigned index) {
 }
 
 FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
-  auto found = lowering.weights.byValue.find(value);
+  auto found = lowering.weights.plainByValue.find(value);
   unsigned index;
-  if (found == lowering.weights.byValue.end()) {
+  if (found == lowering.weights.plainByValue.end()) {
     FailureOr<FloatTensor> data = readFloatTensor(value);
     if (failed(data))
       return failure();
@@ -249,6 +252,48 @@ FailureOr<QuantizedMatrix> BodyLowering::quantizedWeight(Value value,
   return q;
 }
 
+GmMatrix BodyLowering::generatedWeight(
+    StringRef key, const std::function<std::vector<uint8_t>()> &bytes,
+    int64_t rows, int64_t cols, ElemType elem) {
+  auto [found, inserted] =
+      lowering.weights.byKey.try_emplace(key, lowering.weights.weights.size());
+  if (inserted) {
+    PackedWeight weight;
+    weight.bytes = bytes();
+    lowering.weights.weights.push_back(std::move(weight));
+  }
+  GmMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.elem = elem;
+  m.address = gmAddress(weightSegment(found->second), 0);
+  return m;
+}
+
+void BodyLowering::writeHostRecords() {
+  Builder b(func.getContext());
+  ProgramOp program = lowering.getProgram();
+  program.setScalarsAttr(b.getDenseI64ArrayAttr(scalars.words()));
+  program.setChecksAttr(b.getArrayAttr(checks));
+  // Each output's rows: a size only the run time knows (the rows of logits
+  // wanted), found through the ops that wrote the output.
+  SmallVector<int64_t> rows;
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  for (Value value : ret.getOperands()) {
+    int64_t node = -1;
+    for (Value v = value; v;) {
+      if (auto found = runtimeRows.find(v); found != runtimeRows.end()) {
+        node = found->second;
+        break;
+      }
+      auto dps = v.getDefiningOp<DestinationStyleOpInterface>();
+      v = dps && dps.getNumDpsInits() == 1 ? dps.getDpsInits()[0] : Value();
+    }
+    rows.push_back(node);
+  }
+  program.setOutputRowsAttr(b.getDenseI64ArrayAttr(rows));
+}
+
 FailureOr<GmMatrix> BodyLowering::matrixOf(Value value) {
   if (auto found = matrices.find(value); found != matrices.end())
     return found->second;
@@ -259,35 +304,101 @@ FailureOr<GmMatrix> BodyLowering::matrixOf(Value value) {
 }
 
 LogicalResult BodyLowering::run() {
-  // Inputs: the token dimension is the bucket's.
-  for (BlockArgument arg : func.getArguments()) {
-    auto type = dyn_cast<RankedTensorType>(arg.getType());
-    if (!type || type.getRank() < 1 || type.getRank() > 2)
-      return func.emitError("the NPU target takes 1-D or 2-D tensor inputs, "
-                            "got ")
-             << arg.getType();
-    for (int64_t i = 1; i < type.getRank(); ++i)
-      if (type.isDynamicDim(i))
-        return func.emitError("the NPU target needs static shapes but for "
-                              "the first (token) dimension; input ")
-               << arg.getArgNumber() << " is " << type;
-    GmMatrix m;
-    m.rows = type.getRank() == 1    ? 1
-             : type.isDynamicDim(0) ? lowering.tokens
-                                    : type.getDimSize(0);
-    m.cols = type.getRank() == 1
-                 ? (type.isDynamicDim(0) ? lowering.tokens : type.getDimSize(0))
-                 : type.getDimSize(1);
-    m.elem = elemTypeOf(type.getElementType());
-    uint32_t segment = lowering.addSegment("input", m.bytes(),
-                                           std::to_string(arg.getArgNumber()));
-    m.address = gmAddress(segment, 0);
-    matrices[arg] = m;
-  }
+  if (auto attr = func->getParentOfType<ModuleOp>()->getAttrOfType<IntegerAttr>(
+          "moec.context"))
+    context = attr.getInt();
+  // The call's extents: one slot per dynamic dimension of an input.
+  int64_t slots = 0;
+  for (BlockArgument arg : func.getArguments())
+    if (auto type = dyn_cast<RankedTensorType>(arg.getType()))
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        if (type.isDynamicDim(d))
+          extentSlots[int64_t(arg.getArgNumber()) << 8 | d] = slots++;
+  callSegment = lowering.addSegment("call", std::max<int64_t>(8, 8 * slots),
+                                    "call");
+  scalars.extentAddress = [this](int64_t slot) {
+    return gmAddress(callSegment, 8 * slot);
+  };
+  scalars.inputAddress = [this](int64_t input) {
+    return gmAddress(inputSegments.lookup(unsigned(input)), 0);
+  };
+  for (BlockArgument arg : func.getArguments())
+    if (failed(lowerInput(arg)))
+      return failure();
   for (Operation &op : func.getBody().front())
     if (failed(lowerOp(&op)))
       return failure();
+  // A state's new scalar (the position), once every phase has read the old.
+  if (!stateStores.empty()) {
+    StreamBuilder &s = lowering.core(0);
+    ScopedRegisters regs{s};
+    ScalarMaterializer values(scalars, s, regs);
+    for (auto [arg, node] : stateStores) {
+      uint64_t at = gmAddress(inputSegments.lookup(
+                                  cast<BlockArgument>(arg).getArgNumber()),
+                              0);
+      s.store("gm", Val(int64_t(at)), values.get(node));
+      s.store("gm", Val(int64_t(at + 4)), Val(0));
+    }
+    lowering.barrier();
+  }
+  writeHostRecords();
   lowering.finish();
+  return success();
+}
+
+LogicalResult BodyLowering::lowerInput(BlockArgument arg) {
+  auto type = dyn_cast<RankedTensorType>(arg.getType());
+  if (!type || type.getRank() < 1 || type.getRank() > 3)
+    return func.emitError("the NPU target takes tensor inputs of rank 1 to "
+                          "3, got ")
+           << arg.getType();
+  unsigned index = arg.getArgNumber();
+  bool state = bool(func.getArgAttr(index, "moec.state"));
+  for (int64_t i = 1; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      return func.emitError("the NPU target needs static shapes but for "
+                            "the first dimension; input ")
+             << index << " is " << type;
+  if (!state && type.getRank() > 2)
+    return func.emitError("the NPU target takes 1-D or 2-D tensor inputs, "
+                          "got ")
+           << arg.getType();
+  int64_t first = !type.isDynamicDim(0) ? type.getDimSize(0)
+                  : state                ? context
+                                         : lowering.tokens;
+  if (type.isDynamicDim(0) && state && context <= 0)
+    return func.emitError("input ")
+           << index << " is state sized by the context, but the module has "
+           << "no moec.context";
+  GmMatrix m;
+  if (type.getRank() == 1 && !state) {
+    m.rows = 1;
+    m.cols = first;
+  } else {
+    m.rows = first;
+    m.cols = 1;
+    for (int64_t d : type.getShape().drop_front())
+      m.cols *= d;
+  }
+  m.elem = elemTypeOf(type.getElementType());
+  if (type.getElementType().isInteger(64)) {
+    // Two int32 words per element (the low one first).
+    m.elem = ElemType::I32;
+    m.cols *= 2;
+  }
+  // The logical shape (an int64 input's matrix counts words).
+  SmallVector<int64_t> shape(type.getShape());
+  shape[0] = first;
+  viewShapes[arg] = shape;
+  uint64_t bytes = state && type.isDynamicDim(0) ? 0 : m.bytes();
+  uint32_t segment = lowering.addSegment(state ? "state" : "input", bytes,
+                                         std::to_string(index));
+  inputSegments[index] = segment;
+  m.address = gmAddress(segment, 0);
+  matrices[arg] = m;
+  if (!state && tokensNode < 0 && type.isDynamicDim(0))
+    tokensNode = scalars.extent(extentSlots.lookup(int64_t(index) << 8));
   return success();
 }
 
@@ -300,50 +411,25 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
     return success();
   }
   if (auto dim = dyn_cast<tensor::DimOp>(op)) {
-    FailureOr<SmallVector<int64_t>> shape = shapeOf(dim.getSource());
+    FailureOr<SmallVector<int64_t>> shape = viewShape(dim.getSource());
     FailureOr<int64_t> index = indexOf(dim.getIndex());
     if (failed(shape) || failed(index) || *index < 0 ||
         *index >= int64_t(shape->size()))
       return op->emitError("the NPU lowering cannot evaluate this dimension");
     indices[dim.getResult()] = (*shape)[*index];
+    // An input's dynamic dimension is the call's, known at run time.
+    if (auto arg = dyn_cast<BlockArgument>(dim.getSource())) {
+      auto slot = extentSlots.find(int64_t(arg.getArgNumber()) << 8 | *index);
+      if (slot != extentSlots.end())
+        runtimeIndices[dim.getResult()] = scalars.extent(slot->second);
+    }
     return success();
   }
   if (isa<arith::MaxUIOp, arith::MinUIOp, arith::AddIOp, arith::MulIOp,
-          arith::CmpIOp, arith::SubIOp>(op)) {
-    FailureOr<int64_t> a = indexOf(op->getOperand(0));
-    FailureOr<int64_t> b = indexOf(op->getOperand(1));
-    if (failed(a) || failed(b))
-      return failure();
-    int64_t value = llvm::TypeSwitch<Operation *, int64_t>(op)
-                        .Case([&](arith::MaxUIOp) { return std::max(*a, *b); })
-                        .Case([&](arith::MinUIOp) { return std::min(*a, *b); })
-                        .Case([&](arith::AddIOp) { return *a + *b; })
-                        .Case([&](arith::SubIOp) { return *a - *b; })
-                        .Case([&](arith::MulIOp) { return *a * *b; })
-                        .Case([&](arith::CmpIOp cmp) -> int64_t {
-                          switch (cmp.getPredicate()) {
-                          case arith::CmpIPredicate::eq:
-                            return *a == *b;
-                          case arith::CmpIPredicate::ne:
-                            return *a != *b;
-                          case arith::CmpIPredicate::slt:
-                          case arith::CmpIPredicate::ult:
-                            return *a < *b;
-                          case arith::CmpIPredicate::sle:
-                          case arith::CmpIPredicate::ule:
-                            return *a <= *b;
-                          case arith::CmpIPredicate::sgt:
-                          case arith::CmpIPredicate::ugt:
-                            return *a > *b;
-                          case arith::CmpIPredicate::sge:
-                          case arith::CmpIPredicate::uge:
-                            return *a >= *b;
-                          }
-                          return 0;
-                        });
-    indices[op->getResult(0)] = value;
-    return success();
-  }
+          arith::CmpIOp, arith::SubIOp, arith::AndIOp, arith::SelectOp,
+          arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp,
+          arith::ExtUIOp, arith::TruncIOp>(op))
+    return lowerIndexOp(op);
   if (auto assertOp = dyn_cast<cf::AssertOp>(op)) {
     FailureOr<int64_t> holds = indexOf(assertOp.getArg());
     if (failed(holds))
@@ -353,6 +439,8 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
              << lowering.tokens << " tokens: " << assertOp.getMsg();
     return success();
   }
+  if (auto check = dyn_cast<moe::CheckOp>(op))
+    return lowerCheck(check);
   if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
     SmallVector<int64_t> shape;
     unsigned dynamic = 0;
@@ -361,10 +449,20 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
         shape.push_back(d);
         continue;
       }
-      FailureOr<int64_t> size = indexOf(empty.getDynamicSizes()[dynamic++]);
-      if (failed(size))
+      // A size only the run time knows (the rows of logits wanted) is at
+      // most the bucket's token count.
+      Value size = empty.getDynamicSizes()[dynamic++];
+      auto found = indices.find(size);
+      if (found == indices.end() && runtimeIndices.count(size)) {
+        shape.push_back(lowering.tokens);
+        if (shape.size() == 1)
+          runtimeRows[empty.getResult()] = runtimeIndices[size];
+        continue;
+      }
+      FailureOr<int64_t> value = indexOf(size);
+      if (failed(value))
         return failure();
-      shape.push_back(*size);
+      shape.push_back(*value);
     }
     emptyShapes[empty.getResult()] = shape;
     return success();
@@ -381,6 +479,37 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
                              "zero accumulator");
     return success();
   }
+  if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+    if (recordPositions(generic))
+      return success();
+    FailureOr<bool> transposed = lowerTranspose(generic);
+    if (failed(transposed))
+      return failure();
+    if (*transposed)
+      return success();
+  }
+  if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op))
+    return lowerReshape(op);
+  if (isa<tensor::ExtractSliceOp>(op))
+    return lowerExtractSlice(op);
+  if (isa<tensor::InsertSliceOp>(op))
+    return lowerInsertSlice(op);
+  if (isa<tensor::ConcatOp>(op))
+    return lowerConcat(op);
+  if (isa<tensor::ExtractOp>(op))
+    return lowerTensorExtract(op);
+  if (isa<tensor::InsertOp>(op))
+    return lowerTensorInsert(op);
+  if (isa<tensor::FromElementsOp>(op))
+    return lowerFromElements(op);
+  if (isa<decoder::EmbeddingOp>(op))
+    return lowerEmbedding(op);
+  if (isa<decoder::RmsNormOp>(op))
+    return lowerRmsNorm(op);
+  if (isa<decoder::RopeOp>(op))
+    return lowerRope(op);
+  if (isa<decoder::AttentionOp>(op))
+    return lowerAttention(op);
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](linalg::MatmulOp matmul) { return lowerMatmul(matmul); })
       .Case([&](linalg::GenericOp generic) { return lowerGeneric(generic); })

@@ -26,7 +26,7 @@ using namespace moec::npu;
 
 FailureOr<GmMatrix> BodyLowering::placeBias(Value bias, const RowOrder &order,
                                             int64_t groups, int64_t n) {
-  if (!lowering.weights.byValue.count(bias)) {
+  if (!lowering.weights.plainByValue.count(bias)) {
     FailureOr<FloatTensor> data = readFloatTensor(bias);
     if (failed(data))
       return failure();

@@ -227,7 +227,10 @@ LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
     InputBroadcast broadcast = InputBroadcast::None;
     if (map.isIdentity()) {
       if (m->rows * m->cols != rows * cols)
-        return op.emitError("an operand's shape differs from the result's");
+        return op.emitError("an operand of ")
+               << m->rows << " x " << m->cols
+               << " elements differs from the result's " << rows << " x "
+               << cols;
     } else if (map.getNumResults() == 1 && map.getNumDims() == 2 &&
                map.getResult(0) == getAffineDimExpr(1, op.getContext())) {
       broadcast = InputBroadcast::Row;

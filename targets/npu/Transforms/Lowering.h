@@ -17,6 +17,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <memory>
 #include <optional>
@@ -100,6 +101,11 @@ struct PackedWeight {
 struct WeightTable {
   std::vector<PackedWeight> weights;
   llvm::DenseMap<mlir::Value, unsigned> byValue;
+  /// The same, for weights placed as they are (f32 rows): a value may be
+  /// both (tied embeddings: looked up as rows, multiplied on the cube).
+  llvm::DenseMap<mlir::Value, unsigned> plainByValue;
+  /// Arrays the lowering generates (RoPE tables, index rows), by key.
+  llvm::StringMap<unsigned> byKey;
 };
 
 class ProgramLowering {

@@ -392,7 +392,7 @@ unsigned moec::npu::addPlainWeight(WeightTable &table, Value value,
   weight.bytes.resize(tensor.values.size() * 4);
   std::memcpy(weight.bytes.data(), tensor.values.data(), weight.bytes.size());
   table.weights.push_back(std::move(weight));
-  table.byValue[value] = table.weights.size() - 1;
+  table.plainByValue[value] = table.weights.size() - 1;
   return table.weights.size() - 1;
 }
 

@@ -93,7 +93,8 @@ unsigned addInt8CubeWeight(WeightTable &table, mlir::Value value,
                            const QuantizedTensor &tensor,
                            const PackedMatrix &layout, int32_t shift);
 
-/// Adds `tensor` as f32 bytes; returns its index in the table.
+/// Adds `tensor` as f32 bytes (WeightTable::plainByValue); returns its
+/// index in the table.
 unsigned addPlainWeight(WeightTable &table, mlir::Value value,
                         const FloatTensor &tensor);
 

@@ -31,4 +31,15 @@ def ConvertToNpu : Pass<"convert-to-npu", "::mlir::ModuleOp"> {
                            "::moec::moe::MoeDialect"];
 }
 
+def NpuKeepDecoderOps : Pass<"npu-keep-decoder-ops", "::mlir::ModuleOp"> {
+  let summary = "Keep the decoder ops for convert-to-npu";
+  let description = [{
+    Marks every `decoder.embedding`, `decoder.rms_norm`, `decoder.rope` and
+    `decoder.attention` with `decoder.target_kernel`, so that
+    decoder-to-linalg leaves them to convert-to-npu, which lowers each to
+    its own phase (the attention on the cube and the vector unit). The npu
+    target's pre-dispatch pipeline runs it.
+  }];
+}
+
 #endif // MOEC_TARGETS_NPU_TRANSFORMS_PASSES_TD

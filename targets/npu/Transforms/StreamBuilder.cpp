@@ -94,7 +94,8 @@ void StreamBuilder::copy(StringRef from, StringRef to, Val dst, Val src,
                          Val rows, Val rowBytes, Val srcStride, Val dstStride) {
   auto [args, regs] =
       operands({dst, src, rows, rowBytes, srcStride, dstStride});
-  DmaOp::create(builder, loc, "copy", from, to, nullptr, false, args, regs);
+  DmaOp::create(builder, loc, "copy", from, to, nullptr, false, false, args,
+                regs);
 }
 
 void StreamBuilder::gather(StringRef to, Val dst, Val src, Val index, Val rows,
@@ -102,17 +103,18 @@ void StreamBuilder::gather(StringRef to, Val dst, Val src, Val index, Val rows,
                            Val dstStride) {
   auto [args, regs] = operands(
       {dst, src, index, rows, rowBytes, srcStride, divisor, dstStride});
-  DmaOp::create(builder, loc, "gather", "gm", to, nullptr, false, args, regs);
+  DmaOp::create(builder, loc, "gather", "gm", to, nullptr, false, false, args,
+                regs);
 }
 
 void StreamBuilder::toFractal(StringRef from, StringRef to, StringRef elem,
                               Val dst, Val src, Val rows, Val cols,
                               Val srcStride, int64_t tileRows,
-                              int64_t tileCols) {
+                              int64_t tileCols, bool transposed) {
   auto [args, regs] =
       operands({dst, src, rows, cols, srcStride, tileRows, tileCols});
   DmaOp::create(builder, loc, "nd_to_fractal", from, to,
-                builder.getStringAttr(elem), false, args, regs);
+                builder.getStringAttr(elem), false, transposed, args, regs);
 }
 
 void StreamBuilder::fromFractal(StringRef from, StringRef to, bool accumulate,
@@ -121,7 +123,7 @@ void StreamBuilder::fromFractal(StringRef from, StringRef to, bool accumulate,
                                 int64_t tileCols) {
   auto [args, regs] =
       operands({dst, src, rows, cols, dstStride, tileRows, tileCols});
-  DmaOp::create(builder, loc, "fractal_to_nd", from, to, nullptr, accumulate,
+  DmaOp::create(builder, loc, "fractal_to_nd", from, to, nullptr, accumulate, false,
                 args, regs);
 }
 

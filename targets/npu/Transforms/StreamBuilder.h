@@ -65,7 +65,7 @@ public:
               Val rowBytes, Val srcStride, Val divisor, Val dstStride);
   void toFractal(llvm::StringRef from, llvm::StringRef to, llvm::StringRef elem,
                  Val dst, Val src, Val rows, Val cols, Val srcStride,
-                 int64_t tileRows, int64_t tileCols);
+                 int64_t tileRows, int64_t tileCols, bool transposed = false);
   void fromFractal(llvm::StringRef from, llvm::StringRef to, bool accumulate,
                    Val dst, Val src, Val rows, Val cols, Val dstStride,
                    int64_t tileRows, int64_t tileCols);

@@ -131,8 +131,10 @@ static std::string checkCommand(const Command &command) {
              " names an unknown space (to " +
              std::to_string(command.dtype >> 4) + ", from " +
              std::to_string(command.dtype & 15) + ")";
-    if (op == Opcode::DMA_ND_TO_FRACTAL && badType(command.flags))
-      return "element type " + std::to_string(command.flags) +
+    if (op == Opcode::DMA_ND_TO_FRACTAL &&
+        (badType(command.flags & 15) || (command.flags >> 4) > 1))
+      return "element type " + std::to_string(command.flags & 15) +
+             " and transpose bit " + std::to_string(command.flags >> 4) +
              " (flags) unknown";
     break;
   case Opcode::V_CAST:
@@ -201,7 +203,7 @@ bool moec::npu::validateProgram(const Program &program, std::string &error) {
   for (size_t i = 0; i < program.segments.size(); ++i) {
     const Segment &segment = program.segments[i];
     std::string what;
-    if (unsigned(segment.kind) > unsigned(SegmentKind::Weight))
+    if (unsigned(segment.kind) > unsigned(SegmentKind::Call))
       what = "kind " + std::to_string(unsigned(segment.kind)) + " unknown";
     else if (segment.bytes > kMaxSegmentBytes)
       what = std::to_string(segment.bytes) + " bytes, more than 2^40";
@@ -330,7 +332,7 @@ static bool decodeSegments(Reader &r, uint32_t count, Program &program,
       error = prefix + "truncated, or nonzero reserved bytes";
       return false;
     }
-    if (kind > uint8_t(SegmentKind::Weight)) {
+    if (kind > uint8_t(SegmentKind::Call)) {
       error = prefix + "kind " + std::to_string(kind) + " unknown";
       return false;
     }

@@ -42,6 +42,15 @@ enum class SegmentKind : uint8_t {
   Output = 2,
   /// A weight, mapped read-only from the weights file or the binary.
   Weight = 3,
+  /// A state input the program updates in place (a KV cache, a position):
+  /// the host binds the runtime's buffer itself, and its size is the
+  /// binding's (a cache as long as the binary's --ctx-size); `bytes` is the
+  /// least the program needs.
+  State = 4,
+  /// The call's extents, which the host writes before each run: one int64
+  /// per dynamic dimension of the entry's inputs, in their order (the
+  /// call's token count, a cache's context).
+  Call = 5,
 };
 
 struct Segment {
@@ -107,10 +116,12 @@ enum class Opcode : uint16_t {
   /// is v4 bytes; row r is from v1 + (idx / v6) * v5 (idx < 0: zeros) to
   /// v0 + r * v7. v6 > 0.
   DMA_GATHER = 31,
-  /// ND to fractal: a v2 x v3 matrix of `flags`-typed elements (ElemType),
-  /// rows v4 bytes apart from v1, into v5 x v6 fractal tiles at v0; dtype
-  /// is the path as DMA_COPY. Elements past the matrix are zero (whole
-  /// tiles are written). The tile shape must be positive.
+  /// ND to fractal: a v2 x v3 matrix of `flags & 15`-typed elements
+  /// (ElemType), rows v4 bytes apart from v1, into v5 x v6 fractal tiles at
+  /// v0; dtype is the path as DMA_COPY. Elements past the matrix are zero
+  /// (whole tiles are written). The tile shape must be positive. flags bit
+  /// 4: transposed, the v3 x v2 transpose is written (a [keys, d] block of
+  /// values as the cube's B operand [d, keys]); the time is the same.
   DMA_ND_TO_FRACTAL = 32,
   /// Fractal to ND: a v2 x v3 matrix of 32-bit accumulators in v5 x v6
   /// fractal tiles at v1 into rows v4 bytes apart at v0; dtype is the

@@ -117,8 +117,12 @@ bool sim::planCommand(Machine &m, const Command &command, const int64_t *v,
       return false;
     }
     bool toFractal = command.opcode == Opcode::DMA_ND_TO_FRACTAL;
-    unsigned eb = toFractal ? elemTypeBytes(ElemType(command.flags)) : 4;
-    int64_t tiles = mulSize(ceilDiv(v[2], v[5]), ceilDiv(v[3], v[6]));
+    unsigned eb =
+        toFractal ? elemTypeBytes(ElemType(command.flags & 15)) : 4;
+    bool transposed = toFractal && (command.flags >> 4);
+    int64_t tiles =
+        transposed ? mulSize(ceilDiv(v[3], v[5]), ceilDiv(v[2], v[6]))
+                   : mulSize(ceilDiv(v[2], v[5]), ceilDiv(v[3], v[6]));
     int64_t tileBytes = mulSize(mulSize(tiles, mulSize(v[5], v[6])), eb);
     int64_t rowBytes = mulSize(v[3], eb);
     if (v[2] == 0 || v[3] == 0)
@@ -193,8 +197,25 @@ static bool runGather(Machine &m, Core &core, const Command &command,
 
 /// ND rows into tr x tc tiles, zero-padded.
 static void ndToFractal(uint8_t *to, const uint8_t *from, const int64_t *v,
-                        unsigned eb) {
+                        unsigned eb, bool transposed) {
   int64_t rows = v[2], cols = v[3], stride = v[4], tr = v[5], tc = v[6];
+  if (transposed) {
+    // Tile (i, j) of the cols x rows transpose: element (r, c) of a tile is
+    // source element (j * tc + c, i * tr + r).
+    int64_t rowTiles = ceilDiv(cols, tr), colTiles = ceilDiv(rows, tc);
+    for (int64_t i = 0; i < rowTiles; ++i)
+      for (int64_t j = 0; j < colTiles; ++j)
+        for (int64_t r = 0; r < tr; ++r)
+          for (int64_t c = 0; c < tc; ++c) {
+            uint8_t *out = to + ((i * colTiles + j) * tr * tc + r * tc + c) * eb;
+            int64_t srcRow = j * tc + c, srcCol = i * tr + r;
+            if (srcRow < rows && srcCol < cols)
+              std::memcpy(out, from + srcRow * stride + srcCol * eb, eb);
+            else
+              std::memset(out, 0, eb);
+          }
+    return;
+  }
   int64_t rowTiles = ceilDiv(rows, tr), colTiles = ceilDiv(cols, tc);
   for (int64_t i = 0; i < rowTiles; ++i)
     for (int64_t rr = 0; rr < tr; ++rr) {
@@ -246,7 +267,8 @@ bool sim::runCommand(Machine &m, Core &core, const Command &command,
   case Opcode::DMA_ND_TO_FRACTAL:
     if (v[2] > 0 && v[3] > 0)
       ndToFractal(bases[1], bases[0], v,
-                  elemTypeBytes(ElemType(command.flags)));
+                  elemTypeBytes(ElemType(command.flags & 15)),
+                  command.flags >> 4);
     return true;
   case Opcode::DMA_FRACTAL_TO_ND:
     if (v[2] > 0 && v[3] > 0)

@@ -87,7 +87,10 @@ bool sim::resolveRegion(Machine &m, Core &core, const Region &r, uint8_t *&base,
       return false;
     }
     offset = int64_t(r.address & kOffsetMask);
-    size = m.program.segments[segment].bytes;
+    // A state segment is as large as the buffer bound to it.
+    size = m.program.segments[segment].kind == SegmentKind::State
+               ? m.segments[segment].bytes
+               : m.program.segments[segment].bytes;
     data = m.segments[segment].data;
     if (r.write && !m.segments[segment].writable) {
       what = "write to read-only " + spaceText(m, r.space, r.address);
@@ -189,7 +192,8 @@ bool sim::trackRegion(Machine &m, Core &core, const Region &r, Pipe pipe,
   if (r.space == Space::GM) {
     uint64_t segment = uint64_t(r.address) >> kSegmentShift;
     SegmentKind kind = m.program.segments[segment].kind;
-    if (kind != SegmentKind::Workspace && kind != SegmentKind::Output)
+    if (kind != SegmentKind::Workspace && kind != SegmentKind::Output &&
+        kind != SegmentKind::State && kind != SegmentKind::Call)
       return true;
     table = &core.gmHazards[segment];
     offset = int64_t(r.address & kOffsetMask);

@@ -97,7 +97,9 @@ static bool setUp(Machine &m, std::string &error) {
     }
     core.gmHazards.resize(program.segments.size());
     for (size_t s = 0; s < program.segments.size(); ++s)
-      core.gmHazards[s].reset(program.segments[s].bytes);
+      core.gmHazards[s].reset(program.segments[s].kind == SegmentKind::State
+                                  ? m.segments[s].bytes
+                                  : program.segments[s].bytes);
     // Loops were checked balanced: match them once, not per iteration.
     core.loopMatch.assign(core.commands->size(), 0);
     std::vector<uint32_t> open;
