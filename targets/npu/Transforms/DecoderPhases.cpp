@@ -19,9 +19,9 @@ LogicalResult moec::npu::lowerEmbeddingPhase(ProgramLowering &lowering,
   int64_t chunk = std::min<int64_t>(
       rows, (int64_t(lowering.bufferBytes(Space::UB)) - 64) / (rowBytes + 4));
   if (chunk < 1)
-    return lowering.emitError() << "decoder.embedding: a row of "
-                                << plan.table.cols
-                                << " elements does not fit the chip's UB";
+    return lowering.emitError()
+           << "decoder.embedding: a row of " << plan.table.cols
+           << " elements does not fit the chip's UB";
   const int64_t ubIds = 0, ubRows = align64(chunk * 4);
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(rows, c);
@@ -35,8 +35,8 @@ LogicalResult moec::npu::lowerEmbeddingPhase(ProgramLowering &lowering,
       s.gather("ub", ubRows, int64_t(plan.table.address), ubIds, n, rowBytes,
                plan.table.rowStride(), 1, rowBytes);
       p.sync(*in, *out, 0);
-      s.copy("ub", "gm", int64_t(plan.output.address + row * rowBytes),
-             ubRows, n, rowBytes, rowBytes, rowBytes);
+      s.copy("ub", "gm", int64_t(plan.output.address + row * rowBytes), ubRows,
+             n, rowBytes, rowBytes, rowBytes);
       p.sync(*out, *in, 0);
     }
   }
@@ -54,8 +54,8 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
   const int64_t rowBytes = width * 4;
   // UB per row: x, x^2 (then the result), the weight; one sum.
   int64_t chunk = std::min<int64_t>(
-      rows, (int64_t(lowering.bufferBytes(Space::UB)) - 4 * 64) /
-                (3 * rowBytes + 4));
+      rows,
+      (int64_t(lowering.bufferBytes(Space::UB)) - 4 * 64) / (3 * rowBytes + 4));
   if (chunk < 1)
     return lowering.emitError() << "decoder.rms_norm: a row of " << width
                                 << " elements does not fit the chip's UB";
@@ -80,18 +80,17 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
       StreamBuilder::VectorRows all{width, n, rowBytes, rowBytes, rowBytes};
       StreamBuilder::VectorRows sums{1, n, 4, 4, 4};
       s.vector("mul", "f32", ubY, ubX, ubX, all);
-      s.vector("reduce_sum", "f32", ubSum, ubY, 0,
-               {width, n, 4, rowBytes, 0});
+      s.vector("reduce_sum", "f32", ubSum, ubY, 0, {width, n, 4, rowBytes, 0});
       s.vectorImm("mul", ubSum, ubSum, float(1.0 / double(width)), sums);
       s.vectorImm("add", ubSum, ubSum, float(plan.epsilon), sums);
       s.vector("sqrt", "f32", ubSum, ubSum, 0, sums);
-      s.vector("div", "f32", ubY, ubX, ubSum,
-               {width, n, rowBytes, rowBytes, 4}, "row_scalar");
+      s.vector("div", "f32", ubY, ubX, ubSum, {width, n, rowBytes, rowBytes, 4},
+               "row_scalar");
       s.vector("mul", "f32", ubY, ubY, ubW, all);
       p.sync("v", *out, 0);
       s.copy("ub", "gm",
-             int64_t(plan.output.address + row * plan.output.rowStride()),
-             ubY, n, rowBytes, rowBytes, plan.output.rowStride());
+             int64_t(plan.output.address + row * plan.output.rowStride()), ubY,
+             n, rowBytes, rowBytes, plan.output.rowStride());
       p.sync(*out, *in, 0);
     }
   }
@@ -115,13 +114,13 @@ LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
   int64_t chunk = std::min<int64_t>(
       tokens, (int64_t(lowering.bufferBytes(Space::UB)) - 8 * 64) / perToken);
   if (chunk < 1)
-    return lowering.emitError() << "decoder.rope: " << heads << " heads of "
-                                << headDim
-                                << " elements do not fit the chip's UB";
+    return lowering.emitError()
+           << "decoder.rope: " << heads << " heads of " << headDim
+           << " elements do not fit the chip's UB";
   const int64_t region = align64(chunk * heads * halfBytes);
-  const int64_t ubA = 0, ubB = region, ubCos = 2 * region,
-                ubSin = 3 * region, ubT1 = 4 * region, ubT2 = 5 * region,
-                ubT3 = 6 * region, ubT4 = 7 * region;
+  const int64_t ubA = 0, ubB = region, ubCos = 2 * region, ubSin = 3 * region,
+                ubT1 = 4 * region, ubT2 = 5 * region, ubT3 = 6 * region,
+                ubT4 = 7 * region;
   const int64_t rowStride = headDim * 4;
   // Where a head's two halves start, and the bytes between its elements.
   const int64_t secondOffset = plan.interleaved ? 4 : halfBytes;
@@ -138,8 +137,8 @@ LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
     for (int64_t token = begin; token < end; token += chunk) {
       int64_t n = std::min(chunk, end - token), rows = n * heads;
       auto load = [&](int64_t ub, int64_t offset) {
-        uint64_t at = plan.input.address + token * plan.input.rowStride() +
-                      offset;
+        uint64_t at =
+            plan.input.address + token * plan.input.rowStride() + offset;
         if (plan.interleaved)
           // Every other element: rows of one element, 8 bytes apart.
           s.copy("gm", "ub", ub, int64_t(at), rows * half, 4, 8, 4);
@@ -172,8 +171,8 @@ LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
       s.vector("add", "f32", ubT3, ubT3, ubT4, all);
       p.sync("v", *out, 0);
       auto store = [&](int64_t ub, int64_t offset) {
-        uint64_t at = plan.output.address + token * plan.output.rowStride() +
-                      offset;
+        uint64_t at =
+            plan.output.address + token * plan.output.rowStride() + offset;
         if (plan.interleaved)
           s.copy("ub", "gm", int64_t(at), ub, rows * half, 4, 4, 8);
         else

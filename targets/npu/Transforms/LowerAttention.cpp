@@ -44,9 +44,8 @@ struct Arena {
 struct Layout {
   int64_t m = 0;
   // UB.
-  int64_t qStage, q16, kStage, k16, vStage, v16, scores, mask, window, p16,
-      acc, thr, scalar, iota, sinkRow, maxOld, maxNew, blockMax, alpha, sum,
-      rowSum;
+  int64_t qStage, q16, kStage, k16, vStage, v16, scores, mask, window, p16, acc,
+      thr, scalar, iota, sinkRow, maxOld, maxNew, blockMax, alpha, sum, rowSum;
   // L1, L0A, L0B, L0C.
   int64_t l1Q, l1K, l1P, l1V, l0aQ, l0aP, l0bK, l0bV, l0cS, l0cO;
   bool fits = false;
@@ -55,8 +54,7 @@ struct Layout {
 
 Layout layoutFor(ProgramLowering &lowering, const AttentionPlan &plan,
                  const CubeShape &cube, int64_t m, bool convert) {
-  const int64_t bk = kAttentionKeyBlock, d = plan.headDim,
-                dv = plan.valueDim;
+  const int64_t bk = kAttentionKeyBlock, d = plan.headDim, dv = plan.valueDim;
   const int64_t kvBytes = elemTypeBytes(plan.key.elem);
   const int64_t eb = elemTypeBytes(cube.input);
   const int64_t mp = roundUp(m, cube.m), dp = roundUp(d, cube.k),
@@ -141,8 +139,8 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
 
   // Rows per unit: as many tokens as the buffers hold, up to 128 rows.
   Layout layout;
-  int64_t tokensPerUnit = std::max<int64_t>(1, std::min(queryRows,
-                                                        128 / group));
+  int64_t tokensPerUnit =
+      std::max<int64_t>(1, std::min(queryRows, 128 / group));
   for (;; tokensPerUnit /= 2) {
     layout = layoutFor(lowering, plan, *cube, tokensPerUnit * group, convert);
     if (layout.fits || tokensPerUnit == 1)
@@ -187,10 +185,10 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
       // Q rows, head-major; the sinks of each row's head.
       for (int64_t j = 0; j < group; ++j) {
         int64_t head = unit.kvHead * group + j;
-        s.copy("gm", "ub", layout.qStage + j * tt * d * 4,
-               int64_t(plan.query.address + unit.token * qRowBytes +
-                       head * d * 4),
-               tt, d * 4, qRowBytes, d * 4);
+        s.copy(
+            "gm", "ub", layout.qStage + j * tt * d * 4,
+            int64_t(plan.query.address + unit.token * qRowBytes + head * d * 4),
+            tt, d * 4, qRowBytes, d * 4);
         if (plan.sinks)
           s.copy("gm", "ub", layout.sinkRow + j * tt * 4,
                  int64_t(plan.sinks->address + head * 4), tt, 4, 0, 4);
@@ -268,8 +266,8 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
           s.cast(cubeElem, kvElem, converted, stage,
                  {width, Val(count, 0), width * eb, width * kvBytes, 0});
           p.sync("v", *ubL1, 1);
-          s.toFractal("ub", "l1", cubeElem, l1, converted, Val(count, 0),
-                      width, width * eb, tileRows, cube->k, transposed);
+          s.toFractal("ub", "l1", cubeElem, l1, converted, Val(count, 0), width,
+                      width * eb, tileRows, cube->k, transposed);
         };
         load(plan.key, d, layout.kStage, layout.k16, layout.l1K, false);
         const std::string &kPipe = convert ? *ubL1 : *gmL1;
@@ -320,8 +318,7 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         s.vector("reduce_sum", "f32", layout.rowSum, layout.scores, 0,
                  {Val(count, 0), m, 4, bk * 4, 0});
         s.vector("mul", "f32", layout.sum, layout.sum, layout.alpha, rowsOf1);
-        s.vector("add", "f32", layout.sum, layout.sum, layout.rowSum,
-                 rowsOf1);
+        s.vector("add", "f32", layout.sum, layout.sum, layout.rowSum, rowsOf1);
         s.vector("dup", "f32", layout.maxOld, 0, layout.maxNew, rowsOf1);
         s.vector("mul", "f32", layout.acc, layout.acc, layout.alpha,
                  {dv, m, dv * 4, dv * 4, 4}, "row_scalar");
@@ -343,8 +340,8 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         s.mmad(cubeElem, false, layout.l0cO, layout.l0aP, layout.l0bV, m,
                Val(count, 0), dv);
         p.sync("m", *l0cUb, 2);
-        s.fromFractal("l0c", "ub", true, layout.acc, layout.l0cO, m, dv,
-                      dv * 4, cube->m, cube->n);
+        s.fromFractal("l0c", "ub", true, layout.acc, layout.l0cO, m, dv, dv * 4,
+                      cube->m, cube->n);
         // The next block's loads wait for this one's last reader.
         p.sync(*l0cUb, "v", 3);
         p.sync("v", *gmL1, 3);

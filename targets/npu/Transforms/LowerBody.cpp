@@ -61,16 +61,32 @@ bool moec::npu::isContraction(Operation *op) {
       !(is(maps[1], d(2), d(1)) || is(maps[1], d(1), d(2))))
     return false;
   Block &body = generic.getRegion().front();
-  if (body.getOperations().size() != 3)
+  // mulf, addf, yield, after an extf of an input (a BF16 weight) or two.
+  auto yield = body.getTerminator();
+  auto add =
+      dyn_cast_or_null<arith::AddFOp>(yield->getOperand(0).getDefiningOp());
+  auto mul = add ? dyn_cast_or_null<arith::MulFOp>(
+                       (add.getLhs() == body.getArgument(2) ? add.getRhs()
+                                                            : add.getLhs())
+                           .getDefiningOp())
+                 : nullptr;
+  if (!mul)
     return false;
-  auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  if (!mul || !add)
+  unsigned extensions = 0;
+  for (Operation &op : body)
+    if (isa<arith::ExtFOp>(op))
+      ++extensions;
+  if (body.getOperations().size() != 3 + extensions)
     return false;
+  auto unextended = [](Value v) {
+    if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+      return ext.getIn();
+    return v;
+  };
   Value in0 = body.getArgument(0), in1 = body.getArgument(1),
         acc = body.getArgument(2);
-  bool mulOk = (mul.getLhs() == in0 && mul.getRhs() == in1) ||
-               (mul.getLhs() == in1 && mul.getRhs() == in0);
+  Value lhs = unextended(mul.getLhs()), rhs = unextended(mul.getRhs());
+  bool mulOk = (lhs == in0 && rhs == in1) || (lhs == in1 && rhs == in0);
   bool addOk = (add.getLhs() == acc && add.getRhs() == mul.getResult()) ||
                (add.getRhs() == acc && add.getLhs() == mul.getResult());
   return mulOk && addOk;
@@ -314,8 +330,8 @@ LogicalResult BodyLowering::run() {
       for (int64_t d = 0; d < type.getRank(); ++d)
         if (type.isDynamicDim(d))
           extentSlots[int64_t(arg.getArgNumber()) << 8 | d] = slots++;
-  callSegment = lowering.addSegment("call", std::max<int64_t>(8, 8 * slots),
-                                    "call");
+  callSegment =
+      lowering.addSegment("call", std::max<int64_t>(8, 8 * slots), "call");
   scalars.extentAddress = [this](int64_t slot) {
     return gmAddress(callSegment, 8 * slot);
   };
@@ -334,9 +350,8 @@ LogicalResult BodyLowering::run() {
     ScopedRegisters regs{s};
     ScalarMaterializer values(scalars, s, regs);
     for (auto [arg, node] : stateStores) {
-      uint64_t at = gmAddress(inputSegments.lookup(
-                                  cast<BlockArgument>(arg).getArgNumber()),
-                              0);
+      uint64_t at = gmAddress(
+          inputSegments.lookup(cast<BlockArgument>(arg).getArgNumber()), 0);
       s.store("gm", Val(int64_t(at)), values.get(node));
       s.store("gm", Val(int64_t(at + 4)), Val(0));
     }
@@ -365,8 +380,8 @@ LogicalResult BodyLowering::lowerInput(BlockArgument arg) {
                           "got ")
            << arg.getType();
   int64_t first = !type.isDynamicDim(0) ? type.getDimSize(0)
-                  : state                ? context
-                                         : lowering.tokens;
+                  : state               ? context
+                                        : lowering.tokens;
   if (type.isDynamicDim(0) && state && context <= 0)
     return func.emitError("input ")
            << index << " is state sized by the context, but the module has "

@@ -46,16 +46,16 @@ LogicalResult moec::npu::lowerRuntimeRowCopy(ProgramLowering &lowering,
   const int64_t srcRowBytes = copy.src.rowBytes();
   const int64_t dstRowBytes = copy.dst.rowBytes();
   if (copy.src.cols != copy.dst.cols)
-    return lowering.emitError() << "rows of " << copy.src.cols
-                                << " elements copied into rows of "
-                                << copy.dst.cols;
+    return lowering.emitError()
+           << "rows of " << copy.src.cols << " elements copied into rows of "
+           << copy.dst.cols;
   bool convert = copy.src.elem != copy.dst.elem;
   int64_t perRow = srcRowBytes + (convert ? dstRowBytes : 0);
   int64_t chunk = std::min<int64_t>(
       copy.bound, (int64_t(lowering.bufferBytes(Space::UB)) - 128) / perRow);
   if (chunk < 1)
-    return lowering.emitError() << "a row of " << srcRowBytes
-                                << " bytes does not fit UB";
+    return lowering.emitError()
+           << "a row of " << srcRowBytes << " bytes does not fit UB";
   const int64_t converted = (chunk * srcRowBytes + 63) / 64 * 64;
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(copy.bound, c);
@@ -77,25 +77,24 @@ LogicalResult moec::npu::lowerRuntimeRowCopy(ProgramLowering &lowering,
       s.scalar("sub", rows, count, Val(row));
       s.scalar("max", rows, Val(rows, 0), Val(0));
       s.scalar("min", rows, Val(rows, 0), Val(n));
-      s.copy("gm", "ub", 0,
-             Val(srcBase, int64_t(copy.src.address) +
-                              row * copy.src.rowStride()),
-             Val(rows, 0), srcRowBytes, copy.src.rowStride(), srcRowBytes);
+      s.copy(
+          "gm", "ub", 0,
+          Val(srcBase, int64_t(copy.src.address) + row * copy.src.rowStride()),
+          Val(rows, 0), srcRowBytes, copy.src.rowStride(), srcRowBytes);
       int64_t from = 0;
       if (convert) {
         p.sync(*in, "v", 0);
-        s.cast(elemName(copy.dst.elem), elemName(copy.src.elem), converted,
-               0, {copy.src.cols, Val(rows, 0), dstRowBytes, srcRowBytes, 0});
+        s.cast(elemName(copy.dst.elem), elemName(copy.src.elem), converted, 0,
+               {copy.src.cols, Val(rows, 0), dstRowBytes, srcRowBytes, 0});
         p.sync("v", *out, 0);
         from = converted;
       } else {
         p.sync(*in, *out, 0);
       }
-      s.copy("ub", "gm",
-             Val(dstBase, int64_t(copy.dst.address) +
-                              row * copy.dst.rowStride()),
-             from, Val(rows, 0), dstRowBytes, dstRowBytes,
-             copy.dst.rowStride());
+      s.copy(
+          "ub", "gm",
+          Val(dstBase, int64_t(copy.dst.address) + row * copy.dst.rowStride()),
+          from, Val(rows, 0), dstRowBytes, dstRowBytes, copy.dst.rowStride());
       p.sync(*out, *in, 0);
     }
   }

@@ -39,9 +39,8 @@ LogicalResult BodyLowering::lowerEmbedding(Operation *op) {
   plan.table = *table;
   plan.ids = *idWords;
   plan.idWords =
-      cast<RankedTensorType>(ids.getType()).getElementTypeBitWidth() == 64
-          ? 2
-          : 1;
+      cast<RankedTensorType>(ids.getType()).getElementTypeBitWidth() == 64 ? 2
+                                                                           : 1;
   int64_t rows = idWords->cols / plan.idWords;
   FailureOr<GmMatrix> out =
       resultFor(embedding.getResult(), rows, table->cols, ElemType::F32);
@@ -136,8 +135,8 @@ LogicalResult BodyLowering::lowerRope(Operation *op) {
           for (int64_t pos = 0; pos < rows; ++pos)
             for (int64_t i = 0; i < half; ++i) {
               double angle = double(pos) * invFreq[i];
-              values[pos * half + i] = float(
-                  (sine ? std::sin(angle) : std::cos(angle)) * amplitude);
+              values[pos * half + i] =
+                  float((sine ? std::sin(angle) : std::cos(angle)) * amplitude);
             }
           std::vector<uint8_t> bytes(values.size() * 4);
           std::memcpy(bytes.data(), values.data(), bytes.size());
@@ -159,10 +158,9 @@ LogicalResult BodyLowering::lowerRope(Operation *op) {
                                         "more than the {1} positions the NPU "
                                         "program was compiled for (moec "
                                         "--ctx-size)")),
-         b.getNamedAttr("condition",
-                        b.getI64IntegerAttr(scalars.binary(
-                            ScalarKind::LessEqual, reach,
-                            scalars.constant(rows)))),
+         b.getNamedAttr("condition", b.getI64IntegerAttr(scalars.binary(
+                                         ScalarKind::LessEqual, reach,
+                                         scalars.constant(rows)))),
          b.getNamedAttr("values", b.getDenseI64ArrayAttr(
                                       {reach, scalars.constant(rows)}))}));
   }
@@ -174,10 +172,9 @@ LogicalResult BodyLowering::lowerRope(Operation *op) {
   plan.input = *input;
   plan.output = *out;
   if (plan.rotary < plan.headDim &&
-      failed(lowerRowCopies(lowering, {{out->address, input->address,
-                                        input->rows, input->rowBytes(),
-                                        input->rowBytes(),
-                                        out->rowBytes()}})))
+      failed(lowerRowCopies(
+          lowering, {{out->address, input->address, input->rows,
+                      input->rowBytes(), input->rowBytes(), out->rowBytes()}})))
     return failure();
   return lowerRopePhase(lowering, scalars, plan);
 }
@@ -216,13 +213,14 @@ LogicalResult BodyLowering::lowerAttention(Operation *op) {
     plan.sinks = *m;
   }
   auto keys = runtimeRows.find(attention.getKey());
-  plan.keys = keys != runtimeRows.end() ? keys->second
-                                        : scalars.constant(key->rows);
+  plan.keys =
+      keys != runtimeRows.end() ? keys->second : scalars.constant(key->rows);
   plan.queries = query->rows == lowering.tokens && tokensNode >= 0
                      ? tokensNode
                      : scalars.constant(query->rows);
   GmMatrix iota = generatedWeight(
-      "iota", [] {
+      "iota",
+      [] {
         std::vector<uint8_t> bytes(kAttentionKeyBlock * 4);
         for (int64_t i = 0; i < kAttentionKeyBlock; ++i) {
           float v = float(i);
@@ -231,13 +229,12 @@ LogicalResult BodyLowering::lowerAttention(Operation *op) {
         return bytes;
       },
       1, kAttentionKeyBlock, ElemType::F32);
-  FailureOr<GmMatrix> out = resultFor(attention.getResult(), query->rows,
-                                      plan.heads * plan.valueDim,
-                                      ElemType::F32);
+  FailureOr<GmMatrix> out =
+      resultFor(attention.getResult(), query->rows, plan.heads * plan.valueDim,
+                ElemType::F32);
   if (failed(out))
     return failure();
   plan.output = *out;
-  viewShapes[attention.getResult()] = {query->rows, plan.heads,
-                                       plan.valueDim};
+  viewShapes[attention.getResult()] = {query->rows, plan.heads, plan.valueDim};
   return lowerAttentionPhase(lowering, scalars, plan, iota);
 }

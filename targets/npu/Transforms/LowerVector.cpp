@@ -287,6 +287,34 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
                                     "operands are the inputs, body values or "
                                     "float constants");
         Operand a = *operandOf(bodyOp.getOperand(0));
+        bool column = llvm::all_of(bodyOp.getOperands(),
+                                   [&](Value v) {
+                                     return operandOf(v)->kind != Operand::Full;
+                                   }) &&
+                      llvm::any_of(bodyOp.getOperands(), [&](Value v) {
+                        return operandOf(v)->kind == Operand::RowScalar;
+                      });
+        if (column) {
+          // Only one element per row (a gate's column): computed as a row
+          // of n elements, and still one element per row.
+          StreamBuilder::VectorRows one{n, 1, 0, 0, 0};
+          dst.kind = Operand::RowScalar;
+          if (a.kind == Operand::Immediate) {
+            s.vectorImm("dup", dst.ub, 0, a.imm, one);
+            a = dst;
+          }
+          if (bodyOp.getNumOperands() == 1) {
+            s.vector(kind, "f32", dst.ub, a.ub, 0, one);
+          } else {
+            Operand b = *operandOf(bodyOp.getOperand(1));
+            if (b.kind == Operand::Immediate)
+              s.vectorImm(kind, dst.ub, a.ub, b.imm, one);
+            else
+              s.vector(kind, "f32", dst.ub, a.ub, b.ub, one);
+          }
+          values[bodyOp.getResult(0)] = dst;
+          continue;
+        }
         if (bodyOp.getNumOperands() == 1) {
           if (a.kind != Operand::Full)
             return bodyOp.emitError("the NPU lowers unary ops on full rows "

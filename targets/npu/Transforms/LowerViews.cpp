@@ -41,9 +41,8 @@ LogicalResult BodyLowering::lowerIndexOp(Operation *op) {
       return std::nullopt;
     return found->second;
   };
-  bool runtime = llvm::any_of(op->getOperands(), [&](Value v) {
-    return runtimeIndices.count(v) != 0;
-  });
+  bool runtime = llvm::any_of(
+      op->getOperands(), [&](Value v) { return runtimeIndices.count(v) != 0; });
   Value result = op->getResult(0);
   if (isa<arith::IndexCastOp, arith::IndexCastUIOp, arith::ExtSIOp,
           arith::ExtUIOp, arith::TruncIOp>(op)) {
@@ -120,9 +119,7 @@ LogicalResult BodyLowering::lowerIndexOp(Operation *op) {
           .Case([&](arith::SubIOp) { return binary(ScalarKind::Sub, a, b); })
           .Case([&](arith::MulIOp) { return binary(ScalarKind::Mul, a, b); })
           .Case([&](arith::AndIOp) { return binary(ScalarKind::And, a, b); })
-          .Case([&](arith::SelectOp) {
-            return scalars.select(a, b, nodes[2]);
-          })
+          .Case([&](arith::SelectOp) { return scalars.select(a, b, nodes[2]); })
           .Case([&](arith::CmpIOp cmp) -> int64_t {
             switch (cmp.getPredicate()) {
             case arith::CmpIPredicate::eq:
@@ -297,8 +294,8 @@ FailureOr<bool> BodyLowering::lowerTranspose(linalg::GenericOp op) {
   SmallVector<RowCopy> copies;
   for (int64_t j = 0; j < b; ++j)
     copies.push_back({out->address + uint64_t(j * a * c * eb),
-                      in->address + uint64_t(j * c * eb), a, c * eb,
-                      b * c * eb, c * eb});
+                      in->address + uint64_t(j * c * eb), a, c * eb, b * c * eb,
+                      c * eb});
   if (failed(lowerRowCopies(lowering, copies)))
     return failure();
   return true;
@@ -324,8 +321,7 @@ reshapeResultShape(Operation *op, ArrayRef<int64_t> source,
     return shape;
   }
   auto collapse = cast<tensor::CollapseShapeOp>(op);
-  for (const ReassociationIndices &group :
-       collapse.getReassociationIndices()) {
+  for (const ReassociationIndices &group : collapse.getReassociationIndices()) {
     int64_t n = 1;
     for (int64_t i : group)
       n *= source[i];
@@ -343,8 +339,8 @@ LogicalResult BodyLowering::lowerReshape(Operation *op) {
     return failure();
   if (in->stride)
     return op->emitError("the NPU reshapes contiguous tensors only");
-  FailureOr<SmallVector<int64_t>> shape = reshapeResultShape(
-      op, *sourceShape, [&](Value v) { return indexOf(v); });
+  FailureOr<SmallVector<int64_t>> shape =
+      reshapeResultShape(op, *sourceShape, [&](Value v) { return indexOf(v); });
   if (failed(shape))
     return failure();
   GmMatrix m = *in;
@@ -428,9 +424,9 @@ LogicalResult BodyLowering::lowerExtractSlice(Operation *op) {
     runtimeRows[result] = *count;
     if (rank == 3)
       viewShapes[result] = *shape;
-    return lowerRuntimeRowCopy(lowering, scalars,
-                               {*in, out, *from, scalars.constant(0), *count,
-                                in->rows});
+    return lowerRuntimeRowCopy(
+        lowering, scalars,
+        {*in, out, *from, scalars.constant(0), *count, in->rows});
   }
   // Columns (and rows) with static bounds: a strided copy.
   SmallVector<int64_t> off, size;
@@ -504,9 +500,9 @@ LogicalResult BodyLowering::lowerInsertSlice(Operation *op) {
     return failure();
   matrices[insert.getResult()] = *dst;
   viewShapes[insert.getResult()] = *shape;
-  return lowerRuntimeRowCopy(lowering, scalars,
-                             {*src, *dst, scalars.constant(0), *at, *count,
-                              src->rows});
+  return lowerRuntimeRowCopy(
+      lowering, scalars,
+      {*src, *dst, scalars.constant(0), *at, *count, src->rows});
 }
 
 LogicalResult BodyLowering::lowerConcat(Operation *op) {
@@ -537,9 +533,8 @@ LogicalResult BodyLowering::lowerConcat(Operation *op) {
   outShape.back() = total;
   ElemType elem = inputs.front().elem;
   int64_t eb = elemTypeBytes(elem);
-  FailureOr<GmMatrix> out =
-      resultFor(concat.getResult(), outShape[0], rows / outShape[0] * total,
-                elem);
+  FailureOr<GmMatrix> out = resultFor(concat.getResult(), outShape[0],
+                                      rows / outShape[0] * total, elem);
   if (failed(out))
     return failure();
   if (rank == 3)

@@ -67,9 +67,9 @@ ProgramLowering::ProgramLowering(const ChipDescription &chip, ElemType cubeType,
       inputCount(inputCount), weights(weights) {
   OpBuilder builder(module.getContext());
   builder.setInsertionPointToEnd(module.getBody());
-  program = ProgramOp::create(builder, loc,
-                              (entry + "_t" + Twine(tokens)).str(), entry,
-                              tokens, nullptr, nullptr, nullptr);
+  program =
+      ProgramOp::create(builder, loc, (entry + "_t" + Twine(tokens)).str(),
+                        entry, tokens, nullptr, nullptr, nullptr);
   program.getBody().emplaceBlock();
   builder.setInsertionPointToEnd(&program.getBody().front());
   workspace = SegmentOp::create(builder, loc, "workspace", "workspace", 0, "");

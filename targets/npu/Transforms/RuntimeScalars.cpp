@@ -38,8 +38,7 @@ std::optional<int64_t> RuntimeScalars::constantValue(int64_t node) const {
 int64_t RuntimeScalars::binary(ScalarKind kind, int64_t a, int64_t b) {
   std::optional<int64_t> x = constantValue(a), y = constantValue(b);
   if (x && y) {
-    std::vector<ScalarNode> pair = {table[a], table[b],
-                                    {kind, 0, 1, 0, 0}};
+    std::vector<ScalarNode> pair = {table[a], table[b], {kind, 0, 1, 0, 0}};
     int64_t value = 0;
     std::string error;
     evaluateScalar(pair, 2, nullptr, nullptr, value, error);

@@ -109,8 +109,8 @@ void StreamBuilder::gather(StringRef to, Val dst, Val src, Val index, Val rows,
 
 void StreamBuilder::toFractal(StringRef from, StringRef to, StringRef elem,
                               Val dst, Val src, Val rows, Val cols,
-                              Val srcStride, int64_t tileRows,
-                              int64_t tileCols, bool transposed) {
+                              Val srcStride, int64_t tileRows, int64_t tileCols,
+                              bool transposed) {
   auto [args, regs] =
       operands({dst, src, rows, cols, srcStride, tileRows, tileCols});
   DmaOp::create(builder, loc, "nd_to_fractal", from, to,
@@ -123,8 +123,8 @@ void StreamBuilder::fromFractal(StringRef from, StringRef to, bool accumulate,
                                 int64_t tileCols) {
   auto [args, regs] =
       operands({dst, src, rows, cols, dstStride, tileRows, tileCols});
-  DmaOp::create(builder, loc, "fractal_to_nd", from, to, nullptr, accumulate, false,
-                args, regs);
+  DmaOp::create(builder, loc, "fractal_to_nd", from, to, nullptr, accumulate,
+                false, args, regs);
 }
 
 void StreamBuilder::mmad(StringRef elem, bool accumulate, Val c, Val a, Val b,

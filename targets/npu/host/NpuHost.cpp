@@ -92,8 +92,8 @@ int64_t evaluate(const ImageEntry &entry, const ImageBucket &bucket,
     if (input < 0 || size_t(input) >= inputs.size() || offset < 0 ||
         uint64_t(offset) + 4 >
             inputs[input].elements() * entry.inputs[input].elemBytes)
-      fail("an NPU scalar reads byte " + std::to_string(offset) +
-           " of input " + std::to_string(input));
+      fail("an NPU scalar reads byte " + std::to_string(offset) + " of input " +
+           std::to_string(input));
     int32_t v;
     std::memcpy(&v, inputs[input].data(1) + offset, 4);
     return v;
@@ -253,8 +253,7 @@ extern "C" void moec_npu_call(const uint8_t *image, uint64_t imageSize,
       break;
     }
     case SegmentKind::Call:
-      owned[i].assign(std::max<uint64_t>(segment.bytes, extents.size() * 8),
-                      0);
+      owned[i].assign(std::max<uint64_t>(segment.bytes, extents.size() * 8), 0);
       std::memcpy(owned[i].data(), extents.data(), extents.size() * 8);
       binding.data = owned[i].data();
       binding.bytes = owned[i].size();
@@ -293,8 +292,7 @@ extern "C" void moec_npu_call(const uint8_t *image, uint64_t imageSize,
     const ImageTensor &t = entry.outputs[r];
     size_t rank = t.dims.size();
     if (t.state >= 0) {
-      if (size_t(t.state) >= inputs.size() ||
-          inputs[t.state].rank != rank)
+      if (size_t(t.state) >= inputs.size() || inputs[t.state].rank != rank)
         fail("NPU output " + std::to_string(r) + " names no state input");
       std::memcpy(result, inputs[t.state].words,
                   (3 + 2 * rank) * sizeof(int64_t));

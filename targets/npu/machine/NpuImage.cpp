@@ -63,8 +63,8 @@ bool readBucketHost(Reader &r, ImageBucket &bucket, size_t size) {
     if (!r.get(n, what))
       return false;
     if (n > size - r.at) {
-      r.error = std::string("NPU image claims ") + std::to_string(n) + " " +
-                what;
+      r.error =
+          std::string("NPU image claims ") + std::to_string(n) + " " + what;
       return false;
     }
     return true;
@@ -73,8 +73,10 @@ bool readBucketHost(Reader &r, ImageBucket &bucket, size_t size) {
   if (!count(n, "scalar nodes"))
     return false;
   if (n > kMaxScalarNodes) {
-    r.error = "NPU image has " + std::to_string(n) + " scalar nodes, more "
-              "than " + std::to_string(kMaxScalarNodes);
+    r.error = "NPU image has " + std::to_string(n) +
+              " scalar nodes, more "
+              "than " +
+              std::to_string(kMaxScalarNodes);
     return false;
   }
   bucket.scalars.resize(n);

@@ -34,11 +34,18 @@ struct ImageTensor {
 
 /// Scalar expressions the host evaluates before a run (ScalarNode kinds).
 enum class ScalarKind : int64_t {
-  Const = 0,   // imm
-  Extent = 1,  // the call's dynamic dimension number imm (Call segment)
+  Const = 0,     // imm
+  Extent = 1,    // the call's dynamic dimension number imm (Call segment)
   InputWord = 2, // the int32 at byte imm of input a
-  Add = 3, Sub = 4, Mul = 5, Min = 6, Max = 7,
-  Less = 8, LessEqual = 9, Equal = 10, And = 11,
+  Add = 3,
+  Sub = 4,
+  Mul = 5,
+  Min = 6,
+  Max = 7,
+  Less = 8,
+  LessEqual = 9,
+  Equal = 10,
+  And = 11,
   Select = 12, // a != 0 ? b : c
 };
 /// Nodes per bucket at most (evaluateScalar recurses through them).

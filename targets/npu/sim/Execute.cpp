@@ -117,12 +117,11 @@ bool sim::planCommand(Machine &m, const Command &command, const int64_t *v,
       return false;
     }
     bool toFractal = command.opcode == Opcode::DMA_ND_TO_FRACTAL;
-    unsigned eb =
-        toFractal ? elemTypeBytes(ElemType(command.flags & 15)) : 4;
+    unsigned eb = toFractal ? elemTypeBytes(ElemType(command.flags & 15)) : 4;
     bool transposed = toFractal && (command.flags >> 4);
-    int64_t tiles =
-        transposed ? mulSize(ceilDiv(v[3], v[5]), ceilDiv(v[2], v[6]))
-                   : mulSize(ceilDiv(v[2], v[5]), ceilDiv(v[3], v[6]));
+    int64_t tiles = transposed
+                        ? mulSize(ceilDiv(v[3], v[5]), ceilDiv(v[2], v[6]))
+                        : mulSize(ceilDiv(v[2], v[5]), ceilDiv(v[3], v[6]));
     int64_t tileBytes = mulSize(mulSize(tiles, mulSize(v[5], v[6])), eb);
     int64_t rowBytes = mulSize(v[3], eb);
     if (v[2] == 0 || v[3] == 0)
@@ -207,7 +206,8 @@ static void ndToFractal(uint8_t *to, const uint8_t *from, const int64_t *v,
       for (int64_t j = 0; j < colTiles; ++j)
         for (int64_t r = 0; r < tr; ++r)
           for (int64_t c = 0; c < tc; ++c) {
-            uint8_t *out = to + ((i * colTiles + j) * tr * tc + r * tc + c) * eb;
+            uint8_t *out =
+                to + ((i * colTiles + j) * tr * tc + r * tc + c) * eb;
             int64_t srcRow = j * tc + c, srcCol = i * tr + r;
             if (srcRow < rows && srcCol < cols)
               std::memcpy(out, from + srcRow * stride + srcCol * eb, eb);
