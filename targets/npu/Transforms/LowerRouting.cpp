@@ -189,9 +189,11 @@ LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
                  {e, n, e * 4, e * 4, 0});
         selection = ubSelect;
       }
-      if (plan.groups)
+      if (plan.groups) {
         selectGroups(s, *plan.groups, selection, ubSelect, n, e, ubTop2,
                      ubGroupScores, ubGroupIds, ubMask, ubFill, ubTop2Ids);
+        selection = ubSelect;
+      }
       s.topk(ubValues, selection, ubIndices, e, n, k, e * 4);
       if (selection != ubScores &&
           plan.scoring != moe::RouterScoring::SoftmaxAfterTopK) {
