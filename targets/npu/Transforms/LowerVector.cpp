@@ -261,6 +261,11 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
           values[constant.getResult()] = imm;
           continue;
         }
+        if (isa<arith::ExtFOp>(bodyOp) && values.count(bodyOp.getOperand(0))) {
+          // Every input is f32 in UB (a BF16 weight was placed as f32).
+          values[bodyOp.getResult(0)] = values[bodyOp.getOperand(0)];
+          continue;
+        }
         StringRef kind = vectorKind(&bodyOp);
         if (kind.empty())
           return bodyOp.emitError("the NPU's vector unit has no command for ")
