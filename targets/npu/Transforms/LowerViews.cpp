@@ -507,7 +507,6 @@ LogicalResult BodyLowering::lowerInsertSlice(Operation *op) {
 
 LogicalResult BodyLowering::lowerConcat(Operation *op) {
   auto concat = cast<tensor::ConcatOp>(op);
-  FailureOr<SmallVector<int64_t>> shape = viewShape(concat.getResult());
   int64_t rank = concat.getType().getRank();
   if (concat.getDim() != uint64_t(rank - 1))
     return op->emitError("the NPU concatenates along the last dimension "
@@ -529,7 +528,6 @@ LogicalResult BodyLowering::lowerConcat(Operation *op) {
     rows = m->rows * m->cols / s->back();
     outShape = *s;
   }
-  (void)shape;
   outShape.back() = total;
   ElemType elem = inputs.front().elem;
   int64_t eb = elemTypeBytes(elem);
