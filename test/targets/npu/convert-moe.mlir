@@ -10,7 +10,8 @@
 // The router's logits: the rows split into [high, high, low] f16 columns.
 // CHECK-LABEL: npu.program @main_t1 entry = "main" tokens = 1
 // CHECK: npu.segment @workspace kind = "workspace"
-// CHECK: npu.segment @input1 kind = "input" bytes = 128 name = "0"
+// CHECK: npu.segment @call1 kind = "call" bytes = 8 name = "call"
+// CHECK: npu.segment @input2 kind = "input" bytes = 128 name = "0"
 // CHECK: npu.segment @output{{[0-9]+}} kind = "output" bytes = 128 name = "0"
 // CHECK: npu.core 0
 // CHECK: npu.vector "cast" "f16" from "f32"
@@ -47,7 +48,7 @@
 // CHECK: npu.dma "gather" "gm" -> "ub"
 // CHECK: npu.vector "mul" "f32" src1 = "row_scalar"
 // CHECK-LABEL: npu.program @main_t16 entry = "main" tokens = 16
-// CHECK: npu.segment @input1 kind = "input" bytes = 2048 name = "0"
+// CHECK: npu.segment @input2 kind = "input" bytes = 2048 name = "0"
 func.func @main(%x: tensor<?x32xf32> {moe.name = "x"}) -> (tensor<?x32xf32> {moe.name = "y"}) {
   %c0 = arith.constant 0 : index
   %zero = arith.constant 0.0 : f32

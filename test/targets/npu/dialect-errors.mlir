@@ -59,5 +59,5 @@ npu.core 0 {
 
 // -----
 
-// expected-error @+1 {{kind 'scratch' is not workspace, input, output or weight}}
+// expected-error @+1 {{kind 'scratch' is not workspace, input, output, weight, state or call}}
 npu.segment @s kind = "scratch" bytes = 64 name = ""

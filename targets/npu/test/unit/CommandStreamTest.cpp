@@ -160,8 +160,8 @@ TEST(CommandStream, RefusesBadHeaders) {
 TEST(CommandStream, RefusesBadSegments) {
   std::string good = encodeProgram(sampleProgram());
   std::string bytes = good;
-  bytes[24] = 4;
-  EXPECT_ERROR(bytes, "segment 0: kind 4 unknown");
+  bytes[24] = 6;
+  EXPECT_ERROR(bytes, "segment 0: kind 6 unknown");
   bytes = good;
   bytes[25] = 1;
   EXPECT_ERROR(bytes, "segment 0: truncated, or nonzero reserved bytes");
@@ -217,8 +217,12 @@ TEST(CommandStream, RefusesBadCommands) {
             "core 0, command 0 (DMA_COPY): dtype 112 names an unknown space "
             "(to 7, from 0)");
   EXPECT_EQ(commandError(makeCommand(Opcode::DMA_ND_TO_FRACTAL, {}, 0x10, 9)),
-            "core 0, command 0 (DMA_ND_TO_FRACTAL): element type 9 (flags) "
-            "unknown");
+            "core 0, command 0 (DMA_ND_TO_FRACTAL): element type 9 and "
+            "transpose bit 0 (flags) unknown");
+  EXPECT_EQ(
+      commandError(makeCommand(Opcode::DMA_ND_TO_FRACTAL, {}, 0x10, 0x21)),
+      "core 0, command 0 (DMA_ND_TO_FRACTAL): element type 1 and transpose "
+      "bit 2 (flags) unknown");
   EXPECT_EQ(commandError(makeCommand(Opcode::MMAD, {}, 6)),
             "core 0, command 0 (MMAD): element type 6 (dtype) unknown");
   EXPECT_EQ(commandError(makeCommand(Opcode::V_CAST, {}, 0, 0x70)),
