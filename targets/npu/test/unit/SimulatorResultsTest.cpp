@@ -252,6 +252,52 @@ TEST(SimulatorResults, FractalRoundTrip) {
   EXPECT_EQ(h.read<float>(added), plusOne);
 }
 
+TEST(SimulatorResults, TransposedFractal) {
+  // A 19 x 13 f32 matrix (keys x values) into the tiles of its 13 x 19
+  // transpose, as the attention's values become the cube's B operand.
+  const size_t rows = 19, cols = 13, tr = 16, tc = 8;
+  std::vector<float> matrix(rows * cols);
+  for (size_t i = 0; i < matrix.size(); ++i)
+    matrix[i] = float(i) + 1;
+  SimHarness h;
+  uint32_t in = h.segmentOf(SegmentKind::Input, matrix);
+  const size_t tiles = ((cols + tr - 1) / tr) * ((rows + tc - 1) / tc);
+  uint32_t raw = h.segment(SegmentKind::Output, zeros(tiles * tr * tc * 4));
+  h.core(0)
+      .op(Opcode::DMA_ND_TO_FRACTAL,
+          {0, int64_t(gmAddress(in, 0)), int64_t(rows), int64_t(cols),
+           int64_t(cols * 4), int64_t(tr), int64_t(tc)},
+          pathCode(Space::GM, Space::L1), uint8_t(ElemType::F32) | 16)
+      .flag(Pipe::MTE2, Pipe::MTE3)
+      .dma(Space::L1, Space::GM, gmAddress(raw, 0), 0, 1,
+           int64_t(tiles * tr * tc * 4));
+  ASSERT_TRUE(h.run()) << h.error;
+  std::vector<float> expected(tiles * tr * tc, 0.0f);
+  for (size_t r = 0; r < cols; ++r)
+    for (size_t c = 0; c < rows; ++c)
+      expected[fractalIndex(r, c, rows, tr, tc)] = matrix[c * cols + r];
+  EXPECT_EQ(h.read<float>(raw), expected);
+}
+
+TEST(SimulatorResults, StateIsAsLargeAsItsBinding) {
+  // A state segment declares 0 bytes: the bound buffer (a KV cache of the
+  // binary's --ctx-size) is its size, written in place, bounds-checked.
+  SimHarness h;
+  uint32_t state = h.segment(SegmentKind::State, zeros(256));
+  h.program.segments[state].bytes = 0;
+  h.core(0)
+      .op(Opcode::S_MOV, {1, 7})
+      .op(Opcode::S_STORE, {0, int64_t(gmAddress(state, 252)), 0},
+          uint8_t(Space::GM))
+      .reg(2, 1);
+  ASSERT_TRUE(h.run()) << h.error;
+  EXPECT_EQ(h.read<int32_t>(state)[63], 7);
+  h.core(0).op(Opcode::S_STORE, {0, int64_t(gmAddress(state, 256)), 0},
+               uint8_t(Space::GM));
+  EXPECT_FALSE(h.run());
+  EXPECT_NE(h.error.find("out of range"), std::string::npos) << h.error;
+}
+
 /// m x k A and n x k B of `type` to fractal tiles, MMAD (twice when
 /// `twice`: the second accumulates), C back to ND; compared with f32 (or
 /// i32) sums in k order.

@@ -161,9 +161,10 @@ struct SimHarness {
     std::vector<SegmentBinding> bindings;
     for (size_t i = 0; i < memory.size(); ++i) {
       SegmentKind kind = program.segments[i].kind;
-      bindings.push_back(SegmentBinding{memory[i].data(), memory[i].size(),
-                                        kind == SegmentKind::Workspace ||
-                                            kind == SegmentKind::Output});
+      bindings.push_back(SegmentBinding{
+          memory[i].data(), memory[i].size(),
+          kind == SegmentKind::Workspace || kind == SegmentKind::Output ||
+              kind == SegmentKind::State || kind == SegmentKind::Call});
     }
     return simulate(chip, program, bindings, options, stats, error);
   }
