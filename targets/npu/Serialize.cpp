@@ -188,6 +188,9 @@ static LogicalResult readHostRecords(ProgramOp program, ImageBucket &bucket) {
   }
   if (auto rows = program.getOutputRows())
     bucket.outputRows.assign(rows->begin(), rows->end());
+  if (auto phases = program.getPhases())
+    for (Attribute phase : *phases)
+      bucket.phases.push_back(cast<StringAttr>(phase).str());
   return success();
 }
 

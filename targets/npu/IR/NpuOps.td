@@ -31,7 +31,8 @@ def Npu_ProgramOp : Npu_Op<"program", [Symbol, SymbolTable, NoTerminator,
     select); `checks`, each `{message, condition, values}` (node indices)
     or `{message, input, lo, hi}` (every element of an input in range);
     `output_rows`, per output the node of its dynamic dimension (-1: the
-    token count).
+    token count); `phases`, the op each phase lowers (the binary's
+    `--npu-stats` adds up their cycles).
 
     ```mlir
     npu.program @main_t16 entry = "main" tokens = 16 {
@@ -44,7 +45,8 @@ def Npu_ProgramOp : Npu_Op<"program", [Symbol, SymbolTable, NoTerminator,
                        I64Attr:$tokens,
                        OptionalAttr<DenseI64ArrayAttr>:$scalars,
                        OptionalAttr<ArrayAttr>:$checks,
-                       OptionalAttr<DenseI64ArrayAttr>:$output_rows);
+                       OptionalAttr<DenseI64ArrayAttr>:$output_rows,
+                       OptionalAttr<StrArrayAttr>:$phases);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $sym_name `entry` `=` $entry `tokens` `=` $tokens $body attr-dict

@@ -341,9 +341,14 @@ LogicalResult BodyLowering::run() {
   for (BlockArgument arg : func.getArguments())
     if (failed(lowerInput(arg)))
       return failure();
-  for (Operation &op : func.getBody().front())
+  for (Operation &op : func.getBody().front()) {
+    lowering.phaseLabel = op.getName().getStringRef().str();
+    if (auto role = op.getAttrOfType<StringAttr>("moec.linear"))
+      lowering.phaseLabel += " (" + role.str() + ")";
     if (failed(lowerOp(&op)))
       return failure();
+  }
+  lowering.phaseLabel = "state";
   // A state's new scalar (the position), once every phase has read the old.
   if (!stateStores.empty()) {
     StreamBuilder &s = lowering.core(0);

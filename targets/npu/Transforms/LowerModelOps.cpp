@@ -50,7 +50,23 @@ LogicalResult BodyLowering::lowerDenseMatmul(Value a, Value b, bool transposed,
       resultFor(result, rows->rows, weight->n, ElemType::F32);
   if (failed(out))
     return failure();
-  return npu::lowerGroupedMatmul(lowering, *cast, *weight, nullptr, nullptr,
+  // Rows that only the run time counts (the LM head on the last rows of a
+  // prompt): one group of that many rows, so that the cube multiplies them
+  // only.
+  GmMatrix rowOffsets;
+  const GmMatrix *offsets = nullptr;
+  if (auto found = runtimeRows.find(a); found != runtimeRows.end()) {
+    rowOffsets = lowering.allocate(1, 2, ElemType::I32);
+    StreamBuilder &s = lowering.core(0);
+    ScopedRegisters regs{s};
+    ScalarMaterializer values(scalars, s, regs);
+    s.store("gm", Val(int64_t(rowOffsets.address)), Val(0));
+    s.store("gm", Val(int64_t(rowOffsets.address + 4)),
+            values.get(found->second));
+    lowering.barrier();
+    offsets = &rowOffsets;
+  }
+  return npu::lowerGroupedMatmul(lowering, *cast, *weight, offsets, nullptr,
                                  *out);
 }
 

@@ -69,7 +69,7 @@ ProgramLowering::ProgramLowering(const ChipDescription &chip, ElemType cubeType,
   builder.setInsertionPointToEnd(module.getBody());
   program =
       ProgramOp::create(builder, loc, (entry + "_t" + Twine(tokens)).str(),
-                        entry, tokens, nullptr, nullptr, nullptr);
+                        entry, tokens, nullptr, nullptr, nullptr, nullptr);
   program.getBody().emplaceBlock();
   builder.setInsertionPointToEnd(&program.getBody().front());
   workspace = SegmentOp::create(builder, loc, "workspace", "workspace", 0, "");
@@ -108,11 +108,15 @@ GmMatrix ProgramLowering::allocate(int64_t rows, int64_t cols, ElemType elem) {
 
 void ProgramLowering::finish() {
   workspace.setBytes(std::max<uint64_t>(workspaceBytes, 64));
+  Builder b(program.getContext());
+  program.setPhasesAttr(
+      b.getStrArrayAttr(SmallVector<StringRef>(phases.begin(), phases.end())));
 }
 
 void ProgramLowering::barrier() {
   for (auto &core : cores)
     core->barrierAll();
+  phases.push_back(phaseLabel);
 }
 
 FailureOr<std::string> ProgramLowering::engine(Space from, Space to) {

@@ -138,6 +138,8 @@ public:
 
   /// Ends a phase: every core waits for every other.
   void barrier();
+  /// The op the next phases lower (their label in the image).
+  std::string phaseLabel;
 
   /// The pipe the chip uses for a copy from `from` to `to` (lower case),
   /// or an error on the program.
@@ -159,6 +161,7 @@ private:
   std::vector<std::unique_ptr<StreamBuilder>> cores;
   uint64_t workspaceBytes = 0;
   unsigned segmentCount = 0;
+  std::vector<std::string> phases;
   SegmentOp workspace;
 };
 

@@ -279,9 +279,11 @@ extern "C" void moec_npu_call(const uint8_t *image, uint64_t imageSize,
   if (!simulate(s.chip, *program, bindings, options, stats, error))
     fail("the NPU simulator: " + error);
   if (s.printStats)
-    std::fprintf(stderr, "npu: %lld tokens on the %lld-token program\n%s",
-                 (long long)tokens, (long long)bucket.tokens,
-                 formatStats(s.chip, stats).c_str());
+    std::fprintf(
+        stderr, "npu: %lld tokens on the %lld-token program\n%s",
+        (long long)tokens, (long long)bucket.tokens,
+        (formatStats(s.chip, stats) + formatPhases(stats, bucket.phases))
+            .c_str());
 
   // Results: a state the program updated in place is its buffer; every
   // other output its first rows (the token count, or what the program's

@@ -6,7 +6,8 @@
 // i64 tokens, u64 program size and the program, u32 node count and per node
 // five i64 (kind, a, b, c, imm), u32 check count and per check the message
 // (u64 size, bytes), i64 condition, i64 input, lo, hi, u32 value count and
-// the i64 values, u32 output count and the i64 row nodes. Little-endian.
+// the i64 values, u32 output count and the i64 row nodes, u32 phase count
+// and per phase its label (u64 size, bytes). Little-endian.
 //
 //===----------------------------------------------------------------------===//
 
@@ -109,6 +110,12 @@ bool readBucketHost(Reader &r, ImageBucket &bucket, size_t size) {
   for (int64_t &rows : bucket.outputRows)
     if (!r.get(rows, "output rows"))
       return false;
+  if (!count(n, "phases"))
+    return false;
+  bucket.phases.resize(n);
+  for (std::string &phase : bucket.phases)
+    if (!r.bytes(phase, "phase"))
+      return false;
   return true;
 }
 } // namespace
@@ -150,6 +157,9 @@ std::string moec::npu::encodeImage(const NpuImage &image) {
       w.put<uint32_t>(bucket.outputRows.size());
       for (int64_t r : bucket.outputRows)
         w.put<int64_t>(r);
+      w.put<uint32_t>(bucket.phases.size());
+      for (const std::string &phase : bucket.phases)
+        w.bytes(phase);
     }
   }
   return w.out;

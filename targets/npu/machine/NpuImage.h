@@ -75,6 +75,8 @@ struct ImageBucket {
   /// Per output, the node giving its dynamic dimension (-1: the token
   /// count).
   std::vector<int64_t> outputRows;
+  /// What each phase (up to its BARRIER_ALL) computes: the op it lowers.
+  std::vector<std::string> phases;
 };
 
 /// The value of node `index` for a call: `extent(i)` is the call's dynamic

@@ -186,6 +186,7 @@ static bool schedule(Machine &m, std::string &error) {
     for (const Core &other : m.cores)
       if (other.status == CoreStatus::AtBarrier)
         release = std::max(release, other.barrierArrival);
+    m.stats.barrierCycles.push_back(release);
     for (Core &other : m.cores) {
       if (other.status != CoreStatus::AtBarrier)
         continue;

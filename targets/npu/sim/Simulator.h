@@ -79,6 +79,8 @@ struct SimStats {
   uint64_t commands = 0;
   /// Trace events dropped past SimOptions::traceEventLimit.
   uint64_t traceEventsDropped = 0;
+  /// When each BARRIER_ALL released the cores: the ends of the phases.
+  std::vector<uint64_t> barrierCycles;
 };
 
 /// Runs `program` on `chip`, one binding per program segment (at least the
@@ -93,6 +95,11 @@ bool simulate(const ChipDescription &chip, const Program &program,
 /// core and averaged, GM bytes and the achieved GM bandwidth against the
 /// chip's.
 std::string formatStats(const ChipDescription &chip, const SimStats &stats);
+/// The cycles of the phases (up to each BARRIER_ALL) added up by their
+/// label (the op each lowers), the most expensive first; empty when the
+/// labels do not match the phases.
+std::string formatPhases(const SimStats &stats,
+                         const std::vector<std::string> &labels);
 
 } // namespace moec::npu
 

@@ -7,6 +7,7 @@
 
 #include "sim/Simulator.h"
 
+#include <algorithm>
 #include <cstdio>
 
 using namespace moec::npu;
@@ -68,5 +69,36 @@ std::string moec::npu::formatStats(const ChipDescription &chip,
   if (stats.traceEventsDropped)
     out += "trace: " + std::to_string(stats.traceEventsDropped) +
            " events dropped past the limit\n";
+  return out;
+}
+
+std::string moec::npu::formatPhases(const SimStats &stats,
+                                    const std::vector<std::string> &labels) {
+  if (labels.size() != stats.barrierCycles.size() || labels.empty())
+    return "";
+  // Cycles and phases per label, the most expensive first.
+  std::vector<std::pair<std::string, std::pair<uint64_t, unsigned>>> byLabel;
+  uint64_t start = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    uint64_t cycles = stats.barrierCycles[i] - start;
+    start = stats.barrierCycles[i];
+    auto found = std::find_if(byLabel.begin(), byLabel.end(), [&](auto &entry) {
+      return entry.first == labels[i];
+    });
+    if (found == byLabel.end())
+      byLabel.push_back({labels[i], {cycles, 1}});
+    else
+      found->second = {found->second.first + cycles, found->second.second + 1};
+  }
+  std::stable_sort(byLabel.begin(), byLabel.end(), [](auto &a, auto &b) {
+    return a.second.first > b.second.first;
+  });
+  double total = double(stats.cycles ? stats.cycles : 1);
+  std::string out = "cycles by op (phases end at BARRIER_ALL):\n";
+  for (auto &[label, figures] : byLabel)
+    out +=
+        format("%6.1f%% %12.0f cycles  ", 100 * double(figures.first) / total,
+               double(figures.first), 0) +
+        label + format(" (%.0f phases)\n", double(figures.second), 0, 0);
   return out;
 }
