@@ -60,9 +60,12 @@ private:
   uint32_t weightSegment(unsigned index);
   mlir::FailureOr<QuantizedMatrix> quantizedWeight(mlir::Value value,
                                                    bool deinterleave);
+  /// With `second` (an up projection of `value`'s shape), the two stacked
+  /// per group: [groups, 2n, k].
   mlir::FailureOr<PackedMatrix> packedWeight(mlir::Value value, bool transposed,
                                              RowOrder order = {},
-                                             bool split = false);
+                                             bool split = false,
+                                             mlir::Value second = {});
 
   mlir::LogicalResult lowerMatmul(mlir::linalg::MatmulOp op);
   mlir::LogicalResult lowerGeneric(mlir::linalg::GenericOp op);
@@ -167,6 +170,10 @@ bool isContraction(mlir::Operation *op);
 bool feedsCubeOnly(mlir::Value value);
 /// `value` reaches a router's logits, directly or through elementwise ops.
 bool feedsRouter(mlir::Value value);
+/// Every use of `value` (through reshapes) is as the rows of a dense
+/// matmul on the cube, none a router's: it may be stored in the cube's
+/// type.
+bool feedsDenseCubeOnly(mlir::Value value);
 
 } // namespace moec::npu
 

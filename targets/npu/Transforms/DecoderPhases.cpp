@@ -87,10 +87,17 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
       s.vector("div", "f32", ubY, ubX, ubSum, {width, n, rowBytes, rowBytes, 4},
                "row_scalar");
       s.vector("mul", "f32", ubY, ubY, ubW, all);
+      int64_t result = ubY, outBytes = plan.output.rowBytes();
+      if (plan.output.elem != ElemType::F32) {
+        // For the cube: rounded to its type here (x is no longer needed).
+        s.cast(elemName(plan.output.elem), "f32", ubX, ubY,
+               {width, n, outBytes, rowBytes, 0});
+        result = ubX;
+      }
       p.sync("v", *out, 0);
       s.copy("ub", "gm",
-             int64_t(plan.output.address + row * plan.output.rowStride()), ubY,
-             n, rowBytes, rowBytes, plan.output.rowStride());
+             int64_t(plan.output.address + row * plan.output.rowStride()),
+             result, n, outBytes, outBytes, plan.output.rowStride());
       p.sync(*out, *in, 0);
     }
   }

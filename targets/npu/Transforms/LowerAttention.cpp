@@ -356,13 +356,21 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
       }
       s.vector("div", "f32", layout.acc, layout.acc, layout.sum,
                {dv, m, dv * 4, dv * 4, 4}, "row_scalar");
+      // An output only the cube reads (o_proj) is stored in its type.
+      const int64_t ob = elemTypeBytes(plan.output.elem);
+      int64_t result = layout.acc;
+      if (plan.output.elem != ElemType::F32) {
+        s.cast(elemName(plan.output.elem), "f32", layout.qStage, layout.acc,
+               {dv, m, dv * ob, dv * 4, 0});
+        result = layout.qStage;
+      }
       p.sync("v", *ubGm, 0);
       for (int64_t j = 0; j < group; ++j) {
         int64_t head = unit.kvHead * group + j;
         s.copy("ub", "gm",
                int64_t(plan.output.address + unit.token * outRowBytes +
-                       head * dv * 4),
-               layout.acc + j * tt * dv * 4, tt, dv * 4, dv * 4, outRowBytes);
+                       head * dv * ob),
+               result + j * tt * dv * ob, tt, dv * ob, dv * ob, outRowBytes);
       }
       p.sync(*ubGm, "v", 0);
       p.sync(*ubGm, *gmUb, 0);

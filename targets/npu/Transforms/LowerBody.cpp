@@ -115,6 +115,25 @@ bool moec::npu::feedsRouter(Value value) {
   return false;
 }
 
+bool moec::npu::feedsDenseCubeOnly(Value value) {
+  if (value.use_empty())
+    return false;
+  for (OpOperand &use : value.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<tensor::DimOp>(user))
+      continue;
+    if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(user)) {
+      if (!feedsDenseCubeOnly(user->getResult(0)))
+        return false;
+      continue;
+    }
+    if (!(isa<linalg::MatmulOp>(user) || isContraction(user)) ||
+        use.getOperandNumber() != 0 || feedsRouter(user->getResult(0)))
+      return false;
+  }
+  return true;
+}
+
 FailureOr<int64_t> BodyLowering::indexOf(Value value) {
   auto found = indices.find(value);
   if (found != indices.end())
@@ -191,7 +210,8 @@ FailureOr<GmMatrix> BodyLowering::placeWeight(Value value) {
 }
 
 FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value, bool transposed,
-                                                   RowOrder order, bool split) {
+                                                   RowOrder order, bool split,
+                                                   Value second) {
   if (!isWeight(value))
     return emitError(value.getLoc(), "the NPU's cube multiplies by weights "
                                      "(constants or moe.weight) only");
@@ -204,6 +224,8 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value, bool transposed,
       transposed ? type.getShape().back() : type.getShape()[type.getRank() - 2];
   if (split)
     k *= 3;
+  if (second)
+    n *= 2;
   layout = chooseWeightBlocks(lowering, lowering.cubeType, groups, n, k);
   if (failed(layout))
     return failure();
@@ -221,6 +243,12 @@ FailureOr<PackedMatrix> BodyLowering::packedWeight(Value value, bool transposed,
       return failure();
     if (split)
       *data = splitForCube(*data, lowering.cubeType, transposed);
+    if (second) {
+      FailureOr<FloatTensor> up = readFloatTensor(second);
+      if (failed(up))
+        return failure();
+      *data = stackRows(*data, *up);
+    }
     index = addCubeWeight(lowering.weights, value, *data, *layout, transposed,
                           order);
   } else {

@@ -74,8 +74,11 @@ LogicalResult BodyLowering::lowerRmsNorm(Operation *op) {
   plan.input.rows = input->rows * input->cols / plan.input.cols;
   plan.weight = *weight;
   plan.epsilon = norm.getEpsilon().convertToDouble();
+  // Rows only the cube reads (q, k, v projections) are stored in its type.
+  ElemType elem = feedsDenseCubeOnly(norm.getResult()) ? lowering.cubeType
+                                                       : ElemType::F32;
   FailureOr<GmMatrix> out = resultFor(norm.getResult(), plan.input.rows,
-                                      plan.input.cols, ElemType::F32);
+                                      plan.input.cols, elem);
   if (failed(out))
     return failure();
   plan.output = *out;
@@ -231,7 +234,8 @@ LogicalResult BodyLowering::lowerAttention(Operation *op) {
       1, kAttentionKeyBlock, ElemType::F32);
   FailureOr<GmMatrix> out =
       resultFor(attention.getResult(), query->rows, plan.heads * plan.valueDim,
-                ElemType::F32);
+                feedsDenseCubeOnly(attention.getResult()) ? lowering.cubeType
+                                                          : ElemType::F32);
   if (failed(out))
     return failure();
   plan.output = *out;

@@ -155,21 +155,59 @@ LogicalResult BodyLowering::lowerInt8Matmul(moe::GroupedMatmulOp op) {
                                  nullptr, &epilogue);
 }
 
+/// The up projection that a gated activation takes with `gate`, when the
+/// two can be one matmul: separate float weights of one shape (a
+/// checkpoint's w1 and w3) on the same rows, without biases.
+static moe::GroupedMatmulOp separateUpOf(moe::GroupedMatmulOp gate) {
+  if (!gate->hasOneUse())
+    return {};
+  auto act = dyn_cast<moe::ActivationOp>(*gate->getUsers().begin());
+  if (!act || act.getInput() != gate.getResult() || !act.getUp() ||
+      !act.getActivation().isGated())
+    return {};
+  auto up = act.getUp().getDefiningOp<moe::GroupedMatmulOp>();
+  auto floatWeight = [](moe::GroupedMatmulOp m) {
+    return !m.getWeight().getDefiningOp<moe::PackedWeightOp>() &&
+           !m.getBias() && !m->hasAttr("moec.int8_activations");
+  };
+  if (!up || up == gate || !up->hasOneUse() ||
+      up.getRows() != gate.getRows() || up.getOffsets() != gate.getOffsets() ||
+      up.getWeight().getType() != gate.getWeight().getType() ||
+      !floatWeight(gate) || !floatWeight(up))
+    return {};
+  return up;
+}
+
+/// Whether `op` is the up projection of a gate that lowers both.
+static bool isFusedUp(moe::GroupedMatmulOp op) {
+  if (!op->hasOneUse())
+    return false;
+  auto act = dyn_cast<moe::ActivationOp>(*op->getUsers().begin());
+  if (!act || act.getUp() != op.getResult())
+    return false;
+  auto gate = act.getInput().getDefiningOp<moe::GroupedMatmulOp>();
+  return gate && separateUpOf(gate) == op;
+}
+
 LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
+  if (isFusedUp(op))
+    return success();
   if (op->hasAttr("moec.int8_activations"))
     return lowerInt8Matmul(op);
   FailureOr<GmMatrix> rows = matrixOf(op.getRows());
   FailureOr<GmMatrix> offsets = matrixOf(op.getOffsets());
   if (failed(rows) || failed(offsets))
     return failure();
-  // A fused gate/up weight feeding its gated activation: float weights are
-  // packed in gate/up blocks and the activation runs in the matmul's
-  // epilogue; quantized ones are de-interleaved when interleaved, and the
-  // activation reads the two halves.
+  // A fused gate/up weight feeding its gated activation (or separate gate
+  // and up weights, stacked): float weights are packed in gate/up blocks
+  // and the activation runs in the matmul's epilogue; quantized ones are
+  // de-interleaved when interleaved, and the activation reads the two
+  // halves.
   moe::ActivationOp act;
+  moe::GroupedMatmulOp up = separateUpOf(op);
   if (op->hasOneUse())
     if (auto user = dyn_cast<moe::ActivationOp>(*op->getUsers().begin()))
-      if (!user.getUp() && user.getActivation().isGated())
+      if ((!user.getUp() || up) && user.getActivation().isGated())
         act = user;
   bool interleaved = act && act.getLayout() == moe::GateUpLayout::Interleaved;
   bool quantizedWeight_ =
@@ -191,7 +229,8 @@ LogicalResult BodyLowering::lowerGroupedMatmul(moe::GroupedMatmulOp op) {
     quantized = *q;
     weight = q->layout;
   } else {
-    weight = packedWeight(op.getWeight(), /*transposed=*/true, order);
+    weight = packedWeight(op.getWeight(), /*transposed=*/true, order,
+                          /*split=*/false, up ? up.getWeight() : Value());
   }
   if (failed(weight))
     return failure();

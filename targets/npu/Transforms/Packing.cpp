@@ -386,6 +386,23 @@ void moec::npu::reorderColumns(FloatTensor &tensor, const RowOrder &order) {
   tensor.shape.back() = packed;
 }
 
+FloatTensor moec::npu::stackRows(const FloatTensor &a, const FloatTensor &b) {
+  FloatTensor out;
+  out.shape = a.shape;
+  int64_t rank = int64_t(a.shape.size());
+  int64_t groups = rank == 3 ? a.shape[0] : 1;
+  int64_t block = int64_t(a.values.size()) / groups;
+  out.shape[rank - 2] *= 2;
+  out.values.reserve(a.values.size() * 2);
+  for (int64_t g = 0; g < groups; ++g) {
+    out.values.insert(out.values.end(), a.values.begin() + g * block,
+                      a.values.begin() + (g + 1) * block);
+    out.values.insert(out.values.end(), b.values.begin() + g * block,
+                      b.values.begin() + (g + 1) * block);
+  }
+  return out;
+}
+
 unsigned moec::npu::addPlainWeight(WeightTable &table, Value value,
                                    const FloatTensor &tensor) {
   PackedWeight weight;

@@ -93,6 +93,10 @@ unsigned addInt8CubeWeight(WeightTable &table, mlir::Value value,
                            const QuantizedTensor &tensor,
                            const PackedMatrix &layout, int32_t shift);
 
+/// [groups, n, k] and [groups, n, k] as [groups, 2n, k]: per group, the
+/// rows of `a` then those of `b` (a gate and an up projection).
+FloatTensor stackRows(const FloatTensor &a, const FloatTensor &b);
+
 /// Adds `tensor` as f32 bytes (WeightTable::plainByValue); returns its
 /// index in the table.
 unsigned addPlainWeight(WeightTable &table, mlir::Value value,

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 using namespace moec::npu;
 
@@ -95,6 +96,13 @@ std::string moec::npu::formatPhases(const SimStats &stats,
   });
   double total = double(stats.cycles ? stats.cycles : 1);
   std::string out = "cycles by op (phases end at BARRIER_ALL):\n";
+  if (getenv("NPU_PHASES")) {
+    uint64_t t = 0;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      out += format("phase %4.0f %10.0f ", double(i), double(stats.barrierCycles[i] - t)) + labels[i] + "\n";
+      t = stats.barrierCycles[i];
+    }
+  }
   for (auto &[label, figures] : byLabel)
     out +=
         format("%6.1f%% %12.0f cycles  ", 100 * double(figures.first) / total,
