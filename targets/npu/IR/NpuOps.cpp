@@ -342,8 +342,9 @@ LogicalResult DmaOp::verify() {
     return emitOpError(toFractal ? "needs" : "takes no") << " element type";
   if (toFractal && !parseElemType(*getElem()))
     return emitOpError("element type '") << *getElem() << "' is unknown";
-  if (getAccumulate() && getKind() != "fractal_to_nd")
-    return emitOpError("accumulates only as fractal_to_nd");
+  if (getAccumulate() && getKind() != "fractal_to_nd" &&
+      !(getKind() == "copy" && getTo() == "gm"))
+    return emitOpError("accumulates only as fractal_to_nd or a copy to gm");
   if (getTransposed() && !toFractal)
     return emitOpError("transposes only as nd_to_fractal");
   if (getKind() == "gather" && getFrom() != "gm")

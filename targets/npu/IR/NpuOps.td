@@ -188,7 +188,8 @@ def Npu_DmaOp : Npu_CommandOp<"dma"> {
   let description = [{
     `kind` is copy, gather, nd_to_fractal or fractal_to_nd; the engine is
     the chip's for the path `from` -> `to`. `elem` is the element type of
-    nd_to_fractal; `accumulate` makes fractal_to_nd add to the destination;
+    nd_to_fractal; `accumulate` makes fractal_to_nd, or a copy to gm (an
+    atomic add), add to the destination;
     `transposed` makes nd_to_fractal write the matrix's transpose.
 
     ```mlir

@@ -156,6 +156,11 @@ private:
   /// Host records: run-time checks, the node of each output's rows.
   llvm::SmallVector<mlir::Attribute> checks;
   llvm::SmallVector<int64_t> outputRows;
+  /// Residual sums computed in the RMSNorm phase that reads them: the sum
+  /// and its two terms.
+  llvm::DenseMap<mlir::Value, std::pair<mlir::Value, mlir::Value>> residualSums;
+  /// Values a phase wrote besides its op's results (a residual sum).
+  llvm::SmallVector<mlir::Value> alsoWritten;
   /// A state's new scalar value (the position), written after every phase.
   llvm::SmallVector<std::pair<mlir::Value, int64_t>> stateStores;
 };
@@ -170,6 +175,9 @@ bool isContraction(mlir::Operation *op);
 bool feedsCubeOnly(mlir::Value value);
 /// `value` reaches a router's logits, directly or through elementwise ops.
 bool feedsRouter(mlir::Value value);
+/// An op whose phases may follow the phases before it without a barrier
+/// when it reads nothing they wrote.
+bool mayShareAPhase(mlir::Operation *op);
 /// Every use of `value` (through reshapes) is as the rows of a dense
 /// matmul on the cube, none a router's: it may be stored in the cube's
 /// type.

@@ -52,16 +52,19 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
     return failure();
   const int64_t rows = plan.input.rows, width = plan.input.cols;
   const int64_t rowBytes = width * 4;
-  // UB per row: x, x^2 (then the result), the weight; one sum.
+  // UB per row: x, x^2 (then the result), the weight, the addend (then the
+  // result in the cube's type); one sum.
+  const int64_t buffers = plan.addend ? 4 : 3;
   int64_t chunk = std::min<int64_t>(
-      rows,
-      (int64_t(lowering.bufferBytes(Space::UB)) - 4 * 64) / (3 * rowBytes + 4));
+      rows, (int64_t(lowering.bufferBytes(Space::UB)) - 5 * 64) /
+                (buffers * rowBytes + 4));
   if (chunk < 1)
     return lowering.emitError() << "decoder.rms_norm: a row of " << width
                                 << " elements does not fit the chip's UB";
   const int64_t ubX = 0, ubY = align64(chunk * rowBytes);
   const int64_t ubW = ubY + align64(chunk * rowBytes);
   const int64_t ubSum = ubW + align64(chunk * rowBytes);
+  const int64_t ubAddend = ubSum + align64(chunk * 4);
   for (unsigned c = 0; c < lowering.coreCount(); ++c) {
     auto [begin, end] = lowering.share(rows, c);
     if (begin == end)
@@ -76,9 +79,21 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
       s.copy("gm", "ub", ubX,
              int64_t(plan.input.address + row * plan.input.rowStride()), n,
              rowBytes, plan.input.rowStride(), rowBytes);
+      if (plan.addend)
+        s.copy("gm", "ub", ubAddend,
+               int64_t(plan.addend->address + row * plan.addend->rowStride()),
+               n, rowBytes, plan.addend->rowStride(), rowBytes);
       p.sync(*in, "v", 0);
       StreamBuilder::VectorRows all{width, n, rowBytes, rowBytes, rowBytes};
       StreamBuilder::VectorRows sums{1, n, 4, 4, 4};
+      if (plan.addend) {
+        // The residual connection's sum, stored while the norm runs.
+        s.vector("add", "f32", ubX, ubX, ubAddend, all);
+        p.sync("v", *out, 1);
+        s.copy("ub", "gm",
+               int64_t(plan.sum->address + row * plan.sum->rowStride()), ubX, n,
+               rowBytes, rowBytes, plan.sum->rowStride());
+      }
       s.vector("mul", "f32", ubY, ubX, ubX, all);
       s.vector("reduce_sum", "f32", ubSum, ubY, 0, {width, n, 4, rowBytes, 0});
       s.vectorImm("mul", ubSum, ubSum, float(1.0 / double(width)), sums);
@@ -89,10 +104,12 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
       s.vector("mul", "f32", ubY, ubY, ubW, all);
       int64_t result = ubY, outBytes = plan.output.rowBytes();
       if (plan.output.elem != ElemType::F32) {
-        // For the cube: rounded to its type here (x is no longer needed).
-        s.cast(elemName(plan.output.elem), "f32", ubX, ubY,
+        // For the cube: rounded to its type here, into a buffer no longer
+        // read (x waits for the sum's store to finish).
+        int64_t to = plan.addend ? ubAddend : ubX;
+        s.cast(elemName(plan.output.elem), "f32", to, ubY,
                {width, n, outBytes, rowBytes, 0});
-        result = ubX;
+        result = to;
       }
       p.sync("v", *out, 0);
       s.copy("ub", "gm",

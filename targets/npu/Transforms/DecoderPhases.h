@@ -12,6 +12,8 @@
 #include "Transforms/Lowering.h"
 #include "Transforms/RuntimeScalars.h"
 
+#include <optional>
+
 namespace moec::npu {
 
 /// out[t] = table[ids[t]]: ids are int32 words `idWords` apart (2 for
@@ -23,10 +25,12 @@ struct EmbeddingPlan {
 mlir::LogicalResult lowerEmbeddingPhase(ProgramLowering &lowering,
                                         const EmbeddingPlan &plan);
 
-/// out = x / sqrt(mean(x^2) + epsilon) * weight, per row.
+/// out = x / sqrt(mean(x^2) + epsilon) * weight, per row. With `addend`,
+/// x = input + addend (a residual connection), which is stored to `sum`.
 struct RmsNormPlan {
   GmMatrix input, weight, output;
   double epsilon = 1e-6;
+  std::optional<GmMatrix> addend, sum;
 };
 mlir::LogicalResult lowerRmsNormPhase(ProgramLowering &lowering,
                                       const RmsNormPlan &plan);

@@ -122,7 +122,8 @@ bool moec::npu::feedsDenseCubeOnly(Value value) {
     Operation *user = use.getOwner();
     if (isa<tensor::DimOp>(user))
       continue;
-    if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(user)) {
+    if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+            tensor::ExtractSliceOp>(user)) {
       if (!feedsDenseCubeOnly(user->getResult(0)))
         return false;
       continue;
@@ -132,6 +133,16 @@ bool moec::npu::feedsDenseCubeOnly(Value value) {
       return false;
   }
   return true;
+}
+
+/// Ops whose phase may run without a BARRIER_ALL after the one before when
+/// they read nothing it wrote: each core's loads wait for its own stores
+/// of the phase before (every chunk loop ends so), and no other core
+/// writes what they read.
+bool moec::npu::mayShareAPhase(Operation *op) {
+  return isa<decoder::RopeOp, decoder::RmsNormOp, tensor::InsertSliceOp,
+             linalg::MatmulOp>(op) ||
+         isContraction(op);
 }
 
 FailureOr<int64_t> BodyLowering::indexOf(Value value) {
@@ -369,14 +380,35 @@ LogicalResult BodyLowering::run() {
   for (BlockArgument arg : func.getArguments())
     if (failed(lowerInput(arg)))
       return failure();
+  // Values written since the last BARRIER_ALL, and whether the op that
+  // ended that phase may share it.
+  DenseSet<Value> recent;
+  bool lastMayShare = false;
   for (Operation &op : func.getBody().front()) {
     lowering.phaseLabel = op.getName().getStringRef().str();
     if (auto role = op.getAttrOfType<StringAttr>("moec.linear"))
       lowering.phaseLabel += " (" + role.str() + ")";
+    bool reads = llvm::any_of(op.getOperands(),
+                              [&](Value v) { return recent.contains(v); });
+    bool share = lastMayShare && mayShareAPhase(&op) && !reads;
+    size_t barriers = lowering.barrierCount();
+    if (share)
+      lowering.dropLastBarrier();
     if (failed(lowerOp(&op)))
       return failure();
+    if (lowering.barrierCount() + (share ? 1 : 0) == barriers) {
+      // No phase (an index, a view): a view of a recent value is recent.
+      if (reads)
+        recent.insert(op.result_begin(), op.result_end());
+      continue;
+    }
+    if (!share)
+      recent.clear();
+    recent.insert(op.result_begin(), op.result_end());
+    recent.insert(alsoWritten.begin(), alsoWritten.end());
+    alsoWritten.clear();
+    lastMayShare = mayShareAPhase(&op);
   }
-  lowering.phaseLabel = "state";
   // A state's new scalar (the position), once every phase has read the old.
   if (!stateStores.empty()) {
     StreamBuilder &s = lowering.core(0);
@@ -388,7 +420,6 @@ LogicalResult BodyLowering::run() {
       s.store("gm", Val(int64_t(at)), values.get(node));
       s.store("gm", Val(int64_t(at + 4)), Val(0));
     }
-    lowering.barrier();
   }
   writeHostRecords();
   lowering.finish();

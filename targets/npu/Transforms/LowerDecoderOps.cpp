@@ -70,15 +70,27 @@ LogicalResult BodyLowering::lowerRmsNorm(Operation *op) {
     return op->emitError("the NPU normalizes contiguous rows only");
   RmsNormPlan plan;
   plan.input = *input;
+  if (auto found = residualSums.find(norm.getInput());
+      found != residualSums.end()) {
+    // x = a + b, added (and stored) here.
+    FailureOr<GmMatrix> a = matrixOf(found->second.first);
+    FailureOr<GmMatrix> b = matrixOf(found->second.second);
+    if (failed(a) || failed(b))
+      return failure();
+    plan.input = *a;
+    plan.addend = *b;
+    plan.sum = *input;
+    alsoWritten.push_back(norm.getInput());
+  }
   plan.input.cols = shape->back();
   plan.input.rows = input->rows * input->cols / plan.input.cols;
   plan.weight = *weight;
   plan.epsilon = norm.getEpsilon().convertToDouble();
   // Rows only the cube reads (q, k, v projections) are stored in its type.
-  ElemType elem = feedsDenseCubeOnly(norm.getResult()) ? lowering.cubeType
-                                                       : ElemType::F32;
-  FailureOr<GmMatrix> out = resultFor(norm.getResult(), plan.input.rows,
-                                      plan.input.cols, elem);
+  ElemType elem =
+      feedsDenseCubeOnly(norm.getResult()) ? lowering.cubeType : ElemType::F32;
+  FailureOr<GmMatrix> out =
+      resultFor(norm.getResult(), plan.input.rows, plan.input.cols, elem);
   if (failed(out))
     return failure();
   plan.output = *out;

@@ -170,8 +170,8 @@ static moe::GroupedMatmulOp separateUpOf(moe::GroupedMatmulOp gate) {
     return !m.getWeight().getDefiningOp<moe::PackedWeightOp>() &&
            !m.getBias() && !m->hasAttr("moec.int8_activations");
   };
-  if (!up || up == gate || !up->hasOneUse() ||
-      up.getRows() != gate.getRows() || up.getOffsets() != gate.getOffsets() ||
+  if (!up || up == gate || !up->hasOneUse() || up.getRows() != gate.getRows() ||
+      up.getOffsets() != gate.getOffsets() ||
       up.getWeight().getType() != gate.getWeight().getType() ||
       !floatWeight(gate) || !floatWeight(up))
     return {};

@@ -8,8 +8,8 @@
 // core's units share their rows, which stay in L1 when they fit. A unit
 // streams its weight chunks GM -> L1 -> L0B once per tile of rows; four L1
 // slots and two L0 buffers let the DMA run ahead of the cube. A dense
-// matmul of few column blocks splits k over the cores and adds the partial
-// sums in a second phase.
+// matmul of few column blocks splits k over the cores, each slice adding
+// its partial sums into the output (an atomic add).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,7 +24,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(
     ProgramLowering &lowering, const GmMatrix &rows, const PackedMatrix &weight,
     const GmMatrix *offsets, const GmMatrix *bias, const GmMatrix &out,
     const QuantizedMatrix *quantized, const FusedActivation *activation,
-    const Int8Epilogue *int8) {
+    const Int8Epilogue *int8, const RowsAtRunTime &runtimeRows) {
   const ChipDescription &chip = lowering.chip;
   const CubeShape *cube = chip.findCube(weight.elem);
   if (!cube)
@@ -56,7 +56,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(
   const int64_t ubOffsets = ubBias + nbw * 4;
   const int64_t ubActive = ubOffsets + (groups + 1) * 4 + 60;
   // A dense matmul of few n blocks splits k over the cores too: each slice
-  // writes partial sums, which a second phase adds.
+  // adds its partial sums into the (zeroed) output, an atomic add.
   int64_t kSplit = 1;
   if (!offsets && !quantized && !bias && weight.k % kbw == 0)
     for (int64_t d = 1; d <= weight.kBlocks(); ++d)
@@ -64,9 +64,7 @@ LogicalResult moec::npu::lowerGroupedMatmul(
           nBlocks * d <= int64_t(lowering.coreCount()))
         kSplit = d;
   const int64_t kBlocksPerSlice = weight.kBlocks() / kSplit;
-  GmMatrix target = out;
-  if (kSplit > 1)
-    target = lowering.allocate(kSplit * rows.rows, out.cols, ElemType::F32);
+  const GmMatrix &target = out;
   // The rows' whole k stays in L1 while a core's units share them, when it
   // fits beside the weight's double buffer.
   const int64_t tileBytesA = cube->m * cube->k * eb;
@@ -135,7 +133,8 @@ LogicalResult moec::npu::lowerGroupedMatmul(
       p.sync(*eIn, "s", 1);
     } else {
       s.store("ub", ubOffsets, 0);
-      s.store("ub", ubOffsets + 4, rows.rows);
+      s.store("ub", ubOffsets + 4,
+              runtimeRows ? runtimeRows(s, r) : Val(rows.rows));
     }
     // Compact the groups with rows: active[n++] = g when it has any.
     unsigned active = r.get(), count = r.get(), next = r.get();
@@ -366,14 +365,10 @@ LogicalResult moec::npu::lowerGroupedMatmul(
         s.scalar("mul", oAddr, Val(row0, 0), target.rowBytes());
         s.scalar("mul", bytes, Val(n0, 0), 4);
         s.scalar("add", oAddr, Val(oAddr, 0), Val(bytes, 0));
-        if (kSplit > 1) {
-          // Slice s's partial sums: rows s * M ... of the partials.
-          s.scalar("mul", bytes, Val(slice, 0), rows.rows * target.rowBytes());
-          s.scalar("add", oAddr, Val(oAddr, 0), Val(bytes, 0));
-        }
         s.scalar("mul", bytes, Val(ncols, 0), 4);
         s.copy("ub", "gm", Val(oAddr, int64_t(target.address)), ubTile,
-               Val(nrows, 0), Val(bytes, 0), nbw * 4, target.rowBytes());
+               Val(nrows, 0), Val(bytes, 0), nbw * 4, target.rowBytes(),
+               /*accumulate=*/kSplit > 1);
         p.set(*eOut, *eC, 0);
       });
       if (bias)
@@ -399,7 +394,5 @@ LogicalResult moec::npu::lowerGroupedMatmul(
                                      "registers";
   }
   lowering.barrier();
-  if (kSplit > 1)
-    return addPartials(lowering, target, kSplit, out);
   return success();
 }

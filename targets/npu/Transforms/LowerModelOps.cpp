@@ -14,6 +14,8 @@
 
 #include "dialects/moe/IR/MoeTypes.h"
 
+#include "dialects/decoder/IR/DecoderOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -53,21 +55,17 @@ LogicalResult BodyLowering::lowerDenseMatmul(Value a, Value b, bool transposed,
   // Rows that only the run time counts (the LM head on the last rows of a
   // prompt): one group of that many rows, so that the cube multiplies them
   // only.
-  GmMatrix rowOffsets;
-  const GmMatrix *offsets = nullptr;
+  RowsAtRunTime count;
   if (auto found = runtimeRows.find(a); found != runtimeRows.end()) {
-    rowOffsets = lowering.allocate(1, 2, ElemType::I32);
-    StreamBuilder &s = lowering.core(0);
-    ScopedRegisters regs{s};
-    ScalarMaterializer values(scalars, s, regs);
-    s.store("gm", Val(int64_t(rowOffsets.address)), Val(0));
-    s.store("gm", Val(int64_t(rowOffsets.address + 4)),
-            values.get(found->second));
-    lowering.barrier();
-    offsets = &rowOffsets;
+    int64_t node = found->second;
+    count = [this, node](StreamBuilder &s, ScopedRegisters &regs) {
+      ScalarMaterializer values(scalars, s, regs);
+      Val v = values.get(node);
+      return v;
+    };
   }
-  return npu::lowerGroupedMatmul(lowering, *cast, *weight, offsets, nullptr,
-                                 *out);
+  return npu::lowerGroupedMatmul(lowering, *cast, *weight, nullptr, nullptr,
+                                 *out, nullptr, nullptr, nullptr, count);
 }
 
 LogicalResult BodyLowering::lowerRouter(moe::RouterOp op) {
@@ -213,9 +211,54 @@ LogicalResult BodyLowering::lowerContraction(linalg::GenericOp op) {
                           transposed, op.getResult(0));
 }
 
+/// a + b (f32, one shape) whose first user is an RMSNorm of it: a residual
+/// connection, which the norm's phase adds (and stores).
+static decoder::RmsNormOp residualNorm(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 0 ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return {};
+  Block &body = op.getRegion().front();
+  auto add = dyn_cast<arith::AddFOp>(&body.front());
+  if (!add || body.getOperations().size() != 2 ||
+      body.getTerminator()->getOperand(0) != add.getResult() ||
+      !((add.getLhs() == body.getArgument(0) &&
+         add.getRhs() == body.getArgument(1)) ||
+        (add.getLhs() == body.getArgument(1) &&
+         add.getRhs() == body.getArgument(0))))
+    return {};
+  Value sum = op.getResult(0);
+  Operation *first = nullptr;
+  for (Operation *user : sum.getUsers())
+    if (!isa<tensor::DimOp>(user) && (!first || user->isBeforeInBlock(first)))
+      first = user;
+  auto norm = dyn_cast_or_null<decoder::RmsNormOp>(first);
+  if (!norm || norm.getInput() != sum)
+    return {};
+  return norm;
+}
+
 LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
   if (isContraction(op))
     return lowerContraction(op);
+  if (residualNorm(op)) {
+    // Placed now, written by the norm's phase.
+    FailureOr<GmMatrix> a = matrixOf(op.getDpsInputs()[0]);
+    FailureOr<GmMatrix> b = matrixOf(op.getDpsInputs()[1]);
+    if (failed(a) || failed(b))
+      return failure();
+    if (a->elem == ElemType::F32 && b->elem == ElemType::F32 && !a->stride &&
+        !b->stride && a->rows == b->rows && a->cols == b->cols) {
+      FailureOr<GmMatrix> sum =
+          resultFor(op.getResult(0), a->rows, a->cols, ElemType::F32);
+      if (failed(sum))
+        return failure();
+      residualSums[op.getResult(0)] = {op.getDpsInputs()[0],
+                                       op.getDpsInputs()[1]};
+      return success();
+    }
+  }
   if (op.getNumDpsInits() != 1 || op.getNumLoops() > 2 ||
       op.getNumReductionLoops() != 0)
     return op.emitError("the NPU lowers elementwise linalg.generic ops of "

@@ -106,6 +106,20 @@ GmMatrix ProgramLowering::allocate(int64_t rows, int64_t cols, ElemType elem) {
   return m;
 }
 
+void ProgramLowering::dropLastBarrier() {
+  for (auto &core : cores) {
+    Block *body = core->getBuilder().getInsertionBlock();
+    assert(!body->empty() && isa<BarrierAllOp>(body->back()) &&
+           "the last phase ends at a barrier");
+    body->back().erase();
+    // The core's own pipes still drain before its next commands issue
+    // (the next phase reuses its buffers); other cores run on.
+    for (const char *pipe : {"m", "v", "mte1", "mte2", "mte3"})
+      core->sync(pipe, "s", 7);
+  }
+  phases.pop_back();
+}
+
 void ProgramLowering::finish() {
   workspace.setBytes(std::max<uint64_t>(workspaceBytes, 64));
   Builder b(program.getContext());

@@ -19,6 +19,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -138,6 +139,13 @@ public:
 
   /// Ends a phase: every core waits for every other.
   void barrier();
+  /// Phases ended so far.
+  size_t barrierCount() const { return phases.size(); }
+  /// Replaces the BARRIER_ALL that ended the last phase by a drain of each
+  /// core's own pipes, so that the next op's commands join the phase (an op
+  /// that reads nothing the last phase wrote) without waiting for the
+  /// other cores.
+  void dropLastBarrier();
   /// The op the next phases lower (their label in the image).
   std::string phaseLabel;
 
@@ -194,6 +202,10 @@ struct Int8Epilogue {
   std::optional<GmMatrix> rowSums, corrections;
 };
 
+/// Without `offsets`, the rows the run time counts (the last rows of a
+/// prompt for the LM head), as each core computes them; null: all.
+using RowsAtRunTime = std::function<Val(StreamBuilder &, ScopedRegisters &)>;
+
 /// With `quantized`, `weight` is its layout and the chunks are dequantized
 /// on the way to L1. With `activation`, the units' outputs go through it.
 /// With `int8`, the rows and the weight are int8 (Int8Epilogue).
@@ -203,7 +215,8 @@ lowerGroupedMatmul(ProgramLowering &lowering, const GmMatrix &rows,
                    const GmMatrix *bias, const GmMatrix &out,
                    const QuantizedMatrix *quantized = nullptr,
                    const FusedActivation *activation = nullptr,
-                   const Int8Epilogue *int8 = nullptr);
+                   const Int8Epilogue *int8 = nullptr,
+                   const RowsAtRunTime &runtimeRows = nullptr);
 
 /// A float matrix in the cube's input type (a phase of vector casts).
 /// `split` writes [high, high, low] with x = high + low, both in that type:

@@ -49,11 +49,6 @@ void int8Epilogue(StreamBuilder &s, PipeFlags &p, const Int8Epilogue &e,
                   unsigned rows, unsigned ncols, int64_t width,
                   const Int8Buffers &ub);
 
-/// out = the sum of `slices` partial matrices stacked in `partials`.
-mlir::LogicalResult addPartials(ProgramLowering &lowering,
-                                const GmMatrix &partials, int64_t slices,
-                                const GmMatrix &out);
-
 } // namespace moec::npu
 
 #endif // MOEC_TARGETS_NPU_TRANSFORMS_MATMULPARTS_H

@@ -91,11 +91,12 @@ void StreamBuilder::sync(StringRef src, StringRef dst, int64_t event) {
 void StreamBuilder::barrierAll() { BarrierAllOp::create(builder, loc); }
 
 void StreamBuilder::copy(StringRef from, StringRef to, Val dst, Val src,
-                         Val rows, Val rowBytes, Val srcStride, Val dstStride) {
+                         Val rows, Val rowBytes, Val srcStride, Val dstStride,
+                         bool accumulate) {
   auto [args, regs] =
       operands({dst, src, rows, rowBytes, srcStride, dstStride});
-  DmaOp::create(builder, loc, "copy", from, to, nullptr, false, false, args,
-                regs);
+  DmaOp::create(builder, loc, "copy", from, to, nullptr, accumulate, false,
+                args, regs);
 }
 
 void StreamBuilder::gather(StringRef to, Val dst, Val src, Val index, Val rows,

@@ -59,8 +59,10 @@ public:
   void barrierAll();
 
   // DMA.
+  /// `accumulate`: add f32 rows into GM (an atomic add).
   void copy(llvm::StringRef from, llvm::StringRef to, Val dst, Val src,
-            Val rows, Val rowBytes, Val srcStride, Val dstStride);
+            Val rows, Val rowBytes, Val srcStride, Val dstStride,
+            bool accumulate = false);
   void gather(llvm::StringRef to, Val dst, Val src, Val index, Val rows,
               Val rowBytes, Val srcStride, Val divisor, Val dstStride);
   void toFractal(llvm::StringRef from, llvm::StringRef to, llvm::StringRef elem,

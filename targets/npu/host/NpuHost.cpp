@@ -31,7 +31,7 @@ struct HostState {
   /// Decoded programs, per entry and bucket (decoded on first use).
   std::vector<std::vector<std::unique_ptr<Program>>> programs;
   std::string tracePath;
-  bool printStats = false;
+  bool printStats = false, printPhases = false;
   unsigned calls = 0;
 };
 
@@ -279,11 +279,11 @@ extern "C" void moec_npu_call(const uint8_t *image, uint64_t imageSize,
   if (!simulate(s.chip, *program, bindings, options, stats, error))
     fail("the NPU simulator: " + error);
   if (s.printStats)
-    std::fprintf(
-        stderr, "npu: %lld tokens on the %lld-token program\n%s",
-        (long long)tokens, (long long)bucket.tokens,
-        (formatStats(s.chip, stats) + formatPhases(stats, bucket.phases))
-            .c_str());
+    std::fprintf(stderr, "npu: %lld tokens on the %lld-token program\n%s",
+                 (long long)tokens, (long long)bucket.tokens,
+                 (formatStats(s.chip, stats) +
+                  formatPhases(stats, bucket.phases, s.printPhases))
+                     .c_str());
 
   // Results: a state the program updated in place is its buffer; every
   // other output its first rows (the token count, or what the program's
@@ -335,6 +335,10 @@ extern "C" int moec_target_flag(const char *flag, const char *value) {
     s.printStats = true;
     return 1;
   }
+  if (name == "--npu-phases") {
+    s.printStats = s.printPhases = true;
+    return 1;
+  }
   if (name == "--trace") {
     if (!value)
       fail("--trace needs a file name");
@@ -350,5 +354,8 @@ extern "C" const char moec_target_flags_help[] =
     "Chrome/Perfetto\n"
     "                         trace (JSON; open in ui.perfetto.dev)\n"
     "  --npu-stats            print each call's cycles, time at the chip's "
-    "clock and\n"
-    "                         per-pipe utilisation to stderr\n";
+    "clock,\n"
+    "                         per-pipe utilisation and cycles by op to "
+    "stderr\n"
+    "  --npu-phases           --npu-stats, and every phase's cycles in "
+    "order\n";

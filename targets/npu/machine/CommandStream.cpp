@@ -131,6 +131,10 @@ static std::string checkCommand(const Command &command) {
              " names an unknown space (to " +
              std::to_string(command.dtype >> 4) + ", from " +
              std::to_string(command.dtype & 15) + ")";
+    if (op == Opcode::DMA_COPY && command.flags &&
+        (command.flags != 1 || Space(command.dtype >> 4) != Space::GM))
+      return "flags " + std::to_string(command.flags) +
+             ": a copy adds (1) into GM only";
     if (op == Opcode::DMA_ND_TO_FRACTAL &&
         (badType(command.flags & 15) || (command.flags >> 4) > 1))
       return "element type " + std::to_string(command.flags & 15) +

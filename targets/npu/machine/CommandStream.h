@@ -110,6 +110,8 @@ enum class Opcode : uint16_t {
   // --- DMA (the pipe is the chip's engine for the path). ---
   /// dtype = (to space << 4) | from space. v0 = to address, v1 = from
   /// address; v2 rows of v3 bytes; row r from v1 + r * v4 to v0 + r * v5.
+  /// flags bit 0, to GM only: add the rows (f32) to the destination, an
+  /// atomic add as Ascend's MTE3 does (it reads and writes the bytes).
   DMA_COPY = 30,
   /// Copies rows chosen by an index list: dtype as DMA_COPY; v0 = to
   /// address, v1 = from base, v2 = UB address of v3 int32 indices; each row

@@ -93,8 +93,11 @@ bool sim::planCommand(Machine &m, const Command &command, const int64_t *v,
     if (!findPath(m, command, work, what) || !checkSizes(v, {2, 3}, what))
       return false;
     work.bytes = uint64_t(mulSize(v[2], v[3]));
+    // An atomic add reads the destination too.
+    if (command.flags & 1)
+      work.bytes *= 2;
     work.add(from, false, v[1], v[2], v[3], v[4], 1);
-    work.add(to, true, v[0], v[2], v[3], v[5], 1);
+    work.add(to, true, v[0], v[2], v[3], v[5], command.flags & 1 ? 4 : 1);
     return true;
   case Opcode::DMA_GATHER:
     if (!findPath(m, command, work, what) || !checkSizes(v, {3, 4}, what))
@@ -154,6 +157,19 @@ static void copyRows(uint8_t *to, const uint8_t *from, int64_t rows,
     return;
   for (int64_t r = 0; r < rows; ++r)
     std::memmove(to + r * toStride, from + r * fromStride, size_t(rowBytes));
+}
+
+/// f32 rows added to the destination's (an atomic add into GM).
+static void addRows(uint8_t *to, const uint8_t *from, int64_t rows,
+                    int64_t rowBytes, int64_t toStride, int64_t fromStride) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c + 4 <= rowBytes; c += 4) {
+      float a, b;
+      std::memcpy(&a, to + r * toStride + c, 4);
+      std::memcpy(&b, from + r * fromStride + c, 4);
+      a = a + b;
+      std::memcpy(to + r * toStride + c, &a, 4);
+    }
 }
 
 static bool runGather(Machine &m, Core &core, const Command &command,
@@ -260,7 +276,10 @@ bool sim::runCommand(Machine &m, Core &core, const Command &command,
                      Span span, std::string &what) {
   switch (command.opcode) {
   case Opcode::DMA_COPY:
-    copyRows(bases[1], bases[0], v[2], v[3], v[5], v[4]);
+    if (command.flags & 1)
+      addRows(bases[1], bases[0], v[2], v[3], v[5], v[4]);
+    else
+      copyRows(bases[1], bases[0], v[2], v[3], v[5], v[4]);
     return true;
   case Opcode::DMA_GATHER:
     return runGather(m, core, command, v, work, bases, span, what);

@@ -97,9 +97,9 @@ bool simulate(const ChipDescription &chip, const Program &program,
 std::string formatStats(const ChipDescription &chip, const SimStats &stats);
 /// The cycles of the phases (up to each BARRIER_ALL) added up by their
 /// label (the op each lowers), the most expensive first; empty when the
-/// labels do not match the phases.
+/// labels do not match the phases. `each`: every phase first, in order.
 std::string formatPhases(const SimStats &stats,
-                         const std::vector<std::string> &labels);
+                         const std::vector<std::string> &labels, bool each);
 
 } // namespace moec::npu
 

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
 using namespace moec::npu;
 
@@ -74,7 +73,8 @@ std::string moec::npu::formatStats(const ChipDescription &chip,
 }
 
 std::string moec::npu::formatPhases(const SimStats &stats,
-                                    const std::vector<std::string> &labels) {
+                                    const std::vector<std::string> &labels,
+                                    bool each) {
   if (labels.size() != stats.barrierCycles.size() || labels.empty())
     return "";
   // Cycles and phases per label, the most expensive first.
@@ -95,14 +95,18 @@ std::string moec::npu::formatPhases(const SimStats &stats,
     return a.second.first > b.second.first;
   });
   double total = double(stats.cycles ? stats.cycles : 1);
-  std::string out = "cycles by op (phases end at BARRIER_ALL):\n";
-  if (getenv("NPU_PHASES")) {
-    uint64_t t = 0;
+  std::string out;
+  if (each) {
+    out += "cycles by phase:\n";
+    uint64_t at = 0;
     for (size_t i = 0; i < labels.size(); ++i) {
-      out += format("phase %4.0f %10.0f ", double(i), double(stats.barrierCycles[i] - t)) + labels[i] + "\n";
-      t = stats.barrierCycles[i];
+      out += format("%6.0f %12.0f cycles  ", double(i),
+                    double(stats.barrierCycles[i] - at)) +
+             labels[i] + "\n";
+      at = stats.barrierCycles[i];
     }
   }
+  out += "cycles by op (phases end at BARRIER_ALL):\n";
   for (auto &[label, figures] : byLabel)
     out +=
         format("%6.1f%% %12.0f cycles  ", 100 * double(figures.first) / total,
