@@ -5,7 +5,9 @@ The model is the speed issue's OLMoE-1B-7B config cut to 3 layers (hidden
 2048, 16 heads of 128, 64 experts of width 1024, top-8, vocabulary 50304;
 bench/whole_model.py writes it: random BF16 weights, 2.7 GiB, under
 build/bench-whole-model unless it is there already). It is compiled for the
-npu target (buckets of 1 and 512 tokens) and run with --npu-stats:
+npu target (buckets of 1 and 512 tokens, the KV cache in f16, the cube's
+type, so that the attention loads it straight into L1, double-buffered)
+and run with --npu-stats:
 
   decode      one token at KV depth 0, and one at depth 512 (after a
               512-token prompt), each a call of the 1-token program;
@@ -20,12 +22,12 @@ DMA engines' utilisation, GM bytes, and the described chip's roofline:
 bytes: every weight the call must read once in the cube's type (f16: the
 attention projections, the router, the experts the call routes to: 8 at
 decode, all 64 at 512 tokens, the LM head), the norm weights and one
-embedding row per token in f32, and the KV cache (f32) up to the call's
+embedding row per token in f32, and the KV cache (f16) up to the call's
 last position; ops: 2 per multiply-add of those matmuls plus the
 attention's QK^T and PV over the causal half. The logits are also checked
-against the CPU target's binary on the same checkpoint (fp32 arithmetic,
-itself within 1e-5 of float64 on every test model): max|npu - cpu| /
-max|cpu| within the NPU's 4e-3.
+against the CPU target's binary on the same checkpoint with the same f16
+cache (fp32 arithmetic, itself within 1e-5 of float64 on every test
+model): max|npu - cpu| / max|cpu|, against the NPU's 4e-3.
 
 usage: bench/npu_whole_model.py [--work DIR] [--out MD]
 """
@@ -90,7 +92,7 @@ def roofline(cfg, tokens, depth, routed, chip):
     f16, f32 = 2, 4
     per_layer = (4 * H * H + E * H + routed * 3 * H * I) * f16 + 4 * H * f32
     keys = depth + tokens
-    kv = L * 2 * keys * H * f32
+    kv = L * 2 * keys * H * f16
     weights = L * per_layer + V * H * f16 + H * f32 + tokens * H * f32
     nbytes = weights + kv
     ops = 2 * tokens * L * (4 * H * H + E * H + k * 3 * H * I)
@@ -115,14 +117,14 @@ def main():
         whole_model.write_checkpoint(ckpt, cfg)
         print(f"wrote the checkpoint ({time.time() - t0:.0f} s)", flush=True)
     npu = os.path.join(args.work, "olmoe-npu")
-    cpu = os.path.join(args.work, "olmoe-cpu")
+    cpu = os.path.join(args.work, "olmoe-cpu-kv16")
     t0 = time.time()
     run([MOEC, "-q", f"--load-target-plugin={PLUGIN}", "--target=npu",
-         "--npu-buckets=1,512", "--max-tokens=512", "--ctx-size=1024", ckpt,
-         "-o", npu])
+         "--npu-buckets=1,512", "--max-tokens=512", "--ctx-size=1024",
+         "--kv-cache=f16", ckpt, "-o", npu])
     compile_s = time.time() - t0
     if not os.path.exists(cpu):
-        run([CPU_MOEC, "-q", "--ctx-size=1024", ckpt, "-o", cpu])
+        run([CPU_MOEC, "-q", "--ctx-size=1024", "--kv-cache=f16", ckpt, "-o", cpu])
     rng = np.random.default_rng(0)
     ids = rng.integers(0, cfg["vocab_size"], 513).astype(np.int64)
     paths = {}

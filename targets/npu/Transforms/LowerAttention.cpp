@@ -48,6 +48,8 @@ struct Layout {
       thr, scalar, iota, sinkRow, maxOld, maxNew, blockMax, alpha, sum, rowSum;
   // L1, L0A, L0B, L0C.
   int64_t l1Q, l1K, l1P, l1V, l0aQ, l0aP, l0bK, l0bV, l0cS, l0cO;
+  /// Bytes between the two slots of keys and values in L1.
+  int64_t l1Slot;
   bool fits = false;
   std::string full;
 };
@@ -85,9 +87,11 @@ Layout layoutFor(ProgramLowering &lowering, const AttentionPlan &plan,
   l.rowSum = ub.take(m * 4);
   Arena l1, l0a, l0b, l0c;
   l.l1Q = l1.take(mp * dp * eb);
-  l.l1K = l1.take(bkp * dp * eb);
+  // Two slots of keys and values: block kb + 1 loads while kb computes.
+  l.l1Slot = align64(bkp * dp * eb) + align64(dvp * bkp * eb);
+  l.l1K = l1.take(2 * l.l1Slot);
+  l.l1V = l.l1K + align64(bkp * dp * eb);
   l.l1P = l1.take(mp * bkp * eb);
-  l.l1V = l1.take(dvp * bkp * eb);
   l.l0aQ = l0a.take(mp * dp * eb);
   l.l0aP = l0a.take(mp * bkp * eb);
   l.l0bK = l0b.take(bkp * dp * eb);
@@ -240,26 +244,72 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
       s.copy("l1", "l0a", layout.l0aQ, layout.l1Q, 1,
              mp * roundUp(d, cube->k) * eb, 0, 0);
 
-      s.loop(Val(blocks, 0), [&](unsigned i) {
-        ScopedRegisters inner{s};
-        unsigned row = inner.get(), count = inner.get(), at = inner.get();
-        // row = the block's first key; count = its keys (up to bk).
-        s.scalar("add", row, Val(i, 0), Val(kbFirst, 0));
+      // A cache in the cube's type goes straight to L1, double-buffered:
+      // MTE2 loads block kb + 1 into one slot while the cube and the vector
+      // unit work on kb in the other. Tokens: "slot free" (MTE1 -> MTE2,
+      // event 6) once MTE1 has copied a slot's values to L0B, "slot ready"
+      // (MTE2 -> MTE1, event 5) once both of its loads are in.
+      auto loadSlot = [&](unsigned row, unsigned count, unsigned slot,
+                          unsigned at) {
+        for (bool values : {false, true}) {
+          const GmMatrix &m = values ? plan.value : plan.key;
+          int64_t width = values ? dv : d;
+          s.scalar("mul", at, Val(row, 0), Val(m.rowStride()));
+          s.toFractal(
+              "gm", "l1", cubeElem, Val(slot, values ? layout.l1V : layout.l1K),
+              Val(at, int64_t(m.address) + unit.kvHead * width * kvBytes),
+              Val(count, 0), width, m.rowStride(), cube->n, cube->k, values);
+        }
+      };
+      unsigned nextRow = regs.get(), nextCount = regs.get(), slot = regs.get(),
+               gmAt = regs.get();
+      auto blockOf = [&](unsigned row, unsigned count, Val index) {
+        // row = the block's first key; count = its keys (0 to bk).
+        s.scalar("add", row, index, Val(kbFirst, 0));
         s.scalar("mul", row, Val(row, 0), Val(bk));
         s.scalar("sub", count, Val(end, 0), Val(row, 0));
         s.scalar("min", count, Val(count, 0), Val(bk));
+        s.scalar("max", count, Val(count, 0), Val(0));
+      };
+      s.mov(slot, Val(0));
+      if (!convert) {
+        s.setFlag(*l1L0b, *gmL1, 6);
+        s.setFlag(*l1L0b, *gmL1, 6);
+        blockOf(nextRow, nextCount, Val(0));
+        s.mov(slot, Val(0));
+        s.waitFlag(*l1L0b, *gmL1, 6);
+        loadSlot(nextRow, nextCount, slot, gmAt);
+        s.setFlag(*gmL1, *l1L0b, 5);
+      }
+
+      s.loop(Val(blocks, 0), [&](unsigned i) {
+        ScopedRegisters inner{s};
+        unsigned row = inner.get(), count = inner.get(), at = inner.get();
+        blockOf(row, count, Val(i, 0));
+        if (!convert) {
+          // This block's slot: (i % 2) * l1Slot; the next block's the other.
+          s.scalar("div", slot, Val(i, 0), Val(2));
+          s.scalar("mul", slot, Val(slot, 0), Val(-2));
+          s.scalar("add", slot, Val(slot, 0), Val(i, 0));
+          s.scalar("mul", at, Val(slot, 0), Val(layout.l1Slot));
+          s.scalar("sub", slot, Val(layout.l1Slot), Val(at, 0));
+          blockOf(nextRow, nextCount, Val(i, 1));
+          s.waitFlag(*l1L0b, *gmL1, 6);
+          loadSlot(nextRow, nextCount, slot, gmAt);
+          s.setFlag(*gmL1, *l1L0b, 5);
+          s.mov(slot, Val(at, 0));
+        }
         // Keys and values of the block: straight to L1 in the cube's type,
         // or through UB to be converted.
+        // A cache of another type: through UB to be converted, one block
+        // after the other.
         auto load = [&](const GmMatrix &m, int64_t width, int64_t stage,
                         int64_t converted, int64_t l1, bool transposed) {
+          if (!convert)
+            return;
           s.scalar("mul", at, Val(row, 0), Val(m.rowStride()));
           Val src(at, int64_t(m.address) + unit.kvHead * width * kvBytes);
-          int64_t tileRows = transposed ? cube->n : cube->n;
-          if (!convert) {
-            s.toFractal("gm", "l1", cubeElem, l1, src, Val(count, 0), width,
-                        m.rowStride(), tileRows, cube->k, transposed);
-            return;
-          }
+          int64_t tileRows = cube->n;
           s.copy("gm", "ub", stage, src, Val(count, 0), width * kvBytes,
                  m.rowStride(), width * kvBytes);
           p.sync(*gmUb, "v", 1);
@@ -270,9 +320,11 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
                       width * eb, tileRows, cube->k, transposed);
         };
         load(plan.key, d, layout.kStage, layout.k16, layout.l1K, false);
-        const std::string &kPipe = convert ? *ubL1 : *gmL1;
-        p.sync(kPipe, *l1L0b, 1);
-        s.copy("l1", "l0b", layout.l0bK, layout.l1K, 1,
+        if (convert)
+          p.sync(*ubL1, *l1L0b, 1);
+        else
+          s.waitFlag(*gmL1, *l1L0b, 5);
+        s.copy("l1", "l0b", layout.l0bK, Val(slot, layout.l1K), 1,
                roundUp(kAttentionKeyBlock, cube->n) * roundUp(d, cube->k) * eb,
                0, 0);
         p.sync(*l1L0b, "m", 1);
@@ -331,10 +383,12 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         p.sync(*ubL1, *l1L0a, 2);
         s.copy("l1", "l0a", layout.l0aP, layout.l1P, 1,
                mp * roundUp(bk, cube->k) * eb, 0, 0);
-        const std::string &vPipe = convert ? *ubL1 : *gmL1;
-        p.sync(vPipe, *l1L0b, 2);
-        s.copy("l1", "l0b", layout.l0bV, layout.l1V, 1,
+        if (convert)
+          p.sync(*ubL1, *l1L0b, 2);
+        s.copy("l1", "l0b", layout.l0bV, Val(slot, layout.l1V), 1,
                roundUp(dv, cube->n) * roundUp(bk, cube->k) * eb, 0, 0);
+        if (!convert)
+          s.setFlag(*l1L0b, *gmL1, 6); // the slot is free
         p.sync(*l1L0a, "m", 2);
         p.sync(*l1L0b, "m", 3);
         s.mmad(cubeElem, false, layout.l0cO, layout.l0aP, layout.l0bV, m,
@@ -342,11 +396,18 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         p.sync("m", *l0cUb, 2);
         s.fromFractal("l0c", "ub", true, layout.acc, layout.l0cO, m, dv, dv * 4,
                       cube->m, cube->n);
-        // The next block's loads wait for this one's last reader.
+        // Converted: the next block's loads wait for this one's last reader.
         p.sync(*l0cUb, "v", 3);
-        p.sync("v", *gmL1, 3);
-        p.sync("v", *gmUb, 4);
+        if (convert) {
+          p.sync("v", *gmL1, 3);
+          p.sync("v", *gmUb, 4);
+        }
       });
+      if (!convert) {
+        // The last prefetch (no keys) and the slot it kept.
+        s.waitFlag(*gmL1, *l1L0b, 5);
+        s.waitFlag(*l1L0b, *gmL1, 6);
+      }
       // Sinks join the denominator; then O / l.
       if (plan.sinks) {
         s.vector("sub", "f32", layout.alpha, layout.sinkRow, layout.maxOld,

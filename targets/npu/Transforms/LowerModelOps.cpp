@@ -242,6 +242,27 @@ static decoder::RmsNormOp residualNorm(linalg::GenericOp op) {
 LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
   if (isContraction(op))
     return lowerContraction(op);
+  // Keys and values rounded for an f16 or bf16 cache (--kv-cache): the
+  // insertion into the cache converts them on its way.
+  Block &body = op.getRegion().front();
+  if (op.getNumDpsInputs() == 1 && op.getNumDpsInits() == 1 &&
+      body.getOperations().size() == 2 &&
+      isa<arith::TruncFOp>(body.front()) &&
+      llvm::all_of(op.getIndexingMapsArray(),
+                   [](AffineMap m) { return m.isIdentity(); }) &&
+      llvm::all_of(op.getResult(0).getUses(), [](OpOperand &use) {
+        auto insert = dyn_cast<tensor::InsertSliceOp>(use.getOwner());
+        return isa<tensor::DimOp>(use.getOwner()) ||
+               (insert && use.get() == insert.getSource());
+      })) {
+    FailureOr<GmMatrix> in = matrixOf(op.getDpsInputs()[0]);
+    FailureOr<SmallVector<int64_t>> shape = viewShape(op.getDpsInputs()[0]);
+    if (failed(in) || failed(shape))
+      return failure();
+    matrices[op.getResult(0)] = *in;
+    viewShapes[op.getResult(0)] = *shape;
+    return success();
+  }
   if (residualNorm(op)) {
     // Placed now, written by the norm's phase.
     FailureOr<GmMatrix> a = matrixOf(op.getDpsInputs()[0]);

@@ -21,7 +21,7 @@ namespace moec::npu {
 
 /// The command stream format version; a program of another version is
 /// refused with a message naming both.
-constexpr uint32_t kStreamFormatVersion = 1;
+constexpr uint32_t kStreamFormatVersion = 2;
 constexpr char kStreamMagic[8] = {'M', 'O', 'E', 'C', 'N', 'P', 'U', 0};
 
 /// Global-memory addresses carry their segment in bits 40..55 and the byte

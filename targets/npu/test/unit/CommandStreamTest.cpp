@@ -139,9 +139,9 @@ TEST(CommandStream, RefusesBadHeaders) {
   bytes[0] = 'X';
   EXPECT_ERROR(bytes, "no 'MOECNPU' magic");
   bytes = good;
-  put32(bytes, 8, 2);
-  EXPECT_ERROR(bytes, "command stream format version 2, but this build "
-                      "reads version 1");
+  put32(bytes, 8, 1);
+  EXPECT_ERROR(bytes, "command stream format version 1, but this build "
+                      "reads version 2");
   bytes = good;
   bytes[20] = 1;
   EXPECT_ERROR(bytes, "nonzero reserved bytes in the header");
