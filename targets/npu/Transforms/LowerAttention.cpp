@@ -282,25 +282,27 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         s.setFlag(*gmL1, *l1L0b, 5);
       }
 
-      s.loop(Val(blocks, 0), [&](unsigned i) {
+      // Block `index` (a register); `prefetch`: load the next block's keys
+      // and values first (every block but the last, which is peeled off).
+      auto block = [&](Val index, bool prefetch) {
         ScopedRegisters inner{s};
         unsigned row = inner.get(), count = inner.get(), at = inner.get();
-        blockOf(row, count, Val(i, 0));
+        blockOf(row, count, index);
         if (!convert) {
           // This block's slot: (i % 2) * l1Slot; the next block's the other.
-          s.scalar("div", slot, Val(i, 0), Val(2));
+          s.scalar("div", slot, index, Val(2));
           s.scalar("mul", slot, Val(slot, 0), Val(-2));
-          s.scalar("add", slot, Val(slot, 0), Val(i, 0));
+          s.scalar("add", slot, Val(slot, 0), index);
           s.scalar("mul", at, Val(slot, 0), Val(layout.l1Slot));
-          s.scalar("sub", slot, Val(layout.l1Slot), Val(at, 0));
-          blockOf(nextRow, nextCount, Val(i, 1));
-          s.waitFlag(*l1L0b, *gmL1, 6);
-          loadSlot(nextRow, nextCount, slot, gmAt);
-          s.setFlag(*gmL1, *l1L0b, 5);
+          if (prefetch) {
+            s.scalar("sub", slot, Val(layout.l1Slot), Val(at, 0));
+            blockOf(nextRow, nextCount, index + 1);
+            s.waitFlag(*l1L0b, *gmL1, 6);
+            loadSlot(nextRow, nextCount, slot, gmAt);
+            s.setFlag(*gmL1, *l1L0b, 5);
+          }
           s.mov(slot, Val(at, 0));
         }
-        // Keys and values of the block: straight to L1 in the cube's type,
-        // or through UB to be converted.
         // A cache of another type: through UB to be converted, one block
         // after the other.
         auto load = [&](const GmMatrix &m, int64_t width, int64_t stage,
@@ -402,10 +404,16 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
           p.sync("v", *gmL1, 3);
           p.sync("v", *gmUb, 4);
         }
-      });
-      if (!convert) {
-        // The last prefetch (no keys) and the slot it kept.
-        s.waitFlag(*gmL1, *l1L0b, 5);
+      };
+      if (convert) {
+        s.loop(Val(blocks, 0), [&](unsigned i) { block(Val(i, 0), false); });
+      } else {
+        unsigned last = regs.get();
+        s.scalar("sub", last, Val(blocks, 0), Val(1));
+        s.loop(Val(last, 0), [&](unsigned i) { block(Val(i, 0), true); });
+        block(Val(last, 0), false);
+        // Take the two slot tokens back.
+        s.waitFlag(*l1L0b, *gmL1, 6);
         s.waitFlag(*l1L0b, *gmL1, 6);
       }
       // Sinks join the denominator; then O / l.
