@@ -414,11 +414,19 @@ LogicalResult BodyLowering::lowerExtractSlice(Operation *op) {
   }
   if (innerFull) {
     // Rows from an offset only the run time knows (the last rows of a
-    // prompt): copied to the front of a buffer as long as the source.
+    // prompt): copied to the front of a buffer as long as the source. Of a
+    // single row (a decode step's), the offset can only be 0: a view.
     FailureOr<int64_t> from = nodeOf(offsets[0]);
     FailureOr<int64_t> count = nodeOf(sizes[0]);
     if (failed(from) || failed(count))
       return failure();
+    if (in->rows == 1) {
+      matrices[result] = *in;
+      runtimeRows[result] = *count;
+      if (rank == 3)
+        viewShapes[result] = *shape;
+      return success();
+    }
     GmMatrix out = lowering.allocate(in->rows, in->cols, in->elem);
     matrices[result] = out;
     runtimeRows[result] = *count;
