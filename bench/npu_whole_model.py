@@ -50,27 +50,18 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "models"))
 import whole_model  # noqa: E402
+from npu_moe_layer import chip_figures  # noqa: E402
 
 BUILD = os.path.join(ROOT, "build")
 MOEC = os.path.join(BUILD, "sdk", "bin", "moec")
 CPU_MOEC = os.path.join(BUILD, "bin", "moec")
 PLUGIN = os.path.join(BUILD, "targets", "npu-plugin", "libMoecTargetNpu.so")
-CHIP = os.path.join(ROOT, "targets", "npu", "chips", "davinci-ref.chip")
 TOLERANCE = 4e-3
 
 
 def run(cmd, **kw):
     print("$", " ".join(cmd), flush=True)
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
-
-
-def chip_figures():
-    text = open(CHIP).read()
-    get = lambda key: re.search(rf"^{key} = ([0-9.]+)", text, re.M).group(1)
-    cube = re.search(r"^cube f16 = (\d+)x(\d+)x(\d+)", text, re.M)
-    macs = int(cube.group(1)) * int(cube.group(2)) * int(cube.group(3))
-    return dict(clock=float(get("clock_ghz")), gm=float(get("gm_bytes_per_cycle")),
-                peak=2 * macs * int(get("ai_cores")))
 
 
 def parse_stats(text):

@@ -5,10 +5,6 @@
 using namespace mlir;
 using namespace moec::npu;
 
-namespace {
-int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
-} // namespace
-
 LogicalResult moec::npu::lowerEmbeddingPhase(ProgramLowering &lowering,
                                              const EmbeddingPlan &plan) {
   FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);

@@ -27,7 +27,6 @@ using namespace mlir;
 using namespace moec::npu;
 
 namespace {
-int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 int64_t roundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 /// A bump allocator of one scratchpad.

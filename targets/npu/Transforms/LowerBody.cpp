@@ -567,29 +567,26 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
     if (*transposed)
       return success();
   }
-  if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op))
-    return lowerReshape(op);
-  if (isa<tensor::ExtractSliceOp>(op))
-    return lowerExtractSlice(op);
-  if (isa<tensor::InsertSliceOp>(op))
-    return lowerInsertSlice(op);
-  if (isa<tensor::ConcatOp>(op))
-    return lowerConcat(op);
-  if (isa<tensor::ExtractOp>(op))
-    return lowerTensorExtract(op);
-  if (isa<tensor::InsertOp>(op))
-    return lowerTensorInsert(op);
-  if (isa<tensor::FromElementsOp>(op))
-    return lowerFromElements(op);
-  if (isa<decoder::EmbeddingOp>(op))
-    return lowerEmbedding(op);
-  if (isa<decoder::RmsNormOp>(op))
-    return lowerRmsNorm(op);
-  if (isa<decoder::RopeOp>(op))
-    return lowerRope(op);
-  if (isa<decoder::AttentionOp>(op))
-    return lowerAttention(op);
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(
+          [&](Operation *o) { return lowerReshape(o); })
+      .Case<tensor::ExtractSliceOp>(
+          [&](Operation *o) { return lowerExtractSlice(o); })
+      .Case<tensor::InsertSliceOp>(
+          [&](Operation *o) { return lowerInsertSlice(o); })
+      .Case<tensor::ConcatOp>([&](Operation *o) { return lowerConcat(o); })
+      .Case<tensor::ExtractOp>(
+          [&](Operation *o) { return lowerTensorExtract(o); })
+      .Case<tensor::InsertOp>(
+          [&](Operation *o) { return lowerTensorInsert(o); })
+      .Case<tensor::FromElementsOp>(
+          [&](Operation *o) { return lowerFromElements(o); })
+      .Case<decoder::EmbeddingOp>(
+          [&](Operation *o) { return lowerEmbedding(o); })
+      .Case<decoder::RmsNormOp>([&](Operation *o) { return lowerRmsNorm(o); })
+      .Case<decoder::RopeOp>([&](Operation *o) { return lowerRope(o); })
+      .Case<decoder::AttentionOp>(
+          [&](Operation *o) { return lowerAttention(o); })
       .Case([&](linalg::MatmulOp matmul) { return lowerMatmul(matmul); })
       .Case([&](linalg::GenericOp generic) { return lowerGeneric(generic); })
       .Case([&](moe::RouterOp router) { return lowerRouter(router); })

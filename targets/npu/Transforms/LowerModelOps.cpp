@@ -246,8 +246,7 @@ LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
   // insertion into the cache converts them on its way.
   Block &body = op.getRegion().front();
   if (op.getNumDpsInputs() == 1 && op.getNumDpsInits() == 1 &&
-      body.getOperations().size() == 2 &&
-      isa<arith::TruncFOp>(body.front()) &&
+      body.getOperations().size() == 2 && isa<arith::TruncFOp>(body.front()) &&
       llvm::all_of(op.getIndexingMapsArray(),
                    [](AffineMap m) { return m.isIdentity(); }) &&
       llvm::all_of(op.getResult(0).getUses(), [](OpOperand &use) {

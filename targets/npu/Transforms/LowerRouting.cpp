@@ -26,7 +26,6 @@ struct Engines {
   }
 };
 
-int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 } // namespace
 
 /// Rows of `rowBytes` that fit `budget` bytes of UB, at least one.

@@ -173,6 +173,9 @@ private:
   SegmentOp workspace;
 };
 
+/// `bytes` rounded up to a multiple of 64 (buffers in a scratchpad).
+inline int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+
 const char *elemName(ElemType type);
 const char *spaceLower(Space space);
 

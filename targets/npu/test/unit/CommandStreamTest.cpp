@@ -87,7 +87,7 @@ TEST(CommandStream, LayoutIsAsDocumented) {
   // Header 24, segment 20 + 1 name byte padded to 24, count 8, command 80.
   ASSERT_EQ(bytes.size(), 24u + 24 + 8 + 80);
   EXPECT_EQ(bytes.substr(0, 8), std::string("MOECNPU\0", 8));
-  EXPECT_EQ(bytes[8], 1);           // version
+  EXPECT_EQ(bytes[8], 2);           // version
   EXPECT_EQ(bytes[12], 1);          // cores
   EXPECT_EQ(bytes[16], 1);          // segments
   EXPECT_EQ(bytes[24], 2);          // kind Output
