@@ -95,7 +95,8 @@ int64_t evaluate(const ImageEntry &entry, const ImageBucket &bucket,
       fail("an NPU scalar reads byte " + std::to_string(offset) + " of input " +
            std::to_string(input));
     int32_t v;
-    std::memcpy(&v, inputs[input].data(1) + offset, 4);
+    std::memcpy(&v, inputs[input].data(entry.inputs[input].elemBytes) + offset,
+                4);
     return v;
   };
   if (!evaluateScalar(bucket.scalars, node, extent, word, value, error))
