@@ -6,7 +6,7 @@
 // same keys. Per block of keys kb (a loop whose trip count the position
 // decides):
 //
-//   MTE2  K block -> L1 (fractal), V block -> L1 (fractal, transposed)
+//   MTE2  K, V of block kb+1 -> L1 slot (kb+1) % 2 (fractal; V transposed)
 //   MTE1  K -> L0B                          M  S = Q K^T -> L0C
 //   V     S -> UB; mask; m' = max(m, rowmax S); P = exp(S - m');
 //         l = l e^(m - m') + rowsum P; O = O e^(m - m'); P -> f16
@@ -17,7 +17,9 @@
 // -1e30 * max(0, key - last visible key) (and the window's lower bound),
 // where key - (position of the row's query) comes from an iota row and one
 // threshold per row; keys past the call's are never loaded. A cache in
-// another type than the cube's goes through UB to be converted.
+// the cube's type is double-buffered so (two L1 slots, token-passing
+// flags); one in another type goes through UB to be converted, one block
+// after the other.
 //
 //===----------------------------------------------------------------------===//
 
