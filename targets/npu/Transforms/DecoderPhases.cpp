@@ -7,10 +7,10 @@ using namespace moec::npu;
 
 LogicalResult moec::npu::lowerEmbeddingPhase(ProgramLowering &lowering,
                                              const EmbeddingPlan &plan) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t rows = plan.output.rows, rowBytes = plan.table.rowBytes();
   int64_t chunk = std::min<int64_t>(
       rows, (int64_t(lowering.bufferBytes(Space::UB)) - 64) / (rowBytes + 4));
@@ -30,10 +30,10 @@ LogicalResult moec::npu::lowerEmbeddingPhase(ProgramLowering &lowering,
              plan.idWords * 4, 4);
       s.gather("ub", ubRows, int64_t(plan.table.address), ubIds, n, rowBytes,
                plan.table.rowStride(), 1, rowBytes);
-      p.sync(*in, *out, 0);
+      p.sync(in, out, 0);
       s.copy("ub", "gm", int64_t(plan.output.address + row * rowBytes), ubRows,
              n, rowBytes, rowBytes, rowBytes);
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();
@@ -42,10 +42,10 @@ LogicalResult moec::npu::lowerEmbeddingPhase(ProgramLowering &lowering,
 
 LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
                                            const RmsNormPlan &plan) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t rows = plan.input.rows, width = plan.input.cols;
   const int64_t rowBytes = width * 4;
   // UB per row: x, x^2 (then the result), the weight, the addend (then the
@@ -79,13 +79,13 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
         s.copy("gm", "ub", ubAddend,
                int64_t(plan.addend->address + row * plan.addend->rowStride()),
                n, rowBytes, plan.addend->rowStride(), rowBytes);
-      p.sync(*in, "v", 0);
+      p.sync(in, "v", 0);
       StreamBuilder::VectorRows all{width, n, rowBytes, rowBytes, rowBytes};
       StreamBuilder::VectorRows sums{1, n, 4, 4, 4};
       if (plan.addend) {
         // The residual connection's sum, stored while the norm runs.
         s.vector("add", "f32", ubX, ubX, ubAddend, all);
-        p.sync("v", *out, 1);
+        p.sync("v", out, 1);
         s.copy("ub", "gm",
                int64_t(plan.sum->address + row * plan.sum->rowStride()), ubX, n,
                rowBytes, rowBytes, plan.sum->rowStride());
@@ -107,11 +107,11 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
                {width, n, outBytes, rowBytes, 0});
         result = to;
       }
-      p.sync("v", *out, 0);
+      p.sync("v", out, 0);
       s.copy("ub", "gm",
              int64_t(plan.output.address + row * plan.output.rowStride()),
              result, n, outBytes, outBytes, plan.output.rowStride());
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();
@@ -121,10 +121,10 @@ LogicalResult moec::npu::lowerRmsNormPhase(ProgramLowering &lowering,
 LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
                                         RuntimeScalars &scalars,
                                         const RopePlan &plan) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t heads = plan.heads, headDim = plan.headDim;
   const int64_t half = plan.rotary / 2, halfBytes = half * 4;
   const int64_t tokens = plan.input.rows;
@@ -180,7 +180,7 @@ LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
                  Val(row, int64_t(table.address)), heads, halfBytes, 0,
                  halfBytes);
       }
-      p.sync(*in, "v", 0);
+      p.sync(in, "v", 0);
       StreamBuilder::VectorRows all{half * rows, 1, 0, 0, 0};
       // (a, b) -> (a cos - b sin, b cos + a sin).
       s.vector("mul", "f32", ubT1, ubA, ubCos, all);
@@ -189,7 +189,7 @@ LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
       s.vector("mul", "f32", ubT3, ubB, ubCos, all);
       s.vector("mul", "f32", ubT4, ubA, ubSin, all);
       s.vector("add", "f32", ubT3, ubT3, ubT4, all);
-      p.sync("v", *out, 0);
+      p.sync("v", out, 0);
       auto store = [&](int64_t ub, int64_t offset) {
         uint64_t at =
             plan.output.address + token * plan.output.rowStride() + offset;
@@ -201,7 +201,7 @@ LogicalResult moec::npu::lowerRopePhase(ProgramLowering &lowering,
       };
       store(ubT1, 0);
       store(ubT3, secondOffset);
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();

@@ -7,10 +7,10 @@ using namespace moec::npu;
 
 LogicalResult moec::npu::lowerRowCopies(ProgramLowering &lowering,
                                         ArrayRef<RowCopy> copies) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t ub = int64_t(lowering.bufferBytes(Space::UB));
   for (const RowCopy &copy : copies) {
     if (copy.rowBytes > ub)
@@ -25,10 +25,10 @@ LogicalResult moec::npu::lowerRowCopies(ProgramLowering &lowering,
         int64_t n = std::min(chunk, end - row);
         s.copy("gm", "ub", 0, int64_t(copy.src + row * copy.srcStride), n,
                copy.rowBytes, copy.srcStride, copy.rowBytes);
-        p.sync(*in, *out, 0);
+        p.sync(in, out, 0);
         s.copy("ub", "gm", int64_t(copy.dst + row * copy.dstStride), 0, n,
                copy.rowBytes, copy.rowBytes, copy.dstStride);
-        p.sync(*out, *in, 0);
+        p.sync(out, in, 0);
       }
     }
   }
@@ -39,10 +39,10 @@ LogicalResult moec::npu::lowerRowCopies(ProgramLowering &lowering,
 LogicalResult moec::npu::lowerRuntimeRowCopy(ProgramLowering &lowering,
                                              RuntimeScalars &scalars,
                                              const RuntimeRowCopy &copy) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t srcRowBytes = copy.src.rowBytes();
   const int64_t dstRowBytes = copy.dst.rowBytes();
   if (copy.src.cols != copy.dst.cols)
@@ -83,19 +83,19 @@ LogicalResult moec::npu::lowerRuntimeRowCopy(ProgramLowering &lowering,
           Val(rows, 0), srcRowBytes, copy.src.rowStride(), srcRowBytes);
       int64_t from = 0;
       if (convert) {
-        p.sync(*in, "v", 0);
+        p.sync(in, "v", 0);
         s.cast(elemName(copy.dst.elem), elemName(copy.src.elem), converted, 0,
                {copy.src.cols, Val(rows, 0), dstRowBytes, srcRowBytes, 0});
-        p.sync("v", *out, 0);
+        p.sync("v", out, 0);
         from = converted;
       } else {
-        p.sync(*in, *out, 0);
+        p.sync(in, out, 0);
       }
       s.copy(
           "ub", "gm",
           Val(dstBase, int64_t(copy.dst.address) + row * copy.dst.rowStride()),
           from, Val(rows, 0), dstRowBytes, dstRowBytes, copy.dst.rowStride());
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();

@@ -13,21 +13,6 @@
 using namespace mlir;
 using namespace moec::npu;
 
-namespace {
-
-struct Engines {
-  std::string in, out;
-  static FailureOr<Engines> get(ProgramLowering &lowering) {
-    FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-    FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-    if (failed(in) || failed(out))
-      return failure();
-    return Engines{*in, *out};
-  }
-};
-
-} // namespace
-
 /// Rows of `rowBytes` that fit `budget` bytes of UB, at least one.
 static FailureOr<int64_t> rowsThatFit(ProgramLowering &lowering,
                                       int64_t rowBytes, int64_t fixedBytes,
@@ -105,7 +90,7 @@ static void selectGroups(StreamBuilder &s, const GroupPlan &plan,
 
 LogicalResult moec::npu::lowerRouter(ProgramLowering &lowering,
                                      const RouterPlan &plan) {
-  FailureOr<Engines> engines = Engines::get(lowering);
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
   if (failed(engines))
     return failure();
   const int64_t e = plan.logits.cols, k = plan.topK;
@@ -252,7 +237,7 @@ static void sortAscending(StreamBuilder &s, int64_t count, int64_t ubKeys,
 
 LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
                                        const DispatchPlan &plan) {
-  FailureOr<Engines> engines = Engines::get(lowering);
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
   if (failed(engines))
     return failure();
   const int64_t pairs = plan.ids.rows * plan.ids.cols;
@@ -362,7 +347,7 @@ LogicalResult moec::npu::lowerDispatch(ProgramLowering &lowering,
 
 LogicalResult moec::npu::lowerCombine(ProgramLowering &lowering,
                                       const CombinePlan &plan) {
-  FailureOr<Engines> engines = Engines::get(lowering);
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
   if (failed(engines))
     return failure();
   const int64_t pairs = plan.permutation.cols;

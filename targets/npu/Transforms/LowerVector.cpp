@@ -22,10 +22,10 @@ using namespace moec::npu;
 
 LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
                                          const ActivationPlan &plan) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t width = plan.output.cols, rows = plan.output.rows;
   const int64_t rowBytes = width * 4;
   // UB per row: gate, up, two temporaries.
@@ -51,7 +51,7 @@ LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
         s.copy("gm", "ub", ubUp,
                int64_t(plan.up.address + row * plan.up.rowStride()), n,
                rowBytes, plan.up.rowStride(), rowBytes);
-      p.sync(*in, "v", 0);
+      p.sync(in, "v", 0);
       StreamBuilder::VectorRows all{width, n, rowBytes, rowBytes, rowBytes};
       int64_t result = ubT;
       switch (plan.kind) {
@@ -94,10 +94,10 @@ LogicalResult moec::npu::lowerActivation(ProgramLowering &lowering,
                {width, n, outBytes, rowBytes, 0});
         result = ubU;
       }
-      p.sync("v", *out, 0);
+      p.sync("v", out, 0);
       s.copy("ub", "gm", int64_t(plan.output.address + row * outBytes), result,
              n, outBytes, outBytes, outBytes);
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();
@@ -109,10 +109,10 @@ LogicalResult moec::npu::lowerQuantizeRows(ProgramLowering &lowering,
                                            const GmMatrix &codes,
                                            const GmMatrix &scales,
                                            const GmMatrix *sums) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   const int64_t k = rows.cols, rowBytes = k * 4;
   // UB per row: the row, |x| then x / s, the codes, three row scalars.
   int64_t chunk = std::min<int64_t>(
@@ -134,7 +134,7 @@ LogicalResult moec::npu::lowerQuantizeRows(ProgramLowering &lowering,
       int64_t n = std::min(chunk, end - row);
       s.copy("gm", "ub", ubX, int64_t(rows.address + row * rows.rowStride()), n,
              rowBytes, rows.rowStride(), rowBytes);
-      p.sync(*in, "v", 0);
+      p.sync(in, "v", 0);
       StreamBuilder::VectorRows all{k, n, rowBytes, rowBytes, 4};
       s.vector("abs", "f32", ubWork, ubX, 0, all);
       s.vector("reduce_max", "f32", ubMax, ubWork, 0, {k, n, 4, rowBytes, 0});
@@ -147,14 +147,14 @@ LogicalResult moec::npu::lowerQuantizeRows(ProgramLowering &lowering,
         s.cast("f32", "i8", ubWork, ubCodes, {k, n, rowBytes, k, 0});
         s.vector("reduce_sum", "f32", ubSum, ubWork, 0, {k, n, 4, rowBytes, 0});
       }
-      p.sync("v", *out, 0);
+      p.sync("v", out, 0);
       s.copy("ub", "gm", int64_t(codes.address + row * k), ubCodes, n, k, k, k);
       s.copy("ub", "gm", int64_t(scales.address + row * 4), ubScale, 1, n * 4,
              0, 0);
       if (sums)
         s.copy("ub", "gm", int64_t(sums->address + row * 4), ubSum, 1, n * 4, 0,
                0);
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();
@@ -195,10 +195,10 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
                                           ArrayRef<GmMatrix> inputs,
                                           ArrayRef<InputBroadcast> broadcasts,
                                           const GmMatrix &output) {
-  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
-  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
-  if (failed(in) || failed(out))
+  FailureOr<UbEngines> engines = UbEngines::get(lowering);
+  if (failed(engines))
     return failure();
+  const std::string &in = engines->in, &out = engines->out;
   Block &body = op.getRegion().front();
   const int64_t width = output.cols, rowBytes = width * 4;
   // One full buffer per input and per body op.
@@ -243,7 +243,7 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
         }
         values[body.getArgument(i)] = operand;
       }
-      p.sync(*in, "v", 0);
+      p.sync(in, "v", 0);
       Value result;
       for (Operation &bodyOp : body) {
         if (auto yield = dyn_cast<linalg::YieldOp>(bodyOp)) {
@@ -349,10 +349,10 @@ LogicalResult moec::npu::lowerElementwise(ProgramLowering &lowering,
       if (!result || r.kind != Operand::Full)
         return op.emitError("the NPU lowers elementwise ops that yield a "
                             "full row");
-      p.sync("v", *out, 0);
+      p.sync("v", out, 0);
       s.copy("ub", "gm", int64_t(output.address + row * rowBytes), r.ub, n,
              rowBytes, rowBytes, rowBytes);
-      p.sync(*out, *in, 0);
+      p.sync(out, in, 0);
     }
   }
   lowering.barrier();

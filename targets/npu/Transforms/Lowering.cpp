@@ -143,6 +143,14 @@ FailureOr<std::string> ProgramLowering::engine(Space from, Space to) {
   return std::string(pipeLower(path->engine));
 }
 
+FailureOr<UbEngines> UbEngines::get(ProgramLowering &lowering) {
+  FailureOr<std::string> in = lowering.engine(Space::GM, Space::UB);
+  FailureOr<std::string> out = lowering.engine(Space::UB, Space::GM);
+  if (failed(in) || failed(out))
+    return failure();
+  return UbEngines{*in, *out};
+}
+
 std::pair<int64_t, int64_t> ProgramLowering::share(int64_t count,
                                                    unsigned i) const {
   int64_t n = coreCount();

@@ -173,6 +173,13 @@ private:
   SegmentOp workspace;
 };
 
+/// The engines that bring rows from GM into UB and store them back, for
+/// the vector phases; an error on the program when the chip lacks a path.
+struct UbEngines {
+  std::string in, out;
+  static mlir::FailureOr<UbEngines> get(ProgramLowering &lowering);
+};
+
 /// `bytes` rounded up to a multiple of 64 (buffers in a scratchpad).
 inline int64_t align64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 
