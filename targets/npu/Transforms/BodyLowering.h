@@ -46,7 +46,8 @@ public:
 
 private:
   mlir::LogicalResult lowerOp(mlir::Operation *op);
-  /// The static shape of a tensor value of this bucket.
+  /// The static shape of a tensor value of this bucket (views of rank 3
+  /// included).
   mlir::FailureOr<llvm::SmallVector<int64_t>> shapeOf(mlir::Value value);
   mlir::FailureOr<int64_t> indexOf(mlir::Value value);
   /// The matrix of an operand that lives in global memory (an input or an
@@ -108,8 +109,6 @@ private:
 
   /// The run-time node of an index value: its own, or its constant.
   mlir::FailureOr<int64_t> scalarOf(mlir::Value value);
-  /// The shape of a tensor value (3-D views included).
-  mlir::FailureOr<llvm::SmallVector<int64_t>> viewShape(mlir::Value value);
   /// A constant array the lowering makes (a RoPE table), placed once per
   /// entry under `key`.
   GmMatrix generatedWeight(llvm::StringRef key,

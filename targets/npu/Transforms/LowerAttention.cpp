@@ -306,13 +306,11 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         }
         // A cache of another type: through UB to be converted, one block
         // after the other.
-        auto load = [&](const GmMatrix &m, int64_t width, int64_t stage,
-                        int64_t converted, int64_t l1, bool transposed) {
-          if (!convert)
-            return;
+        auto convertBlock = [&](const GmMatrix &m, int64_t width, int64_t stage,
+                                int64_t converted, int64_t l1,
+                                bool transposed) {
           s.scalar("mul", at, Val(row, 0), Val(m.rowStride()));
           Val src(at, int64_t(m.address) + unit.kvHead * width * kvBytes);
-          int64_t tileRows = cube->n;
           s.copy("gm", "ub", stage, src, Val(count, 0), width * kvBytes,
                  m.rowStride(), width * kvBytes);
           p.sync(*gmUb, "v", 1);
@@ -320,13 +318,15 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
                  {width, Val(count, 0), width * eb, width * kvBytes, 0});
           p.sync("v", *ubL1, 1);
           s.toFractal("ub", "l1", cubeElem, l1, converted, Val(count, 0), width,
-                      width * eb, tileRows, cube->k, transposed);
+                      width * eb, cube->n, cube->k, transposed);
         };
-        load(plan.key, d, layout.kStage, layout.k16, layout.l1K, false);
-        if (convert)
+        if (convert) {
+          convertBlock(plan.key, d, layout.kStage, layout.k16, layout.l1K,
+                       false);
           p.sync(*ubL1, *l1L0b, 1);
-        else
+        } else {
           s.waitFlag(*gmL1, *l1L0b, 5);
+        }
         s.copy("l1", "l0b", layout.l0bK, Val(slot, layout.l1K), 1,
                roundUp(kAttentionKeyBlock, cube->n) * roundUp(d, cube->k) * eb,
                0, 0);
@@ -334,7 +334,9 @@ LogicalResult moec::npu::lowerAttentionPhase(ProgramLowering &lowering,
         s.mmad(cubeElem, false, layout.l0cS, layout.l0aQ, layout.l0bK, m, d,
                Val(count, 0));
         // The values' load overlaps the scores.
-        load(plan.value, dv, layout.vStage, layout.v16, layout.l1V, true);
+        if (convert)
+          convertBlock(plan.value, dv, layout.vStage, layout.v16, layout.l1V,
+                       true);
         p.sync("m", *l0cUb, 1);
         s.fromFractal("l0c", "ub", false, layout.scores, layout.l0cS, m,
                       Val(count, 0), bk * 4, cube->m, cube->n);

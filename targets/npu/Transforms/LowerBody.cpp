@@ -490,7 +490,7 @@ LogicalResult BodyLowering::lowerOp(Operation *op) {
     return success();
   }
   if (auto dim = dyn_cast<tensor::DimOp>(op)) {
-    FailureOr<SmallVector<int64_t>> shape = viewShape(dim.getSource());
+    FailureOr<SmallVector<int64_t>> shape = shapeOf(dim.getSource());
     FailureOr<int64_t> index = indexOf(dim.getIndex());
     if (failed(shape) || failed(index) || *index < 0 ||
         *index >= int64_t(shape->size()))

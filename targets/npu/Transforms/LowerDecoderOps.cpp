@@ -62,7 +62,7 @@ LogicalResult BodyLowering::lowerEmbedding(Operation *op) {
 LogicalResult BodyLowering::lowerRmsNorm(Operation *op) {
   auto norm = cast<decoder::RmsNormOp>(op);
   FailureOr<GmMatrix> input = matrixOf(norm.getInput());
-  FailureOr<SmallVector<int64_t>> shape = viewShape(norm.getInput());
+  FailureOr<SmallVector<int64_t>> shape = shapeOf(norm.getInput());
   FailureOr<GmMatrix> weight = matrixOf(norm.getWeight());
   if (failed(input) || failed(shape) || failed(weight))
     return failure();
@@ -107,7 +107,7 @@ LogicalResult BodyLowering::lowerRmsNorm(Operation *op) {
 LogicalResult BodyLowering::lowerRope(Operation *op) {
   auto rope = cast<decoder::RopeOp>(op);
   FailureOr<GmMatrix> input = matrixOf(rope.getInput());
-  FailureOr<SmallVector<int64_t>> shape = viewShape(rope.getInput());
+  FailureOr<SmallVector<int64_t>> shape = shapeOf(rope.getInput());
   if (failed(input) || failed(shape))
     return failure();
   auto base = positionBase.find(rope.getPositions());
@@ -199,9 +199,9 @@ LogicalResult BodyLowering::lowerAttention(Operation *op) {
   FailureOr<GmMatrix> query = matrixOf(attention.getQuery());
   FailureOr<GmMatrix> key = matrixOf(attention.getKey());
   FailureOr<GmMatrix> value = matrixOf(attention.getValue());
-  FailureOr<SmallVector<int64_t>> qShape = viewShape(attention.getQuery());
-  FailureOr<SmallVector<int64_t>> kShape = viewShape(attention.getKey());
-  FailureOr<SmallVector<int64_t>> vShape = viewShape(attention.getValue());
+  FailureOr<SmallVector<int64_t>> qShape = shapeOf(attention.getQuery());
+  FailureOr<SmallVector<int64_t>> kShape = shapeOf(attention.getKey());
+  FailureOr<SmallVector<int64_t>> vShape = shapeOf(attention.getValue());
   if (failed(query) || failed(key) || failed(value) || failed(qShape) ||
       failed(kShape) || failed(vShape))
     return failure();

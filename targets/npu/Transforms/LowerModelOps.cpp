@@ -59,9 +59,7 @@ LogicalResult BodyLowering::lowerDenseMatmul(Value a, Value b, bool transposed,
   if (auto found = runtimeRows.find(a); found != runtimeRows.end()) {
     int64_t node = found->second;
     count = [this, node](StreamBuilder &s, ScopedRegisters &regs) {
-      ScalarMaterializer values(scalars, s, regs);
-      Val v = values.get(node);
-      return v;
+      return ScalarMaterializer(scalars, s, regs).get(node);
     };
   }
   return npu::lowerGroupedMatmul(lowering, *cast, *weight, nullptr, nullptr,
@@ -255,7 +253,7 @@ LogicalResult BodyLowering::lowerGeneric(linalg::GenericOp op) {
                (insert && use.get() == insert.getSource());
       })) {
     FailureOr<GmMatrix> in = matrixOf(op.getDpsInputs()[0]);
-    FailureOr<SmallVector<int64_t>> shape = viewShape(op.getDpsInputs()[0]);
+    FailureOr<SmallVector<int64_t>> shape = shapeOf(op.getDpsInputs()[0]);
     if (failed(in) || failed(shape))
       return failure();
     matrices[op.getResult(0)] = *in;

@@ -30,10 +30,6 @@ FailureOr<int64_t> BodyLowering::scalarOf(Value value) {
   return scalars.constant(*constant);
 }
 
-FailureOr<SmallVector<int64_t>> BodyLowering::viewShape(Value value) {
-  return shapeOf(value);
-}
-
 LogicalResult BodyLowering::lowerIndexOp(Operation *op) {
   auto staticOf = [&](Value v) -> std::optional<int64_t> {
     auto found = indices.find(v);
@@ -280,7 +276,7 @@ FailureOr<bool> BodyLowering::lowerTranspose(linalg::GenericOp op) {
     return op.emitError("the NPU lowers transposes of the first two "
                         "dimensions only");
   FailureOr<GmMatrix> in = matrixOf(op.getDpsInputs()[0]);
-  FailureOr<SmallVector<int64_t>> shape = viewShape(op.getDpsInputs()[0]);
+  FailureOr<SmallVector<int64_t>> shape = shapeOf(op.getDpsInputs()[0]);
   if (failed(in) || failed(shape))
     return failure();
   if (shape->size() != 3 || in->stride)
@@ -305,7 +301,6 @@ FailureOr<bool> BodyLowering::lowerTranspose(linalg::GenericOp op) {
 static FailureOr<SmallVector<int64_t>>
 reshapeResultShape(Operation *op, ArrayRef<int64_t> source,
                    const std::function<FailureOr<int64_t>(Value)> &index) {
-  auto type = cast<RankedTensorType>(op->getResult(0).getType());
   SmallVector<int64_t> shape;
   if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op)) {
     for (OpFoldResult size : expand.getMixedOutputShape()) {
@@ -327,14 +322,13 @@ reshapeResultShape(Operation *op, ArrayRef<int64_t> source,
       n *= source[i];
     shape.push_back(n);
   }
-  (void)type;
   return shape;
 }
 
 LogicalResult BodyLowering::lowerReshape(Operation *op) {
   Value source = op->getOperand(0);
   FailureOr<GmMatrix> in = matrixOf(source);
-  FailureOr<SmallVector<int64_t>> sourceShape = viewShape(source);
+  FailureOr<SmallVector<int64_t>> sourceShape = shapeOf(source);
   if (failed(in) || failed(sourceShape))
     return failure();
   if (in->stride)
@@ -361,7 +355,7 @@ LogicalResult BodyLowering::lowerReshape(Operation *op) {
 LogicalResult BodyLowering::lowerExtractSlice(Operation *op) {
   auto slice = cast<tensor::ExtractSliceOp>(op);
   FailureOr<GmMatrix> in = matrixOf(slice.getSource());
-  FailureOr<SmallVector<int64_t>> shape = viewShape(slice.getSource());
+  FailureOr<SmallVector<int64_t>> shape = shapeOf(slice.getSource());
   if (failed(in) || failed(shape))
     return failure();
   if (!slice.hasUnitStride() || in->stride)
@@ -486,7 +480,7 @@ LogicalResult BodyLowering::lowerInsertSlice(Operation *op) {
                          "only");
   FailureOr<GmMatrix> dst = matrixOf(insert.getDest());
   FailureOr<GmMatrix> src = matrixOf(insert.getSource());
-  FailureOr<SmallVector<int64_t>> shape = viewShape(insert.getDest());
+  FailureOr<SmallVector<int64_t>> shape = shapeOf(insert.getDest());
   if (failed(dst) || failed(src) || failed(shape))
     return failure();
   SmallVector<OpFoldResult> offsets = insert.getMixedOffsets();
@@ -525,7 +519,7 @@ LogicalResult BodyLowering::lowerConcat(Operation *op) {
   SmallVector<int64_t> outShape;
   for (Value input : concat.getInputs()) {
     FailureOr<GmMatrix> m = matrixOf(input);
-    FailureOr<SmallVector<int64_t>> s = viewShape(input);
+    FailureOr<SmallVector<int64_t>> s = shapeOf(input);
     if (failed(m) || failed(s))
       return failure();
     if (m->stride)
