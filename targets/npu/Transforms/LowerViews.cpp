@@ -30,6 +30,44 @@ FailureOr<int64_t> BodyLowering::scalarOf(Value value) {
   return scalars.constant(*constant);
 }
 
+/// An index op (arith on index or integer values) as scalar kinds, applied
+/// by `binary` and `select` to its operands `v`: constants folded at
+/// compile time, or RuntimeScalars nodes. `one` is 1 in the same form.
+template <typename Binary, typename Select>
+static int64_t combineIndices(Operation *op, ArrayRef<int64_t> v, int64_t one,
+                              Binary binary, Select select) {
+  int64_t a = v[0], b = v.size() > 1 ? v[1] : 0;
+  return llvm::TypeSwitch<Operation *, int64_t>(op)
+      .Case([&](arith::MaxUIOp) { return binary(ScalarKind::Max, a, b); })
+      .Case([&](arith::MinUIOp) { return binary(ScalarKind::Min, a, b); })
+      .Case([&](arith::AddIOp) { return binary(ScalarKind::Add, a, b); })
+      .Case([&](arith::SubIOp) { return binary(ScalarKind::Sub, a, b); })
+      .Case([&](arith::MulIOp) { return binary(ScalarKind::Mul, a, b); })
+      .Case([&](arith::AndIOp) { return binary(ScalarKind::And, a, b); })
+      .Case([&](arith::SelectOp) { return select(a, b, v[2]); })
+      .Case([&](arith::CmpIOp cmp) -> int64_t {
+        switch (cmp.getPredicate()) {
+        case arith::CmpIPredicate::eq:
+          return binary(ScalarKind::Equal, a, b);
+        case arith::CmpIPredicate::ne:
+          return binary(ScalarKind::Sub, one, binary(ScalarKind::Equal, a, b));
+        case arith::CmpIPredicate::slt:
+        case arith::CmpIPredicate::ult:
+          return binary(ScalarKind::Less, a, b);
+        case arith::CmpIPredicate::sle:
+        case arith::CmpIPredicate::ule:
+          return binary(ScalarKind::LessEqual, a, b);
+        case arith::CmpIPredicate::sgt:
+        case arith::CmpIPredicate::ugt:
+          return binary(ScalarKind::Less, b, a);
+        case arith::CmpIPredicate::sge:
+        case arith::CmpIPredicate::uge:
+          return binary(ScalarKind::LessEqual, b, a);
+        }
+        return binary(ScalarKind::Sub, one, one);
+      });
+}
+
 LogicalResult BodyLowering::lowerIndexOp(Operation *op) {
   auto staticOf = [&](Value v) -> std::optional<int64_t> {
     auto found = indices.find(v);
@@ -51,49 +89,25 @@ LogicalResult BodyLowering::lowerIndexOp(Operation *op) {
       return indexOf(in);
     return success();
   }
-  SmallVector<std::optional<int64_t>> values;
-  for (Value v : op->getOperands())
-    values.push_back(staticOf(v));
-  bool allStatic = llvm::all_of(values, [](auto &v) { return v.has_value(); });
+  if (isa<arith::AndIOp>(op) && !result.getType().isInteger(1))
+    return op->emitError("the NPU lowers arith.andi of booleans only");
+  SmallVector<int64_t> values;
+  bool allStatic = true;
+  for (Value v : op->getOperands()) {
+    std::optional<int64_t> value = staticOf(v);
+    allStatic &= value.has_value();
+    values.push_back(value.value_or(0));
+  }
   if (!allStatic && !runtime) {
     for (Value v : op->getOperands())
       if (!staticOf(v))
         return indexOf(v);
   }
-  if (allStatic) {
-    int64_t a = *values[0], b = values.size() > 1 ? *values[1] : 0;
-    int64_t value =
-        llvm::TypeSwitch<Operation *, int64_t>(op)
-            .Case([&](arith::MaxUIOp) { return std::max(a, b); })
-            .Case([&](arith::MinUIOp) { return std::min(a, b); })
-            .Case([&](arith::AddIOp) { return a + b; })
-            .Case([&](arith::SubIOp) { return a - b; })
-            .Case([&](arith::MulIOp) { return a * b; })
-            .Case([&](arith::AndIOp) { return a & b; })
-            .Case([&](arith::SelectOp) { return a ? b : *values[2]; })
-            .Case([&](arith::CmpIOp cmp) -> int64_t {
-              switch (cmp.getPredicate()) {
-              case arith::CmpIPredicate::eq:
-                return a == b;
-              case arith::CmpIPredicate::ne:
-                return a != b;
-              case arith::CmpIPredicate::slt:
-              case arith::CmpIPredicate::ult:
-                return a < b;
-              case arith::CmpIPredicate::sle:
-              case arith::CmpIPredicate::ule:
-                return a <= b;
-              case arith::CmpIPredicate::sgt:
-              case arith::CmpIPredicate::ugt:
-                return a > b;
-              case arith::CmpIPredicate::sge:
-              case arith::CmpIPredicate::uge:
-                return a >= b;
-              }
-              return 0;
-            });
-    indices[result] = value;
-  }
+  // The static value, folded, and the run-time node: one mapping.
+  if (allStatic)
+    indices[result] = combineIndices(
+        op, values, 1, RuntimeScalars::fold,
+        [](int64_t c, int64_t a, int64_t b) { return c ? a : b; });
   if (!runtime)
     return success();
   SmallVector<int64_t> nodes;
@@ -103,42 +117,12 @@ LogicalResult BodyLowering::lowerIndexOp(Operation *op) {
       return failure();
     nodes.push_back(*node);
   }
-  auto binary = [&](ScalarKind kind, int64_t a, int64_t b) {
-    return scalars.binary(kind, a, b);
-  };
-  int64_t a = nodes[0], b = nodes.size() > 1 ? nodes[1] : 0;
-  int64_t node =
-      llvm::TypeSwitch<Operation *, int64_t>(op)
-          .Case([&](arith::MaxUIOp) { return binary(ScalarKind::Max, a, b); })
-          .Case([&](arith::MinUIOp) { return binary(ScalarKind::Min, a, b); })
-          .Case([&](arith::AddIOp) { return binary(ScalarKind::Add, a, b); })
-          .Case([&](arith::SubIOp) { return binary(ScalarKind::Sub, a, b); })
-          .Case([&](arith::MulIOp) { return binary(ScalarKind::Mul, a, b); })
-          .Case([&](arith::AndIOp) { return binary(ScalarKind::And, a, b); })
-          .Case([&](arith::SelectOp) { return scalars.select(a, b, nodes[2]); })
-          .Case([&](arith::CmpIOp cmp) -> int64_t {
-            switch (cmp.getPredicate()) {
-            case arith::CmpIPredicate::eq:
-              return binary(ScalarKind::Equal, a, b);
-            case arith::CmpIPredicate::ne:
-              return binary(ScalarKind::Sub, scalars.constant(1),
-                            binary(ScalarKind::Equal, a, b));
-            case arith::CmpIPredicate::slt:
-            case arith::CmpIPredicate::ult:
-              return binary(ScalarKind::Less, a, b);
-            case arith::CmpIPredicate::sle:
-            case arith::CmpIPredicate::ule:
-              return binary(ScalarKind::LessEqual, a, b);
-            case arith::CmpIPredicate::sgt:
-            case arith::CmpIPredicate::ugt:
-              return binary(ScalarKind::Less, b, a);
-            case arith::CmpIPredicate::sge:
-            case arith::CmpIPredicate::uge:
-              return binary(ScalarKind::LessEqual, b, a);
-            }
-            return scalars.constant(0);
-          });
-  runtimeIndices[result] = node;
+  runtimeIndices[result] = combineIndices(
+      op, nodes, scalars.constant(1),
+      [&](ScalarKind kind, int64_t a, int64_t b) {
+        return scalars.binary(kind, a, b);
+      },
+      [&](int64_t c, int64_t a, int64_t b) { return scalars.select(c, a, b); });
   return success();
 }
 

@@ -35,15 +35,20 @@ std::optional<int64_t> RuntimeScalars::constantValue(int64_t node) const {
   return std::nullopt;
 }
 
+int64_t RuntimeScalars::fold(ScalarKind kind, int64_t a, int64_t b) {
+  std::vector<ScalarNode> nodes = {{ScalarKind::Const, 0, 0, 0, a},
+                                   {ScalarKind::Const, 0, 0, 0, b},
+                                   {kind, 0, 1, 0, 0}};
+  int64_t value = 0;
+  std::string error;
+  evaluateScalar(nodes, 2, nullptr, nullptr, value, error);
+  return value;
+}
+
 int64_t RuntimeScalars::binary(ScalarKind kind, int64_t a, int64_t b) {
   std::optional<int64_t> x = constantValue(a), y = constantValue(b);
-  if (x && y) {
-    std::vector<ScalarNode> pair = {table[a], table[b], {kind, 0, 1, 0, 0}};
-    int64_t value = 0;
-    std::string error;
-    evaluateScalar(pair, 2, nullptr, nullptr, value, error);
-    return constant(value);
-  }
+  if (x && y)
+    return constant(fold(kind, *x, *y));
   if (kind == ScalarKind::Add && x == 0)
     return b;
   if ((kind == ScalarKind::Add || kind == ScalarKind::Sub) && y == 0)

@@ -35,6 +35,8 @@ public:
   int64_t inputWord(int64_t input, int64_t offset);
   /// a op b; folds constants.
   int64_t binary(ScalarKind kind, int64_t a, int64_t b);
+  /// a op b for two constants, as the host and the scalar unit compute it.
+  static int64_t fold(ScalarKind kind, int64_t a, int64_t b);
   int64_t select(int64_t condition, int64_t then, int64_t otherwise);
   std::optional<int64_t> constantValue(int64_t node) const;
 
