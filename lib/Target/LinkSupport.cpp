@@ -81,3 +81,24 @@ LogicalResult moec::renameIntoPlace(Operation *op, StringRef from,
   }
   return success();
 }
+
+std::string moec::incbinAssembly(llvm::StringRef symbol, llvm::StringRef path,
+                                 unsigned alignLog2) {
+  std::string s = symbol.str();
+  return "  .section .rodata." + s + ",\"a\",@progbits\n  .p2align " +
+         std::to_string(alignLog2) + "\n  .globl " + s + "\n" + s +
+         ":\n  .incbin \"" + path.str() + "\"\n" + s +
+         "_end:\n  .byte 0\n  .p2align 3\n  .globl " + s + "_size\n" + s +
+         "_size:\n  .quad " + s + "_end - " + s + "\n";
+}
+
+std::string moec::findRuntimeLibrary(llvm::StringRef name,
+                                     llvm::StringRef built) {
+  static int anchor;
+  std::string exe = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  llvm::SmallString<256> installed(llvm::sys::path::parent_path(exe));
+  llvm::sys::path::append(installed, "..", "lib", name);
+  if (llvm::sys::fs::exists(installed))
+    return installed.str().str();
+  return built.str();
+}

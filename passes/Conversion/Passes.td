@@ -143,4 +143,24 @@ def ConvertMoeToSCF : Pass<"convert-moe-to-scf", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertChecksToRuntime
+    : Pass<"convert-checks-to-runtime", "mlir::ModuleOp"> {
+  let summary = "report failed run-time checks through the runtime";
+  let description = [{
+    Replaces each `cf.assert` and `moe.check` (the run-time checks of
+    extents and indices that lowerings emit where shapes are only known at
+    run time) by an `scf.if` that, when the condition is false, calls the
+    runtime's `moec_check_failed(message, v0, v1, v2, v3)`. The runtime
+    prints the message, which names the ONNX node, with the values of a
+    `moe.check` in place of `{0}` ... `{3}`, to stderr and exits with status
+    1 (bad input), where upstream's lowering would print to stdout and
+    abort. Only the module's functions are visited: kernels in a
+    `gpu.module` report failed checks their own way.
+  }];
+  let dependentDialects = [
+    "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
+    "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // MOEC_PASSES_CONVERSION_PASSES_TD

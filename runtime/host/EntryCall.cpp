@@ -49,6 +49,8 @@ StateBuffers::StateBuffers(const Model &model) : model(model) {
 void StateBuffers::clear() {
   for (size_t i = 0; i < model.state.size(); ++i)
     std::memset(buffers[i], 0, stateBytes(model.state[i]));
+  if (moec_target_state_cleared)
+    moec_target_state_cleared();
 }
 
 StateBuffers::~StateBuffers() {

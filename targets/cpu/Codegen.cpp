@@ -13,6 +13,8 @@
 
 #include "targets/cpu/Passes.h"
 
+#include "moec/Target/EntryTable.h"
+
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/IR/IRBuilder.h"
@@ -169,60 +171,17 @@ static bool defineParallelLaunchers(llvm::Module &module, std::string &error) {
   return true;
 }
 
-/// void moec_entry_N_packed(void **args): calls the C interface of entry
-/// function N with args[i] as its i-th (pointer) argument. The result
-/// descriptors, if any, come first, then inputs, then weights.
-static llvm::Function *definePackedEntry(llvm::Module &module, int64_t index,
-                                         std::string &error) {
-  std::string name = cpu::kEntryPrefix + std::to_string(index);
-  llvm::Function *ciface = module.getFunction("_mlir_ciface_" + name);
-  if (!ciface) {
-    error = "the lowered module has no _mlir_ciface_" + name;
-    return nullptr;
-  }
-  llvm::LLVMContext &ctx = module.getContext();
-  llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
-  auto *wrapper = llvm::Function::Create(
-      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false),
-      llvm::GlobalValue::InternalLinkage, name + "_packed", module);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", wrapper));
-  std::vector<llvm::Value *> args;
-  for (llvm::Argument &arg : ciface->args()) {
-    if (!arg.getType()->isPointerTy()) {
-      error = "entry function " + name + " takes a non-memref argument";
-      return nullptr;
-    }
-    llvm::Value *slot =
-        b.CreateConstGEP1_64(ptr, wrapper->getArg(0), args.size());
-    args.push_back(b.CreateLoad(ptr, slot));
-  }
-  b.CreateCall(ciface, args);
-  b.CreateRetVoid();
-  return wrapper;
-}
-
-/// The ABI's table of entry points, moec_entries[moec_entry_count], one
-/// per record of `moec.entries`, in order.
-static bool defineEntryTable(llvm::Module &module, int64_t count,
-                             std::string &error) {
-  std::vector<llvm::Constant *> wrappers;
+/// The ABI's table of entry points, one per record of `moec.entries`.
+static bool defineEntries(llvm::Module &module, int64_t count,
+                          std::string &error) {
+  std::vector<llvm::Function *> wrappers;
   for (int64_t i = 0; i < count; ++i) {
     llvm::Function *wrapper = definePackedEntry(module, i, error);
     if (!wrapper)
       return false;
     wrappers.push_back(wrapper);
   }
-  llvm::LLVMContext &ctx = module.getContext();
-  auto *tableType =
-      llvm::ArrayType::get(llvm::PointerType::get(ctx, 0), wrappers.size());
-  new llvm::GlobalVariable(module, tableType, /*isConstant=*/true,
-                           llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantArray::get(tableType, wrappers),
-                           cpu::kEntryTable);
-  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
-  new llvm::GlobalVariable(
-      module, i64, /*isConstant=*/true, llvm::GlobalValue::ExternalLinkage,
-      llvm::ConstantInt::get(i64, count), cpu::kEntryCount);
+  defineEntryTable(module, wrappers);
   return true;
 }
 
@@ -248,7 +207,7 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
   llvmModule->setTargetTriple(triple);
 
   if (!defineParallelLaunchers(*llvmModule, error) ||
-      !defineEntryTable(*llvmModule, int64_t(entries.size()), error))
+      !defineEntries(*llvmModule, int64_t(entries.size()), error))
     return module.emitError(error);
   // Only the entry table is visible outside the object: everything else
   // may be inlined, specialised or dropped.

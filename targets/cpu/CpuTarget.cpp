@@ -6,6 +6,7 @@
 #include "targets/cpu/Passes.h"
 
 #include "dialects/moe/Transforms/Passes.h"
+#include "passes/Conversion/Passes.h"
 #include "moec/Target/TargetRegistry.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -64,7 +65,7 @@ static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertMathToFuncs());
-  pm.addPass(cpu::createCpuAssertToRuntime());
+  pm.addPass(createConvertChecksToRuntime());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

@@ -24,21 +24,6 @@
 using namespace mlir;
 using namespace moec;
 
-/// The directory holding the moec executable, to find an installed runtime.
-static std::string toolDirectory() {
-  static int anchor;
-  std::string exe = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
-  return llvm::sys::path::parent_path(exe).str();
-}
-
-static std::string findRuntimeLibrary() {
-  llvm::SmallString<256> installed(toolDirectory());
-  llvm::sys::path::append(installed, "..", "lib", "libMoecBinaryRuntime.a");
-  if (llvm::sys::fs::exists(installed))
-    return installed.str().str();
-  return MOEC_BINARY_RUNTIME_LIBRARY;
-}
-
 LogicalResult cpu::linkExecutable(ModuleOp module,
                                   const SerializedModule &serialized,
                                   const TargetOptions &options) {
@@ -64,17 +49,8 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
   std::string blobPath = scratchPath("weights.bin");
   std::string assemblyPath = scratchPath("data.s");
   std::string logPath = scratchPath("link.log");
-  // Each blob, then its size (without the terminating zero byte).
-  auto blob = [](StringRef symbol, StringRef path, unsigned align) {
-    std::string s = symbol.str();
-    return "  .section .rodata." + s + ",\"a\",@progbits\n  .p2align " +
-           std::to_string(align) + "\n  .globl " + s + "\n" + s +
-           ":\n  .incbin \"" + path.str() + "\"\n" + s +
-           "_end:\n  .byte 0\n  .p2align 3\n  .globl " + s + "_size\n" + s +
-           "_size:\n  .quad " + s + "_end - " + s + "\n";
-  };
-  std::string assembly = blob(MOEC_ABI_MANIFEST, manifestPath, 0) +
-                         blob(MOEC_ABI_WEIGHTS, blobPath, 6) +
+  std::string assembly = incbinAssembly(MOEC_ABI_MANIFEST, manifestPath, 0) +
+                         incbinAssembly(MOEC_ABI_WEIGHTS, blobPath, 6) +
                          "  .section .note.GNU-stack,\"\",@progbits\n";
   if (failed(writeFile(module, objectPath, serialized.object)) ||
       failed(writeFile(module, manifestPath, package.manifest)) ||
@@ -87,7 +63,8 @@ LogicalResult cpu::linkExecutable(ModuleOp module,
     return failure();
 
   std::string linked = output + ".moec-tmp";
-  std::string runtime = findRuntimeLibrary();
+  std::string runtime =
+      findRuntimeLibrary("libMoecBinaryRuntime.a", MOEC_BINARY_RUNTIME_LIBRARY);
   std::vector<std::string> args = {
       MOEC_CLANGXX,     "-fuse-ld=lld", "-o",       linked,
       objectPath,       assemblyPath,   runtime,    "-static-libstdc++",

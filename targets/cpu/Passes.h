@@ -35,7 +35,6 @@ constexpr const char kEntryCount[] = MOEC_ABI_ENTRY_COUNT;
 constexpr const char kParallelBodyPrefix[] = "moec_par_body_";
 constexpr const char kParallelLaunchPrefix[] = "moec_par_launch_";
 constexpr const char kParallelFor[] = MOEC_ABI_PARALLEL_FOR;
-constexpr const char kCheckFailed[] = MOEC_ABI_CHECK_FAILED;
 
 } // namespace moec::cpu
 

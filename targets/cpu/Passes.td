@@ -185,24 +185,6 @@ def CpuParallelToRuntime : Pass<"cpu-parallel-to-runtime", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
-def CpuAssertToRuntime : Pass<"cpu-assert-to-runtime", "mlir::ModuleOp"> {
-  let summary = "report failed run-time checks through the runtime";
-  let description = [{
-    Replaces each `cf.assert` and `moe.check` (the run-time checks of
-    extents and indices that lowerings emit where shapes are only known at
-    run time) by an `scf.if` that, when the condition is false, calls the
-    runtime's `moec_check_failed(message, v0, v1, v2, v3)`. The runtime
-    prints the message, which names the ONNX node, with the values of a
-    `moe.check` in place of `{0}` ... `{3}`, to stderr and exits with status
-    1 (bad input), where upstream's lowering would print to stdout and
-    abort.
-  }];
-  let dependentDialects = [
-    "mlir::arith::ArithDialect", "mlir::func::FuncDialect",
-    "mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect"
-  ];
-}
-
 def CpuSplitModelFunction
     : Pass<"cpu-split-model-function", "mlir::ModuleOp"> {
   let summary = "compile the model function in parts of bounded size";

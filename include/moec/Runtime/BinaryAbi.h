@@ -81,6 +81,11 @@ int moec_target_flag(const char *flag, const char *value)
 /* Optional: the target's flags for --help, one or more lines. */
 extern const char moec_target_flags_help[] __attribute__((weak));
 
+/* Optional: called after the runtime zeroed every state buffer (a new
+ * session), for a target that keeps its own copy of the state (the cuda
+ * target's, in device memory). */
+void moec_target_state_cleared(void) __attribute__((weak));
+
 #ifdef __cplusplus
 }
 #endif

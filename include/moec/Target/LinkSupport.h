@@ -53,6 +53,16 @@ mlir::LogicalResult runTool(mlir::Operation *op, llvm::StringRef program,
 mlir::LogicalResult renameIntoPlace(mlir::Operation *op, llvm::StringRef from,
                                     llvm::StringRef to);
 
+/// Assembly that places the bytes of `path` in a read-only section as
+/// `symbol`, aligned to 2^alignLog2 and followed by a zero byte, and their
+/// count as the 64-bit `symbol_size`.
+std::string incbinAssembly(llvm::StringRef symbol, llvm::StringRef path,
+                           unsigned alignLog2);
+
+/// The static library `name` installed beside moec (../lib/name), else
+/// `built`, the build tree's copy.
+std::string findRuntimeLibrary(llvm::StringRef name, llvm::StringRef built);
+
 } // namespace moec
 
 #endif // MOEC_TARGET_LINKSUPPORT_H

@@ -1,4 +1,4 @@
-// RUN: moec-opt %s --cpu-assert-to-runtime | FileCheck %s
+// RUN: moec-opt %s --convert-checks-to-runtime | FileCheck %s
 
 // A run-time check calls the runtime with its message when it fails: a
 // cf.assert's braces are doubled (the runtime reads "{0}" as a value); a

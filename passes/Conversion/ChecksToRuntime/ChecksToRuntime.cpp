@@ -1,4 +1,4 @@
-//===- AssertToRuntime.cpp - Failed run-time checks go to the runtime -----===//
+//===- ChecksToRuntime.cpp - Failed run-time checks go to the runtime -----===//
 //
 // cf.assert %ok, "node 'N' (...): message"
 // moe.check %ok, "node 'N' (...): index {0} ..." (%i : i64)
@@ -11,16 +11,19 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "targets/cpu/Passes.h"
+#include "passes/Conversion/Passes.h"
+
+#include "moec/Runtime/BinaryAbi.h"
 
 #include "dialects/moe/IR/MoeOps.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
-namespace moec::cpu {
-#define GEN_PASS_DEF_CPUASSERTTORUNTIME
-#include "targets/cpu/Passes.h.inc"
-} // namespace moec::cpu
+namespace moec {
+#define GEN_PASS_DEF_CONVERTCHECKSTORUNTIME
+#include "passes/Conversion/Passes.h.inc"
+} // namespace moec
 
 using namespace mlir;
 using namespace moec;
@@ -50,32 +53,36 @@ static Value toInt64(OpBuilder &b, Location loc, Value value) {
 }
 
 namespace {
-struct CpuAssertToRuntimePass
-    : public cpu::impl::CpuAssertToRuntimeBase<CpuAssertToRuntimePass> {
+struct ConvertChecksToRuntimePass
+    : public moec::impl::ConvertChecksToRuntimeBase<
+          ConvertChecksToRuntimePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<Check> checks;
-    module.walk([&](Operation *op) {
-      if (auto assertOp = dyn_cast<cf::AssertOp>(op))
-        checks.push_back({op,
-                          assertOp.getArg(),
-                          moe::escapeCheckText(assertOp.getMsg()),
-                          {}});
-      else if (auto check = dyn_cast<moe::CheckOp>(op))
-        checks.push_back({op, check.getCondition(), check.getMessage().str(),
-                          llvm::to_vector(check.getValues())});
-    });
+    // The host's functions only: a device's kernels (a gpu.module's) report
+    // failed checks their own way.
+    for (auto function : module.getOps<FunctionOpInterface>())
+      function.walk([&](Operation *op) {
+        if (auto assertOp = dyn_cast<cf::AssertOp>(op))
+          checks.push_back({op,
+                            assertOp.getArg(),
+                            moe::escapeCheckText(assertOp.getMsg()),
+                            {}});
+        else if (auto check = dyn_cast<moe::CheckOp>(op))
+          checks.push_back({op, check.getCondition(), check.getMessage().str(),
+                            llvm::to_vector(check.getValues())});
+      });
     if (checks.empty())
       return;
     MLIRContext *context = &getContext();
     auto pointer = LLVM::LLVMPointerType::get(context);
     OpBuilder b(context);
     Type i64 = b.getI64Type();
-    auto callee = module.lookupSymbol<func::FuncOp>(cpu::kCheckFailed);
+    auto callee = module.lookupSymbol<func::FuncOp>(MOEC_ABI_CHECK_FAILED);
     if (!callee) {
       b.setInsertionPointToStart(module.getBody());
       callee = func::FuncOp::create(
-          b, module.getLoc(), cpu::kCheckFailed,
+          b, module.getLoc(), MOEC_ABI_CHECK_FAILED,
           b.getFunctionType({pointer, i64, i64, i64, i64}, {}));
       callee.setPrivate();
     }
