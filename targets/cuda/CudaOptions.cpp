@@ -26,8 +26,17 @@ static cl::opt<std::string> toolkit(
              "nvvm/libdevice (default: $CUDA_PATH, else /usr/local/cuda)"),
     cl::value_desc("DIR"), cl::cat(moec::cuda::getCudaOptionCategory()));
 
+static cl::opt<bool> emulateKernels(
+    "cuda-emulate-kernels",
+    cl::desc("Run the kernels as loops on the host, with the binary's device "
+             "copies and host runtime unchanged: for tests without a GPU, "
+             "with a driver that emulates device memory "
+             "(test/targets/cuda/Inputs/fake_libcuda.c)"),
+    cl::Hidden, cl::cat(moec::cuda::getCudaOptionCategory()));
+
 moec::cuda::CudaOptions moec::cuda::getCudaOptions() {
   CudaOptions options;
+  options.emulateKernels = emulateKernels;
   llvm::SmallVector<llvm::StringRef> names;
   llvm::StringRef(archs).split(names, ',', -1, /*KeepEmpty=*/false);
   for (llvm::StringRef name : names)

@@ -26,6 +26,8 @@
 using namespace mlir;
 using namespace moec;
 
+static void addHostLowering(OpPassManager &pm);
+
 /// The lowering after moe-sparse-dispatch (docs/cuda.md): the reference
 /// loops over buffers, every buffer access in a kernel, the kernels through
 /// NVVM to PTX and a fatbin, the host code to LLVM with the runtime's
@@ -41,6 +43,12 @@ static void buildCudaPipeline(OpPassManager &pm,
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(cuda::createCudaOffloadToKernels());
+  if (cuda.emulateKernels) {
+    pm.addPass(cuda::createCudaEmulateLaunches());
+    pm.addPass(createConvertChecksToRuntime());
+    addHostLowering(pm);
+    return;
+  }
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(cuda::createCudaMergeKernelModules());
   pm.addPass(createConvertChecksToRuntime());
@@ -66,7 +74,12 @@ static void buildCudaPipeline(OpPassManager &pm,
   cuda::CudaBundleFatbinOptions bundle;
   bundle.toolkit = cuda.toolkit;
   pm.addPass(cuda::createCudaBundleFatbin(bundle));
+  addHostLowering(pm);
+}
 
+/// The host code to the LLVM dialect; memref.alloc becomes the runtime's
+/// device allocation.
+static void addHostLowering(OpPassManager &pm) {
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

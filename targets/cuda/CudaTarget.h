@@ -20,6 +20,8 @@ struct CudaOptions {
   std::vector<std::string> chips;
   /// The toolkit holding ptxas, fatbinary and libdevice (--cuda-toolkit).
   std::string toolkit;
+  /// Kernels as host loops, for tests without a GPU (--cuda-emulate-kernels).
+  bool emulateKernels = false;
 };
 CudaOptions getCudaOptions();
 

@@ -24,6 +24,9 @@ namespace moec::cuda {
 /// The runtime's copy between any two addresses (host or device):
 /// void moec_cuda_memcpy(int64_t dst, int64_t src, int64_t bytes).
 constexpr const char kMemcpy[] = "moec_cuda_memcpy";
+/// The runtime's bracket of an emulated kernel:
+/// void moec_cuda_emulated_kernel(int64_t inside).
+constexpr const char kEmulatedKernel[] = "moec_cuda_emulated_kernel";
 /// Threads per block of a parallel loop's kernel.
 constexpr int64_t kBlockThreads = 256;
 

@@ -43,6 +43,20 @@ def CudaOffloadToKernels : Pass<"cuda-offload-to-kernels", "mlir::ModuleOp"> {
   ];
 }
 
+def CudaEmulateLaunches : Pass<"cuda-emulate-launches", "mlir::ModuleOp"> {
+  let summary = "run each gpu.launch as host loops (tests without a GPU)";
+  let description = [{
+    For `moec --cuda-emulate-kernels`: each `gpu.launch` becomes loops over
+    its blocks and threads on the host, bracketed by calls of the runtime's
+    `moec_cuda_emulated_kernel(1)` and `(0)`. The rest of the binary, the
+    offloaded host code and the host runtime with its device copies, is the
+    one a GPU runs; with a driver that emulates device memory as memory the
+    host may touch only inside those brackets (the tests' fake
+    libcuda.so.1), a host access to a device buffer faults.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::scf::SCFDialect"];
+}
+
 def CudaMergeKernelModules
     : Pass<"cuda-merge-kernel-modules", "mlir::ModuleOp"> {
   let summary = "gather every outlined kernel into one gpu.module";

@@ -66,6 +66,8 @@ struct Driver {
   CUresult (*memcpy)(CUdeviceptr, CUdeviceptr, size_t);
   CUresult (*memsetD8)(CUdeviceptr, unsigned char, size_t);
   CUresult (*getErrorString)(CUresult, const char **);
+  // Only in the tests' emulating driver: brackets a kernel run on the host.
+  void (*emulatedKernel)(int);
 };
 
 /// The device chosen with --cuda-device (default 0).
@@ -123,6 +125,8 @@ const Driver &driver() {
     bind(library, d.memFree, "cuMemFree_v2");
     bind(library, d.memcpy, "cuMemcpy");
     bind(library, d.memsetD8, "cuMemsetD8_v2");
+    d.emulatedKernel =
+        reinterpret_cast<void (*)(int)>(dlsym(library, "moecEmulatedKernel"));
     return d;
   }();
   return d;
@@ -408,6 +412,17 @@ void moec_cuda_call(const int64_t *table, void **args,
     _mlir_memref_to_llvm_free(reinterpret_cast<void *>(uintptr_t(buffer)));
   for (CUdeviceptr buffer : callBuffers)
     _mlir_memref_to_llvm_free(reinterpret_cast<void *>(uintptr_t(buffer)));
+}
+
+// Binaries built with --cuda-emulate-kernels run their kernels on the host,
+// inside these brackets.
+void moec_cuda_emulated_kernel(int64_t inside) {
+  const Driver &d = context();
+  if (!d.emulatedKernel)
+    fail("this binary runs its kernels on the host (moec "
+         "--cuda-emulate-kernels, for tests) and needs the tests' emulating "
+         "driver");
+  d.emulatedKernel(int(inside));
 }
 
 // A new session: the runtime zeroed the host's state buffers.
