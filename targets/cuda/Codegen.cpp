@@ -127,9 +127,11 @@ createHostMachine(const TargetOptions &options, std::string &error) {
   static const llvm::CodeGenOptLevel levels[] = {
       llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
       llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
+  llvm::TargetOptions targetOptions;
+  targetOptions.UseInitArray = true; // the kernels' module-load constructor
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, "x86-64", "", llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, levels[std::min(options.optLevel, 3u)]));
+      triple, "x86-64", "", targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      levels[std::min(options.optLevel, 3u)]));
 }
 
 /// `text` as LLVM IR comment lines, so that --emit=llvm stays parseable.

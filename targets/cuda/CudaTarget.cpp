@@ -42,7 +42,9 @@ static void buildCudaPipeline(OpPassManager &pm,
   moe::addBufferizationPasses(pm);
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(cuda::createCudaOffloadToKernels());
+  cuda::CudaOffloadToKernelsOptions offload;
+  offload.deviceChecks = !cuda.emulateKernels;
+  pm.addPass(cuda::createCudaOffloadToKernels(offload));
   if (cuda.emulateKernels) {
     pm.addPass(cuda::createCudaEmulateLaunches());
     pm.addPass(createConvertChecksToRuntime());

@@ -69,11 +69,28 @@ static bool holdsParallelLoop(Operation *op) {
       .wasInterrupted();
 }
 
+/// A check's message with "?" for each value ("{0}" ... "{3}"), which the
+/// device's assertion cannot print.
+static std::string withoutValues(StringRef message) {
+  std::string text;
+  for (size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '{' && i + 2 < message.size() &&
+        isdigit(message[i + 1]) && message[i + 2] == '}') {
+      text += '?';
+      i += 2;
+    } else {
+      text += message[i];
+    }
+  }
+  return text;
+}
+
 namespace {
 class Offloader {
 public:
-  Offloader(func::FuncOp function, func::FuncOp memcpy)
-      : function(function), memcpy(memcpy), b(function.getContext()) {}
+  Offloader(func::FuncOp function, func::FuncOp memcpy, bool deviceChecks)
+      : function(function), memcpy(memcpy), deviceChecks(deviceChecks),
+        b(function.getContext()) {}
 
   LogicalResult run() {
     if (failed(copyGlobals()))
@@ -382,12 +399,14 @@ private:
         return loop.emitError("the cuda target cannot run this parallel "
                               "loop (with reductions) inside a kernel");
     }
+    if (!deviceChecks)
+      return success();
     SmallVector<moe::CheckOp> checks;
     kernel.walk([&](moe::CheckOp check) { checks.push_back(check); });
     for (moe::CheckOp check : checks) {
       b.setInsertionPoint(check);
       cf::AssertOp::create(b, check.getLoc(), check.getCondition(),
-                           check.getMessage());
+                           withoutValues(check.getMessage()));
       check.erase();
     }
     return success();
@@ -395,11 +414,14 @@ private:
 
   func::FuncOp function;
   func::FuncOp memcpy;
+  bool deviceChecks;
   OpBuilder b;
 };
 
 struct CudaOffloadToKernelsPass
     : public cuda::impl::CudaOffloadToKernelsBase<CudaOffloadToKernelsPass> {
+  using CudaOffloadToKernelsBase::CudaOffloadToKernelsBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
@@ -415,7 +437,8 @@ struct CudaOffloadToKernelsPass
       memcpy.setPrivate();
     }
     for (auto function : llvm::to_vector(module.getOps<func::FuncOp>()))
-      if (!function.isExternal() && failed(Offloader(function, memcpy).run()))
+      if (!function.isExternal() &&
+          failed(Offloader(function, memcpy, deviceChecks).run()))
         return signalPassFailure();
   }
 };

@@ -34,8 +34,13 @@ def CudaOffloadToKernels : Pass<"cuda-offload-to-kernels", "mlir::ModuleOp"> {
       at the function's start.
 
     Run-time checks (`moe.check`) inside a kernel become `cf.assert`, which
-    the NVVM lowering turns into the device's `__assertfail`.
+    the NVVM lowering turns into the device's `__assertfail` (unless
+    `device-checks=false`: kernels emulated on the host keep them).
   }];
+  let options = [
+    Option<"deviceChecks", "device-checks", "bool", /*default=*/"true",
+           "turn the checks inside kernels into device assertions">
+  ];
   let dependentDialects = [
     "mlir::arith::ArithDialect", "mlir::cf::ControlFlowDialect",
     "mlir::func::FuncDialect", "mlir::gpu::GPUDialect",
