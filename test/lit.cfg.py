@@ -58,8 +58,13 @@ listed = subprocess.run([os.path.join(config.moec_obj_root, "bin", "moec"), "--l
 for line in listed.stdout.splitlines():
     if line.split():
         config.available_features.add("target-" + line.split()[0])
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+# ptxas where moec's cuda target looks for the toolkit (--cuda-toolkit).
+cuda_toolkit = os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+if os.path.exists(os.path.join(cuda_toolkit, "bin", "ptxas")):
     config.available_features.add("tool-ptxas")
+# The stand-in driver of the cuda target's tests (test/CMakeLists.txt).
+config.substitutions.append(("%fake_cuda", "env LD_LIBRARY_PATH=" +
+                             os.path.join(config.moec_obj_root, "test", "fake-cuda")))
 if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("device-cuda")
 # The npu target plugin (targets/npu), built against the installed SDK:
