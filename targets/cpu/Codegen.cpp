@@ -14,15 +14,13 @@
 #include "targets/cpu/Passes.h"
 
 #include "moec/Target/EntryTable.h"
+#include "moec/Target/HostExecutable.h"
 
 #include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/ADT/SmallString.h"
 #include "llvm/IR/IRBuilder.h"
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -228,39 +226,13 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
         g.getName() != cpu::kEntryCount)
       g.setLinkage(llvm::GlobalValue::InternalLinkage);
 
-  {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder builder(machine.get());
-    builder.registerModuleAnalyses(mam);
-    builder.registerCGSCCAnalyses(cgam);
-    builder.registerFunctionAnalyses(fam);
-    builder.registerLoopAnalyses(lam);
-    builder.crossRegisterProxies(lam, fam, cgam, mam);
-    static const llvm::OptimizationLevel optLevels[] = {
-        llvm::OptimizationLevel::O0, llvm::OptimizationLevel::O1,
-        llvm::OptimizationLevel::O2, llvm::OptimizationLevel::O3};
-    llvm::OptimizationLevel level = optLevels[std::min(options.optLevel, 3u)];
-    llvm::ModulePassManager passes =
-        level == llvm::OptimizationLevel::O0
-            ? builder.buildO0DefaultPipeline(level)
-            : builder.buildPerModuleDefaultPipeline(level);
-    passes.run(*llvmModule, mam);
-  }
+  optimizeModule(*llvmModule, *machine, options.optLevel);
 
   result.targetIR.clear();
   llvm::raw_string_ostream irStream(result.targetIR);
   llvmModule->print(irStream, nullptr);
 
-  llvm::SmallString<0> object;
-  llvm::raw_svector_ostream objectStream(object);
-  llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, objectStream, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile))
+  if (!emitObject(*llvmModule, *machine, result.object))
     return module.emitError("the LLVM target cannot emit object files");
-  codegen.run(*llvmModule);
-  result.object.assign(object.begin(), object.end());
   return success();
 }

@@ -6,8 +6,9 @@
 #include "targets/cpu/Passes.h"
 
 #include "dialects/moe/Transforms/Passes.h"
-#include "passes/Conversion/Passes.h"
+#include "moec/Target/HostExecutable.h"
 #include "moec/Target/TargetRegistry.h"
+#include "passes/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -121,7 +122,8 @@ public:
   }
   LogicalResult link(ModuleOp module, const SerializedModule &serialized,
                      const TargetOptions &options) const override {
-    return cpu::linkExecutable(module, serialized, options);
+    // The manifest, weights and runtime around the object (docs/cpu-target.md).
+    return linkHostExecutable(module, serialized, options, {}, {});
   }
 };
 } // namespace

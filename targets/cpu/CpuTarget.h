@@ -26,12 +26,6 @@ int64_t getInt8DotBytes(const TargetOptions &options);
 /// Whether the target CPU has AVX512-BF16 (vdpbf16ps) with AVX-512BW.
 bool hasBf16DotProducts(const TargetOptions &options);
 
-/// Writes the weights (embedded blob and weights file), the manifest and
-/// the object, and links them with the runtime into the executable.
-mlir::LogicalResult linkExecutable(mlir::ModuleOp module,
-                                   const SerializedModule &serialized,
-                                   const TargetOptions &options);
-
 } // namespace moec::cpu
 
 #endif // MOEC_TARGETS_CPU_CPUTARGET_H

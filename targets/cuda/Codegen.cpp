@@ -12,16 +12,14 @@
 
 #include "moec/Runtime/BinaryAbi.h"
 #include "moec/Target/EntryTable.h"
+#include "moec/Target/HostExecutable.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Target/LLVMIR/Export.h"
-#include "llvm/ADT/SmallString.h"
 #include "llvm/IR/IRBuilder.h"
-#include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -191,37 +189,14 @@ LogicalResult cuda::serializeHost(ModuleOp module, const TargetOptions &options,
         g.getName() != MOEC_ABI_ENTRIES && g.getName() != MOEC_ABI_ENTRY_COUNT)
       g.setLinkage(llvm::GlobalValue::InternalLinkage);
 
-  {
-    llvm::LoopAnalysisManager lam;
-    llvm::FunctionAnalysisManager fam;
-    llvm::CGSCCAnalysisManager cgam;
-    llvm::ModuleAnalysisManager mam;
-    llvm::PassBuilder builder(machine.get());
-    builder.registerModuleAnalyses(mam);
-    builder.registerCGSCCAnalyses(cgam);
-    builder.registerFunctionAnalyses(fam);
-    builder.registerLoopAnalyses(lam);
-    builder.crossRegisterProxies(lam, fam, cgam, mam);
-    llvm::ModulePassManager passes =
-        options.optLevel == 0
-            ? builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0)
-            : builder.buildPerModuleDefaultPipeline(
-                  llvm::OptimizationLevel::O2);
-    passes.run(*llvmModule, mam);
-  }
+  optimizeModule(*llvmModule, *machine, options.optLevel ? 2 : 0);
 
   result.targetIR.clear();
   llvm::raw_string_ostream irStream(result.targetIR);
   llvmModule->print(irStream, nullptr);
   irStream << ptx;
 
-  llvm::SmallString<0> object;
-  llvm::raw_svector_ostream objectStream(object);
-  llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, objectStream, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile))
+  if (!emitObject(*llvmModule, *machine, result.object))
     return module.emitError("the LLVM target cannot emit object files");
-  codegen.run(*llvmModule);
-  result.object.assign(object.begin(), object.end());
   return success();
 }

@@ -5,6 +5,8 @@
 #include "targets/cuda/Passes.h"
 
 #include "dialects/moe/Transforms/Passes.h"
+#include "moec/Target/HostExecutable.h"
+#include "moec/Target/LinkSupport.h"
 #include "moec/Target/TargetRegistry.h"
 #include "passes/Conversion/Passes.h"
 
@@ -129,7 +131,12 @@ public:
   }
   LogicalResult link(ModuleOp module, const SerializedModule &serialized,
                      const TargetOptions &options) const override {
-    return cuda::linkExecutable(module, serialized, options);
+    // As the CPU binary, with the CUDA host runtime: the driver through
+    // dlopen, so no link-time dependency on CUDA.
+    return linkHostExecutable(
+        module, serialized, options,
+        {findRuntimeLibrary("libMoecCudaRuntime.a", MOEC_CUDA_RUNTIME_LIBRARY)},
+        {"-ldl"});
   }
 };
 } // namespace

@@ -31,12 +31,6 @@ mlir::LogicalResult serializeHost(mlir::ModuleOp module,
                                   const TargetOptions &options,
                                   SerializedModule &result);
 
-/// The standalone binary: the object, the manifest and weights, moec's
-/// binary runtime and the CUDA host runtime.
-mlir::LogicalResult linkExecutable(mlir::ModuleOp module,
-                                   const SerializedModule &serialized,
-                                   const TargetOptions &options);
-
 } // namespace moec::cuda
 
 #endif // MOEC_TARGETS_CUDA_CUDATARGET_H
