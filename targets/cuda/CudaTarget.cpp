@@ -11,6 +11,8 @@
 #include "passes/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -47,6 +49,9 @@ static void buildCudaPipeline(OpPassManager &pm,
   cuda::CudaOffloadToKernelsOptions offload;
   offload.deviceChecks = !cuda.emulateKernels;
   pm.addPass(cuda::createCudaOffloadToKernels(offload));
+  // Integer powers become functions, which outlining copies into the
+  // kernels' module.
+  pm.addPass(createConvertMathToFuncs());
   if (cuda.emulateKernels) {
     pm.addPass(cuda::createCudaEmulateLaunches());
     pm.addPass(createConvertChecksToRuntime());
@@ -84,6 +89,12 @@ static void buildCudaPipeline(OpPassManager &pm,
 /// The host code to the LLVM dialect; memref.alloc becomes the runtime's
 /// device allocation.
 static void addHostLowering(OpPassManager &pm) {
+  // bf16 conversions as integer arithmetic: generic x86-64 has no
+  // instruction for them and the binary no __truncsfbf2 (the kernels'
+  // module converts on the device).
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addNestedPass<func::FuncOp>(arith::createArithExpandOpsPass(expand));
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

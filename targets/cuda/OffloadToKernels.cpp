@@ -209,6 +209,8 @@ private:
       return deviceCopy(copy);
     if (auto alloca = dyn_cast<memref::AllocaOp>(op))
       return deviceAlloca(alloca);
+    if (auto reshape = dyn_cast<memref::ReshapeOp>(op))
+      return hostShape(reshape);
     // Host calls: the runtime, another function of the model, checks of
     // scalars (already on the host), allocation.
     if (isa<func::CallOp, func::ReturnOp, cf::AssertOp, moe::CheckOp,
@@ -372,6 +374,25 @@ private:
         });
     copy.erase();
     return parallelKernel(loop);
+  }
+
+  /// A reshape reads its shape on the host (when the result's sizes are not
+  /// static): a host copy of the shape takes the device buffer's place.
+  LogicalResult hostShape(memref::ReshapeOp reshape) {
+    if (reshape.getType().hasStaticShape())
+      return success();
+    auto shapeType = cast<MemRefType>(reshape.getShape().getType());
+    if (!shapeType.hasStaticShape() || !shapeType.getLayout().isIdentity())
+      return reshape.emitError("the cuda target reshapes only by a shape of "
+                               "static length, not ")
+             << shapeType;
+    Location loc = reshape.getLoc();
+    b.setInsertionPoint(reshape);
+    Value host = memref::AllocaOp::create(b, loc, shapeType);
+    copyBytes(loc, address(loc, host, {}), address(loc, reshape.getShape(), {}),
+              byteSize(loc, host));
+    reshape.getShapeMutable().set(host);
+    return success();
   }
 
   /// A stack buffer becomes a device buffer freed at the end of its block.

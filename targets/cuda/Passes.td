@@ -29,6 +29,8 @@ def CudaOffloadToKernels : Pass<"cuda-offload-to-kernels", "mlir::ModuleOp"> {
       through the runtime's `moec_cuda_memcpy`;
     * `memref.copy` of identity layouts is a device-to-device copy through
       the same function, others a copy kernel;
+    * a `memref.reshape` to sizes that are not static reads its shape on
+      the host: from a host copy of the shape buffer;
     * `memref.alloca` becomes a device allocation freed at the end of its
       block, and each `memref.get_global` a device copy of the constant made
       at the function's start.

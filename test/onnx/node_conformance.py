@@ -13,6 +13,7 @@ markdown table.
 import argparse
 import concurrent.futures
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -150,7 +151,7 @@ def run_numerically(name, model, path, test_dir, moec, scratch, ops):
     """Compiles the (converted, frozen) model with moec, runs the binary on
     test_data_set_0 and compares every output."""
     binary = os.path.join(scratch, name)
-    build = subprocess.run([moec, "-q", path, "-o", binary,
+    build = subprocess.run(shlex.split(moec) + ["-q", path, "-o", binary,
                             "--max-tokens", "1000000"],
                            capture_output=True, text=True)
     if build.returncode != 0:
@@ -215,8 +216,9 @@ def main():
     parser.add_argument("--table", help="write a markdown table here")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--run", metavar="MOEC",
-                        help="also compile each imported test with this moec, "
-                        "run it and compare its outputs")
+                        help="also compile each imported test with this moec "
+                        "command (it may carry flags, e.g. a --target), run it "
+                        "and compare its outputs")
     args = parser.parse_args()
 
     claimed = set(subprocess.run([args.tool, "--list-ops"], check=True,

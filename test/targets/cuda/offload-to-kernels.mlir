@@ -129,3 +129,16 @@ func.func @nested(%a: memref<4x4xf32>) {
   }
   return
 }
+
+// -----
+
+// A reshape whose sizes are not static reads its shape on the host: from a
+// host copy of the device buffer.
+// CHECK-LABEL: func.func @reshape
+// CHECK: %[[HOST:.*]] = memref.alloca() : memref<2xindex>
+// CHECK: call @moec_cuda_memcpy
+// CHECK: memref.reshape %{{.*}}(%[[HOST]])
+func.func @reshape(%a: memref<?xf32>, %shape: memref<2xindex>) -> memref<?x?xf32> {
+  %r = memref.reshape %a(%shape) : (memref<?xf32>, memref<2xindex>) -> memref<?x?xf32>
+  return %r : memref<?x?xf32>
+}
