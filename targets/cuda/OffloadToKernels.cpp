@@ -122,9 +122,17 @@ private:
     func::CallOp::create(b, loc, memcpy, ValueRange{to, from, bytes});
   }
 
+  /// A host buffer of static `type`, on the function's stack frame (an
+  /// alloca in a host loop would grow the stack with every iteration).
+  Value hostAlloca(Location loc, MemRefType type) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&function.getBody().front());
+    return memref::AllocaOp::create(b, loc, type);
+  }
+
   /// A host scalar holding `type`, and its address.
   std::pair<Value, Value> hostScalar(Location loc, Type type) {
-    Value slot = memref::AllocaOp::create(b, loc, MemRefType::get({}, type));
+    Value slot = hostAlloca(loc, MemRefType::get({}, type));
     return {slot, address(loc, slot, {})};
   }
 
@@ -388,7 +396,7 @@ private:
              << shapeType;
     Location loc = reshape.getLoc();
     b.setInsertionPoint(reshape);
-    Value host = memref::AllocaOp::create(b, loc, shapeType);
+    Value host = hostAlloca(loc, shapeType);
     copyBytes(loc, address(loc, host, {}), address(loc, reshape.getShape(), {}),
               byteSize(loc, host));
     reshape.getShapeMutable().set(host);
