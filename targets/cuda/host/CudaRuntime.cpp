@@ -220,6 +220,10 @@ struct Descriptor {
   int64_t rank;
   void *aligned() const { return reinterpret_cast<void *>(words[1]); }
   int64_t offset() const { return words[2]; }
+  /// The first element's address.
+  const uint8_t *data(size_t elementBytes) const {
+    return static_cast<const uint8_t *>(aligned()) + offset() * elementBytes;
+  }
   int64_t elements() const {
     int64_t n = 1;
     for (int64_t d = 0; d < rank; ++d)
@@ -252,7 +256,7 @@ Mirror &mirror(std::map<const void *, Mirror> &copies, const void *host,
 
 extern "C" {
 
-void *mgpuModuleLoad(void *data, size_t) { return new Module{data}; }
+void *mgpuModuleLoad(void *data, size_t) { return new Module{data, nullptr, {}}; }
 
 void mgpuModuleUnload(void *module) {
   auto *m = static_cast<Module *>(module);
@@ -334,17 +338,19 @@ void moec_cuda_call(const int64_t *table, void **args,
   if (outputs)
     deviceArgs.push_back(args[0]);
   std::vector<CUdeviceptr> callBuffers; // inputs, freed after the call
+  // Per state input: its device copy and the host buffer it mirrors.
   std::vector<CUdeviceptr> stateBuffers(size_t(inputs), 0);
+  std::vector<const void *> stateHosts(size_t(inputs), nullptr);
   for (int64_t i = 0; i < inputs; ++i) {
     Descriptor d{static_cast<int64_t *>(args[at++]), inputTable[3 * i]};
     size_t elementBytes = size_t(inputTable[3 * i + 1]);
     size_t bytes = size_t(d.elements()) * elementBytes;
-    const void *host =
-        static_cast<const uint8_t *>(d.aligned()) + d.offset() * elementBytes;
+    const void *host = d.data(elementBytes);
     CUdeviceptr buffer;
     if (inputTable[3 * i + 2]) {
       buffer = stateBuffers[size_t(i)] =
           mirror(stateCopies(), host, bytes).device;
+      stateHosts[size_t(i)] = host;
     } else {
       buffer = deviceAlloc(bytes);
       copy(buffer, asDevice(host), bytes);
@@ -356,8 +362,7 @@ void moec_cuda_call(const int64_t *table, void **args,
   for (int64_t w = 0; w < weights; ++w) {
     Descriptor d{static_cast<int64_t *>(args[at++]), weightTable[2 * w]};
     size_t elementBytes = size_t(weightTable[2 * w + 1]);
-    const void *host =
-        static_cast<const uint8_t *>(d.aligned()) + d.offset() * elementBytes;
+    const void *host = d.data(elementBytes);
     CUdeviceptr buffer =
         mirror(weightCopies(), host, size_t(d.elements()) * elementBytes)
             .device;
@@ -383,14 +388,12 @@ void moec_cuda_call(const int64_t *table, void **args,
     int64_t stateInput = outputTable[3 * o + 2];
     Descriptor d{words, rank};
     size_t bytes = size_t(d.elements()) * elementBytes;
-    CUdeviceptr data = asDevice(static_cast<const uint8_t *>(d.aligned()) +
-                                d.offset() * elementBytes);
+    CUdeviceptr data = asDevice(d.data(elementBytes));
     CUdeviceptr allocated = asDevice(reinterpret_cast<void *>(words[0]));
     if (stateInput >= 0 && data == stateBuffers[size_t(stateInput)]) {
-      const Descriptor input{
-          static_cast<int64_t *>(args[(outputs ? 1 : 0) + stateInput]), rank};
-      int64_t host = int64_t(reinterpret_cast<intptr_t>(input.aligned()));
-      std::vector<int64_t> back = rebased(d, host);
+      std::vector<int64_t> back = rebased(
+          d,
+          int64_t(reinterpret_cast<intptr_t>(stateHosts[size_t(stateInput)])));
       std::copy(back.begin(), back.end(), words);
     } else {
       void *host = std::malloc(bytes ? bytes : 1);
