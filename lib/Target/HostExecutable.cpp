@@ -60,7 +60,23 @@ LogicalResult moec::linkHostExecutable(ModuleOp module,
                                        const SerializedModule &serialized,
                                        const TargetOptions &options,
                                        ArrayRef<std::string> archives,
-                                       ArrayRef<std::string> flags) {
+                                       ArrayRef<std::string> flags,
+                                       StringRef crossTriple) {
+  std::string runtime =
+      crossTriple.empty()
+          ? findRuntimeLibrary("libMoecBinaryRuntime.a",
+                               MOEC_BINARY_RUNTIME_LIBRARY)
+          : findRuntimeLibrary((crossTriple + "/libMoecBinaryRuntime.a").str(),
+                               (MOEC_RUNTIME_LIBRARY_DIR "/" + crossTriple +
+                                "/libMoecBinaryRuntime.a")
+                                   .str());
+  if (!llvm::sys::fs::exists(runtime))
+    return module.emitError("this moec has no runtime for ")
+           << (crossTriple.empty() ? "this machine" : crossTriple) << " ("
+           << runtime
+           << "): it is built where the architecture's cross toolchain is "
+              "installed (docs/cross.md); --emit=obj writes the object "
+              "alone";
   PackagedModel package;
   if (failed(packageModel(module, options, package)))
     return failure();
@@ -97,9 +113,10 @@ LogicalResult moec::linkHostExecutable(ModuleOp module,
   std::string linked = output + ".moec-tmp";
   std::vector<std::string> args = {MOEC_CLANGXX, "-fuse-ld=lld", "-o",
                                    linked,       objectPath,     assemblyPath};
+  if (!crossTriple.empty())
+    args.push_back(("--target=" + crossTriple).str());
   args.insert(args.end(), archives.begin(), archives.end());
-  args.push_back(findRuntimeLibrary("libMoecBinaryRuntime.a",
-                                    MOEC_BINARY_RUNTIME_LIBRARY));
+  args.push_back(runtime);
   for (const char *flag : {"-static-libstdc++", "-static-libgcc", "-lm",
                            "-pthread", "-Wl,--gc-sections"})
     args.push_back(flag);

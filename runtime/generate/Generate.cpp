@@ -5,6 +5,7 @@
 #include "runtime/generate/Sampler.h"
 #include "runtime/host/TokenSession.h"
 #include "runtime/tokenizer/StreamDecoder.h"
+#include "runtime/tokenizer/TextSettings.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -31,13 +32,17 @@ using namespace moec::rt;
 }
 
 bool moec::rt::hasTokenizer(const Model &model) {
+  if (!kRuntimeHasTokenizer)
+    return false;
   for (const Model::EmbeddedFile &file : model.files)
     if (file.name == kTextFileNames[0])
       return true;
   return false;
 }
 
-void moec::rt::loadEmbeddedText(const Model &model, TextSettings &settings) {
+#ifndef MOEC_RUNTIME_NO_TOKENIZER
+/// Reads the embedded text files; exits with status 1 on failure.
+static void loadEmbeddedText(const Model &model, TextSettings &settings) {
   TextFiles files;
   for (const Model::EmbeddedFile &file : model.files)
     for (size_t i = 0; i < std::size(kTextFileNames); ++i)
@@ -47,6 +52,8 @@ void moec::rt::loadEmbeddedText(const Model &model, TextSettings &settings) {
   if (!loadTextSettings(files, settings, error))
     dataError("the embedded " + error);
 }
+
+#endif
 
 int moec::rt::parseGenerateOption(int argc, char **argv, int i,
                                   GenerateOptions &options) {
@@ -126,7 +133,19 @@ int moec::rt::parseGenerateOption(int argc, char **argv, int i,
   return i;
 }
 
-void moec::rt::printGenerateHelp(const TextSettings &settings) {
+#ifdef MOEC_RUNTIME_NO_TOKENIZER
+// Without the tokenizer no model has one (hasTokenizer), and nothing calls
+// these.
+void moec::rt::printGenerateHelp(const Model &) {}
+void moec::rt::generate(const Model &, size_t, int64_t, const GenerateOptions &,
+                        std::vector<Descriptor> &, StateBuffers &,
+                        const std::vector<std::pair<const void *, size_t>> &) {
+  dataError("this runtime is built without the tokenizer");
+}
+#else
+void moec::rt::printGenerateHelp(const Model &model) {
+  TextSettings settings;
+  loadEmbeddedText(model, settings);
   const SamplingSettings &s = settings.sampling;
   std::printf(
       "\ntext generation (the checkpoint's tokenizer is built in):\n"
@@ -183,9 +202,11 @@ std::string today() {
 
 void moec::rt::generate(
     const Model &model, size_t entry, int64_t context,
-    const TextSettings &settings, const GenerateOptions &options,
-    std::vector<Descriptor> &weights, StateBuffers &state,
+    const GenerateOptions &options, std::vector<Descriptor> &weights,
+    StateBuffers &state,
     const std::vector<std::pair<const void *, size_t>> &owned) {
+  TextSettings settings;
+  loadEmbeddedText(model, settings);
   const Tokenizer &tokenizer = *settings.tokenizer;
   if (options.chat && settings.chat == ChatFormat::None)
     usageError("--chat: " + settings.noChatReason);
@@ -338,3 +359,4 @@ void moec::rt::generate(
     }
   }
 }
+#endif // MOEC_RUNTIME_NO_TOKENIZER

@@ -18,7 +18,6 @@
 #define MOEC_RUNTIME_GENERATE_GENERATE_H
 
 #include "runtime/host/EntryCall.h"
-#include "runtime/tokenizer/TextSettings.h"
 
 #include <optional>
 #include <string>
@@ -46,24 +45,32 @@ struct GenerateOptions {
   bool requested = false;
 };
 
-/// Whether the compiler embedded the checkpoint's tokenizer.json.
+/// Whether this runtime has the tokenizer: not where PCRE2 and utf8proc
+/// have no build (the runtime of cross binaries, MOEC_RUNTIME_NO_TOKENIZER).
+#ifdef MOEC_RUNTIME_NO_TOKENIZER
+inline constexpr bool kRuntimeHasTokenizer = false;
+#else
+inline constexpr bool kRuntimeHasTokenizer = true;
+#endif
+
+/// Whether the compiler embedded the checkpoint's tokenizer.json and the
+/// runtime can read it.
 bool hasTokenizer(const Model &model);
-/// Reads the embedded text files; exits with status 1 on failure.
-void loadEmbeddedText(const Model &model, TextSettings &settings);
 
 /// If argv[i] is a generation option, reads it (and its value) into
 /// `options` and returns the index of its last word; otherwise returns -1.
 /// Exits with status 2 on a bad value.
 int parseGenerateOption(int argc, char **argv, int i, GenerateOptions &options);
 
-/// Prints the generation options for --help.
-void printGenerateHelp(const TextSettings &settings);
+/// Prints the generation options for --help (of a model hasTokenizer
+/// accepts).
+void printGenerateHelp(const Model &model);
 
-/// Runs generation with model entry `entry` (a token entry) whose KV cache
-/// holds `context` positions.
+/// Runs generation with model entry `entry` (a token entry of a model
+/// hasTokenizer accepts) whose KV cache holds `context` positions.
 void generate(const Model &model, size_t entry, int64_t context,
-              const TextSettings &settings, const GenerateOptions &options,
-              std::vector<Descriptor> &weights, StateBuffers &state,
+              const GenerateOptions &options, std::vector<Descriptor> &weights,
+              StateBuffers &state,
               const std::vector<std::pair<const void *, size_t>> &owned);
 
 } // namespace moec::rt

@@ -209,11 +209,8 @@ void printHelp(const Model &model, const char *argv0) {
                   numpyName(state.dtype).c_str(), shape.c_str());
     }
   }
-  if (isTokenEntry(model.entries[0]) && hasTokenizer(model)) {
-    TextSettings settings;
-    loadEmbeddedText(model, settings);
-    printGenerateHelp(settings);
-  }
+  if (isTokenEntry(model.entries[0]) && hasTokenizer(model))
+    printGenerateHelp(model);
   // The target's own flags (BinaryAbi.h).
   if (moec_target_flags_help)
     std::printf("\n%s", moec_target_flags_help);
@@ -370,6 +367,10 @@ Options parseOptions(int argc, char **argv, const Model &model) {
     return options;
   }
   if (options.generate.requested) {
+    if (isTokenEntry(entry) && !kRuntimeHasTokenizer)
+      usageError("--prompt and the other generation options need the "
+                 "tokenizer, which the runtime of this architecture is built "
+                 "without (docs/cross.md); this binary takes --tokens");
     if (!isTokenEntry(entry) || !hasTokenizer(model))
       usageError("--prompt and the other generation options need a model "
                  "moec built from a checkpoint with its tokenizer.json (this "
@@ -566,11 +567,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (options.generate.requested) {
-    TextSettings settings;
-    loadEmbeddedText(model, settings);
     generate(model, entryIndex,
              options.contextSize ? options.contextSize : model.context,
-             settings, options.generate, weights, state, owned);
+             options.generate, weights, state, owned);
     stopThreadPool();
     return 0;
   }

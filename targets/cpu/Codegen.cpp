@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "targets/cpu/CpuMachine.h"
 #include "targets/cpu/CpuOptions.h"
 #include "targets/cpu/CpuTarget.h"
 
@@ -18,100 +19,14 @@
 
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Module.h"
-#include "llvm/MC/MCSubtargetInfo.h"
-#include "llvm/MC/TargetRegistry.h"
-#include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
-#include "llvm/TargetParser/Host.h"
-
-#include <mutex>
+#include "llvm/Transforms/Utils/ModuleUtils.h"
 
 using namespace mlir;
 using namespace moec;
-
-/// Host features in -mattr syntax.
-static std::string hostFeatures() {
-  std::string features;
-  for (const auto &feature : llvm::sys::getHostCPUFeatures()) {
-    if (!features.empty())
-      features += ',';
-    features += (feature.second ? "+" : "-") + feature.first().str();
-  }
-  return features;
-}
-
-/// The LLVM target machine for the host, or for the CPU and features that
-/// --cpu and --mattr name; null with `error` set when they name no machine.
-static std::unique_ptr<llvm::TargetMachine>
-createTargetMachine(const TargetOptions &options, std::string &error) {
-  static std::once_flag initialized;
-  std::call_once(initialized, [] {
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    llvm::InitializeNativeTargetAsmParser(); // inline assembly (VNNI)
-  });
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target) {
-    error = "no LLVM target for " + triple.str() + ": " + error;
-    return nullptr;
-  }
-  cpu::CpuOptions flags = cpu::getCpuOptions();
-  std::string cpuName =
-      flags.cpu.empty() ? llvm::sys::getHostCPUName().str() : flags.cpu;
-  std::string features = flags.features;
-  if (flags.cpu.empty() && features.empty())
-    features = hostFeatures();
-  static const llvm::CodeGenOptLevel levels[] = {
-      llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
-      llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
-  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpuName, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, levels[std::min(options.optLevel, 3u)]));
-  if (!machine) {
-    error = "cannot create an LLVM target machine for CPU '" + cpuName + "'";
-    return nullptr;
-  }
-  if (!machine->getMCSubtargetInfo()->isCPUStringValid(cpuName)) {
-    error = "unknown CPU '" + cpuName +
-            "' (try x86-64, x86-64-v3, x86-64-v4, znver4 or native)";
-    return nullptr;
-  }
-  return machine;
-}
-
-/// The value paired with the first feature set the target CPU has, in
-/// order; 0 for none, or when the options name no valid CPU.
-static int64_t
-firstSupported(const TargetOptions &options,
-               ArrayRef<std::pair<llvm::StringRef, int64_t>> choices) {
-  std::string error;
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, error);
-  if (!machine)
-    return 0;
-  const llvm::MCSubtargetInfo &subtarget = *machine->getMCSubtargetInfo();
-  for (auto [features, value] : choices)
-    if (subtarget.checkFeatures(features))
-      return value;
-  return 0;
-}
-
-int64_t cpu::getVectorLanes(const TargetOptions &options) {
-  return firstSupported(options, {{"+avx512f,+fma", 16}, {"+avx2,+fma", 8}});
-}
-
-int64_t cpu::getInt8DotBytes(const TargetOptions &options) {
-  return firstSupported(
-      options, {{"+avx512f,+avx512bw,+avx512vnni", 64}, {"+avx2", 32}});
-}
-
-bool cpu::hasBf16DotProducts(const TargetOptions &options) {
-  return firstSupported(options, {{"+avx512f,+avx512bw,+avx512bf16", 1}}) == 1;
-}
 
 /// Defines each moec_par_launch_N: pack the captured values, call
 /// moec_parallel_for(count, cost, thunk, context); the thunk unpacks them
@@ -169,6 +84,83 @@ static bool defineParallelLaunchers(llvm::Module &module, std::string &error) {
   return true;
 }
 
+/// The names of the vector-unit check's functions start with this.
+static constexpr llvm::StringLiteral kVectorCheckPrefix = "moec_vector_check";
+
+/// A constructor that stops the binary, before any vector instruction
+/// runs, on a CPU without the vector extension the code uses or with
+/// vectors shorter than it was compiled for (--vector-bits): the
+/// kernels would compute garbage there, or die of an illegal
+/// instruction with no word why.
+static void defineVectorUnitCheck(llvm::Module &module,
+                                  const llvm::Triple &triple,
+                                  const cpu::VectorRequirement &requirement) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Type *i32 = llvm::Type::getInt32Ty(ctx);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  llvm::Type *ptr = llvm::PointerType::get(ctx, 0);
+  llvm::Type *voidTy = llvm::Type::getVoidTy(ctx);
+  bool aarch64 = triple.getArch() == llvm::Triple::aarch64;
+  // getauxval(AT_HWCAP)'s bit of the extension: HWCAP_SVE, or RISC-V's
+  // single-letter 'V'.
+  uint64_t hwcapBit = aarch64 ? uint64_t(1) << 22 : uint64_t(1) << ('V' - 'A');
+  // llvm.vscale counts 128-bit blocks on aarch64, 64-bit ones on riscv64.
+  uint64_t blockBits = aarch64 ? 128 : 64;
+  llvm::FunctionCallee getauxval = module.getOrInsertFunction(
+      "getauxval", llvm::FunctionType::get(i64, {i64}, false));
+  llvm::FunctionCallee write = module.getOrInsertFunction(
+      "write", llvm::FunctionType::get(i64, {i32, ptr, i64}, false));
+  llvm::FunctionCallee exit = module.getOrInsertFunction(
+      "_exit", llvm::FunctionType::get(voidTy, {i32}, false));
+  auto function = [&](llvm::Type *result, const std::string &name) {
+    auto *f = llvm::Function::Create(llvm::FunctionType::get(result, false),
+                                     llvm::GlobalValue::InternalLinkage, name,
+                                     module);
+    f->addFnAttr(llvm::Attribute::NoInline);
+    return f;
+  };
+  auto fail = [&](llvm::IRBuilder<> &b, const std::string &message) {
+    llvm::Value *text = b.CreateGlobalString(message);
+    b.CreateCall(write, {b.getInt32(2), text, b.getInt64(message.size())});
+    b.CreateCall(exit, {b.getInt32(1)});
+    b.CreateUnreachable();
+  };
+
+  // The length is read in a function of its own, called only once the
+  // extension is known to be there: nothing hoists its instruction.
+  llvm::Function *length = function(i64, (kVectorCheckPrefix + "_bits").str());
+  {
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", length));
+    llvm::Value *vscale = b.CreateIntrinsic(llvm::Intrinsic::vscale, {i64}, {});
+    b.CreateRet(b.CreateMul(vscale, b.getInt64(blockBits)));
+  }
+  llvm::Function *check = function(voidTy, kVectorCheckPrefix.str());
+  auto *entry = llvm::BasicBlock::Create(ctx, "entry", check);
+  auto *missing = llvm::BasicBlock::Create(ctx, "missing", check);
+  auto *measure = llvm::BasicBlock::Create(ctx, "measure", check);
+  auto *shorter = llvm::BasicBlock::Create(ctx, "shorter", check);
+  auto *done = llvm::BasicBlock::Create(ctx, "done", check);
+  llvm::IRBuilder<> b(entry);
+  llvm::Value *hwcap = b.CreateCall(getauxval, {b.getInt64(16)}); // AT_HWCAP
+  b.CreateCondBr(
+      b.CreateICmpNE(b.CreateAnd(hwcap, b.getInt64(hwcapBit)), b.getInt64(0)),
+      measure, missing);
+  b.SetInsertPoint(missing);
+  fail(b, "error: this binary uses the " + requirement.extension +
+              " vector extension, which this CPU does not have\n");
+  b.SetInsertPoint(measure);
+  llvm::Value *bits = b.CreateCall(length);
+  b.CreateCondBr(b.CreateICmpULT(bits, b.getInt64(requirement.minBits)),
+                 shorter, done);
+  b.SetInsertPoint(shorter);
+  fail(b, "error: this binary was compiled for " + requirement.extension +
+              " vectors of at least " + std::to_string(requirement.minBits) +
+              " bits (--vector-bits), and this CPU's are shorter\n");
+  b.SetInsertPoint(done);
+  b.CreateRetVoid();
+  llvm::appendToGlobalCtors(module, check, /*Priority=*/0);
+}
+
 /// The ABI's table of entry points, one per record of `moec.entries`.
 static bool defineEntries(llvm::Module &module, int64_t count,
                           std::string &error) {
@@ -197,7 +189,7 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
 
   std::string error;
   std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, error);
+      cpu::createTargetMachine(options.optLevel, error);
   if (!machine)
     return module.emitError(error);
   llvm::Triple triple = machine->getTargetTriple();
@@ -207,6 +199,9 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
   if (!defineParallelLaunchers(*llvmModule, error) ||
       !defineEntries(*llvmModule, int64_t(entries.size()), error))
     return module.emitError(error);
+  cpu::VectorRequirement requirement = cpu::getVectorRequirement(*machine);
+  if (!requirement.extension.empty())
+    defineVectorUnitCheck(*llvmModule, triple, requirement);
   // Only the entry table is visible outside the object: everything else
   // may be inlined, specialised or dropped.
   for (llvm::Function &f : *llvmModule) {
@@ -220,10 +215,16 @@ LogicalResult cpu::serializeToObject(ModuleOp module,
     f.addFnAttr("target-cpu", machine->getTargetCPU());
     if (!machine->getTargetFeatureString().empty())
       f.addFnAttr("target-features", machine->getTargetFeatureString());
+    // SVE's length (--vector-bits): fixed-width vectors up to it go to
+    // SVE registers. Not in the check of that length, which it would fold.
+    if (requirement.extension == "SVE" && requirement.minBits &&
+        !f.getName().starts_with(kVectorCheckPrefix))
+      f.addFnAttr(llvm::Attribute::getWithVScaleRangeArgs(
+          llvmContext, requirement.minBits / 128, 16));
   }
   for (llvm::GlobalVariable &g : llvmModule->globals())
-    if (!g.isDeclaration() && g.getName() != cpu::kEntryTable &&
-        g.getName() != cpu::kEntryCount)
+    if (!g.isDeclaration() && !g.getName().starts_with("llvm.") &&
+        g.getName() != cpu::kEntryTable && g.getName() != cpu::kEntryCount)
       g.setLinkage(llvm::GlobalValue::InternalLinkage);
 
   optimizeModule(*llvmModule, *machine, options.optLevel);

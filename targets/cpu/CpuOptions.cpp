@@ -9,14 +9,32 @@ cl::OptionCategory &moec::cpu::getCpuOptionCategory() {
   return category;
 }
 
+static cl::opt<std::string> triple(
+    "triple",
+    cl::desc("Linux system to generate code for (default: this machine's): "
+             "x86_64-linux-gnu, aarch64-linux-gnu, riscv64-linux-gnu or "
+             "loongarch64-linux-gnu (docs/cross.md)"),
+    cl::value_desc("triple"), cl::cat(moec::cpu::getCpuOptionCategory()));
+static cl::opt<std::string> cpuName(
+    "cpu",
+    cl::desc("CPU to generate code for (default: this machine's, or the "
+             "triple's baseline: x86-64, generic (aarch64, NEON), "
+             "generic-rv64 (RV64GC), generic-la64); e.g. x86-64-v3 (AVX2), "
+             "x86-64-v4 (AVX-512), znver4, neoverse-v1 (SVE), la464 (LASX)"),
+    cl::cat(moec::cpu::getCpuOptionCategory()));
 static cl::opt<std::string>
-    cpuName("cpu",
-            cl::desc("CPU to generate code for (default: this machine's; "
-                     "x86-64, x86-64-v3 (AVX2), x86-64-v4 (AVX-512), znver4)"),
-            cl::cat(moec::cpu::getCpuOptionCategory()));
-static cl::opt<std::string>
-    features("mattr", cl::desc("CPU features, e.g. +avx2,-avx512f"),
+    features("mattr",
+             cl::desc("CPU features, e.g. +avx2,-avx512f; +dotprod, +sve; "
+                      "+v; +lsx, +lasx"),
              cl::cat(moec::cpu::getCpuOptionCategory()));
+static cl::opt<unsigned> vectorBits(
+    "vector-bits",
+    cl::desc("With SVE or RVV: the vector length in bits the code may "
+             "assume (128 to 2048, a power of two); the binary refuses to "
+             "start on a CPU with shorter vectors (default: the "
+             "extension's minimum, 128)"),
+    cl::value_desc("N"), cl::init(0),
+    cl::cat(moec::cpu::getCpuOptionCategory()));
 static cl::opt<unsigned> tileDepth(
     "tile-depth",
     cl::desc("k extent of one pass over a matmul's register tile (0: 512; "
@@ -33,5 +51,5 @@ static cl::opt<unsigned> bf16DotRows(
     cl::cat(moec::cpu::getCpuOptionCategory()));
 
 moec::cpu::CpuOptions moec::cpu::getCpuOptions() {
-  return {cpuName, features, tileDepth, bf16DotRows};
+  return {triple, cpuName, features, tileDepth, bf16DotRows, vectorBits};
 }

@@ -1,8 +1,8 @@
 //===- CpuOptions.h - The CPU target's own flags ----------------*- C++ -*-===//
 //
-// `moec --target=cpu` takes --cpu, --mattr, --tile-depth and
-// --bf16-dot-rows; they are the target's, not the driver's, and
-// `moec --help` lists them under the target's option category.
+// `moec --target=cpu` takes --triple, --cpu, --mattr, --vector-bits,
+// --tile-depth and --bf16-dot-rows; they are the target's, not the driver's,
+// and `moec --help` lists them under the target's option category.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,7 +16,10 @@
 namespace moec::cpu {
 
 struct CpuOptions {
-  /// Processor to generate code for; empty: the host's.
+  /// Target triple (LLVM syntax); empty: the host's.
+  std::string triple;
+  /// Processor to generate code for; empty: the host's, or the triple's
+  /// baseline for another architecture.
   std::string cpu;
   /// Extra features (LLVM -mattr syntax, e.g. "+avx2,-avx512f").
   std::string features;
@@ -25,6 +28,9 @@ struct CpuOptions {
   /// bf16 weights: calls of at least this many rows on vdpbf16ps, with the
   /// activations rounded to bf16 (AVX512-BF16 only); 0: never.
   unsigned bf16DotRows = 16;
+  /// SVE / RVV: bits of a vector register the code may assume (the binary
+  /// checks when it starts); 0: the extension's minimum.
+  unsigned vectorBits = 0;
 };
 
 /// The flags as the command line set them (their defaults in a tool that

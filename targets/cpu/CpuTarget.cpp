@@ -2,6 +2,7 @@
 
 #include "targets/cpu/CpuTarget.h"
 
+#include "targets/cpu/CpuMachine.h"
 #include "targets/cpu/CpuOptions.h"
 #include "targets/cpu/Passes.h"
 
@@ -25,34 +26,31 @@ using namespace moec;
 /// The lowering after moe-sparse-dispatch (docs/cpu-target.md): the moe
 /// ops and dense matmuls on the CPU's kernels, then upstream passes except
 /// for the calling convention, the threading and the run-time checks.
-static void buildCpuPipeline(OpPassManager &pm, int64_t lanes,
-                             int64_t int8DotBytes, int64_t bf16DotRows,
-                             unsigned tileDepth) {
+static void buildCpuPipeline(OpPassManager &pm, const cpu::VectorIsa &isa,
+                             int64_t bf16DotRows, unsigned tileDepth) {
   moe::MoeExternalizeConstantsOptions externalize;
   externalize.minBytes = 256;
   pm.addPass(moe::createMoeExternalizeConstants(externalize));
-  // Register tiles: 6 rows x 64 columns of accumulators with AVX-512
-  // (24 of 32 registers), 6 x 16 with AVX2 (12 of 16).
-  // --tile-depth 0 keeps the passes' default depth.
-  int64_t panels = lanes == 16 ? 4 : 2;
+  // Register tiles of the target's shape (CpuMachine.cpp); --tile-depth 0
+  // keeps the passes' default depth.
   cpu::CpuLowerMoeOptions moeOptions;
-  if (lanes) {
-    moeOptions.vectorWidth = lanes;
-    moeOptions.tilePanels = panels;
+  if (isa.lanes) {
+    moeOptions.vectorWidth = isa.lanes;
+    moeOptions.tilePanels = isa.panels;
     if (tileDepth)
       moeOptions.tileDepth = tileDepth;
-    moeOptions.int8DotBytes = int8DotBytes;
+    moeOptions.int8Dot = isa.int8Dot;
     moeOptions.bf16DotRows = bf16DotRows;
   }
   pm.addPass(cpu::createCpuLowerMoe(moeOptions));
-  if (lanes) {
+  if (isa.lanes) {
     cpu::CpuLinearToDotsOptions linearOptions;
-    linearOptions.vectorWidth = lanes;
+    linearOptions.vectorWidth = isa.lanes;
     linearOptions.bf16DotRows = bf16DotRows;
     pm.addPass(cpu::createCpuLinearToDots(linearOptions));
     cpu::CpuMatmulToTilesOptions matmulOptions;
-    matmulOptions.vectorWidth = lanes;
-    matmulOptions.tilePanels = panels;
+    matmulOptions.vectorWidth = isa.lanes;
+    matmulOptions.tilePanels = isa.panels;
     if (tileDepth)
       matmulOptions.tileDepth = tileDepth;
     pm.addPass(cpu::createCpuMatmulToTiles(matmulOptions));
@@ -84,7 +82,8 @@ class CpuTarget final : public TargetBackend {
 public:
   llvm::StringRef getName() const override { return "cpu"; }
   llvm::StringRef getDescription() const override {
-    return "the host CPU (x86-64: generic, AVX2, AVX-512) through LLVM";
+    return "CPUs through LLVM: this machine's, or x86-64, aarch64, riscv64 "
+           "and loongarch64 Linux (--triple)";
   }
   void registerDialects(DialectRegistry &registry) const override {
     registry.insert<LLVM::LLVMDialect>();
@@ -98,8 +97,8 @@ public:
   void buildPreDispatchPipeline(OpPassManager &pm,
                                 const TargetOptions &options) const override {
     // Attention on the CPU's streaming kernel, before decoder-to-linalg
-    // decomposes it (AVX2 / AVX-512 only).
-    if (int64_t lanes = cpu::getVectorLanes(options)) {
+    // decomposes it (vector ISAs only).
+    if (int64_t lanes = cpu::getVectorIsa(options).lanes) {
       cpu::CpuLowerAttentionOptions attention;
       attention.vectorWidth = lanes;
       pm.addPass(cpu::createCpuLowerAttention(attention));
@@ -107,14 +106,11 @@ public:
   }
   void buildLoweringPipeline(OpPassManager &pm,
                              const TargetOptions &options) const override {
-    int64_t lanes = cpu::getVectorLanes(options);
+    cpu::VectorIsa isa = cpu::getVectorIsa(options);
     // bf16 products of prefill on vdpbf16ps (--bf16-dot-rows).
     cpu::CpuOptions cpuOptions = cpu::getCpuOptions();
-    int64_t bf16DotRows = lanes == 16 && cpu::hasBf16DotProducts(options)
-                              ? cpuOptions.bf16DotRows
-                              : 0;
-    buildCpuPipeline(pm, lanes, lanes ? cpu::getInt8DotBytes(options) : 0,
-                     bf16DotRows, cpuOptions.tileDepth);
+    int64_t bf16DotRows = isa.bf16Dots ? cpuOptions.bf16DotRows : 0;
+    buildCpuPipeline(pm, isa, bf16DotRows, cpuOptions.tileDepth);
   }
   LogicalResult serialize(ModuleOp module, const TargetOptions &options,
                           SerializedModule &result) const override {
@@ -123,7 +119,8 @@ public:
   LogicalResult link(ModuleOp module, const SerializedModule &serialized,
                      const TargetOptions &options) const override {
     // The manifest, weights and runtime around the object (docs/cpu-target.md).
-    return linkHostExecutable(module, serialized, options, {}, {});
+    return linkHostExecutable(module, serialized, options, {}, {},
+                              cpu::getCrossTriple());
   }
 };
 } // namespace

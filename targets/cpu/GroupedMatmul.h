@@ -31,7 +31,7 @@ mlir::FailureOr<bool> lowerGroupedMatmulToDots(mlir::RewriterBase &rewriter,
 
 /// Packed int4/int8 weights with K-groups: codes dequantized 16 at a time
 /// in registers, or, with `moec.int8_activations` and
-/// `shape.int8DotBytes`, int8 rows times codes with integer dot products.
+/// `shape.int8Dot`, int8 rows times codes with integer dot products.
 mlir::FailureOr<bool> lowerQuantizedGroupedMatmul(mlir::RewriterBase &rewriter,
                                                   moe::GroupedMatmulOp op,
                                                   const TileShape &shape);

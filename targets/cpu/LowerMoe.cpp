@@ -12,6 +12,8 @@
 
 #include "moec/Conversion/MoeToLoops.h"
 
+#include "llvm/ADT/StringSwitch.h"
+
 namespace moec::cpu {
 #define GEN_PASS_DEF_CPULOWERMOE
 #include "targets/cpu/Passes.h.inc"
@@ -43,18 +45,26 @@ struct CpuLowerMoePass
   using Base::Base;
 
   void runOnOperation() override {
-    TileShape tiles{vectorWidth, tilePanels,   tileRows,
-                    tileDepth,   int8DotBytes, bf16DotRows};
+    std::optional<Int8Dot> dot =
+        llvm::StringSwitch<std::optional<Int8Dot>>(int8Dot)
+            .Case("", Int8Dot::None)
+            .Case("vpdpbusd", Int8Dot::Vpdpbusd)
+            .Case("vpmaddubsw", Int8Dot::Vpmaddubsw)
+            .Case("sdot", Int8Dot::Sdot)
+            .Case("generic", Int8Dot::Generic)
+            .Default(std::nullopt);
     if (vectorWidth < 0 || tileRows < 1 || tilePanels < 1 || tileDepth < 1 ||
-        (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0) ||
-        (int8DotBytes != 0 && int8DotBytes != 32 && int8DotBytes != 64) ||
+        (vectorWidth > 0 && 64 % (vectorWidth * tilePanels) != 0) || !dot ||
         bf16DotRows < 0 || (bf16DotRows > 0 && vectorWidth != 16)) {
       getOperation().emitError(
           "cpu-lower-moe: vector-width * tile-panels must divide 64, the "
-          "tile sizes must be positive, int8-dot-bytes 0, 32 or 64 and "
-          "bf16-dot-rows non-negative (positive only with vector-width 16)");
+          "tile sizes must be positive, int8-dot one of vpdpbusd, "
+          "vpmaddubsw, sdot, generic or empty, and bf16-dot-rows "
+          "non-negative (positive only with vector-width 16)");
       return signalPassFailure();
     }
+    TileShape tiles{vectorWidth, tilePanels, tileRows,
+                    tileDepth,   *dot,       bf16DotRows};
     RewritePatternSet patterns(&getContext());
     populateMoeToLoopsPatterns(patterns);
     if (vectorWidth > 0)

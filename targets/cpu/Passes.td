@@ -35,10 +35,11 @@ def CpuLowerMoe : Pass<"cpu-lower-moe", "mlir::ModuleOp"> {
       into f32 lanes;
     * packed int4/int8 weights with K-groups use vector kernels that
       dequantize 16 codes at a time in registers, or, for
-      `moec.int8_activations` with `int8-dot-bytes`, multiply int8 rows by
-      the codes with integer dot products: `vpdpbusd` (AVX-512 VNNI, 64
-      bytes) or `vpmaddubsw` + `vpmaddwd` (AVX2, 32 bytes)
-      (QuantizedExperts.cpp).
+      `moec.int8_activations` with `int8-dot`, multiply int8 rows by the
+      codes with integer dot products: `vpdpbusd` (AVX-512 VNNI, 64
+      bytes), `vpmaddubsw` + `vpmaddwd` (AVX2, 32 bytes), `sdot` (aarch64,
+      16 bytes) or widening vector multiplies (`generic`, 4 bytes per f32
+      lane) (QuantizedExperts.cpp).
 
     Every other grouped matmul, and every one with `vector-width` 0, takes
     the reference scalar loops.
@@ -47,9 +48,10 @@ def CpuLowerMoe : Pass<"cpu-lower-moe", "mlir::ModuleOp"> {
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of the target's vectors; 0 keeps every grouped "
            "matmul on scalar dot products">,
-    Option<"int8DotBytes", "int8-dot-bytes", "int64_t", /*default=*/"0",
-           "bytes of the target's u8 x s8 dot product for int8 activations "
-           "on packed weights: 64 (AVX-512 VNNI), 32 (AVX2), 0 (none)">,
+    Option<"int8Dot", "int8-dot", "std::string", /*default=*/"\"\"",
+           "the integer dot product of int8 activations on packed weights: "
+           "vpdpbusd (AVX-512 VNNI), vpmaddubsw (AVX2), sdot (aarch64 "
+           "+dotprod), generic (vector operations), empty (none)">,
     Option<"bf16DotRows", "bf16-dot-rows", "int64_t", /*default=*/"0",
            "bf16 experts with at least this many rows multiply them "
            "rounded to bf16 with vdpbf16ps (AVX512-BF16, vector-width 16); "

@@ -18,7 +18,10 @@
 //   the end: out = sx * (sum_g s_g * dot_g - 128 * sum_g s_g * sum_g q).
 //   On AVX2 the same kernels take 32-byte loads and signed rows: vpsignb
 //   moves x's sign onto the codes, vpmaddubsw multiplies |x| by them into
-//   i16 pairs and vpmaddwd sums those into i32 lanes; no correction.
+//   i16 pairs and vpmaddwd sums those into i32 lanes; no correction. On
+//   aarch64 sdot multiplies signed rows by the codes 16 bytes at a time;
+//   other ISAs (RVV, LSX) widen the bytes and multiply on vector
+//   operations, with the same lanes.
 //
 // Unsigned codes whose zero points are all 2^(bits-1) (ONNX Runtime's
 // default for QMoE and MatMulNBits) are read as signed codes minus that
@@ -84,10 +87,13 @@ struct PackedOperand {
   /// Whether the codes are signed values as the kernels read them.
   bool readsSigned() const { return signedCodes || codeOffset != 0; }
 
-  /// Bytes of one integer dot product of the int8-rows kernel: 64 (AVX-512
-  /// VNNI vpdpbusd) or 32 (AVX2 vpmaddubsw + vpmaddwd).
-  int64_t dotWidth = 64;
-  bool vnni() const { return dotWidth == 64; }
+  /// The int8-rows kernel's dot product and the bytes one step of it
+  /// takes: 64 (AVX-512 VNNI vpdpbusd), 32 (AVX2 vpmaddubsw + vpmaddwd),
+  /// 16 (aarch64 sdot), 4 per f32 lane of the target (generic).
+  Int8Dot dot = Int8Dot::None;
+  int64_t dotWidth = 0;
+  /// Whether rows are stored unsigned, xq + 128 (vpdpbusd's u8 x s8).
+  bool vnni() const { return dot == Int8Dot::Vpdpbusd; }
   /// K elements one load of `dotWidth` code bytes holds.
   int64_t loadElements() const { return bits == 4 ? 2 * dotWidth : dotWidth; }
   /// i32 (and f32) lanes of an accumulator.
@@ -409,15 +415,35 @@ static Value asmOp(LoopBuilder &b, Type type, StringRef text,
 }
 
 /// acc + the 4-byte dot products of the rows' bytes `x` with the signed
-/// codes `q`, into i32 lanes. AVX-512 VNNI: vpdpbusd on 64 bytes (x holds
-/// xq + 128, unsigned). AVX2: vpmaddubsw + vpmaddwd on 32 bytes, with x's
-/// sign moved onto the codes (|xq| <= 127, so the i16 pair sums cannot
-/// saturate: 2 * 127 * 128 < 2^15).
+/// codes `q`, into i32 lanes: lane i sums bytes 4i .. 4i + 3. AVX-512
+/// VNNI: vpdpbusd on 64 bytes (x holds xq + 128, unsigned). aarch64: sdot
+/// on 16 bytes. Generic: the bytes widened to i32, multiplied, and each
+/// lane's four products added. AVX2: vpmaddubsw + vpmaddwd on 32 bytes,
+/// with x's sign moved onto the codes (|xq| <= 127, so the i16 pair sums
+/// cannot saturate: 2 * 127 * 128 < 2^15).
 static Value dotBytes(LoopBuilder &b, const PackedOperand &w, Value acc,
                       Value x, Value q) {
-  if (w.vnni())
+  if (w.dot == Int8Dot::Vpdpbusd)
     return asmOp(b, acc.getType(), "vpdpbusd $3, $2, $0", "=v,0,v,v",
                  {acc, x, q});
+  if (w.dot == Int8Dot::Sdot)
+    return asmOp(b, acc.getType(), "sdot $0.4s, $2.16b, $3.16b", "=w,0,w,w",
+                 {acc, x, q});
+  if (w.dot == Int8Dot::Generic) {
+    auto wide = VectorType::get({w.dotWidth}, b.getI32Type());
+    Value products =
+        arith::MulIOp::create(b, arith::ExtSIOp::create(b, wide, x),
+                              arith::ExtSIOp::create(b, wide, q));
+    Value sum = acc;
+    for (int64_t part = 0; part < 4; ++part) {
+      SmallVector<int64_t> lanes;
+      for (int64_t lane = 0; lane < w.lanes(); ++lane)
+        lanes.push_back(4 * lane + part);
+      sum = arith::AddIOp::create(
+          b, sum, vector::ShuffleOp::create(b, products, products, lanes));
+    }
+    return sum;
+  }
   Type bytes = x.getType();
   auto halves = VectorType::get({w.dotWidth / 2}, b.getI16Type());
   Value absX = asmOp(b, bytes, "vpsignb $2, $1, $0", "=v,v,v", {x, x});
@@ -780,7 +806,12 @@ FailureOr<bool> cpu::lowerQuantizedGroupedMatmul(RewriterBase &rewriter,
   // The int8-rows kernel: symmetric codes, whole loads, groups that cover
   // whole loads or whole lanes of one; VNNI also needs the codes at hand
   // for its correction.
-  w->dotWidth = shape.int8DotBytes;
+  w->dot = shape.int8Dot;
+  w->dotWidth = w->dot == Int8Dot::Vpdpbusd     ? 64
+                : w->dot == Int8Dot::Vpmaddubsw ? 32
+                : w->dot == Int8Dot::Sdot       ? 16
+                : w->dot == Int8Dot::Generic    ? 4 * shape.lanes
+                                                : 0;
   int64_t loadElements = w->loadElements();
   bool intDot = int8Activations && w->dotWidth != 0 && !w->zeroPoints &&
                 w->readsSigned() && w->k % loadElements == 0 &&

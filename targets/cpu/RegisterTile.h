@@ -18,6 +18,20 @@
 
 namespace moec {
 
+/// The instruction that multiplies int8 activations by packed int8/int4
+/// codes, four bytes into each i32 lane (QuantizedExperts.cpp).
+enum class Int8Dot {
+  None,
+  /// AVX-512 VNNI on 64 bytes: unsigned rows (xq + 128) by signed codes.
+  Vpdpbusd,
+  /// AVX2 on 32 bytes: vpsignb, vpmaddubsw and vpmaddwd.
+  Vpmaddubsw,
+  /// aarch64 dot product (+dotprod) on 16 bytes, signed by signed.
+  Sdot,
+  /// Widening multiplies and adds on vector operations, any ISA.
+  Generic,
+};
+
 /// A target's register tile: `rows` x `panels` accumulators of `lanes`
 /// floats, and `depth`, the k extent one pass over a tile covers (the
 /// operands of one pass stay in the L1/L2 caches).
@@ -26,10 +40,9 @@ struct TileShape {
   int64_t panels = 4;
   int64_t rows = 6;
   int64_t depth = 512;
-  /// Bytes of the target's u8 x s8 dot product into i32 lanes, for int8
-  /// activations: 64 (AVX-512 VNNI vpdpbusd), 32 (AVX2 vpmaddubsw +
-  /// vpmaddwd), 0 (none).
-  int64_t int8DotBytes = 0;
+  /// The integer dot product of int8 activations; None keeps them on
+  /// float kernels.
+  Int8Dot int8Dot = Int8Dot::None;
   /// bf16 weights: an expert with at least this many rows multiplies them
   /// rounded to bf16 with vdpbf16ps (AVX512-BF16); 0: never.
   int64_t bf16DotRows = 0;

@@ -38,12 +38,15 @@ bool emitObject(llvm::Module &module, llvm::TargetMachine &machine,
 /// assembler `.incbin`), the `archives` (a target's host runtime) and
 /// moec's binary runtime, with clang driving lld; `flags` are added to the
 /// link line. Writes the weights file first, and the binary only when the
-/// link succeeded.
+/// link succeeded. A `crossTriple` (a Debian triple, e.g.
+/// "aarch64-linux-gnu") links for that architecture, with the runtime
+/// built for it (lib/TRIPLE/), through its cross toolchain.
 mlir::LogicalResult linkHostExecutable(mlir::ModuleOp module,
                                        const SerializedModule &serialized,
                                        const TargetOptions &options,
                                        llvm::ArrayRef<std::string> archives,
-                                       llvm::ArrayRef<std::string> flags);
+                                       llvm::ArrayRef<std::string> flags,
+                                       llvm::StringRef crossTriple = "");
 
 } // namespace moec
 

@@ -1,6 +1,6 @@
 // RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=16 tile-panels=4" | FileCheck %s --check-prefix=FLOAT
-// RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=16 tile-panels=4 int8-dot-bytes=64" | FileCheck %s --check-prefix=VNNI
-// RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=8 tile-panels=2 int8-dot-bytes=32" | FileCheck %s --check-prefix=AVX2
+// RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=16 tile-panels=4 int8-dot=vpdpbusd" | FileCheck %s --check-prefix=VNNI
+// RUN: moec-opt %s --split-input-file --cpu-lower-moe="vector-width=8 tile-panels=2 int8-dot=vpmaddubsw" | FileCheck %s --check-prefix=AVX2
 // RUN: moec-opt %s --split-input-file --convert-moe-to-scf | FileCheck %s --check-prefix=REF
 
 // The CPU's kernels for packed int4 experts with K-groups (ORT's default
