@@ -33,6 +33,13 @@ packages=(
   gcc libc6-dev
   # Memcheck of the compiled binaries (test/e2e/memcheck.test).
   valgrind
+  # Cross binaries (docs/cross.md): the aarch64 and riscv64 toolchains the
+  # runtime is built with and binaries link against, and qemu-user to run
+  # them in the tests.
+  libc6-dev-arm64-cross libgcc-12-dev-arm64-cross libstdc++-12-dev-arm64-cross
+  libc6-dev-riscv64-cross libgcc-12-dev-riscv64-cross
+  libstdc++-12-dev-riscv64-cross
+  qemu-user-static
 )
 
 missing=()

@@ -20,6 +20,22 @@ llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
+# Cross binaries run under qemu-user (docs/cross.md) where moec has the
+# architecture's runtime.
+for arch in ("aarch64", "riscv64"):
+    triple = arch + "-linux-gnu"
+    qemu = shutil.which("qemu-%s-static" % arch)
+    runtime = os.path.join(config.moec_obj_root, "lib", triple,
+                           "libMoecBinaryRuntime.a")
+    if qemu and os.path.exists(runtime):
+        config.available_features.add("cross-" + arch)
+        config.substitutions.append(("%%qemu_%s" % arch,
+                                     "%s -L /usr/%s" % (qemu, triple)))
+config.substitutions.append(("%mlir_runner", os.path.join(
+    config.llvm_tools_dir, "mlir-runner")))
+config.substitutions.append(("%mlir_c_runner_utils", os.path.join(
+    os.path.dirname(config.llvm_tools_dir.rstrip("/")), "lib",
+    "libmlir_c_runner_utils" + config.llvm_shlib_ext)))
 config.substitutions.append(("%moec_libs", os.path.join(config.moec_obj_root, "lib")))
 config.substitutions.append(("%moec_obj_root", config.moec_obj_root))
 config.substitutions.append(("%moec_src_root", config.moec_src_root))

@@ -224,6 +224,24 @@ cpu::VectorIsa cpu::getVectorIsa(const TargetOptions &options) {
   }
 }
 
+cpu::SoftConversions cpu::getSoftConversions(const TargetOptions &options) {
+  std::string error;
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options.optLevel, error);
+  if (!machine)
+    return {};
+  const llvm::MCSubtargetInfo &subtarget = *machine->getMCSubtargetInfo();
+  switch (machine->getTargetTriple().getArch()) {
+  case llvm::Triple::riscv64:
+    return {!subtarget.checkFeatures("+zfhmin"),
+            !subtarget.checkFeatures("+zfbfmin")};
+  case llvm::Triple::loongarch64:
+    return {true, true};
+  default:
+    return {};
+  }
+}
+
 cpu::VectorRequirement
 cpu::getVectorRequirement(const llvm::TargetMachine &machine) {
   const llvm::MCSubtargetInfo &subtarget = *machine.getMCSubtargetInfo();

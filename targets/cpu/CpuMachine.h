@@ -69,6 +69,15 @@ std::unique_ptr<llvm::TargetMachine> createTargetMachine(unsigned optLevel,
 /// name none: serializeToObject reports that).
 VectorIsa getVectorIsa(const TargetOptions &options);
 
+/// The half-precision conversions the CPU has no instruction for, which
+/// cpu-soft-half-conversions expands (riscv64 without Zfhmin / Zfbfmin,
+/// loongarch64).
+struct SoftConversions {
+  bool f16 = false;
+  bool bf16 = false;
+};
+SoftConversions getSoftConversions(const TargetOptions &options);
+
 /// What a binary for `machine` needs of the CPU it runs on (--vector-bits).
 VectorRequirement getVectorRequirement(const llvm::TargetMachine &machine);
 

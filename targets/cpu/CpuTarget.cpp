@@ -27,7 +27,8 @@ using namespace moec;
 /// ops and dense matmuls on the CPU's kernels, then upstream passes except
 /// for the calling convention, the threading and the run-time checks.
 static void buildCpuPipeline(OpPassManager &pm, const cpu::VectorIsa &isa,
-                             int64_t bf16DotRows, unsigned tileDepth) {
+                             cpu::SoftConversions soft, int64_t bf16DotRows,
+                             unsigned tileDepth) {
   moe::MoeExternalizeConstantsOptions externalize;
   externalize.minBytes = 256;
   pm.addPass(moe::createMoeExternalizeConstants(externalize));
@@ -61,6 +62,8 @@ static void buildCpuPipeline(OpPassManager &pm, const cpu::VectorIsa &isa,
   pm.addPass(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(cpu::createCpuParallelToRuntime());
+  if (soft.f16 || soft.bf16)
+    pm.addPass(cpu::createCpuSoftHalfConversions({soft.f16, soft.bf16}));
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertMathToFuncs());
@@ -110,7 +113,8 @@ public:
     // bf16 products of prefill on vdpbf16ps (--bf16-dot-rows).
     cpu::CpuOptions cpuOptions = cpu::getCpuOptions();
     int64_t bf16DotRows = isa.bf16Dots ? cpuOptions.bf16DotRows : 0;
-    buildCpuPipeline(pm, isa, bf16DotRows, cpuOptions.tileDepth);
+    buildCpuPipeline(pm, isa, cpu::getSoftConversions(options), bf16DotRows,
+                     cpuOptions.tileDepth);
   }
   LogicalResult serialize(ModuleOp module, const TargetOptions &options,
                           SerializedModule &result) const override {

@@ -187,6 +187,30 @@ def CpuParallelToRuntime : Pass<"cpu-parallel-to-runtime", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def CpuSoftHalfConversions
+    : Pass<"cpu-soft-half-conversions", "mlir::ModuleOp"> {
+  let summary = "f16 and bf16 conversions as integer and f32 operations";
+  let description = [{
+    For CPUs with no instruction that converts between f32 and f16 or bf16
+    (riscv64 without Zfhmin / Zfbfmin, loongarch64): LLVM would call
+    `__extendhfsf2`, `__truncsfhf2` and `__truncsfbf2`, which Debian 12's
+    libgcc of those architectures lacks. `arith.extf` from f16 (to f32 or
+    wider) becomes the half's bits shifted into an f32 and scaled by
+    2^112, subnormals included, with infinities and NaNs kept;
+    `arith.truncf` from f32 to f16 rounds to nearest even with the
+    exponent-bias addition of the FP16 library (overflow to infinity,
+    subnormal results, NaN as 0x7e00 with its sign). bf16 takes MLIR's
+    `arith-expand{include-bf16}` patterns. Scalars and vectors alike.
+  }];
+  let options = [
+    Option<"f16", "f16", "bool", /*default=*/"true", "expand f16 conversions">,
+    Option<"bf16", "bf16", "bool", /*default=*/"true",
+           "expand bf16 conversions">
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect"];
+}
+
 def CpuSplitModelFunction
     : Pass<"cpu-split-model-function", "mlir::ModuleOp"> {
   let summary = "compile the model function in parts of bounded size";

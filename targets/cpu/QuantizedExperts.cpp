@@ -235,7 +235,12 @@ static Value prepareInt8Rows(LoopBuilder &b, const PackedOperand &w, Value rows,
           w.vnni() ? Value(arith::FPToUIOp::create(
                          b, b.getI8Type(),
                          arith::AddFOp::create(b, q, b.floatConst(f32, 128.0))))
-                   : Value(arith::FPToSIOp::create(b, b.getI8Type(), q));
+                   // Through i32 (q is rounded and within +-127, so the
+                   // byte is the same): qemu 7.2's RVV asserts on the
+                   // narrowing vfncvt.rtz LLVM makes of f32 -> i8.
+                   : Value(arith::TruncIOp::create(
+                         b, b.getI8Type(),
+                         arith::FPToSIOp::create(b, b.getI32Type(), q)));
       Value to = w.bits == 4 ? permutedColumn(b, kk, w.loadElements()) : kk;
       b.store(byte, prepared, {m, to});
     });

@@ -3,7 +3,8 @@
 
 For each raisable case of test/models/moe_models.py: `moec model.onnx`,
 then the binary on the case's inputs at 1, 7 and 40 tokens, compared with
-the float64 reference: max|y - ref| <= TOLERANCE * max|ref|. Prints one
+the float64 reference: max|y - ref| <= TOLERANCE * max|ref|, under each
+--wrap (say qemu-user with one CPU, then another). Prints one
 table row per case (the worst token count) and a summary; exits non-zero
 if any case fails. With --table FILE, also writes the rows as markdown.
 
@@ -24,7 +25,7 @@ import numpy as np
 TOLERANCE = 1e-5
 
 
-def run_case(moec, root, case, extra, wrap):
+def run_case(moec, root, case, extra, wraps):
     case_dir = os.path.join(root, case)
     manifest = json.load(open(os.path.join(case_dir, "manifest.json")))
     binary = os.path.join(case_dir, "model")
@@ -34,22 +35,24 @@ def run_case(moec, root, case, extra, wrap):
     if compile_.returncode != 0:
         return case, None, "compile failed: " + compile_.stderr.strip()
     worst = 0.0
-    for run in manifest["runs"]:
-        x = np.fromfile(os.path.join(case_dir, run["input"]),
-                        dtype=np.float32).reshape(run["shape"])
-        ref = np.fromfile(os.path.join(case_dir, run["reference"]),
-                          dtype=np.float64).reshape(run["shape"])
-        x_path = os.path.join(case_dir, f"x_{run['tokens']}.npy")
-        y_path = os.path.join(case_dir, f"y_{run['tokens']}.npy")
-        np.save(x_path, x)
-        result = subprocess.run(wrap + [binary, "--input", x_path, "--output", y_path],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            return case, None, f"T={run['tokens']}: " + result.stderr.strip()
-        y = np.load(y_path)
-        if y.shape != ref.shape:
-            return case, None, f"T={run['tokens']}: shape {y.shape}"
-        worst = max(worst, float(np.abs(y - ref).max() / np.abs(ref).max()))
+    for wrap in wraps:
+        where = f" (under {' '.join(wrap)})" if wrap else ""
+        for run in manifest["runs"]:
+            x = np.fromfile(os.path.join(case_dir, run["input"]),
+                            dtype=np.float32).reshape(run["shape"])
+            ref = np.fromfile(os.path.join(case_dir, run["reference"]),
+                              dtype=np.float64).reshape(run["shape"])
+            x_path = os.path.join(case_dir, f"x_{run['tokens']}.npy")
+            y_path = os.path.join(case_dir, f"y_{run['tokens']}.npy")
+            np.save(x_path, x)
+            result = subprocess.run(wrap + [binary, "--input", x_path, "--output", y_path],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                return case, None, f"T={run['tokens']}{where}: " + result.stderr.strip()
+            y = np.load(y_path)
+            if y.shape != ref.shape:
+                return case, None, f"T={run['tokens']}{where}: shape {y.shape}"
+            worst = max(worst, float(np.abs(y - ref).max() / np.abs(ref).max()))
     return case, worst, None
 
 
@@ -63,8 +66,10 @@ def main():
     parser.add_argument("--tolerance", type=float, default=TOLERANCE,
                         help="max|y - ref| / max|ref| allowed (default %g)" % TOLERANCE)
     parser.add_argument("--cases", help="comma-separated subset of cases")
-    parser.add_argument("--wrap", default="",
-                        help="a command that runs each binary (say valgrind and its flags)")
+    parser.add_argument("--wrap", action="append",
+                        help="a command that runs each binary (say valgrind and its "
+                             "flags); given several times, each runs it (the worst "
+                             "error counts)")
     parser.add_argument("moec_args", nargs="*", help="extra moec flags")
     args = parser.parse_args()
     cases = subprocess.run([sys.executable, args.models, "--list"],
@@ -80,7 +85,7 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         for case, error, problem in pool.map(
                 lambda c: run_case(args.moec, args.out, c, args.moec_args,
-                                   args.wrap.split()),
+                                   [w.split() for w in args.wrap or [""]]),
                 cases):
             if problem or error > args.tolerance:
                 failed += 1
