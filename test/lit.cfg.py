@@ -124,6 +124,14 @@ tools = [
     "moec-tokenize",
     "not",
     "count",
+    # LLVM 22's binary tools (Debian's unversioned ones may be older and
+    # not know the cross ISAs' newer instructions).
+    ToolSubst("llvm-objdump", os.path.join(config.llvm_tools_dir, "llvm-objdump"),
+              unresolved="fatal"),
+    ToolSubst("llvm-readobj", os.path.join(config.llvm_tools_dir, "llvm-readobj"),
+              unresolved="fatal"),
+    ToolSubst("llvm-nm", os.path.join(config.llvm_tools_dir, "llvm-nm"),
+              unresolved="fatal"),
     # Debian's python3-onnx and python3-numpy live with the system Python,
     # which is not necessarily the first python3 on PATH.
     ToolSubst("%python", "/usr/bin/python3", unresolved="fatal"),

@@ -46,6 +46,17 @@ static std::optional<Baseline> baselineOf(const llvm::Triple &triple) {
   }
 }
 
+std::string cpu::checkTriple(const llvm::Triple &triple) {
+  if (baselineOf(triple) && triple.isOSLinux() &&
+      (triple.isGNUEnvironment() ||
+       triple.getEnvironment() == llvm::Triple::UnknownEnvironment))
+    return "";
+  return "cannot generate code for '" + triple.str() +
+         "': the cpu target builds Linux binaries for x86_64, aarch64, "
+         "riscv64 and loongarch64 with glibc (e.g. "
+         "--triple=aarch64-linux-gnu)";
+}
+
 llvm::Triple cpu::getTargetTriple() {
   std::string name = getCpuOptions().triple;
   return llvm::Triple(name.empty() ? llvm::sys::getDefaultTargetTriple()
@@ -91,16 +102,10 @@ cpu::createTargetMachine(unsigned optLevel, std::string &error) {
   });
   CpuOptions flags = getCpuOptions();
   llvm::Triple triple = getTargetTriple();
-  std::optional<Baseline> baseline = baselineOf(triple);
-  if (!baseline || !triple.isOSLinux() ||
-      !(triple.isGNUEnvironment() ||
-        triple.getEnvironment() == llvm::Triple::UnknownEnvironment)) {
-    error = "cannot generate code for '" + triple.str() +
-            "': the cpu target builds Linux binaries for x86_64, aarch64, "
-            "riscv64 and loongarch64 with glibc (e.g. "
-            "--triple=aarch64-linux-gnu)";
+  error = checkTriple(triple);
+  if (!error.empty())
     return nullptr;
-  }
+  std::optional<Baseline> baseline = baselineOf(triple);
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target) {

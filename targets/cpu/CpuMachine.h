@@ -51,6 +51,9 @@ struct VectorRequirement {
   unsigned minBits = 0;
 };
 
+/// Why the cpu target cannot build for `triple`; empty when it can.
+std::string checkTriple(const llvm::Triple &triple);
+
 /// The triple the options name (the host's without --triple).
 llvm::Triple getTargetTriple();
 

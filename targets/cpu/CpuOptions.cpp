@@ -2,6 +2,12 @@
 
 #include "targets/cpu/CpuOptions.h"
 
+#include "targets/cpu/CpuMachine.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+
 namespace cl = llvm::cl;
 
 cl::OptionCategory &moec::cpu::getCpuOptionCategory() {
@@ -14,7 +20,15 @@ static cl::opt<std::string> triple(
     cl::desc("Linux system to generate code for (default: this machine's): "
              "x86_64-linux-gnu, aarch64-linux-gnu, riscv64-linux-gnu or "
              "loongarch64-linux-gnu (docs/cross.md)"),
-    cl::value_desc("triple"), cl::cat(moec::cpu::getCpuOptionCategory()));
+    cl::value_desc("triple"), cl::callback([](const std::string &name) {
+      std::string error =
+          moec::cpu::checkTriple(llvm::Triple(llvm::Triple::normalize(name)));
+      if (!error.empty()) {
+        llvm::errs() << "moec: error: --triple: " << error << "\n";
+        std::exit(2);
+      }
+    }),
+    cl::cat(moec::cpu::getCpuOptionCategory()));
 static cl::opt<std::string> cpuName(
     "cpu",
     cl::desc("CPU to generate code for (default: this machine's, or the "
