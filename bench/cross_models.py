@@ -22,12 +22,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+sys.path.insert(0, HERE)
 
 import run_checkpoints  # noqa: E402
 import run_models  # noqa: E402
 
-QEMU = {"aarch64": "qemu-aarch64-static -L /usr/aarch64-linux-gnu -cpu ",
-        "riscv64": "qemu-riscv64-static -L /usr/riscv64-linux-gnu -cpu "}
+from cross_instructions import QEMU  # noqa: E402
+
 RVV = "rv64,v=true,vext_spec=v1.0,vlen="
 
 # (triple, moec flags, qemu CPUs)
@@ -62,7 +63,7 @@ def main():
     rows = []
     for arch, flags, cpus in CONFIGS:
         extra = [f"--triple={arch}-linux-gnu"] + flags
-        wraps = [(QEMU[arch] + cpu).split() for cpu in cpus]
+        wraps = [QEMU[arch].split() + ["-cpu", cpu] for cpu in cpus]
         for suite, models, names, run_case in suites:
             out = os.path.join(work, f"{arch}{len(rows)}")
             subprocess.run([sys.executable, models, out] + names, check=True,
