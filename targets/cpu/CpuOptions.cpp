@@ -64,6 +64,15 @@ static cl::opt<unsigned> bf16DotRows(
     cl::value_desc("N"), cl::init(16),
     cl::cat(moec::cpu::getCpuOptionCategory()));
 
+static cl::opt<std::string> sysroot(
+    "sysroot",
+    cl::desc("With --triple: the target system's root directory (its "
+             "crt1.o, libc, libgcc and libstdc++) for the link, where its "
+             "cross toolchain is not installed as Debian installs one "
+             "(/usr/TRIPLE, /usr/lib/gcc-cross/TRIPLE)"),
+    cl::value_desc("DIR"), cl::cat(moec::cpu::getCpuOptionCategory()));
+
 moec::cpu::CpuOptions moec::cpu::getCpuOptions() {
-  return {triple, cpuName, features, tileDepth, bf16DotRows, vectorBits};
+  return {triple,      cpuName,    features, tileDepth,
+          bf16DotRows, vectorBits, sysroot};
 }

@@ -1,8 +1,8 @@
 //===- CpuOptions.h - The CPU target's own flags ----------------*- C++ -*-===//
 //
 // `moec --target=cpu` takes --triple, --cpu, --mattr, --vector-bits,
-// --tile-depth and --bf16-dot-rows; they are the target's, not the driver's,
-// and `moec --help` lists them under the target's option category.
+// --sysroot, --tile-depth and --bf16-dot-rows; they are the target's, not the
+// driver's, and `moec --help` lists them under the target's option category.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +31,9 @@ struct CpuOptions {
   /// SVE / RVV: bits of a vector register the code may assume (the binary
   /// checks when it starts); 0: the extension's minimum.
   unsigned vectorBits = 0;
+  /// Cross binaries: the target system's root for the link; empty: the
+  /// Debian cross toolchain's layout.
+  std::string sysroot;
 };
 
 /// The flags as the command line set them (their defaults in a tool that

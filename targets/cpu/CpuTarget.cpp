@@ -123,7 +123,11 @@ public:
   LogicalResult link(ModuleOp module, const SerializedModule &serialized,
                      const TargetOptions &options) const override {
     // The manifest, weights and runtime around the object (docs/cpu-target.md).
-    return linkHostExecutable(module, serialized, options, {}, {},
+    std::string sysroot = cpu::getCpuOptions().sysroot;
+    std::vector<std::string> flags;
+    if (!sysroot.empty())
+      flags.push_back("--sysroot=" + sysroot);
+    return linkHostExecutable(module, serialized, options, {}, flags,
                               cpu::getCrossTriple());
   }
 };
