@@ -11,10 +11,12 @@ are bf16 values, so rounding them changes nothing and both paths must
 agree with float64 numpy within 1e-6 of max|ref| (products of two bf16
 values are exact in f32; only the order of the f32 sums differs). Runs
 T = 21 (the dense layer and expert 0, 16 rows, on vdpbf16ps; expert 1, 5
-rows, on f32) and T = 5 (all f32). Then T = 21 on float32 activations:
-the reference rounds the rows that take vdpbf16ps to bf16 (nearest even)
-and must match within the same 1e-6, while the unrounded one is at least
-100x further away, so the instruction provably ran.
+rows, on f32), T = 5 (all f32) and T = 157 (the kernel's chunks of 64
+activation rows, 6 rows a pass and the 4/2/1-row remainders: 157 = 2 x 64 +
+29, expert 0 takes 150 and expert 1, on f32, 7). Then T = 21 on float32
+activations: the reference rounds the rows that take vdpbf16ps to bf16
+(nearest even) and must match within the same 1e-6, while the unrounded
+one is at least 100x further away, so the instruction provably ran.
 """
 
 import argparse
@@ -88,7 +90,8 @@ def main():
     binary = os.path.join(args.out, "bf16-dots")
     subprocess.run([args.moec, "-q", path, "-o", binary], check=True)
     failed = 0
-    for tokens, split, exact in ((21, 16, True), (5, 3, True), (21, 16, False)):
+    for tokens, split, exact in ((21, 16, True), (5, 3, True), (157, 150, True),
+                                 (21, 16, False)):
         x = bf16(rng, (tokens, K), 1.0) if exact else (
             rng.standard_normal((tokens, K)).astype(np.float32))
         offsets = np.array([0, split, tokens], np.int32)
