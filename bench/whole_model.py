@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -210,6 +211,13 @@ def machine():
             units = {"K": 2**10, "M": 2**20, "G": 2**30}
             size = max(size, int(text[:-1]) * units[text[-1]] if text[-1] in units
                        else int(text))
+    if size == 0:
+        # No cache in sysfs (some virtual machines): glibc reads CPUID.
+        try:
+            size = int(subprocess.run(["getconf", "LEVEL3_CACHE_SIZE"],
+                                      capture_output=True, text=True).stdout or 0)
+        except (ValueError, OSError):
+            size = 0
     return name, size
 
 
