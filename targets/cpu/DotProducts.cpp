@@ -73,7 +73,10 @@ Value DotProducts::roundToBf16(LoopBuilder &b, Value x, Value count,
 void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
   SmallVector<Value> rowIndex, tokenIndex;
   for (int64_t r = 0; r < rows; ++r)
-    rowIndex.push_back(arith::AddIOp::create(b, o, b.index(r)));
+    rowIndex.push_back(arith::AddIOp::create(
+        b, o,
+        rowStride ? arith::MulIOp::create(b, rowStride, b.index(r)).getResult()
+                  : b.index(r)));
   for (int64_t c = 0; c < tokens; ++c)
     tokenIndex.push_back(arith::AddIOp::create(b, t, b.index(c)));
   Value lastRow = b.index(rowCount - 1);
@@ -115,7 +118,9 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
     for (int64_t r = 0; r < rows && !pairs; ++r) {
       SmallVector<Value> at(prefix);
       at.append({arith::MinUIOp::create(
-                     b, arith::AddIOp::create(b, rowIndex[r], b.index(kRows)),
+                     b,
+                     arith::AddIOp::create(b, rowIndex[r],
+                                           b.index(rowStride ? 1 : kRows)),
                      lastRow),
                  k});
       memref::PrefetchOp::create(b, w, at, /*isWrite=*/false,
@@ -128,12 +133,11 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
     for (int64_t c = 0; c < tokens; ++c)
       memref::PrefetchOp::create(
           b, xSource,
-          ValueRange{arith::MinUIOp::create(
-                         b,
-                         arith::AddIOp::create(b, tokenIndex[c],
-                                               b.index(tokens)),
-                         lastToken),
-                     k},
+          ValueRange{
+              arith::MinUIOp::create(
+                  b, arith::AddIOp::create(b, tokenIndex[c], b.index(tokens)),
+                  lastToken),
+              k},
           /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < tokens; ++c)
@@ -215,9 +219,24 @@ void DotProducts::emit(Value rowBegin, Value rowEnd, Value tokenBegin,
     Value last = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, first, b.index(kTokenChunk)), tokenEnd);
     lastToken = arith::SubIOp::create(b, last, b.index(1));
-    inBlocks(b, rowBegin, rowEnd, kRows, [&](Value o, int64_t rows) {
+    auto rowBlock = [&](Value o, int64_t rows) {
       inBlocks(b, first, last, tokensPerPass(bool(xPairs)),
                [&](Value t, int64_t tokens) { emitBlock(o, rows, t, tokens); });
+    };
+    if (xPairs)
+      return inBlocks(b, rowBegin, rowEnd, kRows, rowBlock);
+    // Without pairs (decode), a block's rows are a quarter of the call's
+    // rows apart: 4 long streams side by side, not 4 rows of K each.
+    Value part = arith::DivUIOp::create(
+        b, arith::SubIOp::create(b, rowEnd, rowBegin), b.index(kRows));
+    rowStride = part;
+    b.forLoop(b.index(0), part, [&](Value i) {
+      rowBlock(arith::AddIOp::create(b, rowBegin, i), kRows);
     });
+    rowStride = Value();
+    inBlocks(b,
+             arith::AddIOp::create(
+                 b, rowBegin, arith::MulIOp::create(b, part, b.index(kRows))),
+             rowEnd, kRows, rowBlock);
   });
 }

@@ -3,7 +3,7 @@
 // A checkpoint's experts stay in its dtype, stacked as [E, N, K]: each
 // expert's weight is in torch's layout, so its group of rows multiplies it
 // on the dot-product kernel (DotProducts.h), the weights read as 2 bytes
-// and widened in registers. One parallel iteration per (expert, 16 rows of
+// and widened in registers. One parallel iteration per (expert, 64 rows of
 // its weight); an expert no row chose returns at once.
 //
 //===----------------------------------------------------------------------===//

@@ -2,7 +2,7 @@
 //
 // y[t, o] = init[t, o] + sum_k x[t, k] * W[o, k] with W in torch's layout,
 // as the checkpoint importer writes every dense layer, on the dot-product
-// kernel (DotProducts.h): one parallel iteration per 16 rows of W.
+// kernel (DotProducts.h): one parallel iteration per 64 rows of W.
 //
 //===----------------------------------------------------------------------===//
 

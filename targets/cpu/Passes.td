@@ -106,7 +106,7 @@ def CpuLinearToDots : Pass<"cpu-linear-to-dots", "mlir::ModuleOp"> {
     own dtype (2 bytes for bf16) and widening it in registers; a masked
     load covers the last k < `vector-width`. The lanes are summed at the
     end (the sum's order differs from the reference's sequential one by
-    rounding only). One parallel iteration per 16 rows of W. Like
+    rounding only). One parallel iteration per 64 rows of W. Like
     `cpu-matmul-to-tiles`, it stays at tensor level; other generics are
     left alone. With `bf16-dot-rows` N > 0 and a bf16 weight, a call of
     at least N tokens rounds them to bf16 (nearest even) and multiplies
