@@ -19,8 +19,12 @@ the read bandwidth in the same run; decode's share of the roofline is
 weights it reads (the routed experts' top-8 share, one embedding row) and
 the KV cache.
 
+Every measurement is repeated in --rounds rounds (default 2), moec and
+llama.cpp side by side in each, and a row keeps each side's best round:
+the machine's speed drifts from minute to minute.
+
 usage: bench/whole_model.py [--build build] [--work DIR] [--out MD]
-       [--threads 2] [--layers 3] [--reuse]
+       [--threads 2] [--layers 3] [--rounds 2] [--reuse]
 """
 
 import argparse
@@ -221,7 +225,7 @@ def machine():
     return name, size
 
 
-def report(rows, bandwidth, bandwidth_after, threads, compile_s):
+def report(rows, bandwidth, bandwidth_after, threads, compile_s, rounds):
     """The markdown page of the rows measured."""
     cpu, l3 = machine()
     lines = ["# A whole model against llama.cpp (bench/whole_model.py)", "",
@@ -230,7 +234,10 @@ def report(rows, bandwidth, bandwidth_after, threads, compile_s):
              "random weights), the same values in moec's checkpoint and llama.cpp's GGUF;",
              f"{threads} threads; read bandwidth {bandwidth:.1f} GB/s before the runs and "
              f"{bandwidth_after:.1f} after",
-             "(moec-roofline: 8 streams per thread, best of 7 passes over 2 GiB).", "",
+             "(moec-roofline: 8 streams per thread, best of 7 passes over 2 GiB).",
+             f"Each figure is the best of {rounds} rounds that ran moec and llama.cpp",
+             "side by side (within a round: moec's median and llama-bench's mean of 3",
+             "repetitions).", "",
              "moec's int8 and int4-g32 (`--quantize`) pack every matrix but the router",
              "and the embedding table: routed experts, attention projections and the",
              "LM head. llama.cpp's Q8_0 and Q4_0 are `llama-quantize --pure`: every",
@@ -275,6 +282,9 @@ def main():
                                                  "whole-model.md"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2,
+                   help="measure everything this many times; each row keeps "
+                        "each side's best round")
     p.add_argument("--reuse", action="store_true",
                    help="keep the checkpoint and GGUFs a previous run wrote in --work")
     args = p.parse_args()
@@ -315,11 +325,27 @@ def main():
                 str(args.threads)])
     bandwidth = float(re.search(r"best_gb_per_s=([0-9.]+)", roof).group(1))
 
+    # Each round measures every binary and GGUF once, moec and llama.cpp
+    # side by side; a row keeps each one's best round (the machine's speed
+    # drifts more between minutes than within one).
+    best_moec, best_llama = {}, {}
+    for _ in range(args.rounds):
+        for ours, variants, theirs in PAIRS:
+            for v in variants:
+                m, decode_bytes = moec_bench(os.path.join(work, f"olmoe-{v}"),
+                                             args.threads)
+                if v in best_moec:
+                    m = {key: max(t, best_moec[v][0][key]) for key, t in m.items()}
+                best_moec[v] = (m, decode_bytes)
+            l = llama_bench(bench, ggufs[theirs], args.threads)
+            if theirs in best_llama:
+                l = {key: max(t, best_llama[theirs].get(key, 0)) for key, t in l.items()}
+            best_llama[theirs] = l
+
     rows = []
     for ours, variants, theirs in PAIRS:
-        measured = {v: moec_bench(os.path.join(work, f"olmoe-{v}"), args.threads)
-                    for v in variants}
-        l = llama_bench(bench, ggufs[theirs], args.threads)
+        measured = {v: best_moec[v] for v in variants}
+        l = best_llama[theirs]
         for test, depth in TESTS:
             best = max(variants, key=lambda v: measured[v][0][(test, depth)])
             m, decode_bytes = measured[best]
@@ -337,7 +363,8 @@ def main():
                       str(args.threads)])
     bandwidth_after = float(re.search(r"best_gb_per_s=([0-9.]+)", roof_after).group(1))
 
-    lines = report(rows, bandwidth, bandwidth_after, args.threads, compile_s)
+    lines = report(rows, bandwidth, bandwidth_after, args.threads, compile_s,
+                   args.rounds)
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
