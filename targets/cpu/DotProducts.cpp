@@ -3,6 +3,7 @@
 #include "targets/cpu/DotProducts.h"
 
 #include "targets/cpu/InlineAsm.h"
+#include "targets/cpu/RegisterTile.h"
 
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -178,33 +179,14 @@ void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
     }
 }
 
-/// Covers [begin, end) with blocks of `size`, then, for what is left, one
-/// block of each power of two below `size` it needs: body(start, n) for
-/// each.
+/// Covers [begin, end) with blocks of `size`, then one block of each power
+/// of two below it that the rest needs: body(start, n) for each.
 static void inBlocks(LoopBuilder &b, Value begin, Value end, int64_t size,
                      llvm::function_ref<void(Value, int64_t)> body) {
-  Value count = arith::SubIOp::create(b, end, begin);
-  Value blocks = arith::DivUIOp::create(b, count, b.index(size));
-  b.forLoop(b.index(0), blocks, [&](Value block) {
-    body(arith::AddIOp::create(b, begin,
-                               arith::MulIOp::create(b, block, b.index(size))),
-         size);
-  });
-  Value at = arith::AddIOp::create(
-      b, begin, arith::MulIOp::create(b, blocks, b.index(size)));
-  int64_t part = 1;
-  while (2 * part < size)
-    part *= 2;
-  for (; part >= 1; part /= 2) {
-    // rest < 2 * part here: at most one block of `part`.
-    Value rest = arith::SubIOp::create(b, end, at);
-    Value take = arith::CmpIOp::create(b, arith::CmpIPredicate::uge, rest,
-                                       b.index(part));
-    Value start = at;
-    b.ifThen(take, [&] { body(start, part); });
-    at = arith::SelectOp::create(
-        b, take, arith::AddIOp::create(b, at, b.index(part)), at);
-  }
+  TileShape blocks;
+  blocks.rows = size;
+  forEachRowBlock(b, blocks, begin, end,
+                  [&](int64_t n, Value start) { body(start, n); });
 }
 
 void DotProducts::emit(Value rowBegin, Value rowEnd, Value tokenBegin,
