@@ -288,6 +288,8 @@ def main():
     p.add_argument("--reuse", action="store_true",
                    help="keep the checkpoint and GGUFs a previous run wrote in --work")
     args = p.parse_args()
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     work = args.work or os.path.join(args.build, "bench-whole-model")
     os.makedirs(work, exist_ok=True)
     cfg = dict(CONFIG, num_hidden_layers=args.layers)
@@ -330,7 +332,7 @@ def main():
     # drifts more between minutes than within one).
     best_moec, best_llama = {}, {}
     for _ in range(args.rounds):
-        for ours, variants, theirs in PAIRS:
+        for _, variants, theirs in PAIRS:
             for v in variants:
                 m, decode_bytes = moec_bench(os.path.join(work, f"olmoe-{v}"),
                                              args.threads)
