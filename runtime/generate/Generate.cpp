@@ -135,11 +135,8 @@ int moec::rt::parseGenerateOption(int argc, char **argv, int i,
 
 #ifdef MOEC_RUNTIME_NO_TOKENIZER
 // Without the tokenizer no model has one (hasTokenizer), and Main calls
-// neither.
-void moec::rt::printGenerateHelp(const Model &) {
-  std::printf("\ntext generation: not in this binary (its runtime is built "
-              "without the tokenizer; docs/cross.md)\n");
-}
+// neither (--prompt is refused there with the reason).
+void moec::rt::printGenerateHelp(const Model &) {}
 void moec::rt::generate(const Model &, size_t, int64_t, const GenerateOptions &,
                         std::vector<Descriptor> &, StateBuffers &,
                         const std::vector<std::pair<const void *, size_t>> &) {
