@@ -71,7 +71,8 @@ Value DotProducts::roundToBf16(LoopBuilder &b, Value x, Value count,
   return pairs;
 }
 
-void DotProducts::emitBlock(Value o, int64_t rows, Value t, int64_t tokens) {
+void DotProducts::emitBlock(Value o, Value rowStride, int64_t rows, Value t,
+                            int64_t tokens, Value lastToken) {
   SmallVector<Value> rowIndex, tokenIndex;
   for (int64_t r = 0; r < rows; ++r)
     rowIndex.push_back(arith::AddIOp::create(
@@ -200,25 +201,28 @@ void DotProducts::emit(Value rowBegin, Value rowEnd, Value tokenBegin,
         b, tokenBegin, arith::MulIOp::create(b, chunk, b.index(kTokenChunk)));
     Value last = arith::MinUIOp::create(
         b, arith::AddIOp::create(b, first, b.index(kTokenChunk)), tokenEnd);
-    lastToken = arith::SubIOp::create(b, last, b.index(1));
-    auto rowBlock = [&](Value o, int64_t rows) {
+    Value lastToken = arith::SubIOp::create(b, last, b.index(1));
+    auto rowBlock = [&](Value o, Value stride, int64_t rows) {
       inBlocks(b, first, last, tokensPerPass(bool(xPairs)),
-               [&](Value t, int64_t tokens) { emitBlock(o, rows, t, tokens); });
+               [&](Value t, int64_t tokens) {
+                 emitBlock(o, stride, rows, t, tokens, lastToken);
+               });
+    };
+    auto adjacentRows = [&](Value o, int64_t rows) {
+      rowBlock(o, Value(), rows);
     };
     if (xPairs)
-      return inBlocks(b, rowBegin, rowEnd, kRows, rowBlock);
+      return inBlocks(b, rowBegin, rowEnd, kRows, adjacentRows);
     // Without pairs (decode), a block's rows are a quarter of the call's
     // rows apart: 4 long streams side by side, not 4 rows of K each.
     Value part = arith::DivUIOp::create(
         b, arith::SubIOp::create(b, rowEnd, rowBegin), b.index(kRows));
-    rowStride = part;
     b.forLoop(b.index(0), part, [&](Value i) {
-      rowBlock(arith::AddIOp::create(b, rowBegin, i), kRows);
+      rowBlock(arith::AddIOp::create(b, rowBegin, i), part, kRows);
     });
-    rowStride = Value();
     inBlocks(b,
              arith::AddIOp::create(
                  b, rowBegin, arith::MulIOp::create(b, part, b.index(kRows))),
-             rowEnd, kRows, rowBlock);
+             rowEnd, kRows, adjacentRows);
   });
 }

@@ -60,17 +60,16 @@ struct DotProducts {
   std::function<mlir::Value(mlir::Value token, mlir::Value row)> initial;
 
 private:
-  void emitBlock(mlir::Value o, int64_t rows, mlir::Value t, int64_t tokens);
+  /// Weight rows o + r * rowStride (a null stride is 1) for r < rows by
+  /// activation rows [t, t + tokens) of a chunk ending at lastToken.
+  void emitBlock(mlir::Value o, mlir::Value rowStride, int64_t rows,
+                 mlir::Value t, int64_t tokens, mlir::Value lastToken);
 
   LoopBuilder &b;
   mlir::Value x, w, output;
   int64_t lanes, depth, rowCount;
   mlir::VectorType f32Vector, wVector;
   mlir::Value zero;
-  /// The last activation row of the chunk being emitted.
-  mlir::Value lastToken;
-  /// The distance of a block's weight rows; null: adjacent.
-  mlir::Value rowStride;
 };
 
 } // namespace moec::cpu
