@@ -4,7 +4,10 @@
 // outermost ones are outlined). A job is split into `threads * 4` ranges
 // handed out through an atomic counter, so uneven iterations (experts with
 // more rows) balance out; workers spin briefly before sleeping, because
-// the next loop usually follows within microseconds.
+// the next loop usually follows within microseconds. The spin waits with
+// `pause` rather than sched_yield: on a 2-core Zen 5 VM the system call
+// was 11% of int4 decode's samples, and without it decode ran 250 tok/s
+// instead of 220.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +25,10 @@ namespace {
 /// Below this many estimated operations a loop runs inline: waking the
 /// pool costs a few microseconds.
 constexpr int64_t kInlineCost = 1 << 15;
+/// Spins of a waiting thread with `pause` before it yields, and in all
+/// before it sleeps.
+constexpr int kPauseSpins = 1 << 14;
+constexpr int kSpins = kPauseSpins + 20000;
 
 struct Job {
   void (*fn)(void *, int64_t, int64_t) = nullptr;
@@ -31,6 +38,21 @@ struct Job {
   std::atomic<int64_t> next{0};
   std::atomic<int> pending{0};
 };
+
+/// Waits in a spin loop: `pause` first (no system call, so the next job
+/// starts within a microsecond), then sched_yield, which lets another
+/// process run where the CPUs are oversubscribed.
+void relax(int spin) {
+  if (spin < kPauseSpins) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+    return;
+  }
+  std::this_thread::yield();
+}
 
 class Pool {
 public:
@@ -63,8 +85,9 @@ public:
     }
     wake.notify_all();
     drain();
-    while (job.pending.load(std::memory_order_acquire) != 0)
-      std::this_thread::yield();
+    for (int spin = 0; job.pending.load(std::memory_order_acquire) != 0;
+         ++spin)
+      relax(spin);
   }
 
 private:
@@ -80,8 +103,8 @@ private:
     uint64_t seen = 0;
     for (;;) {
       // Spin a little before sleeping: loops come in quick succession.
-      for (int spin = 0; spin < 20000 && generation.load() == seen; ++spin)
-        std::this_thread::yield();
+      for (int spin = 0; spin < kSpins && generation.load() == seen; ++spin)
+        relax(spin);
       {
         std::unique_lock<std::mutex> lock(mutex);
         wake.wait(lock, [&] { return generation.load() != seen; });
