@@ -245,10 +245,12 @@ struct CpuLowerAttentionPass
         lowerAttention(op, vectorWidth, vectorExps);
     }
     // The blocks' vector exps as polynomials (the scalar ones stay libm
-    // calls).
+    // calls; a vector exp left to the libm lowering becomes one call per
+    // lane). The predicate sees the operation's full name.
     RewritePatternSet patterns(&getContext());
     populateMathPolynomialApproximationPatterns(
-        patterns, [](StringRef name) { return name == "exp"; });
+        patterns,
+        [](StringRef name) { return name == math::ExpOp::getOperationName(); });
     if (failed(applyOpPatternsGreedily(vectorExps, std::move(patterns))))
       return signalPassFailure();
   }
