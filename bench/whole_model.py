@@ -10,8 +10,8 @@ llama_cpp_logits.py), and llama-quantize --pure makes its Q8_0 and Q4_0 files.
 
 moec compiles the checkpoint (BF16, and with --quantize int8 / int4-g32,
 which pack every matrix but the router and the embedding, each with float
-and int8 activations) and `MODEL --bench` measures;
-llama-bench measures the GGUFs: prefill at 512 tokens (pp512) and decode
+and int8 activations) and `MODEL --bench` measures (both with an f16 KV cache, llama.cpp's
+default); llama-bench measures the GGUFs: prefill at 512 tokens (pp512) and decode
 over 128 tokens (tg128), at KV depth 0 and 512 (-d), 2 threads, the median
 (moec) and mean (llama-bench) of 3 repetitions. moec-roofline measures
 the read bandwidth in the same run; decode's share of the roofline is
@@ -186,12 +186,15 @@ def moec_bench(binary, threads):
 
 
 # moec's binaries: name -> flags. A quantized format runs with float and
-# with int8 activations; each row reports the faster.
+# with int8 activations; each row reports the faster. The KV cache is f16
+# in every binary, as llama.cpp's is by default (-ctk/-ctv f16).
+KV_CACHE = ["--kv-cache=f16"]
 BINARIES = {
-    "bf16": [],
-    "int8": ["--quantize=int8"], "int8-act8": ["--quantize=int8", "--act=int8"],
-    "int4-g32": ["--quantize=int4-g32"],
-    "int4-g32-act8": ["--quantize=int4-g32", "--act=int8"],
+    "bf16": KV_CACHE,
+    "int8": ["--quantize=int8"] + KV_CACHE,
+    "int8-act8": ["--quantize=int8", "--act=int8"] + KV_CACHE,
+    "int4-g32": ["--quantize=int4-g32"] + KV_CACHE,
+    "int4-g32-act8": ["--quantize=int4-g32", "--act=int8"] + KV_CACHE,
 }
 PAIRS = [("bf16", ("bf16",), "BF16"), ("int8", ("int8", "int8-act8"), "Q8_0"),
          ("int4-g32", ("int4-g32", "int4-g32-act8"), "Q4_0")]
@@ -243,7 +246,8 @@ def report(rows, bandwidth, bandwidth_after, threads, compile_s, rounds):
              "LM head. llama.cpp's Q8_0 and Q4_0 are `llama-quantize --pure`: every",
              "matrix but the router in the one type (the token embedding too, of which",
              "a token reads one row). Each quantized moec row is the faster of",
-             "`--act=fp32` and `--act=int8` (column act). Decode GB/s: the bytes a moec",
+             "`--act=fp32` and `--act=int8` (column act). Both KV caches are f16",
+             "(`--kv-cache=f16`; llama.cpp's default). Decode GB/s: the bytes a moec",
              "decode step reads (the weights it touches + the KV cache) x tokens/s;",
              "% of roofline: that over the larger of the two bandwidths. A row marked *",
              "reads less than twice the last-level cache per token: the cache then serves",
