@@ -8,6 +8,7 @@
 set(MOEC_RUNTIME_FORMAT_SOURCES
   formats/Checksum.cpp
   formats/DType.cpp
+  formats/Gguf.cpp
   formats/Json.cpp
   formats/MappedFile.cpp
   formats/Npy.cpp

@@ -5,7 +5,7 @@
 # Builds moec with libFuzzer coverage and address/undefined-behaviour
 # sanitizers over moec's own code, parsers included (MOEC_FUZZ_INSTRUMENT),
 # in BUILD_DIR (default build-fuzz), then runs each FUZZER (default: all of
-# onnx-import safetensors npy profile policy checkpoint-config
+# onnx-import safetensors gguf npy profile policy checkpoint-config
 # checkpoint-index tokenizer text-settings) for SECONDS (default 600), all
 # at once, each from its committed corpus (test/fuzz/corpus for the ONNX
 # importer, test/fuzz/corpus-NAME for the others). New interesting inputs go
@@ -21,7 +21,7 @@ seconds=${1:-600}
 build=${2:-"$root/build-fuzz"}
 shift $(($# < 2 ? $# : 2))
 fuzzers=("$@")
-((${#fuzzers[@]})) || fuzzers=(onnx-import safetensors npy profile policy
+((${#fuzzers[@]})) || fuzzers=(onnx-import safetensors gguf npy profile policy
   checkpoint-config checkpoint-index tokenizer text-settings)
 
 bash "$root/scripts/build.sh" "$build" -DMOEC_FUZZ_INSTRUMENT=ON \

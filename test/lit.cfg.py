@@ -114,6 +114,7 @@ tools = [
     "moec-import",
     "moec-onnx-import-fuzzer",
     "moec-safetensors-fuzzer",
+    "moec-gguf-fuzzer",
     "moec-npy-fuzzer",
     "moec-profile-fuzzer",
     "moec-policy-fuzzer",
