@@ -10,10 +10,11 @@ llama_cpp_logits.py), and llama-quantize --pure makes its Q8_0 and Q4_0 files.
 
 moec compiles the checkpoint (BF16, and with --quantize int8 / int4-g32,
 which pack every matrix but the router and the embedding, each with float
-and int8 activations) and `MODEL --bench` measures (both with an f16 KV cache, llama.cpp's
-default); llama-bench measures the GGUFs: prefill at 512 tokens (pp512) and decode
-over 128 tokens (tg128), at KV depth 0 and 512 (-d), 2 threads, the median
-(moec) and mean (llama-bench) of 3 repetitions. moec-roofline measures
+and int8 activations, and an f16 KV cache as llama.cpp's default) and
+`MODEL --bench` measures; llama-bench measures the GGUFs: prefill at 512
+tokens (pp512) and decode over 128 tokens (tg128), at KV depth 0 and 512
+(-d), 2 threads, the median (moec) and mean (llama-bench) of 3
+repetitions. moec-roofline measures
 the read bandwidth in the same run; decode's share of the roofline is
 (bytes a decode step reads) x tokens/s / bandwidth, the bytes being the
 weights it reads (the routed experts' top-8 share, one embedding row) and

@@ -85,8 +85,9 @@ public:
     }
     wake.notify_all();
     drain();
+    // The count stops at kPauseSpins: the wait may outlast any int.
     for (int spin = 0; job.pending.load(std::memory_order_acquire) != 0;
-         ++spin)
+         spin += spin < kPauseSpins)
       relax(spin);
   }
 
