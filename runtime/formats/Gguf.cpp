@@ -74,8 +74,9 @@ template <typename T> T readLittle(const uint8_t *at) {
   return value;
 }
 
-/// Decodes one scalar of `type` at `at` into `value`.
+/// Decodes one scalar of `type` at `at` into `value`, type included.
 void decodeScalar(GgufValueType type, const uint8_t *at, GgufValue &value) {
+  value.type = type;
   switch (type) {
   case GgufValueType::UInt8:
     value.unsignedValue = at[0];
@@ -279,13 +280,6 @@ bool readTensorInfo(Reader &in, GgufTensor &tensor, std::string &error) {
 
 } // namespace
 
-const char *ggufValueTypeName(GgufValueType type) {
-  static const char *const names[] = {
-      "uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
-      "bool",  "string", "array",  "uint64", "int64",  "float64"};
-  return isValueType(uint32_t(type)) ? names[uint32_t(type)] : "unknown";
-}
-
 std::optional<uint64_t> GgufValue::asUnsigned() const {
   switch (type) {
   case GgufValueType::UInt8:
@@ -319,17 +313,7 @@ std::optional<double> GgufValue::asFloat() const {
 double GgufValue::floatElement(uint64_t i) const {
   GgufValue element;
   decodeScalar(elementType, elements + i * scalarBytes(elementType), element);
-  element.type = elementType;
   return element.asFloat().value_or(0.0);
-}
-
-int64_t GgufValue::integerElement(uint64_t i) const {
-  GgufValue element;
-  decodeScalar(elementType, elements + i * scalarBytes(elementType), element);
-  element.type = elementType;
-  if (std::optional<uint64_t> u = element.asUnsigned())
-    return int64_t(*u);
-  return element.signedValue;
 }
 
 const GgmlTypeInfo *ggmlType(uint32_t id) {

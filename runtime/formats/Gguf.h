@@ -43,9 +43,6 @@ enum class GgufValueType : uint32_t {
   Float64 = 12,
 };
 
-/// The name GGUF's spec gives a value type ("uint32", "array", ...).
-const char *ggufValueTypeName(GgufValueType type);
-
 /// A metadata value. Scalars are widened into the field of their kind;
 /// a string and the elements of an array are views into the file.
 struct GgufValue {
@@ -68,8 +65,6 @@ struct GgufValue {
   std::optional<double> asFloat() const;
   /// Element i of a numeric array, as a float (i < count).
   double floatElement(uint64_t i) const;
-  /// Element i of an integer array, as a signed integer (i < count).
-  int64_t integerElement(uint64_t i) const;
 };
 
 struct GgufKeyValue {
