@@ -49,25 +49,28 @@ public:
     ++keyCount;
     return *this;
   }
-  ImageWriter &strings(const std::string &key,
-                       const std::vector<std::string> &values) {
+  /// An array's key and header, `count` elements of `elementType`; the
+  /// elements are the caller's to add (or not).
+  ImageWriter &arrayHeader(const std::string &key, GgufValueType elementType,
+                           uint64_t count) {
     putString(keys, key);
     put<uint32_t>(keys, uint32_t(GgufValueType::Array));
-    put<uint32_t>(keys, uint32_t(GgufValueType::String));
-    put<uint64_t>(keys, values.size());
-    for (const std::string &v : values)
-      putString(keys, v);
+    put<uint32_t>(keys, uint32_t(elementType));
+    put<uint64_t>(keys, count);
     ++keyCount;
     return *this;
   }
+  ImageWriter &strings(const std::string &key,
+                       const std::vector<std::string> &values) {
+    arrayHeader(key, GgufValueType::String, values.size());
+    for (const std::string &v : values)
+      putString(keys, v);
+    return *this;
+  }
   ImageWriter &floats(const std::string &key, const std::vector<float> &v) {
-    putString(keys, key);
-    put<uint32_t>(keys, uint32_t(GgufValueType::Array));
-    put<uint32_t>(keys, uint32_t(GgufValueType::Float32));
-    put<uint64_t>(keys, v.size());
+    arrayHeader(key, GgufValueType::Float32, v.size());
     for (float f : v)
       put<float>(keys, f);
-    ++keyCount;
     return *this;
   }
   /// A tensor info; its data is `bytes` zero bytes at data offset `offset`.
@@ -118,7 +121,9 @@ ImageWriter validWriter() {
       .scalar<uint32_t>("olmoe.block_count", GgufValueType::UInt32, 3)
       .scalar<float>("olmoe.rope.freq_base", GgufValueType::Float32, 1e4f)
       .scalar<uint8_t>("tokenizer.ggml.add_bos_token", GgufValueType::Bool, 1)
-      .strings("tokenizer.ggml.tokens", {"<s>", "a", "\xc4\xa0" "b"})
+      .strings("tokenizer.ggml.tokens", {"<s>", "a",
+                                         "\xc4\xa0"
+                                         "b"})
       .floats("tokenizer.ggml.scores", {0.0f, -1.5f, -2.0f})
       .tensor("token_embd.weight", {3, 2}, 0, 0, 24)
       .tensor("blk.0.ffn_down.weight", {64, 2}, 8, 32, 2 * 2 * 34);
@@ -210,25 +215,13 @@ TEST(GgufTest, RefusesMalformedMetadata) {
   EXPECT_NE(parseError(unknown.image()).find("value type 13"),
             std::string::npos);
 
-  std::vector<uint8_t> nested = {'G', 'G', 'U', 'F'};
-  ImageWriter::put<uint32_t>(nested, 3);
-  ImageWriter::put<uint64_t>(nested, 0);
-  ImageWriter::put<uint64_t>(nested, 1);
-  ImageWriter::putString(nested, "n");
-  ImageWriter::put<uint32_t>(nested, uint32_t(GgufValueType::Array));
-  ImageWriter::put<uint32_t>(nested, uint32_t(GgufValueType::Array));
-  ImageWriter::put<uint64_t>(nested, 0);
-  EXPECT_NE(parseError(nested).find("holds arrays"), std::string::npos);
+  ImageWriter nested;
+  nested.arrayHeader("n", GgufValueType::Array, 0);
+  EXPECT_NE(parseError(nested.image()).find("holds arrays"), std::string::npos);
 
-  std::vector<uint8_t> huge = {'G', 'G', 'U', 'F'};
-  ImageWriter::put<uint32_t>(huge, 3);
-  ImageWriter::put<uint64_t>(huge, 0);
-  ImageWriter::put<uint64_t>(huge, 1);
-  ImageWriter::putString(huge, "scores");
-  ImageWriter::put<uint32_t>(huge, uint32_t(GgufValueType::Array));
-  ImageWriter::put<uint32_t>(huge, uint32_t(GgufValueType::Float64));
-  ImageWriter::put<uint64_t>(huge, uint64_t(1) << 61); // * 8 wraps to 0
-  EXPECT_NE(parseError(huge).find("past the end"), std::string::npos);
+  ImageWriter huge; // 2^61 doubles: 2^64 bytes, which wraps to 0
+  huge.arrayHeader("scores", GgufValueType::Float64, uint64_t(1) << 61);
+  EXPECT_NE(parseError(huge.image()).find("past the end"), std::string::npos);
 
   ImageWriter alignment;
   alignment.scalar<uint32_t>("general.alignment", GgufValueType::UInt32, 48);
